@@ -1,0 +1,192 @@
+"""Command line: argparse -> config -> pipeline. The only place that prints for the user.
+
+Exit codes: 0 success, 1 a user error (one line ``error: ...`` on stderr; ``--debug`` shows the
+traceback), 2 a usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from mm2music.errors import Mm2MusicError
+
+# Environment for the libraries underneath: never reach for a model hub, keep native logs down.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+log = logging.getLogger("mm2music")
+
+# flag -> config key; the help text shows the config default
+FLAG_KEYS = {
+    "out": "output.out_dir",
+    "name": "output.name",
+    "overwrite": "output.overwrite",
+    "cut_detector": "cuts.detector",
+    "sample_fps": "media.sample_fps",
+    "duration": "text.duration",
+    "seed": "seed",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mm2music.config import Config
+
+    defaults = Config()
+    parser = argparse.ArgumentParser(
+        prog="mm2music",
+        description="Score a video, a text or captions with original music. With no input, the embedded sample video is used.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Subcommands: 'mm2music train --config configs/train/music21.yaml' trains the music model "
+        "(see 'mm2music train --help').",
+    )
+    src = parser.add_argument_group("input")
+    src.add_argument("--video", metavar="PATH", help="video to score (MP4, MOV, MKV, WebM, AVI)")
+    src.add_argument("--text", metavar="TEXT", help="a caption or paragraph to turn into a theme")
+    src.add_argument("--text-file", metavar="PATH", help="UTF-8 text file to turn into a theme")
+    src.add_argument("--captions", metavar="PATH", help="SRT or WebVTT captions, alone or with --video")
+    src.add_argument("--sample", action="store_true", help="use the embedded sample video (the default when no input is given)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--analyze-only", action="store_true", help="stop after the analysis (scenes, cuts)")
+    run.add_argument("--out", metavar="DIR", default=defaults.output.out_dir, help="output folder")
+    run.add_argument("--name", metavar="NAME", help="output subfolder name (default: the video's stem or a slug of the text)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    run.add_argument("--cut-detector", choices=["mm2music", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
+    run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
+    run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
+    run.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same inputs + seed = same output)")
+    cfg = parser.add_argument_group("configuration")
+    cfg.add_argument("--config", metavar="NAME|PATH", help="YAML config: a name in configs/ (e.g. debug) or a path")
+    cfg.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override any config key, e.g. --set cuts.threshold=0.35")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr, no progress bars")
+    return parser
+
+
+def setup_logging(debug: bool, quiet: bool) -> None:
+    level = logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if debug else "%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.captureWarnings(True)
+
+
+def _overrides(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """Flags the user actually gave, as config overrides (then ``--set`` ones, which win)."""
+    out = []
+    for dest, key in FLAG_KEYS.items():
+        value = getattr(args, dest)
+        if value != parser.get_default(dest) and value is not None:
+            out.append(f"{key}={value}")
+    return out + list(args.set)
+
+
+def print_summary(result) -> None:
+    a = result.analysis
+    if a.video:
+        v = a.video
+        print(f"{Path(a.source).name}: {a.duration:.2f} s, {v.width}x{v.height} @ {v.fps:g} fps, {v.codec}, "
+              f"audio {'yes' if v.has_audio else 'no'}, frame times from {v.timestamps}")
+        kinds: dict[str, int] = {}
+        for t in a.transitions:
+            kinds[t.kind] = kinds.get(t.kind, 0) + 1
+        detail = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in kinds.items()) or "no cuts"
+        print(f"{len(a.scenes)} scene{'s' if len(a.scenes) != 1 else ''} ({detail})")
+    else:
+        print(f"{a.kind}: {a.duration:.2f} s in {len(a.scenes)} segment{'s' if len(a.scenes) != 1 else ''}")
+    into = {round(t.time, 6): t.kind for t in a.transitions}
+    print(f"  {'#':>3}  {'start':>8}  {'end':>8}  {'length':>7}  next")
+    for s in a.scenes:
+        nxt = into.get(round(s.end, 6), "end" if s.index == len(a.scenes) - 1 else "")
+        text = ""
+        if a.kind != "video" and a.segments:
+            text = "  " + _segment_text(a, s)
+        print(f"  {s.index + 1:>3}  {s.start:8.2f}  {s.end:8.2f}  {s.duration:7.2f}  {nxt}{text}")
+    for w in a.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"wrote {result.out_dir}/")
+
+
+def _segment_text(analysis, scene) -> str:
+    for seg in analysis.segments:
+        if seg.start is not None and scene.start <= seg.start < scene.end:
+            return seg.text if len(seg.text) <= 50 else seg.text[:47] + "..."
+    return ""
+
+
+def main_score(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.debug, args.quiet)
+    try:
+        from mm2music import pipeline
+        from mm2music.config import load_config
+
+        config = load_config(args.config, _overrides(args, parser))
+        video = args.video
+        if args.sample or not any((args.video, args.text is not None, args.text_file, args.captions)):
+            from mm2music.media.sample import make_sample_video
+
+            if args.video:
+                raise Mm2MusicError("give --video or --sample, not both")
+            video = str(make_sample_video())
+            log.info("no input given: using the embedded sample video %s", video)
+        inputs = pipeline.Inputs(video=video, text=args.text, text_file=args.text_file, captions=args.captions)
+        progress = False if args.quiet else None
+        result = pipeline.run(inputs, config, analyze_only=args.analyze_only, progress=progress)
+    except Mm2MusicError as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; no output was written", file=sys.stderr)
+        return 130
+    print_summary(result)
+    return 0
+
+
+SUBCOMMANDS = {
+    # name -> the recipe in pipelines/ that implements it (thin scripts over the library)
+    "train": "train.py",
+    "prepare-corpus": "prepare_corpus.py",
+}
+
+
+def run_recipe(name: str, argv: list[str]) -> int:
+    """Run ``pipelines/<recipe>`` with ``argv`` (``run_pipeline.py train ...`` == ``python pipelines/train.py ...``)."""
+    import runpy
+
+    script = Path(__file__).resolve().parent.parent / "pipelines" / SUBCOMMANDS[name]
+    if not script.exists():
+        print(f"error: {script} is missing; reinstall mm2music from its repository", file=sys.stderr)
+        return 1
+    saved = sys.argv
+    sys.argv = [str(script), *argv]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_recipe(argv[0], argv[1:])
+    return main_score(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

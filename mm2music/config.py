@@ -1,0 +1,218 @@
+"""Configuration: one dataclass per stage, YAML overrides from ``configs/``, ``key=value`` overrides.
+
+The dataclasses are the schema. ``load_config`` starts from the defaults, applies a YAML file (a name in
+``configs/`` or a path) and then ``section.key=value`` overrides (the CLI's flags map to these keys). An
+unknown key is a :class:`ConfigError` that names the closest valid one. The resolved config is saved next to
+every output (``to_dict``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from mm2music.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+T = TypeVar("T")
+
+
+@dataclass
+class MediaConfig:
+    """Video decoding and sampling (one decode pass feeds every consumer)."""
+
+    frame_short_side: int = 144  # decoded frames are downscaled to this many pixels on the short side
+    chunk_frames: int = 48  # frames decoded per batch; bounds memory for long videos
+    sample_fps: float = 2.0  # frames per second kept for the encoders
+    audio_sample_rate: int = 16000  # Hz, the source audio is resampled to this for analysis
+    audio_hop_s: float = 0.05  # seconds per envelope value
+
+
+@dataclass
+class CutConfig:
+    """Scene-cut detection."""
+
+    detector: str = "mm2music"  # "mm2music" (ours) or "pyscenedetect" (ContentDetector baseline)
+    threshold: float = 0.30  # hard-cut score above which a frame starts a new shot (0-1)
+    min_scene_s: float = 0.4  # shots shorter than this (seconds) merge into their neighbour
+    gradual: bool = True  # also detect fades and dissolves
+
+
+@dataclass
+class TextConfig:
+    """Text and caption inputs."""
+
+    duration: float = 30.0  # seconds of music for a plain text (captions and video set their own)
+
+
+@dataclass
+class OutputConfig:
+    """Where results go."""
+
+    out_dir: str = "out"
+    name: str | None = None  # output folder name; default: the video's stem or a slug of the text
+    overwrite: bool = False
+
+
+@dataclass
+class Config:
+    """The whole pipeline's configuration."""
+
+    media: MediaConfig = field(default_factory=MediaConfig)
+    cuts: CutConfig = field(default_factory=CutConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --- generic dataclass <-> dict machinery -----------------------------------------------------------
+
+
+def _closest(key: str, valid: list[str]) -> str:
+    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.0)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Convert ``value`` (from YAML or a ``key=value`` string) to the annotated type ``typ``."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            if type(None) in typing.get_args(typ):
+                return None
+        errors = []
+        for arg in args:
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot use {value!r}")
+    if dataclasses.is_dataclass(typ):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of {typ.__name__} keys, got {value!r}")
+        return from_dict(typ, value, where)
+    if origin in (list, tuple):
+        (item,) = typing.get_args(typ)[:1] or (Any,)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        items = [_coerce(v, item, where) for v in value]
+        return items if origin is list else tuple(items)
+    if origin is dict or typ is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if typ is Any:
+        return value
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if typ in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = typ(value) if typ is float or not isinstance(value, float) else value
+            if typ is int and isinstance(number, float):
+                if not number.is_integer():
+                    raise ValueError
+                number = int(number)
+            return number
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}") from None
+    if typ is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict, where: str = "") -> T:
+    """Build dataclass ``cls`` from a (possibly partial) mapping, checking every key."""
+    types_ = _field_types(cls)
+    kwargs = {}
+    for key, value in (data or {}).items():
+        path = f"{where}.{key}" if where else key
+        if key not in types_:
+            raise ConfigError(f"unknown config key '{path}'{_closest(key, list(types_))}")
+        kwargs[key] = _coerce(value, types_[key], path)
+    return cls(**kwargs)
+
+
+def merge(obj: T, data: dict, where: str = "") -> T:
+    """Return a copy of dataclass ``obj`` with the keys of ``data`` replaced (recursively)."""
+    types_ = _field_types(type(obj))
+    changes = {}
+    for key, value in (data or {}).items():
+        path = f"{where}.{key}" if where else key
+        if key not in types_:
+            raise ConfigError(f"unknown config key '{path}'{_closest(key, list(types_))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            changes[key] = merge(current, value, path)
+        else:
+            changes[key] = _coerce(value, types_[key], path)
+    return dataclasses.replace(obj, **changes)
+
+
+def parse_override(text: str) -> dict:
+    """``'cuts.threshold=0.4'`` -> ``{'cuts': {'threshold': '0.4'}}``."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form section.key=value")
+    key, value = text.split("=", 1)
+    node: dict = {}
+    parts = key.strip().split(".")
+    cursor = node
+    for part in parts[:-1]:
+        cursor = cursor.setdefault(part, {})
+    cursor[parts[-1]] = value
+    return node
+
+
+def read_yaml(path_or_name: str | Path) -> dict:
+    """Read a YAML config given as a path or as a name in ``configs/`` (``debug`` -> configs/debug.yaml)."""
+    path = Path(path_or_name)
+    if not path.exists():
+        candidate = CONFIG_DIR / f"{path_or_name}.yaml"
+        if candidate.exists():
+            path = candidate
+        else:
+            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            raise ConfigError(f"config '{path_or_name}' not found: give a YAML path or one of {names}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def load_config(path_or_name: str | Path | None = None, overrides: list[str] | None = None, cls: type[T] = Config) -> T:
+    """Defaults, then a YAML file, then ``key=value`` overrides."""
+    config = cls()
+    if path_or_name is not None:
+        config = merge(config, read_yaml(path_or_name))
+    for text in overrides or []:
+        config = merge(config, parse_override(text))
+    return config

@@ -1,0 +1,103 @@
+"""Text in: a plain text (``--text`` / ``--text-file``) or timed captions (``--captions`` SRT / WebVTT).
+
+Captions are parsed with the ``srt`` and ``webvtt-py`` libraries. Markup (``<i>``, ``{\\an8}``, VTT voice
+tags) is stripped; blocks with no words left are dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from pathlib import Path
+
+from mm2music.errors import MediaError
+from mm2music.media.video import check_input_file
+from mm2music.types import TextSegment
+
+log = logging.getLogger(__name__)
+
+_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
+_SPACE = re.compile(r"\s+")
+
+
+def clean_caption(text: str) -> str:
+    return _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+
+
+def read_text_file(path: str | Path) -> str:
+    """A UTF-8 text file's content (a BOM is accepted)."""
+    p = check_input_file(path, "text file")
+    try:
+        return p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MediaError(
+            f"text file '{p}' is not valid UTF-8 (byte 0x{p.read_bytes()[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+
+
+def text_segment(text: str, source: str = "--text") -> TextSegment:
+    """One untimed segment from a plain text."""
+    cleaned = _SPACE.sub(" ", text).strip()
+    if not cleaned:
+        raise MediaError(f"the text given with {source} is empty; give some words to score")
+    return TextSegment(cleaned)
+
+
+def _parse_srt(content: str, path: Path) -> list[TextSegment]:
+    import srt
+
+    try:
+        subs = list(srt.parse(content, ignore_errors=False))
+    except (srt.SRTParseError, ValueError) as exc:
+        first = str(exc).splitlines()[0][:120]
+        raise MediaError(f"captions '{path}' are not valid SRT ({first}); check the numbering and '00:00:01,000 --> 00:00:02,000' lines") from None
+    out = []
+    for sub in subs:
+        text = clean_caption(sub.content)
+        start, end = sub.start.total_seconds(), sub.end.total_seconds()
+        if text and end > start >= 0:
+            out.append(TextSegment(text, start, end))
+    return out
+
+
+def _vtt_seconds(stamp: str) -> float:
+    """``'01:02:03.500'`` or ``'02:03.500'`` -> seconds."""
+    seconds = 0.0
+    for part in stamp.strip().split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def _parse_vtt(content: str, path: Path) -> list[TextSegment]:
+    import webvtt
+
+    try:
+        captions = webvtt.from_buffer(io.StringIO(content), strict=True)
+    except Exception as exc:  # webvtt-py raises MalformedFileError / MalformedCaptionError
+        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise MediaError(f"captions '{path}' are not valid WebVTT ({first}); the file must start with 'WEBVTT' and use '00:00:01.000 --> 00:00:02.000' cues") from None
+    out = []
+    for cap in captions:
+        text = clean_caption(cap.text)
+        start, end = _vtt_seconds(cap.start), _vtt_seconds(cap.end)  # start_in_seconds drops the milliseconds
+        if text and end > start >= 0:
+            out.append(TextSegment(text, start, end))
+    return out
+
+
+def read_captions(path: str | Path) -> list[TextSegment]:
+    """Timed caption blocks, sorted by start time."""
+    p = check_input_file(path, "captions")
+    content = read_text_file(p)
+    suffix = p.suffix.lower()
+    if suffix == ".vtt" or content.lstrip().startswith("WEBVTT"):
+        segments = _parse_vtt(content, p)
+    elif suffix == ".srt":
+        segments = _parse_srt(content, p)
+    else:
+        raise MediaError(f"captions '{p}' have an unknown extension '{p.suffix}'; give a .srt or .vtt file")
+    if not segments:
+        raise MediaError(f"captions '{p}' hold no timed caption with text; check the file")
+    return sorted(segments, key=lambda s: (s.start, s.end))

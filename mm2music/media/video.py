@@ -1,0 +1,278 @@
+"""Video in: probe a file, then stream its frames once, downscaled, in chunks.
+
+``iter_chunks`` is the single decode pass of the pipeline: every frame consumer (cut detector, encoder
+sampler, visual affect features) sees the same :class:`FrameChunk` objects, so a film is decoded once and
+memory stays bounded by ``chunk_frames`` whatever the length.
+
+Frame times come from the container's timestamps when they are valid (phone footage has a variable frame
+rate: index / fps puts its cuts in the wrong place) and fall back to index / fps when they are missing or
+garbage (decord returns about -3.8e17 for AVI files without timestamps).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from mm2music.config import MediaConfig
+from mm2music.errors import MediaError
+from mm2music.media._quiet import quiet_stderr
+from mm2music.types import FrameChunk, VideoInfo
+
+log = logging.getLogger(__name__)
+
+VIDEO_HINT = "give a video file (MP4, MOV, MKV, WebM or AVI)"
+
+
+def check_input_file(path: str | Path, what: str = "video") -> Path:
+    """Fail early, in one line, on the input mistakes users make: missing, directory, unreadable, empty."""
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{what} '{p}' does not exist; check the path")
+    if p.is_dir():
+        raise MediaError(f"{what} '{p}' is a directory, not a file; give the path of a file inside it")
+    if not os.access(p, os.R_OK):
+        raise MediaError(f"{what} '{p}' is not readable (permission denied); fix its permissions (chmod +r)")
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise MediaError(f"{what} '{p}' cannot be read ({exc.strerror}); check the file") from None
+    if p.stat().st_size == 0:
+        raise MediaError(f"{what} '{p}' is empty (0 bytes); give a complete file")
+    return p
+
+
+def _ffprobe(path: Path) -> dict:
+    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise MediaError("ffprobe not found; install ffmpeg (bash scripts/setup.sh does it)") from None
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"ffprobe timed out on '{path}'; the file may be damaged") from None
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or ["unknown format"])[-1]
+        raise MediaError(f"'{path}' is not a readable video ({reason}); {VIDEO_HINT}")
+    return json.loads(proc.stdout or "{}")
+
+
+def _rotation(stream: dict) -> int:
+    for side in stream.get("side_data_list", []) or []:
+        if "rotation" in side:
+            return int(round(float(side["rotation"]))) % 360
+    tag = (stream.get("tags") or {}).get("rotate")
+    return int(tag) % 360 if tag else 0
+
+
+def _rate(text: str | None) -> float:
+    if not text or text in ("0/0", "0/1"):
+        return 0.0
+    num, _, den = text.partition("/")
+    try:
+        return float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _open_reader(path: Path, width: int = -1, height: int = -1):
+    import decord
+
+    with quiet_stderr():
+        try:
+            return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=2)
+        except Exception as exc:  # decord raises DECORDError / RuntimeError with native messages
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise MediaError(f"'{path}' cannot be decoded ({reason}); {VIDEO_HINT}") from None
+
+
+def valid_timestamps(stamps: np.ndarray, fps: float, container_duration: float | None) -> bool:
+    """Whether decord's ``get_frame_timestamp`` start times can be trusted.
+
+    Garbage shows as huge negative values (AVI without timestamps), NaN, or times running backwards.
+    """
+    if len(stamps) == 0:
+        return False
+    if not np.all(np.isfinite(stamps)):
+        return False
+    if stamps[0] < -0.5 or np.any(np.diff(stamps) < -1e-6):
+        return False
+    if len(stamps) > 1 and np.all(np.diff(stamps) <= 0):
+        return False
+    limit = (container_duration or len(stamps) / max(fps, 1e-6)) * 1.5 + 5.0
+    return bool(stamps[-1] <= limit)
+
+
+def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """Downscaled (width, height) with the short side at ``short_side`` pixels, even, aspect kept."""
+    scale = min(1.0, short_side / min(width, height))
+    w = max(2, int(round(width * scale / 2)) * 2)
+    h = max(2, int(round(height * scale / 2)) * 2)
+    return w, h
+
+
+class VideoSource:
+    """An opened video: metadata plus the frame-time table. Use :meth:`chunks` for the decode pass."""
+
+    def __init__(self, path: str | Path, config: MediaConfig | None = None):
+        self.config = config or MediaConfig()
+        self.path = check_input_file(path, "video")
+        meta = _ffprobe(self.path)
+        streams = meta.get("streams", [])
+        video_streams = [s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")]
+        if not video_streams:
+            kinds = sorted({s.get("codec_type", "?") for s in streams}) or ["none"]
+            raise MediaError(f"'{self.path}' has no video stream (streams: {', '.join(kinds)}); {VIDEO_HINT}")
+        vs = video_streams[0]
+        width, height = int(vs.get("width") or 0), int(vs.get("height") or 0)
+        if width <= 0 or height <= 0:
+            raise MediaError(f"'{self.path}' has a video stream without a frame size; the file is damaged")
+        fmt_duration = float((meta.get("format") or {}).get("duration") or 0.0) or None
+        self.has_audio = any(s.get("codec_type") == "audio" for s in streams)
+        w, h = target_size(width, height, self.config.frame_short_side)
+        self.frame_size = (w, h)
+        self.warnings: list[str] = []
+        try:
+            self.reader = _open_reader(self.path, w, h)
+        except MediaError as exc:
+            # decord indexes the whole file on open and gives up on a truncated one; ffmpeg streams what decodes
+            self.reader = None
+            log.info("decord cannot open %s (%s); decoding with ffmpeg instead", self.path.name, exc)
+        probe_fps = _rate(vs.get("avg_frame_rate")) or _rate(vs.get("r_frame_rate"))
+        if self.reader is not None:
+            n_header = len(self.reader)
+            fps = float(self.reader.get_avg_fps() or 0.0)
+        else:
+            fps = probe_fps
+            n_header = int(vs.get("nb_frames") or 0) or int(round((float(vs.get("duration") or 0) or fmt_duration or 0) * (fps or 25)))
+        if n_header <= 0:
+            raise MediaError(f"'{self.path}' has no decodable video frames; {VIDEO_HINT}")
+        if not (fps > 0 and math.isfinite(fps)):
+            fps = probe_fps or 25.0
+        starts = np.full(n_header, np.nan)
+        if self.reader is not None:
+            with quiet_stderr():
+                stamps = np.asarray(self.reader.get_frame_timestamp(np.arange(n_header)), dtype=np.float64)
+            starts = stamps[:, 0] if stamps.ndim == 2 else stamps
+        if valid_timestamps(starts, fps, fmt_duration):
+            self.times = np.round(starts - min(0.0, float(starts[0])), 6)  # decord's times are float32
+            source = "container"
+        else:
+            self.times = np.arange(n_header, dtype=np.float64) / fps
+            source = "index"
+            log.info("%s: container timestamps missing or invalid; using frame index / %.3f fps", self.path.name, fps)
+        self.info = VideoInfo(
+            path=str(self.path),
+            width=width,
+            height=height,
+            fps=round(fps, 6),
+            n_frames=n_header,
+            duration=self._duration(n_header, fps, fmt_duration),
+            codec=str(vs.get("codec_name", "?")),
+            timestamps=source,
+            has_audio=self.has_audio,
+            rotation=_rotation(vs),
+        )
+
+    def _duration(self, n_frames: int, fps: float, fmt_duration: float | None) -> float:
+        if n_frames == 0:
+            return 0.0
+        last = float(self.times[n_frames - 1])
+        step = float(np.median(np.diff(self.times[:n_frames]))) if n_frames > 1 else 1.0 / fps
+        return round(last + (step if step > 0 else 1.0 / fps), 6)
+
+    def _decode(self, indices: np.ndarray) -> tuple[np.ndarray, int]:
+        """Decode ``indices``; on a decoder error, decode one by one and return how many succeeded."""
+        with quiet_stderr():
+            try:
+                return self.reader.get_batch(indices.tolist()).asnumpy(), len(indices)
+            except Exception:
+                pass
+            frames = []
+            for i in indices.tolist():
+                try:
+                    frames.append(self.reader[i].asnumpy())
+                except Exception:
+                    break
+        if not frames:
+            return np.empty((0, self.frame_size[1], self.frame_size[0], 3), np.uint8), 0
+        return np.stack(frames), len(frames)
+
+    def chunks(self) -> Iterator[FrameChunk]:
+        """Every frame once, in order, ``chunk_frames`` at a time."""
+        if self.reader is None:
+            yield from self._ffmpeg_chunks()
+            return
+        n = self.info.n_frames
+        step = max(1, self.config.chunk_frames)
+        for start in range(0, n, step):
+            indices = np.arange(start, min(n, start + step), dtype=np.int64)
+            frames, ok = self._decode(indices)
+            if ok:
+                yield FrameChunk(frames=np.ascontiguousarray(frames), indices=indices[:ok], times=self.times[indices[:ok]])
+            if ok < len(indices):
+                self._stop_early(start + ok, n)
+                return
+
+    def _ffmpeg_chunks(self) -> Iterator[FrameChunk]:
+        """Fallback decode through an ffmpeg pipe (frame times = index / fps)."""
+        w, h = self.frame_size
+        cmd = ["ffmpeg", "-nostdin", "-v", "quiet", "-i", str(self.path), "-map", "0:v:0", "-vf", f"scale={w}:{h}",
+               "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        frame_bytes = w * h * 3
+        step = max(1, self.config.chunk_frames)
+        done = 0
+        fps = self.info.fps
+        try:
+            while True:
+                data = proc.stdout.read(frame_bytes * step)
+                k = len(data) // frame_bytes
+                if k == 0:
+                    break
+                frames = np.frombuffer(data[: k * frame_bytes], np.uint8).reshape(k, h, w, 3)
+                indices = np.arange(done, done + k, dtype=np.int64)
+                done += k
+                yield FrameChunk(frames=frames.copy(), indices=indices, times=np.round(indices / fps, 6))
+        finally:
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
+        self.times = np.arange(done, dtype=np.float64) / fps
+        if done < self.info.n_frames:
+            self._stop_early(done, self.info.n_frames)
+        elif done == 0:
+            self._stop_early(0, 0)
+        else:
+            self.info = replace(self.info, n_frames=done, duration=self._duration(done, fps, None))
+
+    def _stop_early(self, decoded: int, n_header: int) -> None:
+        if decoded == 0:
+            raise MediaError(f"'{self.path}' has no decodable video frames (truncated or damaged); {VIDEO_HINT}")
+        end = float(self.times[decoded - 1]) + 1.0 / self.info.fps
+        message = (
+            f"'{self.path.name}' decoded only {decoded} of {n_header} frames (up to {end:.2f} s): "
+            "the file is truncated or its header frame count is wrong; analysed what decodes"
+        )
+        self.warnings.append(message)
+        log.warning(message)
+        self.times = self.times[:decoded]
+        self.info = replace(self.info, n_frames=decoded, duration=self._duration(decoded, self.info.fps, None))
+
+
+def probe(path: str | Path, config: MediaConfig | None = None) -> VideoInfo:
+    """Metadata of a video (opens it, decodes nothing)."""
+    return VideoSource(path, config).info
+
+
+def iter_chunks(path: str | Path, config: MediaConfig | None = None) -> Iterator[FrameChunk]:
+    """Shortcut: open ``path`` and yield its frames in chunks (see :class:`VideoSource`)."""
+    yield from VideoSource(path, config).chunks()

@@ -1,0 +1,1 @@
+"""Symbolic music: attributes, tokenizer, model, generation, checkpoint I/O."""

@@ -1,0 +1,203 @@
+"""The music decoder: a compact causal Transformer with its own KV cache (nanoGPT-style).
+
+Why not transformers' ``GPT2LMHeadModel`` / ``LlamaForCausalLM`` + ``generate``? Measured on this project's
+2-core CPU (torch 2.14.1, 2 threads, d=256, 4 layers, 8 heads, vocab 600, same weights shape; script in
+``scripts/bench_decoder.py``), tokens per second:
+
+===========================================  =========  ==========  ==========
+                                             train      sample b=1  sample b=16
+                                             16 x 512
+===========================================  =========  ==========  ==========
+transformers GPT-2, fp32                       4,290        155          1,500
+transformers GPT-2, bf16 autocast              5,860         --             --
+transformers Llama (RoPE, SwiGLU), bf16        4,620        111          1,140
+this module, fp32                              4,640        575          3,700
+this module, bf16 autocast                     7,040         --             --
+===========================================  =========  ==========  ==========
+
+Training speed is about the same (the matmuls dominate; this module is ~15-20% faster under bf16 because
+it uses fused ``scaled_dot_product_attention`` and no attention-mask plumbing). Sampling is where they
+differ: at these sizes each decoding step costs a few hundred microseconds of matmul and ``generate``'s
+per-step Python (logits processors, stopping criteria, cache objects, attention-mask bookkeeping) costs as
+much again, so a preallocated KV cache written in place and a sampling loop of a few tensor ops is 2-4x
+faster. It also keeps our grammar constraint (a per-step vectorised mask, see ``generate.py``) simple.
+Only this module reaches the 2,000 tokens/s batched target. Checkpoints stay plain safetensors + JSON.
+
+Shapes: B batch, T time, C = n_embd, H heads, D = C / H.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mm2music.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 0  # set from the tokenizer
+    block_size: int = 512  # maximum context, tokens (condition prefix included)
+    n_layer: int = 6
+    n_head: int = 8
+    n_embd: int = 256
+    dropout: float = 0.0  # 0 keeps training bit-reproducible without saving dropout RNG streams
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ConfigError(f"model.n_embd {self.n_embd} is not divisible by model.n_head {self.n_head}; pick a multiple")
+        for name in ("block_size", "n_layer", "n_head", "n_embd"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"model.{name} is {getattr(self, name)}; it must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class KVCache:
+    """Preallocated keys/values for every layer: (n_layer, 2, B, H, block_size, D), written in place."""
+
+    def __init__(self, config: ModelConfig, batch_size: int, dtype: torch.dtype = torch.float32, device=None):
+        hd = config.n_embd // config.n_head
+        self.kv = torch.zeros(config.n_layer, 2, batch_size, config.n_head, config.block_size, hd, dtype=dtype, device=device)
+        self.length = 0  # tokens already stored
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep only the batch rows in ``index`` (finished sequences are dropped)."""
+        self.kv = self.kv[:, :, index]
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.n_head = config.n_head
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = config.dropout
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)  # (B, T, C) each
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        if kv is not None:  # kv: (2, B, H, block_size, D), this layer's slice of the cache
+            kv[0, :, :, start : start + T] = k
+            kv[1, :, :, start : start + T] = v
+            k, v = kv[0, :, :, : start + T], kv[1, :, :, : start + T]  # (B, H, start+T, D)
+        if T == 1:
+            mask, causal = None, False  # one new query attends to everything before it
+        elif start == 0:
+            mask, causal = None, True
+        else:  # a chunk appended after cached tokens: query i sees keys <= start + i
+            mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
+            causal = False
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
+        )  # (B, H, T, D)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), kv, start)
+        return x + self.mlp(self.ln_2(x))
+
+
+class MusicTransformer(nn.Module):
+    """Decoder-only Transformer over token ids (condition prefix + REMI tokens)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.vocab_size <= 0:
+            raise ConfigError(f"model.vocab_size is {config.vocab_size}; build the model from a tokenizer's vocabulary")
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # weight tying
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2's scaled init of residual projections
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())  # tied weights counted once
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        ignore_index: int = -100,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``idx`` (B, T) -> logits (B, T, V) and the mean cross-entropy per target token (or None).
+
+        With ``cache``, ``idx`` continues the cached tokens (positions ``cache.length ...``) and the cache
+        grows by T. The caller keeps ``cache.length + T <= block_size``.
+        """
+        B, T = idx.shape
+        start = cache.length if cache is not None else 0
+        if start + T > self.config.block_size:
+            raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
+        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)
+        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+        for i, block in enumerate(self.h):
+            x = block(x, cache.kv[i] if cache is not None else None, start)
+        x = self.ln_f(x)
+        if cache is not None:
+            cache.length += T
+        logits = self.lm_head(x)  # (B, T, V)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=ignore_index)
+        return logits, loss
+
+    @torch.inference_mode()
+    def next_logits(self, idx: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+        """Logits (B, V) of the token after ``idx``: with a cache, ``idx`` holds only the new tokens."""
+        if cache is None:
+            logits, _ = self.forward(idx)
+        else:
+            logits, _ = self.forward(idx, cache=cache)
+        return logits[:, -1, :].float()
+
+    def configure_optimizer(self, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
+        """AdamW with decay on matrices only (not on norms, biases); fixed parameter order for checkpoints."""
+        decay = [p for _, p in self.named_parameters() if p.dim() >= 2]
+        no_decay = [p for _, p in self.named_parameters() if p.dim() < 2]
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=False, foreach=False)

@@ -1,0 +1,238 @@
+"""The pipeline: the only module that imports every stage.
+
+Stages hand each other objects; writing artifacts to disk happens here, at the end, into a staging folder
+that is renamed into place only when complete (no partial output is ever left behind).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mm2music.config import Config
+from mm2music.errors import MediaError, OutputError
+from mm2music.media.audio import read_audio_envelope
+from mm2music.media.cuts import make_detector
+from mm2music.media.sampling import FrameSampler
+from mm2music.media.text import read_captions, read_text_file, text_segment
+from mm2music.media.video import VideoSource
+from mm2music.types import Analysis, Scene, TextSegment, scenes_from_transitions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the user asked to score: a video, a text, captions, or a video with captions."""
+
+    video: str | None = None
+    text: str | None = None
+    text_file: str | None = None
+    captions: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.text is not None and self.text_file is not None:
+            raise MediaError("give either --text or --text-file, not both")
+        if (self.text is not None or self.text_file is not None) and self.video is not None:
+            raise MediaError("give --text/--text-file or --video, not both; use --captions to add words to a video")
+        if not any((self.video, self.text is not None, self.text_file, self.captions)):
+            raise MediaError("nothing to score; give --video, --text, --text-file or --captions")
+
+
+@dataclass
+class Timings:
+    """Wall time per stage, seconds."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+
+
+# --- analysis -----------------------------------------------------------------------------------------
+
+
+def analyze_video(path: str | Path, config: Config, timings: Timings | None = None, progress: bool | None = None) -> Analysis:
+    """Decode ``path`` once, detecting cuts and sampling frames on the way; read its audio envelope."""
+    timings = timings or Timings()
+    with timings.stage("open"):
+        source = VideoSource(path, config.media)
+    detector = make_detector(config.cuts)
+    sampler = FrameSampler(config.media.sample_fps)
+    consumers = [detector, sampler]
+    info = source.info
+    bar = tqdm(total=info.n_frames, desc=f"decode {source.path.name}", unit="frame", disable=None if progress is None else not progress, leave=False)
+    with timings.stage("decode+cuts"):
+        for chunk in source.chunks():
+            for consumer in consumers:
+                consumer.update(chunk)
+            bar.update(len(chunk))
+        transitions = detector.finish()
+    bar.close()
+    info = source.info  # refreshed if the file decoded short
+    with timings.stage("audio"):
+        audio = read_audio_envelope(source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
+    duration = info.duration
+    transitions = [t for t in transitions if 0 < t.time < duration]
+    return Analysis(
+        source=str(source.path),
+        kind="video",
+        duration=duration,
+        scenes=scenes_from_transitions(transitions, duration),
+        transitions=tuple(transitions),
+        video=info,
+        audio=audio,
+        warnings=tuple(source.warnings),
+        extra={"sampled_frames": len(sampler.times), "cut_detector": config.cuts.detector},
+    )
+
+
+def caption_scenes(segments: list[TextSegment], duration: float) -> tuple[Scene, ...]:
+    """One scene per caption block, stretched over the gaps so that scenes tile ``[0, duration]``."""
+    bounds = [0.0] + [s.start for s in segments[1:]] + [duration]
+    scenes, index = [], 0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b > a:
+            scenes.append(Scene(index, a, b))
+            index += 1
+    return tuple(scenes)
+
+
+def analyze_text(inputs: Inputs, config: Config) -> Analysis:
+    """Plain text -> one segment of ``config.text.duration`` s; captions -> one segment per block."""
+    if inputs.captions:
+        segments = read_captions(inputs.captions)
+        duration = max(s.end for s in segments)
+        return Analysis(source=str(inputs.captions), kind="captions", duration=duration,
+                        scenes=caption_scenes(segments, duration), segments=tuple(segments))
+    if inputs.text_file is not None:
+        segment = text_segment(read_text_file(inputs.text_file), f"--text-file {inputs.text_file}")
+        source = str(inputs.text_file)
+    else:
+        segment = text_segment(inputs.text or "", "--text")
+        source = "text"
+    duration = config.text.duration
+    if not duration > 0:
+        raise MediaError(f"duration {duration} s must be positive; pass e.g. --duration 30")
+    return Analysis(source=source, kind="text", duration=duration, scenes=(Scene(0, 0.0, duration),),
+                    segments=(TextSegment(segment.text, 0.0, duration),))
+
+
+def attach_captions(analysis: Analysis, captions: str) -> Analysis:
+    """Keep a video's caption blocks beside its scenes (later stages fuse their emotion into the scenes)."""
+    segments = read_captions(captions)
+    late = [s for s in segments if s.start >= analysis.duration]
+    warnings = analysis.warnings
+    if late:
+        warnings += (f"{len(late)} caption block(s) start after the video ends ({analysis.duration:.2f} s) and are ignored",)
+    kept = tuple(s for s in segments if s.start < analysis.duration)
+    return Analysis(**{**analysis.__dict__, "segments": kept, "warnings": warnings})
+
+
+def analyze(inputs: Inputs, config: Config, timings: Timings | None = None, progress: bool | None = None) -> Analysis:
+    if inputs.video:
+        analysis = analyze_video(inputs.video, config, timings, progress)
+        if inputs.captions:
+            analysis = attach_captions(analysis, inputs.captions)
+        return analysis
+    return analyze_text(inputs, config)
+
+
+# --- output -------------------------------------------------------------------------------------------
+
+
+def slug(text: str, words: int = 6, limit: int = 40) -> str:
+    """A short, filesystem-safe name from a text: 'A joyful wedding!' -> 'a-joyful-wedding'."""
+    tokens = re.findall(r"[a-z0-9]+", text.lower())[:words]
+    return "-".join(tokens)[:limit].strip("-") or "text"
+
+
+def safe_name(name: str) -> str:
+    """Refuse names that would escape the output directory."""
+    cleaned = name.strip()
+    if not cleaned or cleaned in (".", "..") or "/" in cleaned or "\\" in cleaned or "\0" in cleaned:
+        raise OutputError(f"output name {name!r} is not a plain folder name; pass --name with letters, digits, '-' or '_'")
+    return cleaned
+
+
+def output_name(inputs: Inputs, config: Config) -> str:
+    if config.output.name:
+        return safe_name(config.output.name)
+    if inputs.video:
+        return safe_name(Path(inputs.video).stem)
+    if inputs.captions:
+        return safe_name(Path(inputs.captions).stem)
+    if inputs.text_file:
+        return safe_name(Path(inputs.text_file).stem)
+    return slug(inputs.text or "")
+
+
+def check_output(final: Path, overwrite: bool) -> None:
+    """Fail before any work if the result could not be written."""
+    if final.exists() and not overwrite:
+        raise OutputError(f"output folder '{final}' already exists; pass --overwrite to replace it or --name to choose another")
+    parent = final.parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise OutputError(f"cannot write to '{probe}' (permission denied); pass --out with a writable folder")
+
+
+@contextmanager
+def staged_output(final: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a staging folder beside ``final``; move it into place only if the block succeeds."""
+    check_output(final, overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    trash = None
+    if final.exists():
+        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(trash)
+    staging.rename(final)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@dataclass
+class Result:
+    out_dir: Path
+    analysis: Analysis
+    timings: Timings
+
+
+def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:
+    """Analyse the inputs and write ``<out>/<name>/analysis.json`` (+ the resolved config)."""
+    final = Path(config.output.out_dir) / output_name(inputs, config)
+    check_output(final, config.output.overwrite)
+    timings = Timings()
+    analysis = analyze(inputs, config, timings, progress)
+    with staged_output(final, config.output.overwrite) as staging:
+        write_json(staging / "analysis.json", analysis.to_json())
+        write_json(staging / "config.json", config.to_dict())
+    return Result(final, analysis, timings)

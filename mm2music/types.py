@@ -1,0 +1,190 @@
+"""Value types passed between stages.
+
+Frozen dataclasses that validate themselves on construction (like pretty_midi's ``Note``): a stage that
+receives one can trust it. Times are in seconds from the start of the media.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from mm2music.errors import Mm2MusicError
+
+TransitionKind = Literal["cut", "fade", "dissolve"]
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise Mm2MusicError(message)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video, corrected by what actually decodes."""
+
+    path: str
+    width: int  # pixels, as stored (before any rotation metadata)
+    height: int
+    fps: float  # average frame rate, frames per second
+    n_frames: int  # frames that actually decode (a header count can lie)
+    duration: float  # seconds, end of the last decodable frame
+    codec: str
+    timestamps: Literal["container", "index"]  # where frame times come from
+    has_audio: bool
+    rotation: int = 0  # degrees, from the display matrix
+
+    def __post_init__(self) -> None:
+        _check(self.width > 0 and self.height > 0, f"video size {self.width}x{self.height} must be positive")
+        _check(self.fps > 0 and math.isfinite(self.fps), f"video fps {self.fps} must be positive")
+        _check(self.n_frames >= 0, f"frame count {self.n_frames} must be >= 0")
+
+
+@dataclass(frozen=True, eq=False)
+class FrameChunk:
+    """Consecutive decoded frames, downscaled, as handed to every frame consumer.
+
+    ``frames`` is (N, H, W, 3) uint8 RGB; ``indices`` are frame numbers in the file; ``times`` are
+    presentation times in seconds (container timestamps when valid, else index / fps).
+    """
+
+    frames: np.ndarray  # (N, H, W, 3) uint8
+    indices: np.ndarray  # (N,) int64
+    times: np.ndarray  # (N,) float64 seconds
+
+    def __post_init__(self) -> None:
+        n = len(self.frames)
+        _check(self.frames.ndim == 4 and self.frames.shape[-1] == 3, f"frames shape {self.frames.shape} is not (N, H, W, 3)")
+        _check(self.frames.dtype == np.uint8, f"frames dtype {self.frames.dtype} is not uint8")
+        _check(len(self.indices) == n and len(self.times) == n, "frames, indices and times differ in length")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A boundary between two shots.
+
+    A hard cut has ``start == end`` = the presentation time of the first frame of the new shot. A fade or
+    dissolve spans ``[start, end]``; ``time`` (its midpoint frame) is where the scene boundary is put.
+    ``frame`` is the index of the frame at ``time``.
+    """
+
+    kind: TransitionKind
+    start: float
+    end: float
+    time: float
+    frame: int
+    score: float = 1.0  # detector confidence in [0, 1]
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("cut", "fade", "dissolve"), f"transition kind {self.kind!r} is not cut, fade or dissolve")
+        _check(0 <= self.start <= self.time <= self.end, f"transition times {self.start}, {self.time}, {self.end} are not ordered")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A shot (video) or a segment (text, caption block): a span of time."""
+
+    index: int
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.start < self.end, f"scene {self.index} span [{self.start}, {self.end}] is empty or negative")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class TextSegment:
+    """A piece of text with an optional time span (caption blocks have one; plain text does not)."""
+
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+    def __post_init__(self) -> None:
+        _check(bool(self.text.strip()), "text segment is empty")
+        if self.start is not None or self.end is not None:
+            _check(self.start is not None and self.end is not None, "a timed text segment needs both start and end")
+            _check(0 <= self.start <= self.end, f"text segment span [{self.start}, {self.end}] is reversed or negative")
+
+
+@dataclass(frozen=True, eq=False)
+class AudioEnvelope:
+    """The source's own audio, reduced to what later stages need (ducking under dialogue).
+
+    ``rms_db`` and ``speech_db`` are per hop (``hop_s`` seconds): broadband RMS and the RMS of the
+    300-3400 Hz speech band, both in dB full scale.
+    """
+
+    sample_rate: int
+    hop_s: float
+    duration: float
+    rms_db: np.ndarray
+    speech_db: np.ndarray
+    loudness_lufs: float | None = None
+
+    def summary(self) -> dict:
+        return {
+            "duration": round(self.duration, 3),
+            "hop_s": self.hop_s,
+            "mean_rms_db": round(float(np.mean(self.rms_db)), 2) if len(self.rms_db) else None,
+            "loudness_lufs": None if self.loudness_lufs is None else round(self.loudness_lufs, 2),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything the media front end learned about one input."""
+
+    source: str
+    kind: Literal["video", "text", "captions"]
+    duration: float
+    scenes: tuple[Scene, ...]
+    transitions: tuple[Transition, ...] = ()
+    segments: tuple[TextSegment, ...] = ()
+    video: VideoInfo | None = None
+    audio: AudioEnvelope | None = None
+    warnings: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def cuts(self) -> list[float]:
+        return [t.time for t in self.transitions]
+
+    def to_json(self) -> dict:
+        out: dict = {
+            "source": self.source,
+            "kind": self.kind,
+            "duration": round(self.duration, 6),
+            "fps": self.video.fps if self.video else None,
+            "cuts": [round(c, 6) for c in self.cuts],
+            "transitions": [
+                {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(t).items()} for t in self.transitions
+            ],
+            "scenes": [{"start": round(s.start, 6), "end": round(s.end, 6)} for s in self.scenes],
+        }
+        if self.segments:
+            out["segments"] = [asdict(s) for s in self.segments]
+        if self.video:
+            out["video"] = asdict(self.video)
+        if self.audio:
+            out["audio"] = self.audio.summary()
+        out["warnings"] = list(self.warnings)
+        out.update(self.extra)
+        return out
+
+
+def scenes_from_transitions(transitions: list[Transition] | tuple[Transition, ...], duration: float) -> tuple[Scene, ...]:
+    """Split ``[0, duration]`` at each transition's ``time``."""
+    bounds = [0.0] + [t.time for t in transitions if 0 < t.time < duration] + [duration]
+    bounds = sorted(set(bounds))
+    return tuple(Scene(i, a, b) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])))

@@ -1,0 +1,51 @@
+"""Shared fixtures: small generated media, offline environment, and 'no ERROR logs' enforcement."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def small_video(media_dir) -> Path:
+    """2 s, 160x120, 25 fps H.264 with an AAC tone; no faststart (moov atom at the end)."""
+    path = media_dir / "small.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def silent_avi(media_dir) -> Path:
+    """1.6 s MPEG-4 Part 2 AVI with B-frames, no audio: decord returns garbage timestamps (~ -3.7e17) for it."""
+    path = media_dir / "silent.avi"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=176x144:r=25:d=1.6", "-c:v", "mpeg4", "-bf", "2", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_error_logs(caplog):
+    """Fail any test that logs an ERROR (an error should be raised, not logged and ignored)."""
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    if errors:
+        pytest.fail("test logged an ERROR: " + "; ".join(r.getMessage() for r in errors))
