@@ -1,0 +1,448 @@
+"""Shot-transition detection: hard cuts, fades through black and dissolves, in one streaming pass.
+
+A detector has one method that matters, ``update(chunk)``, called on every decoded :class:`FrameChunk` in
+order, and ``finish()``, which returns the transitions (like PySceneDetect's ``SceneDetector``). State is
+bounded: a window of a few seconds of tiny per-frame features, whatever the video's length.
+
+Our detector (``"mm2music"``) works on a ~36-cell-high block-average grid of each frame's luma:
+
+* **cuts**: the frame-to-frame difference after the best global shift (so pans and shakes cost little),
+  combined with a colour-histogram difference, must exceed ``CutConfig.threshold`` *and* stand well above the
+  differences around it (fast action raises that local baseline). A candidate whose next 1-3 frames match
+  the frame before it again is a flash, not a cut.
+* **fades**: a run of near-black frames, extended outwards over the frames whose brightness ramps down
+  into it and up out of it.
+* **dissolves**: a window whose middle frame is close to the average of its two ends, whose ends differ,
+  and whose motion-compensated frame steps add up to that end-to-end change (a pan's steps do not: it is
+  the same picture shifted).
+
+``"pyscenedetect"`` runs PySceneDetect's ``ContentDetector`` on the same frames, as a baseline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+
+from mm2music.config import CutConfig
+from mm2music.errors import ConfigError, MediaError
+from mm2music.types import FrameChunk, Transition
+
+log = logging.getLogger(__name__)
+
+DETECTORS = ("mm2music", "pyscenedetect")
+
+GRID_ROWS = 36  # feature grid cells along the frame's short side
+SHIFT = 3  # motion search range, in grid cells each way
+HIST_BINS = 4  # colour histogram bins per RGB channel
+DARK_MEAN = 0.07  # a frame is black when its mean luma (0-1) is below this ...
+DARK_PEAK = 0.16  # ... and its 98th-percentile cell is below this
+FLASH_FRAMES = 3  # longest flash, frames
+MIN_STEP = 0.004  # per-frame change (mean luma, 0-1) below which a frame is "still"
+
+
+class _Features:
+    """Per-frame features of a chunk, computed together with numpy.
+
+    ``cells``: (N, R, C) float32 block-mean luma in [0, 1]; ``hist``: (N, B) normalised RGB histogram of
+    the block means; ``mean`` / ``peak``: mean and 98th-percentile cell luma.
+    """
+
+    def __init__(self, frames: np.ndarray, cell: int):
+        n, h, w, _ = frames.shape
+        rows, cols = h // cell, w // cell
+        blocks = frames[:, : rows * cell, : cols * cell].reshape(n, rows, cell, cols, cell, 3)
+        rgb = blocks.mean(axis=(2, 4), dtype=np.float32) / 255.0  # (N, R, C, 3)
+        self.cells = rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # (N, R, C)
+        q = np.minimum((rgb * HIST_BINS).astype(np.int64), HIST_BINS - 1)
+        codes = (q[..., 0] * HIST_BINS + q[..., 1]) * HIST_BINS + q[..., 2]  # (N, R, C)
+        bins = HIST_BINS**3
+        offsets = (np.arange(n) * bins)[:, None]
+        counts = np.bincount((codes.reshape(n, -1) + offsets).ravel(), minlength=n * bins)
+        self.hist = counts.reshape(n, bins).astype(np.float32) / (rows * cols)
+        self.mean = self.cells.mean(axis=(1, 2))
+        self.peak = np.percentile(self.cells.reshape(n, -1), 98, axis=1).astype(np.float32)
+
+
+def _shift_diff(a: np.ndarray, b: np.ndarray, shift: int = SHIFT) -> tuple[np.ndarray, np.ndarray]:
+    """Mean |a - b| after the best global shift of b by up to ``shift`` cells, for stacks (N, R, C).
+
+    Returns the minimum difference (N,) and the chosen (dy, dx) (N, 2).
+    """
+    s = shift
+    core = a[:, s:-s, s:-s]
+    rows, cols = core.shape[1:]
+    best = np.full(len(a), np.inf, np.float32)
+    where = np.zeros((len(a), 2), np.int64)
+    for dy in range(-s, s + 1):
+        for dx in range(-s, s + 1):
+            moved = b[:, s + dy : s + dy + rows, s + dx : s + dx + cols]
+            d = np.abs(core - moved).mean(axis=(1, 2))
+            better = d < best
+            best = np.where(better, d, best)
+            where[better] = (dy, dx)
+    return best, where
+
+
+class CutDetector:
+    """Our streaming transition detector (see the module docstring). Feed every chunk, then ``finish()``."""
+
+    def __init__(self, config: CutConfig | None = None):
+        self.config = config or CutConfig()
+        self._cell = 0
+        self._fps = 0.0
+        self._buf: dict[str, np.ndarray] = {}  # per-frame arrays for frames [_base, _base + len)
+        self._base = 0  # position (frames seen) of the buffer's first frame
+        self._seen = 0
+        self._done = 0  # positions < _done are analysed
+        self._cuts: list[tuple[int, float]] = []  # (position, score)
+        self._gradual: list[tuple[int, int, str, float]] = []  # (start pos, end pos (first new frame), kind, score)
+        self._dark_start: int | None = None
+        self._times: dict[int, tuple[float, int]] = {}  # position -> (time, frame index), events only
+        self._flash_until = -1
+        self._finished = False
+
+    # -- streaming -----------------------------------------------------------------------------------
+
+    def update(self, chunk: FrameChunk) -> None:
+        """Take the next decoded frames (consecutive, in order)."""
+        if self._finished:
+            raise MediaError("cut detector already finished; make a new detector for another video")
+        if len(chunk) == 0:
+            return
+        if not self._cell:
+            short = min(chunk.frames.shape[1:3])
+            self._cell = max(1, int(round(short / GRID_ROWS)))
+            if short // self._cell <= 2 * SHIFT + 2:
+                raise MediaError(f"frames of {chunk.frames.shape[2]}x{chunk.frames.shape[1]} px are too small for cut detection; decode at 64 px or more on the short side")
+        feats = _Features(chunk.frames, self._cell)
+        self._append(feats, chunk)
+        if not self._fps:
+            self._fps = self._estimate_fps()
+        self._analyse(final=False)
+
+    def finish(self) -> list[Transition]:
+        """Analyse the frames still in the window and return every transition, in time order."""
+        if not self._finished:
+            self._finished = True
+            if self._seen:
+                if not self._fps:
+                    self._fps = self._estimate_fps()
+                self._analyse(final=True)
+        return self._assemble()
+
+    # -- buffer --------------------------------------------------------------------------------------
+
+    def _append(self, f: _Features, chunk: FrameChunk) -> None:
+        new = {
+            "cells": f.cells,
+            "hist": f.hist,
+            "mean": f.mean,
+            "peak": f.peak,
+            "time": np.asarray(chunk.times, np.float64),
+            "index": np.asarray(chunk.indices, np.int64),
+        }
+        prev = self._buf.get("cells")
+        first = prev[-1:] if prev is not None and len(prev) else f.cells[:1]
+        pairs_a = np.concatenate([first, f.cells[:-1]])
+        step, _ = _shift_diff(f.cells, pairs_a)
+        prev_hist = self._buf["hist"][-1:] if prev is not None and len(prev) else f.hist[:1]
+        hist_step = 0.5 * np.abs(f.hist - np.concatenate([prev_hist, f.hist[:-1]])).sum(axis=1)
+        if self._seen == 0:
+            step[0], hist_step[0] = 0.0, 0.0
+        new["step"] = step.astype(np.float32)
+        new["hstep"] = hist_step.astype(np.float32)
+        for key, value in new.items():
+            self._buf[key] = value if key not in self._buf else np.concatenate([self._buf[key], value])
+        self._seen += len(chunk)
+
+    def _estimate_fps(self) -> float:
+        times = self._buf["time"]
+        steps = np.diff(times)
+        steps = steps[steps > 0]
+        return float(1.0 / np.median(steps)) if len(steps) else 25.0
+
+    def _frames(self, seconds: float, lo: int, hi: int) -> int:
+        return int(min(hi, max(lo, round(seconds * self._fps))))
+
+    def _analyse(self, final: bool) -> None:
+        """Decide every position that has enough frames after it (all of them when ``final``)."""
+        look = self._lookahead()
+        stop = self._seen if final else self._seen - look
+        if stop <= self._done:
+            return
+        self._find_cuts(self._done, stop)
+        self._find_fades(self._done, stop, final)
+        if self.config.gradual:
+            self._find_dissolves(self._done, stop)
+        self._done = stop
+        keep_from = max(0, min(self._done - look, self._dark_start if self._dark_start is not None else self._done) - look)
+        keep_from = max(keep_from, self._done - 4 * look)  # bounded even inside an endless black
+        if keep_from > self._base:
+            cut = keep_from - self._base
+            for key in self._buf:
+                self._buf[key] = self._buf[key][cut:]
+            self._base = keep_from
+
+    def _lookahead(self) -> int:
+        return self._frames(2.0, 16, 150)
+
+    def _get(self, key: str, lo: int, hi: int) -> np.ndarray:
+        """Buffer values for positions [lo, hi), clipped to what is held."""
+        lo, hi = max(lo, self._base), min(hi, self._base + len(self._buf[key]))
+        return self._buf[key][lo - self._base : max(lo, hi) - self._base]
+
+    def _remember(self, pos: int) -> None:
+        i = pos - self._base
+        self._times[pos] = (float(self._buf["time"][i]), int(self._buf["index"][i]))
+
+    # -- hard cuts -----------------------------------------------------------------------------------
+
+    def _score(self, lo: int, hi: int) -> np.ndarray:
+        """Hard-cut score of positions [lo, hi): 0-1, ~0 within a shot, ~1 across unrelated shots."""
+        step = self._get("step", lo, hi)
+        hstep = self._get("hstep", lo, hi)
+        return np.clip(np.maximum(step / 0.15, hstep / 0.6), 0, 1) * 0.5 + np.clip(np.minimum(step / 0.15, hstep / 0.3), 0, 1) * 0.5
+
+    def _find_cuts(self, lo: int, hi: int) -> None:
+        cfg = self.config
+        win = self._frames(0.5, 4, 30)
+        start = max(self._base, lo - win)
+        score = self._score(start, min(self._seen, hi + win))
+        offset = lo - start
+        for j in np.flatnonzero(score[offset : offset + hi - lo] >= cfg.threshold):
+            pos = lo + int(j)
+            k = offset + int(j)
+            if pos == 0 or pos <= self._flash_until:
+                continue
+            around = np.concatenate([score[max(0, k - win) : max(0, k - 1)], score[k + 2 : k + win + 1]])
+            baseline = float(np.median(around)) if len(around) else 0.0
+            spread = float(np.percentile(around, 90)) if len(around) else 0.0
+            s = float(score[k])
+            if s < 2.0 * baseline + 0.05 or s < spread + 0.1:
+                continue
+            flash = self._flash_length(pos, s)
+            if flash:
+                self._flash_until = pos + flash
+                log.debug("flash of %d frames at position %d", flash, pos)
+                continue
+            self._remember(pos)
+            self._cuts.append((pos, s))
+
+    def _flash_length(self, pos: int, score: float) -> int:
+        """Frames until the picture returns to what it was before ``pos`` (0: it does not, a real cut)."""
+        before = self._get("cells", pos - 1, pos)
+        if not len(before):
+            return 0
+        step = float(self._get("step", pos, pos + 1)[0])
+        for k in range(1, FLASH_FRAMES + 1):
+            after = self._get("cells", pos + k, pos + k + 1)
+            if not len(after):
+                return 0
+            d, _ = _shift_diff(after, before)
+            if d[0] < 0.35 * step:
+                return k
+        return 0
+
+    # -- fades ---------------------------------------------------------------------------------------
+
+    def _find_fades(self, lo: int, hi: int, final: bool) -> None:
+        mean = self._get("mean", lo, hi)
+        peak = self._get("peak", lo, hi)
+        dark = (mean < DARK_MEAN) & (peak < DARK_PEAK)
+        for j, is_dark in enumerate(dark):
+            pos = lo + j
+            if is_dark and self._dark_start is None:
+                self._dark_start = pos
+            elif not is_dark and self._dark_start is not None:
+                self._add_fade(self._dark_start, pos)
+                self._dark_start = None
+        if final and self._dark_start is not None:
+            self._dark_start = None  # fade-out at the very end: no new shot follows
+
+    def _add_fade(self, d0: int, d1: int) -> None:
+        """A black run [d0, d1): extend over the brightness ramps around it and record a fade."""
+        if d0 == 0:
+            return  # the video starts in black: a fade-in from nothing, not a transition between shots
+        limit = self._frames(2.0, 8, 120)
+        before = self._get("mean", d0 - limit, d0)[::-1]  # frames before the black, nearest first
+        after = self._get("mean", d1, d1 + limit)
+        start = d0 - self._ramp(before)
+        end = d1 + self._ramp(after)
+        if end >= self._seen:
+            return
+        self._remember(start)
+        self._remember(end)
+        self._remember((start + end) // 2)
+        self._gradual.append((start, end, "fade", 1.0))
+
+    @staticmethod
+    def _ramp(lum: np.ndarray) -> int:
+        """How many frames (nearest the black first) keep brightening away from it: the fade's length."""
+        n = 0
+        for i in range(1, len(lum)):
+            if lum[i] <= lum[i - 1] * 1.02 + 0.002:
+                break
+            n = i
+        if len(lum) and lum[0] >= DARK_MEAN * 1.5 and n == 0:
+            return 0  # the first frame is already the new shot (a cut to or from black)
+        return n
+
+    # -- dissolves -----------------------------------------------------------------------------------
+
+    def _half_lengths(self) -> list[int]:
+        top = self._frames(1.0, 4, 60)
+        hs = sorted({h for h in (2, 3, 5, 8, 12, 18, 27, 40, 60) if h <= top})
+        return hs
+
+    def _find_dissolves(self, lo: int, hi: int) -> None:
+        cells = self._buf["cells"]
+        step = self._buf["step"]
+        csum = np.concatenate([[0.0], np.cumsum(step, dtype=np.float64)])
+        held = len(cells)
+        best: dict[int, tuple[float, int, float]] = {}  # center -> (quality, h, D)
+        for h in self._half_lengths():
+            centers = np.arange(max(lo, self._base + h), min(hi, self._base + held - h))
+            if not len(centers):
+                continue
+            c = centers - self._base
+            a, m, b = cells[c - h], cells[c], cells[c + h]
+            d = np.abs(a - b).mean(axis=(1, 2))
+            r = np.abs(m - 0.5 * (a + b)).mean(axis=(1, 2))
+            quarter = np.abs(cells[c - h // 2] - (0.75 * a + 0.25 * b)).mean(axis=(1, 2))
+            path = csum[c + h + 1] - csum[c - h + 1]  # motion-compensated steps inside the window
+            windows = np.lib.stride_tricks.sliding_window_view(step, 2 * h)
+            biggest = windows[c - h + 1]  # (len(c), 2h): steps c-h+1 .. c+h
+            biggest = biggest.max(axis=1)
+            ok = (d > 0.05) & (r < 0.3 * d) & (quarter < 0.35 * d) & (path > 0.6 * d) & (path < 2.5 * d) & (biggest < 0.45 * d)
+            for i in np.flatnonzero(ok):
+                q = float(d[i] * (1 - r[i] / d[i]))
+                pos = int(centers[i])
+                if pos not in best or q > best[pos][0]:
+                    best[pos] = (q, h, float(d[i]))
+        for pos in sorted(best):
+            q, h, d = best[pos]
+            self._add_dissolve(pos, h, d)
+
+    def _add_dissolve(self, center: int, h: int, d: float) -> None:
+        step = self._get("step", center - h + 1, center + h + 1)
+        core = max(float(np.median(step)), MIN_STEP)
+        above = np.flatnonzero(step >= 0.4 * core)
+        start = center - h + 1 + int(above[0]) if len(above) else center - h + 1
+        end = center - h + 1 + int(above[-1]) + 1 if len(above) else center + h
+        start = max(start - 1, 0) if False else start
+        if self._gradual and start <= self._gradual[-1][1] + 1 and self._gradual[-1][2] == "dissolve":
+            s0, e0, kind, q0 = self._gradual.pop()
+            start, end = min(s0, start), max(e0, end)
+        self._remember(start)
+        self._remember(end - 1)
+        self._remember(min(end, self._seen - 1))
+        self._remember((start + end) // 2)
+        self._gradual.append((start, end, "dissolve", min(1.0, d / 0.15)))
+
+    # -- output --------------------------------------------------------------------------------------
+
+    def _assemble(self) -> list[Transition]:
+        events: list[tuple[int, int, str, float]] = []
+        gradual = sorted(self._gradual)
+        fades = [g for g in gradual if g[2] == "fade"]
+        for g in gradual:
+            if g[2] == "dissolve" and any(g[0] <= f[1] + 1 and f[0] <= g[1] + 1 for f in fades):
+                continue  # the ramps of a fade look like dissolves into and out of black
+            events.append(g)
+        for pos, score in self._cuts:
+            if any(s - 1 <= pos <= e + 1 for s, e, _, _ in events):
+                continue
+            events.append((pos, pos, "cut", score))
+        events.sort()
+        min_gap = self.config.min_scene_s
+        out: list[Transition] = []
+        for s, e, kind, score in events:
+            t = self._transition(s, e, kind, score)
+            if out and t.time - out[-1].time < min_gap:
+                if t.score > out[-1].score:
+                    out[-1] = t
+                continue
+            out.append(t)
+        return out
+
+    def _transition(self, s: int, e: int, kind: str, score: float) -> Transition:
+        if kind == "cut":
+            time, frame = self._times[s]
+            return Transition("cut", time, time, time, frame, round(float(score), 4))
+        start = self._times[s][0]
+        end_pos = e if e in self._times else e - 1
+        end = self._times[end_pos][0]
+        mid_time, mid_frame = self._times.get((s + e) // 2, self._times[s])
+        return Transition(kind, start, end, mid_time, mid_frame, round(float(score), 4))
+
+
+class PySceneDetectBackend:
+    """PySceneDetect's ``ContentDetector`` fed with our decoded frames (a baseline to compare against)."""
+
+    def __init__(self, config: CutConfig | None = None, threshold: float = 27.0):
+        try:
+            from scenedetect import ContentDetector
+        except ImportError:
+            raise ConfigError("cut detector 'pyscenedetect' needs the scenedetect package; pip install scenedetect-headless") from None
+        self.config = config or CutConfig()
+        self._detector_cls = ContentDetector
+        self._threshold = threshold
+        self._detector = None
+        self._fps = 0.0
+        self._lookup: dict[int, tuple[float, int]] = {}  # frame number -> (time, index), recent frames
+        self._cuts: list[Transition] = []
+        self._last = None
+
+    def update(self, chunk: FrameChunk) -> None:
+        from scenedetect import FrameTimecode
+
+        if len(chunk) == 0:
+            return
+        if self._detector is None:
+            steps = np.diff(chunk.times)
+            steps = steps[steps > 0]
+            self._fps = float(1.0 / np.median(steps)) if len(steps) else 25.0
+            min_len = max(1, int(round(self.config.min_scene_s * self._fps)))
+            self._detector = self._detector_cls(threshold=self._threshold, min_scene_len=min_len)
+        for frame, index, time in zip(chunk.frames, chunk.indices, chunk.times):
+            index = int(index)
+            self._lookup[index] = (float(time), index)
+            tc = FrameTimecode(index, self._fps)
+            self._collect(self._detector.process_frame(tc, np.ascontiguousarray(frame[..., ::-1])))
+            self._last = tc
+        horizon = int(chunk.indices[-1]) - 4 * max(16, self._detector.event_buffer_length)
+        for key in [k for k in self._lookup if k < horizon]:
+            del self._lookup[key]
+
+    def _collect(self, timecodes) -> None:
+        for tc in timecodes:
+            time, index = self._lookup.get(tc.frame_num, (float(tc.seconds), int(tc.frame_num)))
+            if index > 0:
+                self._cuts.append(Transition("cut", time, time, time, index, 1.0))
+
+    def finish(self) -> list[Transition]:
+        if self._detector is not None and self._last is not None:
+            self._collect(self._detector.post_process(self._last))
+            self._last = None
+        return sorted(self._cuts, key=lambda t: t.time)
+
+
+def make_detector(config: CutConfig | None = None) -> CutDetector | PySceneDetectBackend:
+    """The detector ``config.detector`` names: ``"mm2music"`` (ours) or ``"pyscenedetect"``."""
+    config = config or CutConfig()
+    if config.detector == "mm2music":
+        return CutDetector(config)
+    if config.detector == "pyscenedetect":
+        return PySceneDetectBackend(config)
+    raise ConfigError(f"unknown cut detector {config.detector!r}; use one of {', '.join(DETECTORS)}")
+
+
+def detect_cuts(chunks: Iterable[FrameChunk], config: CutConfig | None = None) -> list[Transition]:
+    """Run the configured detector over ``chunks`` and return its transitions in time order."""
+    detector = make_detector(config)
+    for chunk in chunks:
+        detector.update(chunk)
+    return detector.finish()
