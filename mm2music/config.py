@@ -54,6 +54,20 @@ class TextConfig:
 
 
 @dataclass
+class PlanConfig:
+    """The planner on the concept graph; the user's overrides pin attributes and the rest adapts."""
+
+    key: str | None = None  # e.g. "D minor": every cue in this key
+    tempo: float | None = None  # BPM: every cue near this tempo (bars still land on the cuts)
+    instruments: list[str] | None = None  # instrument families, melody first, e.g. strings,piano
+    meter: str | None = None  # e.g. "3/4"
+    min_cue_s: float = 1.6  # segments shorter than this merge into a neighbour (a 4/4 bar at 150 BPM)
+    theme_similarity: float = 0.8  # emotional similarity (0-1) above which segments share a theme
+    tempo_smoothing: float = 0.5  # 0: each cue its own tempo; 1: one tempo throughout
+    contrast_arousal: float = 0.8  # an arousal jump at least this big may change tempo abruptly
+
+
+@dataclass
 class OutputConfig:
     """Where results go."""
 
@@ -69,6 +83,7 @@ class Config:
     media: MediaConfig = field(default_factory=MediaConfig)
     cuts: CutConfig = field(default_factory=CutConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
 

@@ -188,3 +188,102 @@ def scenes_from_transitions(transitions: list[Transition] | tuple[Transition, ..
     bounds = [0.0] + [t.time for t in transitions if 0 < t.time < duration] + [duration]
     bounds = sorted(set(bounds))
     return tuple(Scene(i, a, b) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])))
+
+
+@dataclass(frozen=True)
+class Emotion:
+    """The emotional reading of one segment of time.
+
+    ``valence`` and ``arousal`` are circumplex coordinates in [-1, 1] (Russell 1980); ``concepts`` is a
+    probability distribution over the emotion vocabulary (``mm2music.emotion``); ``confidence`` in [0, 1]
+    says how peaked/consistent the evidence was; ``sources`` names the cues fused (e.g. "affect", "text").
+    """
+
+    valence: float
+    arousal: float
+    concepts: dict[str, float]
+    confidence: float = 1.0
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(-1.0 <= self.valence <= 1.0, f"valence {self.valence} is outside [-1, 1]")
+        _check(-1.0 <= self.arousal <= 1.0, f"arousal {self.arousal} is outside [-1, 1]")
+        _check(0.0 <= self.confidence <= 1.0, f"confidence {self.confidence} is outside [0, 1]")
+        total = sum(self.concepts.values())
+        _check(not self.concepts or abs(total - 1.0) < 1e-3, f"emotion concept weights sum to {total}, not 1")
+        _check(all(w >= 0 for w in self.concepts.values()), "emotion concept weights must be >= 0")
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.concepts.items(), key=lambda kv: -kv[1])[:k]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """The musical plan of one segment of time: what the music model is asked to write there.
+
+    ``tempo_bpm`` is in quarter notes per minute and, with ``meter`` and ``bars``, fills ``[start, end]``
+    exactly (the click-track calculation: bars * beats per bar * 60 / tempo = end - start).
+    """
+
+    index: int
+    start: float
+    end: float
+    key: str  # tonic, e.g. "D" or "F#"
+    mode: str  # "major" | "minor"
+    tempo_bpm: float
+    meter: str  # e.g. "4/4"
+    bars: int
+    density: str  # a bin of mm2music.music.attributes.DENSITY_BINS
+    register: str  # a bin of REGISTER_BINS
+    dynamics: str  # "pp" .. "ff"
+    articulation: str
+    instruments: tuple[str, ...]  # instrument families, melody first
+    texture: str
+    theme: str  # "A", "B", ...: cues sharing a theme reuse and vary the same material
+    transition: str  # how this cue leads into the next ("final cadence" for the last)
+    cadence: str  # cadence type at the end of the cue
+    valence: float = 0.0
+    arousal: float = 0.0
+    emotions: dict[str, float] = field(default_factory=dict)  # top concepts and weights
+    merged: tuple[int, ...] = ()  # indices of source segments folded into this cue (too short for a bar)
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.start < self.end, f"cue {self.index} span [{self.start}, {self.end}] is empty")
+        _check(self.mode in ("major", "minor"), f"cue mode {self.mode!r} is not major or minor")
+        _check(self.bars >= 1, f"cue {self.index} has {self.bars} bars; needs at least 1")
+        _check(20 <= self.tempo_bpm <= 320, f"cue tempo {self.tempo_bpm} BPM is outside 20-320")
+        num, _, den = self.meter.partition("/")
+        _check(num.isdigit() and den in ("2", "4", "8", "16"), f"meter {self.meter!r} is not like 4/4 or 6/8")
+
+    @property
+    def beats_per_bar(self) -> float:
+        """Quarter notes per bar (6/8 -> 3.0)."""
+        num, _, den = self.meter.partition("/")
+        return int(num) * 4 / int(den)
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["instruments"] = list(self.instruments)
+        out["merged"] = list(self.merged)
+        out["tempo_bpm"] = round(self.tempo_bpm, 3)
+        for k in ("start", "end", "valence", "arousal"):
+            out[k] = round(out[k], 4)
+        out["emotions"] = {k: round(v, 4) for k, v in self.emotions.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The musical plan for a whole input: cues tiling ``[0, duration]`` in time order."""
+
+    cues: tuple[Cue, ...]
+    duration: float
+    notes: tuple[str, ...] = ()  # human-readable remarks (merged scenes, forced modulations, ...)
+
+    def __post_init__(self) -> None:
+        _check(len(self.cues) > 0, "a plan needs at least one cue")
+        for a, b in zip(self.cues[:-1], self.cues[1:]):
+            _check(abs(a.end - b.start) < 1e-6, f"cues {a.index} and {b.index} do not touch ({a.end} vs {b.start})")
+
+    def to_json(self) -> dict:
+        return {"duration": round(self.duration, 6), "cues": [c.to_json() for c in self.cues], "notes": list(self.notes)}

@@ -1,0 +1,1 @@
+"""The musical concept graph (networkx): segments, emotions and musical attributes, and the planner on it."""

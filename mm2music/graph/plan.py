@@ -1,0 +1,291 @@
+"""Plan the music on the concept graph: one :class:`Cue` per segment.
+
+Per segment, each musical attribute is chosen by the weight that reaches it along segment -> emotion ->
+attribute paths (:func:`attribute_scores`). Then the choices are made coherent over time:
+
+* **meter** is chosen once for the piece (duration-weighted), unless pinned;
+* **tempo** follows arousal inside the chosen band, smoothed along time except at a real contrast, then
+  snapped so that a whole number of bars fills the segment exactly (the click-track calculation), so every
+  cut falls on a bar line;
+* **keys** move only along edges of the key graph (fifth, relative, parallel) at cuts, and a returning theme
+  returns to its key through related keys;
+* **themes**: segments with similar emotion share a theme (reused and varied by the music model);
+* the last cue ends on a cadence.
+
+User overrides (``PlanConfig.key / tempo / instruments / meter``) pin those attributes; the rest adapts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+
+import networkx as nx
+
+from mm2music.config import PlanConfig
+from mm2music.errors import ConfigError
+from mm2music.graph.build import attr_id, attribute_scores, build_graph, emotion_similarity, key_id, seg_id
+from mm2music.graph.cues import FAMILIES, METERS
+from mm2music.graph.keys import key_distance, key_name, key_path, parse_key, relative
+from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
+from mm2music.types import Cue, Emotion, Plan, Scene, Transition
+
+log = logging.getLogger(__name__)
+
+TEMPO_RANGE = (48.0, 176.0)  # BPM the planner will use; outside it bars are added or removed
+# BPM span of each tempo band (TEMPO_EDGES split slow | moderate | fast | very fast)
+BAND_SPAN = dict(zip(TEMPO_BANDS, zip((TEMPO_RANGE[0],) + TEMPO_EDGES, TEMPO_EDGES + (TEMPO_RANGE[1],))))
+# Home keys per mode by arousal quartile (low -> high): keys that sit well for strings, winds and piano.
+HOME_KEYS = {"major": ("F", "C", "G", "D"), "minor": ("C", "D", "A", "E")}
+
+
+def _argmax(scores: Mapping[str, float], bonus: Mapping[str, float] | None = None) -> str:
+    bonus = bonus or {}
+    return max(scores, key=lambda k: (scores[k] + bonus.get(k, 0.0), k))
+
+
+def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: float) -> tuple[list[Scene], list[Emotion], list[tuple[int, ...]]]:
+    """Fold segments shorter than ``min_s`` into their more similar neighbour.
+
+    Returns the new scenes (re-indexed), their emotions (duration-weighted blends) and, per new scene, the
+    indices of the original segments it holds.
+    """
+    spans = [[s.start, s.end, (s.index,), e] for s, e in zip(scenes, emotions)]
+    while len(spans) > 1:
+        lengths = [b - a for a, b, _, _ in spans]
+        i = min(range(len(spans)), key=lambda k: lengths[k])
+        if lengths[i] >= min_s:
+            break
+        if i == 0:
+            j = 1
+        elif i == len(spans) - 1:
+            j = i - 1
+        else:
+            prev_sim = emotion_similarity(spans[i][3], spans[i - 1][3])
+            next_sim = emotion_similarity(spans[i][3], spans[i + 1][3])
+            j = i - 1 if prev_sim >= next_sim else i + 1
+        a, b = sorted((i, j))
+        merged = [spans[a][0], spans[b][1], spans[a][2] + spans[b][2], _blend(spans[a], spans[b])]
+        spans[a:b + 1] = [merged]
+    new_scenes = [Scene(k, a, b) for k, (a, b, _, _) in enumerate(spans)]
+    return new_scenes, [e for *_, e in spans], [ids for _, _, ids, _ in spans]
+
+
+def _blend(x: list, y: list) -> Emotion:
+    wx, wy = x[1] - x[0], y[1] - y[0]
+    ex, ey = x[3], y[3]
+    t = wx + wy
+    concepts = {k: (ex.concepts.get(k, 0) * wx + ey.concepts.get(k, 0) * wy) / t for k in set(ex.concepts) | set(ey.concepts)}
+    norm = sum(concepts.values()) or 1.0
+    return Emotion(
+        valence=(ex.valence * wx + ey.valence * wy) / t,
+        arousal=(ex.arousal * wx + ey.arousal * wy) / t,
+        concepts={k: v / norm for k, v in concepts.items()},
+        confidence=(ex.confidence * wx + ey.confidence * wy) / t,
+        sources=tuple(sorted(set(ex.sources) | set(ey.sources))),
+    )
+
+
+def assign_themes(emotions: Sequence[Emotion], threshold: float) -> list[str]:
+    """Greedy clustering in time order: a segment joins the most similar earlier theme above ``threshold``."""
+    reps: list[Emotion] = []
+    themes = []
+    for e in emotions:
+        sims = [emotion_similarity(e, r) for r in reps]
+        if sims and max(sims) >= threshold:
+            themes.append(chr(ord("A") + sims.index(max(sims))))
+        else:
+            reps.append(e)
+            themes.append(chr(ord("A") + len(reps) - 1) if len(reps) <= 26 else f"T{len(reps)}")
+    return themes
+
+
+def fit_bars(duration: float, target_bpm: float, beats_per_bar: float, band: tuple[float, float] = TEMPO_RANGE) -> tuple[int, float]:
+    """Whole bars filling ``duration`` s at the tempo nearest ``target_bpm`` (quarter notes per minute).
+
+    Tries the bar counts around the ideal one and keeps the tempo closest to the target inside ``band``.
+    """
+    ideal = duration * target_bpm / 60 / beats_per_bar
+    best: tuple[float, int, float] | None = None
+    for bars in range(max(1, math.floor(ideal) - 2), math.ceil(ideal) + 3):
+        bpm = bars * beats_per_bar * 60 / duration
+        penalty = abs(math.log(bpm / target_bpm)) + (0 if band[0] <= bpm <= band[1] else 10)
+        if best is None or penalty < best[0]:
+            best = (penalty, bars, bpm)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _home_key(mode: str, arousal: float) -> int:
+    keys = HOME_KEYS[mode]
+    idx = min(len(keys) - 1, int((arousal + 1) / 2 * len(keys)))
+    return parse_key(keys[idx])[0]
+
+
+def _next_key(prev: str, mode: str, prev_arousal: float, arousal: float) -> str:
+    """One step on the key graph (or none) from ``prev`` towards ``mode``, led by the change of arousal."""
+    pc, prev_mode = parse_key(prev)
+    if mode != prev_mode:
+        return key_name(*relative(pc, prev_mode))  # relative: same key signature, smoothest change of mode
+    if arousal - prev_arousal > 0.5:
+        return key_name((pc + 7) % 12, mode)  # up a fifth: brighter, more tension
+    if prev_arousal - arousal > 0.5:
+        return key_name((pc + 5) % 12, mode)  # to the subdominant: relaxing
+    return prev
+
+
+def _pinned_key(config: PlanConfig) -> str | None:
+    if not config.key:
+        return None
+    try:
+        pc, mode = parse_key(config.key)
+    except ValueError:
+        raise ConfigError(f"--key {config.key!r} is not a key; use e.g. 'D minor', 'F# major', 'Bb' or 'Em'") from None
+    return key_name(pc, mode)
+
+
+def _pinned_instruments(config: PlanConfig) -> tuple[str, ...] | None:
+    if not config.instruments:
+        return None
+    bad = [f for f in config.instruments if f not in FAMILIES]
+    if bad:
+        raise ConfigError(f"unknown instrument family {bad[0]!r}; choose from {', '.join(FAMILIES)}")
+    return tuple(config.instruments)
+
+
+def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Mapping[str, tuple[float, float]],
+               config: PlanConfig | None = None, transitions: Sequence[Transition] = (), duration: float | None = None) -> tuple[Plan, nx.DiGraph]:
+    """Build the concept graph and plan one cue per (merged) segment. Returns the plan and the graph."""
+    config = config or PlanConfig()
+    if config.meter and config.meter not in METERS:
+        raise ConfigError(f"--meter {config.meter!r} is not supported; choose from {', '.join(METERS)}")
+    if config.tempo is not None and not (TEMPO_RANGE[0] / 2 <= config.tempo <= TEMPO_RANGE[1] * 1.5):
+        raise ConfigError(f"--tempo {config.tempo} BPM is out of range; give {TEMPO_RANGE[0] / 2:g}-{TEMPO_RANGE[1] * 1.5:g}")
+    pinned_key = _pinned_key(config)
+    pinned_instruments = _pinned_instruments(config)
+    notes: list[str] = []
+    scenes, emotions, groups = merge_short(scenes, emotions, config.min_cue_s)
+    for ids in groups:
+        if len(ids) > 1:
+            notes.append(f"segments {', '.join(str(i + 1) for i in ids)} merged: shorter than {config.min_cue_s:g} s (about one bar)")
+    g = build_graph(scenes, emotions, coords, config.theme_similarity)
+    scores = [attribute_scores(g, seg_id(s.index)) for s in scenes]
+    lengths = [s.duration for s in scenes]
+
+    # one meter for the piece
+    if config.meter:
+        meter = config.meter
+    else:
+        meter_votes = {m: sum(sc["meter"][m] * L for sc, L in zip(scores, lengths)) for m in METERS}
+        meter = _argmax(meter_votes, {"4/4": 1e-6})
+    num, den = meter.split("/")
+    beats_per_bar = int(num) * 4 / int(den)
+
+    themes = assign_themes(emotions, config.theme_similarity)
+    boundary_kind = {round(t.time, 3): t.kind for t in transitions}
+
+    # tempo targets: arousal inside the chosen band, smoothed along time except at contrasts
+    targets = []
+    for sc, e in zip(scores, emotions):
+        band = _argmax(sc["tempo"])
+        lo, hi = BAND_SPAN[band]
+        targets.append(lo + (hi - lo) * (e.arousal + 1) / 2)
+    smoothed = []
+    for i, t in enumerate(targets):
+        if i and abs(emotions[i].arousal - emotions[i - 1].arousal) < config.contrast_arousal:
+            t = config.tempo_smoothing * smoothed[-1] + (1 - config.tempo_smoothing) * t
+        smoothed.append(t)
+    if config.tempo is not None:
+        smoothed = [config.tempo] * len(scenes)
+
+    cues: list[Cue] = []
+    theme_keys: dict[str, str] = {}
+    prev = None
+    for i, (scene, sc, e) in enumerate(zip(scenes, scores, emotions)):
+        mode = _argmax(sc["mode"])
+        if pinned_key:
+            key = pinned_key
+        elif prev is None:
+            key = key_name(_home_key(mode, e.arousal), mode)
+        elif themes[i] in theme_keys and key_distance(cues[-1].key + " " + cues[-1].mode, theme_keys[themes[i]]) <= 2:
+            key = theme_keys[themes[i]]  # a returning theme comes home (at most two related steps)
+        else:
+            key = _next_key(f"{prev.key} {prev.mode}", mode, prev.arousal, e.arousal)
+        theme_keys.setdefault(themes[i], key)
+        tonic, mode = key.split(" ")
+        band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
+        bars, bpm = fit_bars(scene.duration, smoothed[i], beats_per_bar, band)
+        previous_family = set(prev.instruments) if prev else set()
+        instruments = pinned_instruments or _top_families(sc["instrument"], previous_family)
+        cadence_scores = dict(sc["cadence"])
+        last = i == len(scenes) - 1
+        if last:
+            cadence = "plagal" if cadence_scores.get("plagal", 0) > cadence_scores.get("authentic", 0) else "authentic"
+        else:
+            cadence = _argmax(cadence_scores)
+            if cadence == "authentic" and themes[i + 1] == themes[i]:
+                cadence = "half"  # the same theme goes on: keep it open
+        cue = Cue(
+            index=i, start=scene.start, end=scene.end, key=tonic, mode=mode, tempo_bpm=bpm, meter=meter, bars=bars,
+            density=_argmax(sc["density"]), register=_argmax(sc["register"]), dynamics=_argmax(sc["dynamics"]),
+            articulation=_argmax(sc["articulation"]), instruments=instruments, texture=_argmax(sc["texture"]),
+            theme=themes[i], transition="", cadence=cadence, valence=e.valence, arousal=e.arousal,
+            emotions=dict(e.top(3)), merged=groups[i] if len(groups[i]) > 1 else (),
+        )
+        cues.append(cue)
+        prev = cue
+    cues = _with_transitions(cues, boundary_kind)
+    plan = Plan(cues=tuple(cues), duration=duration or scenes[-1].end, notes=tuple(notes))
+    _record_plan(g, plan)
+    return plan, g
+
+
+def _top_families(scores: Mapping[str, float], previous: set[str], k: int = 3) -> tuple[str, ...]:
+    """The ``k`` best instrument families; families already playing get a small continuity bonus."""
+    bonus = {f: 0.05 for f in previous}
+    ranked = sorted(scores, key=lambda f: (-(scores[f] + bonus.get(f, 0.0)), f))
+    chosen = [f for f in ranked if scores[f] > 0][:k]
+    if not any(f in ("piano", "strings", "guitar", "harp", "organ", "synth", "choir") for f in chosen):
+        chosen = chosen[: k - 1] + ["piano"]  # something must carry harmony and bass
+    return tuple(chosen)
+
+
+def _with_transitions(cues: list[Cue], boundary_kind: Mapping[float, str]) -> list[Cue]:
+    import dataclasses
+
+    out = []
+    for i, cue in enumerate(cues):
+        if i == len(cues) - 1:
+            text = f"final {cue.cadence} cadence"
+        else:
+            nxt = cues[i + 1]
+            here, there = f"{cue.key} {cue.mode}", f"{nxt.key} {nxt.mode}"
+            kind = boundary_kind.get(round(cue.end, 3), "cut")
+            if here == there:
+                text = f"{kind}: continue in {here}"
+            else:
+                path = key_path(here, there)
+                via = f" via {', '.join(path[1:-1])}" if len(path) > 2 else ""
+                relation = "relative" if path == [here, there] and here.split()[1] != there.split()[1] else "modulate"
+                text = f"{kind}: {relation} to {there}{via}"
+        out.append(dataclasses.replace(cue, transition=text))
+    return out
+
+
+def _record_plan(g: nx.DiGraph, plan: Plan) -> None:
+    """Add the plan to the graph: segment -> planned key / attributes / theme."""
+    for cue in plan.cues:
+        s = seg_id(cue.index)
+        g.nodes[s].update(tempo_bpm=cue.tempo_bpm, bars=cue.bars, key=f"{cue.key} {cue.mode}", theme=cue.theme)
+        g.add_edge(s, key_id(f"{cue.key} {cue.mode}"), kind="planned", weight=1.0)
+        t = f"theme:{cue.theme}"
+        if t not in g:
+            g.add_node(t, kind="theme", name=cue.theme)
+        g.add_edge(s, t, kind="states", weight=1.0)
+        for category, value in (("meter", cue.meter), ("density", cue.density), ("register", cue.register),
+                                ("dynamics", cue.dynamics), ("articulation", cue.articulation), ("texture", cue.texture),
+                                ("cadence", cue.cadence), ("mode", cue.mode)):
+            g.add_edge(s, attr_id(category, value), kind="planned", weight=1.0)
+        for fam in cue.instruments:
+            g.add_edge(s, attr_id("instrument", fam), kind="planned", weight=1.0)

@@ -1,0 +1,1 @@
+"""Training: corpora (conversion, manifests, splits), datasets and the training loop."""

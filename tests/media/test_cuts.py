@@ -1,0 +1,148 @@
+"""Transition detection on generated clips whose cut frames are known exactly (mm2music.media.testclips)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mm2music.config import CutConfig, MediaConfig
+from mm2music.errors import ConfigError, MediaError
+from mm2music.media import testclips
+from mm2music.media.cuts import CutDetector, PySceneDetectBackend, detect_cuts, make_detector
+from mm2music.media.video import iter_chunks
+from mm2music.types import FrameChunk
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("clips")
+
+
+def run(clip: testclips.GeneratedClip, config: CutConfig | None = None, media: MediaConfig | None = None):
+    return detect_cuts(iter_chunks(clip.path, media or MediaConfig()), config or CutConfig())
+
+
+def assert_cuts_match(clip: testclips.GeneratedClip, found) -> None:
+    truth = [t.frame for t in clip.transitions]
+    assert [t.kind for t in found] == ["cut"] * len(truth), found
+    for t, frame in zip(found, truth):
+        assert abs(t.frame - frame) <= 1, (t, frame)
+        assert abs(t.time - clip.times[frame]) <= 1 / clip.fps + 1e-6
+        assert t.start == t.end == t.time
+
+
+@pytest.fixture(scope="module")
+def cuts_clip(clip_dir):
+    return testclips.hard_cuts(clip_dir, shots=4, shot_s=1.0)
+
+
+def test_hard_cuts_found_within_one_frame(cuts_clip):
+    found = run(cuts_clip)
+    assert_cuts_match(cuts_clip, found)
+    assert all(0 < t.score <= 1 for t in found)
+
+
+def test_result_does_not_depend_on_chunk_size(cuts_clip):
+    small = run(cuts_clip, media=MediaConfig(chunk_frames=7))
+    assert [(t.kind, t.frame) for t in small] == [(t.kind, t.frame) for t in run(cuts_clip)]
+
+
+def test_hard_cuts_on_debug_sized_frames(cuts_clip):
+    # configs/debug.yaml decodes at 64 px on the short side
+    assert_cuts_match(cuts_clip, run(cuts_clip, media=MediaConfig(frame_short_side=64, chunk_frames=16)))
+
+
+def test_camera_flashes_are_not_cuts(clip_dir):
+    clip = testclips.flashes(clip_dir, cuts=0, shot_s=2.5)
+    assert clip.transitions == ()
+    assert run(clip) == []
+
+
+def test_fast_pans_and_zooms_are_not_cuts(clip_dir):
+    clip = testclips.camera_motion(clip_dir, cuts=1, shot_s=2.0)
+    assert_cuts_match(clip, run(clip))
+
+
+def test_noisy_fast_action_is_not_cut(clip_dir):
+    clip = testclips.action(clip_dir, cuts=1, shot_s=2.0)
+    assert_cuts_match(clip, run(clip))
+
+
+def test_fades_reported_with_kind_and_span(clip_dir):
+    clip = testclips.fades(clip_dir, shot_s=0.8)
+    found = run(clip)
+    assert [t.kind for t in found] == ["fade"] * len(clip.transitions)
+    for t, truth in zip(found, clip.transitions):
+        step = 1 / clip.fps + 1e-6
+        assert abs(t.start - truth.start) <= 2 * step and abs(t.end - truth.end) <= 2 * step, (t, truth)
+        assert truth.start <= t.time <= truth.end
+        assert clip.times[t.frame] == pytest.approx(t.time)
+
+
+def test_dissolves_reported_with_kind_and_span(clip_dir):
+    clip = testclips.dissolves(clip_dir, lengths=(12, 24), shot_s=1.0)
+    found = run(clip)
+    assert [t.kind for t in found] == ["dissolve"] * len(clip.transitions)
+    for t, truth in zip(found, clip.transitions):
+        step = 1 / clip.fps + 1e-6
+        assert abs(t.start - truth.start) <= 3 * step and abs(t.end - truth.end) <= 3 * step, (t, truth)
+        assert truth.start <= t.time <= truth.end
+
+
+def test_gradual_off_reports_no_dissolve(clip_dir):
+    clip = testclips.dissolves(clip_dir, lengths=(12, 24), shot_s=1.0)
+    assert all(t.kind != "dissolve" for t in run(clip, CutConfig(gradual=False)))
+
+
+def test_variable_frame_rate_cut_at_container_time(clip_dir):
+    clip = testclips.variable_frame_rate(clip_dir, rates=(24.0, 12.0, 30.0), segment_s=1.0)
+    found = run(clip)
+    assert_cuts_match(clip, found)
+    # frame index / average fps would put the late cuts elsewhere; the container times are exact
+    late = found[-1]
+    assert late.time == pytest.approx(clip.times[late.frame], abs=1e-4)
+    assert abs(late.frame / clip.fps - late.time) > 1 / clip.fps
+
+
+def test_pyscenedetect_backend_finds_hard_cuts(cuts_clip):
+    assert isinstance(make_detector(CutConfig(detector="pyscenedetect")), PySceneDetectBackend)
+    assert_cuts_match(cuts_clip, run(cuts_clip, CutConfig(detector="pyscenedetect")))
+
+
+@pytest.mark.parametrize("detector", ["mm2music", "pyscenedetect"])
+def test_clip_without_cuts_returns_empty_list(clip_dir, detector):
+    clip = testclips.static(clip_dir, seconds=2.0)
+    assert run(clip, CutConfig(detector=detector)) == []
+
+
+@pytest.mark.parametrize("detector", ["mm2music", "pyscenedetect"])
+def test_no_frames_returns_empty_list(detector):
+    assert detect_cuts([], CutConfig(detector=detector)) == []
+
+
+def test_unknown_detector_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown cut detector 'transnet'; use one of mm2music, pyscenedetect"):
+        make_detector(CutConfig(detector="transnet"))
+
+
+def test_update_after_finish_is_an_error():
+    detector = CutDetector()
+    detector.finish()
+    chunk = FrameChunk(np.zeros((1, 72, 128, 3), np.uint8), np.array([0]), np.array([0.0]))
+    with pytest.raises(MediaError, match="already finished; make a new detector"):
+        detector.update(chunk)
+
+
+def test_tiny_frames_are_refused():
+    chunk = FrameChunk(np.zeros((2, 6, 8, 3), np.uint8), np.array([0, 1]), np.array([0.0, 0.04]))
+    with pytest.raises(MediaError, match="8x6 px are too small for cut detection"):
+        CutDetector().update(chunk)
+
+
+def test_generated_truth_matches_decoded_timestamps(clip_dir):
+    clip = testclips.variable_frame_rate(clip_dir, rates=(24.0, 12.0, 30.0), segment_s=1.0)
+    times = np.concatenate([c.times for c in iter_chunks(clip.path, MediaConfig())])
+    assert len(times) == clip.n_frames
+    np.testing.assert_allclose(times, clip.times, atol=1e-3)
