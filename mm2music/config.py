@@ -77,6 +77,29 @@ class OutputConfig:
 
 
 @dataclass
+class EncoderConfig:
+    """Frame and text encoders. Nothing is downloaded: weights come from a local file or a local cache."""
+
+    backend: str = "auto"  # frames: "auto" (CLIP when its weights are found, else affect), "clip" or "affect"
+    clip_model: str = "ViT-B-32"  # open_clip architecture name
+    clip_pretrained: str = "laion2b_s34b_b79k"  # open_clip tag, looked up in the local Hugging Face / open_clip cache
+    clip_weights: str | None = None  # a local CLIP weights file (.safetensors, .bin, .pt); overrides clip_pretrained
+    clip_fps: float = 1.0  # sampled frames a second that CLIP embeds, 0 = all (ViT-B-32: ~0.1 s a frame on 2 CPU threads)
+    batch_size: int = 32  # frames per CLIP forward pass
+
+
+@dataclass
+class EmotionConfig:
+    """Zero-shot emotion scoring and the fusion of visual, caption and audio cues."""
+
+    visual_weight: float = 1.0  # weight of the frames' reading in a scene (before confidence)
+    caption_weight: float = 1.0  # weight of overlapping caption blocks, scaled by how much of the scene they cover
+    affect_blend: float = 0.35  # share of the colour/motion model in a scene's valence/arousal when CLIP also scored it
+    audio_arousal: float = 0.15  # how far the clip's own loudness moves arousal (0 = ignore the audio)
+    text_temperature: float | None = None  # softmax temperature for text<->text scores; None = calibrated on the prompts
+
+
+@dataclass
 class Config:
     """The whole pipeline's configuration."""
 
@@ -85,6 +108,8 @@ class Config:
     text: TextConfig = field(default_factory=TextConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    emotion: EmotionConfig = field(default_factory=EmotionConfig)
     seed: int = 0
 
     def to_dict(self) -> dict:

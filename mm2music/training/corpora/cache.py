@@ -110,12 +110,15 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def read_manifest(corpus_dir: str | Path) -> list[dict]:
-    """The manifest rows of a converted corpus directory."""
+def read_manifest(corpus_dir: str | Path, split: str | None = None) -> list[dict]:
+    """The manifest rows of a converted corpus directory, optionally of one split only."""
     path = Path(corpus_dir) / MANIFEST
     if not path.exists():
         raise CorpusError(f"no manifest at '{path}'; run `python pipelines/prepare_corpus.py` to convert the corpus")
-    return read_jsonl(path)
+    if split is not None and split not in SPLITS:
+        raise CorpusError(f"split {split!r} is not one of {SPLITS}")
+    rows = read_jsonl(path)
+    return rows if split is None else [r for r in rows if r["split"] == split]
 
 
 def write_midi_atomic(score, path: Path) -> None:
@@ -231,6 +234,7 @@ def run_conversion(
     if retry_failures:
         failures = {}
         _rewrite_jsonl(failures_path, [])
+    enumeration_failures = list(enumeration_failures)
     for f in enumeration_failures:
         if f["id"] not in failures:
             failures[f["id"]] = f
@@ -243,6 +247,14 @@ def run_conversion(
         log.warning("%d duplicate piece ids; converting the first of each", dup)
         seen: set[str] = set()
         tasks = [t for t in tasks if not (t.id in seen or seen.add(t.id))]
+    known = {t.id for t in tasks} | {f["id"] for f in enumeration_failures}
+    stale = [k for k in rows if k not in known]
+    if stale:  # pieces an earlier version of the corpus listed: drop their rows and files
+        log.info("%s: dropping %d pieces that are no longer in the corpus", corpus_dir, len(stale))
+        for k in stale:
+            (corpus_dir / rows.pop(k)["path"]).unlink(missing_ok=True)
+        _rewrite_jsonl(manifest_path, [rows[k] for k in sorted(rows)])
+    failures = {k: f for k, f in failures.items() if k in known}
     todo = sorted((t for t in tasks if t.id not in rows and t.id not in failures), key=_order_key)
     result = RunResult(corpus_dir=corpus_dir, skipped=len(tasks) - len(todo))
     if limit is not None:

@@ -70,11 +70,15 @@ def music21_tasks() -> list[Task]:
     core = corpus.corpora.CoreCorpus()
     root = _corpus_root()
     tasks: list[Task] = []
-    seen_files: set[str] = set()
-    for entry in core.metadataBundle:
-        rel = str(entry.sourcePath).replace("\\", "/")
-        seen_files.add(rel)
-        if rel.rsplit(".", 1)[-1] in SKIPPED_FORMATS:
+    bundle = core.metadataBundle
+    # iterating the bundle itself goes through __getitem__, which copies every entry per step (18 s)
+    entries = list(getattr(bundle, "_metadataEntries", {}).values()) or list(bundle)
+    rels = [str(e.sourcePath).replace("\\", "/") for e in entries]
+    seen_files = set(rels)
+    # a multi-tune file is listed once per tune and once as a whole (an opus): keep the tunes only
+    numbered = {rel for rel, e in zip(rels, entries) if e.number not in (None, "")}
+    for rel, entry in zip(rels, entries):
+        if rel.rsplit(".", 1)[-1] in SKIPPED_FORMATS or (entry.number in (None, "") and rel in numbered):
             continue
         tasks.append(_task(rel, entry.number, _title(entry)))
     # files the metadata bundle does not list: one piece each
@@ -96,7 +100,7 @@ def _task(rel: str, number, title: str | None) -> Task:
 def _title(entry) -> str | None:
     try:
         title = entry.metadata.title
-    except Exception:  # metadata of a few entries cannot be read; the title is only informative
+    except AttributeError:  # a few entries have no metadata; the title is only informative
         return None
     return str(title) if title else None
 
@@ -151,7 +155,10 @@ def score_to_symusic(score, *, default_qpm: float = FALLBACK_QPM, default_progra
 
     last = None
     for ts in parts[0].recurse().getElementsByClass(meter.TimeSignature):
-        t = tick(ts.getOffsetInHierarchy(parts[0]))
+        offset = _offset_in(ts, parts[0])
+        if offset is None:
+            continue
+        t = tick(offset)
         sig = (ts.numerator, ts.denominator)
         if sig != last and (not out.time_signatures or t > out.time_signatures[-1].time):
             out.time_signatures.append(symusic.TimeSignature(t, *sig))
@@ -161,9 +168,9 @@ def score_to_symusic(score, *, default_qpm: float = FALLBACK_QPM, default_progra
 
     tempos: dict[int, float] = {}
     for mm in score.recurse().getElementsByClass(tempo.MetronomeMark):
-        qpm = mm.getQuarterBPM()
-        if qpm and qpm > 0:
-            tempos.setdefault(tick(mm.getOffsetInHierarchy(score)), float(qpm))
+        qpm, offset = mm.getQuarterBPM(), _offset_in(mm, score)
+        if qpm and qpm > 0 and offset is not None:
+            tempos.setdefault(tick(offset), float(qpm))
     if 0 not in tempos:
         first = tempos[min(tempos)] if tempos else default_qpm
         tempos[0] = first
@@ -179,6 +186,16 @@ def score_to_symusic(score, *, default_qpm: float = FALLBACK_QPM, default_progra
         if len(track.notes):
             out.tracks.append(track)
     return out
+
+
+def _offset_in(element, container) -> float | None:
+    """Offset of ``element`` from the start of ``container``, None if music21 cannot place it."""
+    from music21 import sites
+
+    try:
+        return float(element.getOffsetInHierarchy(container))
+    except sites.SitesException:
+        return None
 
 
 def pickup_padding(part) -> float:

@@ -1,0 +1,131 @@
+"""Checkpoint I/O: ``model.safetensors`` + ``config.json`` (+ ``tokenizer.json``) in one folder, no pickle.
+
+``config.json`` holds the format and its version, the model config, the tokenizer (settings, version and
+vocabulary) and a training summary. :func:`load_checkpoint` rebuilds the model from the stored config and
+checks that the weights, the config and the tokenizer agree on the vocabulary before loading anything;
+every way a checkpoint can be wrong is a one-line :class:`~mm2music.errors.CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+
+from mm2music.errors import CheckpointError
+from mm2music.music.model import ModelConfig, MusicTransformer
+from mm2music.music.tokenizer import MusicTokenizer
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "mm2music-music-decoder"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+TOKENIZER = "tokenizer.json"
+_TIED = "lm_head.weight"  # tied to wte.weight: stored once
+
+
+def save_checkpoint(directory: str | Path, model: MusicTransformer, tokenizer: MusicTokenizer, training: dict | None = None) -> Path:
+    """Write weights (fp32 safetensors), config.json and tokenizer.json into ``directory`` atomically."""
+    from safetensors.torch import save_file
+
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise CheckpointError(f"model vocab size {model.config.vocab_size} differs from the tokenizer's {tokenizer.vocab_size}; save the tokenizer the model was built with")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items() if k != _TIED}
+    meta = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION), "vocab_size": str(tokenizer.vocab_size)}
+    config = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": model.config.to_dict(),
+        "tokenizer": tokenizer.to_dict(),
+        "training": training or {},
+    }
+    tmp = directory / f".{WEIGHTS}.{os.getpid()}.tmp"
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, directory / WEIGHTS)
+    _write_json(directory / CONFIG, config)
+    tokenizer.save(directory / TOKENIZER)
+    return directory
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_config(path: str | Path) -> dict:
+    """The ``config.json`` of a checkpoint folder (or of the folder holding ``path``)."""
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    cfg_path = directory / CONFIG
+    if not cfg_path.exists():
+        if not path.exists():
+            raise CheckpointError(f"checkpoint '{path}' does not exist; give a checkpoint folder such as checkpoints/music21")
+        raise CheckpointError(f"no {CONFIG} in '{directory}'; a checkpoint folder holds {WEIGHTS} and {CONFIG}")
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read '{cfg_path}': {str(exc).splitlines()[0]}; the file is corrupt") from None
+    if not isinstance(config, dict) or config.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"'{cfg_path}' is not an mm2music music-decoder checkpoint config (format {CHECKPOINT_FORMAT!r} expected)")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"'{cfg_path}' has format version {config.get('format_version')}, this code reads {FORMAT_VERSION}; use the matching mm2music release")
+    return config
+
+
+def load_checkpoint(
+    path: str | Path, tokenizer: MusicTokenizer | None = None, device: str = "cpu"
+) -> tuple[MusicTransformer, MusicTokenizer, dict]:
+    """Load (model in eval mode, tokenizer, config dict) from a checkpoint folder or its weights file.
+
+    Without ``tokenizer`` the one stored in the checkpoint is used; with one, its vocabulary must match.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    weights = path if path.is_file() else directory / WEIGHTS
+    config = read_config(path)
+    if tokenizer is None:
+        tokenizer = MusicTokenizer.from_dict(config.get("tokenizer"), where=f"the tokenizer in '{directory / CONFIG}'")
+    try:
+        known = {f.name for f in fields(ModelConfig)}
+        model_cfg = ModelConfig(**{k: v for k, v in config["model"].items() if k in known})
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"model config in '{directory / CONFIG}' is invalid ({exc}); re-export the checkpoint") from None
+    if not weights.exists():
+        raise CheckpointError(f"weights file '{weights}' does not exist; a checkpoint folder holds {WEIGHTS} and {CONFIG}")
+    try:
+        tensors = load_file(str(weights), device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"cannot read '{weights}': {str(exc).splitlines()[0]}; the file is corrupt or not safetensors") from None
+    emb = tensors.get("wte.weight")
+    if emb is None:
+        raise CheckpointError(f"'{weights.name}' has no 'wte.weight' tensor; it is not an mm2music music decoder")
+    if emb.shape[0] != tokenizer.vocab_size:
+        raise CheckpointError(f"vocab size {emb.shape[0]} in '{weights.name}' differs from the tokenizer's {tokenizer.vocab_size}; load the tokenizer saved with this checkpoint.")
+    if model_cfg.vocab_size != emb.shape[0]:
+        raise CheckpointError(f"vocab size {model_cfg.vocab_size} in '{CONFIG}' differs from {emb.shape[0]} in '{weights.name}'; the checkpoint files come from different models")
+    model = MusicTransformer(model_cfg)
+    expected = {k: v.shape for k, v in model.state_dict().items() if k != _TIED}
+    for k, shape in expected.items():
+        if k not in tensors:
+            raise CheckpointError(f"tensor '{k}' is missing from '{weights.name}'; the weights do not match the model config in '{CONFIG}'")
+        if tensors[k].shape != shape:
+            raise CheckpointError(f"tensor '{k}' has shape {tuple(tensors[k].shape)} in '{weights.name}', the config expects {tuple(shape)}; the files come from different models")
+    extra = sorted(set(tensors) - set(expected))
+    if extra:
+        raise CheckpointError(f"'{weights.name}' has unexpected tensor '{extra[0]}'; the weights do not match the model config in '{CONFIG}'")
+    model.load_state_dict(tensors, strict=False)  # lm_head.weight is tied to wte.weight
+    model.to(device).eval()
+    log.info("loaded music decoder from %s (%.2f M parameters, vocab %d)", directory, model.num_params() / 1e6, tokenizer.vocab_size)
+    return model, tokenizer, config

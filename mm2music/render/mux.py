@@ -1,0 +1,69 @@
+"""Mux the soundtrack into the video with ffmpeg and check the result with ffprobe."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+from mm2music.errors import RenderError
+
+log = logging.getLogger(__name__)
+
+# video codecs that an MP4 container carries as they are (anything else is re-encoded to H.264)
+MP4_VIDEO_CODECS = {"h264", "hevc", "av1", "mpeg4", "vp9"}
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RenderError(f"{what} failed: {(proc.stderr.strip().splitlines() or ['ffmpeg gave no reason'])[-1]}")
+
+
+def mux(video: Path, music_wav: Path, out: Path, video_codec: str, timestamps: str, keep_original: bool, has_audio: bool,
+        duration: float) -> None:
+    """Write ``out`` (MP4: the video stream + AAC audio, +faststart).
+
+    With ``keep_original`` and a source audio track, the music (already ducked) is mixed under the original.
+    The video stream is copied when MP4 can hold it; AVI files without timestamps need ``-fflags +genpts``.
+    """
+    cmd = ["ffmpeg", "-nostdin", "-y", "-v", "error"]
+    if timestamps == "index":
+        cmd += ["-fflags", "+genpts"]
+    cmd += ["-i", str(video), "-i", str(music_wav)]
+    if keep_original and has_audio:
+        cmd += ["-filter_complex", "[0:a:0]aresample=44100,aformat=channel_layouts=stereo[o];[o][1:a]amix=inputs=2:duration=first:normalize=0[a]",
+                "-map", "0:v:0", "-map", "[a]"]
+    else:
+        cmd += ["-map", "0:v:0", "-map", "1:a:0"]
+    if video_codec in MP4_VIDEO_CODECS:
+        cmd += ["-c:v", "copy"]
+        if video_codec == "hevc":
+            cmd += ["-tag:v", "hvc1"]
+    else:
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
+    cmd += ["-c:a", "aac", "-b:a", "192k", "-t", f"{duration:.6f}", "-movflags", "+faststart", str(out)]
+    _run(cmd, f"muxing {out.name}")
+
+
+def probe_streams(path: Path) -> dict:
+    proc = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RenderError(f"ffprobe cannot read the muxed file {path.name}: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(proc.stdout)
+
+
+def verify_muxed(path: Path, duration: float, tolerance: float = 0.1) -> dict:
+    """One video and one audio stream, each about ``duration`` s long; raises RenderError otherwise."""
+    info = probe_streams(path)
+    streams = info.get("streams", [])
+    kinds = [s.get("codec_type") for s in streams]
+    if kinds.count("video") != 1 or kinds.count("audio") != 1:
+        raise RenderError(f"muxed file {path.name} has streams {kinds}; expected one video and one audio")
+    for s in streams:
+        d = float(s.get("duration") or info["format"].get("duration") or 0)
+        if abs(d - duration) > tolerance:
+            raise RenderError(f"muxed {s['codec_type']} stream lasts {d:.3f} s, the video {duration:.3f} s")
+    return {"streams": kinds, "duration": float(info["format"]["duration"])}
