@@ -32,6 +32,13 @@ FLAG_KEYS = {
     "sample_fps": "media.sample_fps",
     "duration": "text.duration",
     "seed": "seed",
+    "encoder": "encoder.backend",
+    "clip_model": "encoder.clip_model",
+    "clip_weights": "encoder.clip_weights",
+    "key": "plan.key",
+    "tempo": "plan.tempo",
+    "instruments": "plan.instruments",
+    "meter": "plan.meter",
 }
 
 
@@ -61,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
     run.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same inputs + seed = same output)")
+    enc = parser.add_argument_group("encoders (nothing is downloaded: CLIP weights come from a local file or cache)")
+    enc.add_argument("--encoder", choices=["auto", "clip", "affect"], default=defaults.encoder.backend,
+                     help="frame encoder: CLIP when its weights are found (auto), or the built-in visual affect features")
+    enc.add_argument("--clip-model", default=defaults.encoder.clip_model, metavar="NAME", help="open_clip architecture of --clip-weights")
+    enc.add_argument("--clip-weights", metavar="PATH", help="local CLIP weights file (.safetensors/.bin/.pt) for --clip-model")
+    music = parser.add_argument_group("music (override the plan; the rest of the plan adapts)")
+    music.add_argument("--key", metavar="KEY", help="e.g. 'D minor', 'F# major', Bb, Em")
+    music.add_argument("--tempo", type=float, metavar="BPM", help="tempo in quarter notes per minute")
+    music.add_argument("--instruments", metavar="LIST", help="instrument families, melody first, e.g. strings,piano "
+                       "(piano, strings, woodwinds, brass, choir, organ, guitar, harp, mallets, synth, percussion)")
+    music.add_argument("--meter", choices=["4/4", "3/4", "6/8", "2/4"], help="time signature")
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--config", metavar="NAME|PATH", help="YAML config: a name in configs/ (e.g. debug) or a path")
     cfg.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override any config key, e.g. --set cuts.threshold=0.35")
@@ -103,13 +121,25 @@ def print_summary(result) -> None:
     else:
         print(f"{a.kind}: {a.duration:.2f} s in {len(a.scenes)} segment{'s' if len(a.scenes) != 1 else ''}")
     into = {round(t.time, 6): t.kind for t in a.transitions}
-    print(f"  {'#':>3}  {'start':>8}  {'end':>8}  {'length':>7}  next")
+    print(f"  {'#':>3}  {'start':>7}  {'end':>7}  {'next':<8} {'val':>5} {'aro':>5}  emotions")
     for s in a.scenes:
         nxt = into.get(round(s.end, 6), "end" if s.index == len(a.scenes) - 1 else "")
+        mood = ""
+        if s.index < len(a.emotions):
+            e = a.emotions[s.index]
+            mood = f"{e.valence:+5.2f} {e.arousal:+5.2f}  " + ", ".join(f"{k} {w:.2f}" for k, w in e.top(2))
         text = ""
         if a.kind != "video" and a.segments:
-            text = "  " + _segment_text(a, s)
-        print(f"  {s.index + 1:>3}  {s.start:8.2f}  {s.end:8.2f}  {s.duration:7.2f}  {nxt}{text}")
+            text = "  | " + _segment_text(a, s)
+        print(f"  {s.index + 1:>3}  {s.start:7.2f}  {s.end:7.2f}  {nxt:<8} {mood}{text}")
+    plan = getattr(result, "plan", None)
+    if plan is not None:
+        print(f"musical plan: {len(plan.cues)} cue{'s' if len(plan.cues) != 1 else ''}")
+        for c in plan.cues:
+            print(f"  {c.index + 1:>3}  {c.start:7.2f}  {c.end:7.2f}  {c.key + ' ' + c.mode:<9} {c.tempo_bpm:5.1f} BPM {c.meter} "
+                  f"x{c.bars:<3} {c.dynamics:<2} {c.density:<11} theme {c.theme}  {', '.join(c.instruments)}")
+        for note in plan.notes:
+            print(f"  note: {note}")
     for w in a.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {result.out_dir}/")

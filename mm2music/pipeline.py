@@ -21,15 +21,20 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mm2music.config import Config
+from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError, OutputError
+from mm2music.graph.export import write_graph, write_timeline
+from mm2music.graph.plan import plan_music
 from mm2music.media.audio import read_audio_envelope
 from mm2music.media.cuts import make_detector
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
-from mm2music.types import Analysis, Scene, TextSegment, scenes_from_transitions
+from mm2music.types import Analysis, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
+
+CONCEPT_COORDS = {c.name: (c.valence, c.arousal) for c in CONCEPTS}  # emotion vocabulary -> circumplex
 
 
 @dataclass(frozen=True)
@@ -68,17 +73,22 @@ class Timings:
 # --- analysis -----------------------------------------------------------------------------------------
 
 
-def analyze_video(path: str | Path, config: Config, timings: Timings | None = None, progress: bool | None = None) -> Analysis:
-    """Decode ``path`` once, detecting cuts and sampling frames on the way; read its audio envelope."""
+def analyze_video(path: str | Path, config: Config, timings: Timings | None = None, progress: bool | None = None,
+                  captions: str | None = None) -> Analysis:
+    """Decode ``path`` once (cuts detected and frames encoded on the way), read its audio envelope, and
+    read the emotion of every scene (fusing ``captions`` when given)."""
     timings = timings or Timings()
     with timings.stage("open"):
         source = VideoSource(path, config.media)
+        segments = read_captions(captions) if captions else []
+    with timings.stage("encoders"):
+        visual = VisualEmotionConsumer(config)
     detector = make_detector(config.cuts)
-    sampler = FrameSampler(config.media.sample_fps)
+    sampler = FrameSampler(config.media.sample_fps, visual)
     consumers = [detector, sampler]
     info = source.info
     bar = tqdm(total=info.n_frames, desc=f"decode {source.path.name}", unit="frame", disable=None if progress is None else not progress, leave=False)
-    with timings.stage("decode+cuts"):
+    with timings.stage("decode+cuts+encode"):
         for chunk in source.chunks():
             for consumer in consumers:
                 consumer.update(chunk)
@@ -90,16 +100,27 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         audio = read_audio_envelope(source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
     duration = info.duration
     transitions = [t for t in transitions if 0 < t.time < duration]
+    scenes = scenes_from_transitions(transitions, duration)
+    warnings = tuple(source.warnings)
+    late = [s for s in segments if s.start >= duration]
+    if late:
+        warnings += (f"{len(late)} caption block(s) start after the video ends ({duration:.2f} s) and are ignored",)
+    segments = [s for s in segments if s.start < duration]
+    with timings.stage("emotion"):
+        track = visual.track()
+        emotions = scene_emotions(scenes, track, segments, audio, config)
     return Analysis(
         source=str(source.path),
         kind="video",
         duration=duration,
-        scenes=scenes_from_transitions(transitions, duration),
+        scenes=scenes,
         transitions=tuple(transitions),
+        segments=tuple(segments),
         video=info,
         audio=audio,
-        warnings=tuple(source.warnings),
-        extra={"sampled_frames": len(sampler.times), "cut_detector": config.cuts.detector},
+        warnings=warnings,
+        emotions=tuple(emotions),
+        extra={"sampled_frames": len(sampler.times), "cut_detector": config.cuts.detector, "encoder": track.encoder},
     )
 
 
@@ -114,8 +135,16 @@ def caption_scenes(segments: list[TextSegment], duration: float) -> tuple[Scene,
     return tuple(scenes)
 
 
-def analyze_text(inputs: Inputs, config: Config) -> Analysis:
+def analyze_text(inputs: Inputs, config: Config, timings: Timings | None = None) -> Analysis:
     """Plain text -> one segment of ``config.text.duration`` s; captions -> one segment per block."""
+    timings = timings or Timings()
+    analysis = _text_analysis(inputs, config)
+    with timings.stage("emotion"):
+        emotions = scene_emotions(analysis.scenes, None, analysis.segments, None, config)
+    return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions)})
+
+
+def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
     if inputs.captions:
         segments = read_captions(inputs.captions)
         duration = max(s.end for s in segments)
@@ -134,24 +163,10 @@ def analyze_text(inputs: Inputs, config: Config) -> Analysis:
                     segments=(TextSegment(segment.text, 0.0, duration),))
 
 
-def attach_captions(analysis: Analysis, captions: str) -> Analysis:
-    """Keep a video's caption blocks beside its scenes (later stages fuse their emotion into the scenes)."""
-    segments = read_captions(captions)
-    late = [s for s in segments if s.start >= analysis.duration]
-    warnings = analysis.warnings
-    if late:
-        warnings += (f"{len(late)} caption block(s) start after the video ends ({analysis.duration:.2f} s) and are ignored",)
-    kept = tuple(s for s in segments if s.start < analysis.duration)
-    return Analysis(**{**analysis.__dict__, "segments": kept, "warnings": warnings})
-
-
 def analyze(inputs: Inputs, config: Config, timings: Timings | None = None, progress: bool | None = None) -> Analysis:
     if inputs.video:
-        analysis = analyze_video(inputs.video, config, timings, progress)
-        if inputs.captions:
-            analysis = attach_captions(analysis, inputs.captions)
-        return analysis
-    return analyze_text(inputs, config)
+        return analyze_video(inputs.video, config, timings, progress, captions=inputs.captions)
+    return analyze_text(inputs, config, timings)
 
 
 # --- output -------------------------------------------------------------------------------------------
@@ -223,16 +238,24 @@ def write_json(path: Path, data: dict) -> None:
 class Result:
     out_dir: Path
     analysis: Analysis
+    plan: Plan
     timings: Timings
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:
-    """Analyse the inputs and write ``<out>/<name>/analysis.json`` (+ the resolved config)."""
+    """Analyse the inputs, plan the music on the concept graph and write the results to ``<out>/<name>/``:
+    ``analysis.json``, ``plan.json``, ``concept_graph.graphml`` (+ node-link ``concept_graph.json``),
+    ``timeline.png`` and the resolved ``config.json``."""
     final = Path(config.output.out_dir) / output_name(inputs, config)
     check_output(final, config.output.overwrite)
     timings = Timings()
     analysis = analyze(inputs, config, timings, progress)
-    with staged_output(final, config.output.overwrite) as staging:
+    with timings.stage("graph+plan"):
+        plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
+    with staged_output(final, config.output.overwrite) as staging, timings.stage("write"):
         write_json(staging / "analysis.json", analysis.to_json())
+        write_json(staging / "plan.json", plan.to_json())
+        write_graph(graph, staging / "concept_graph.graphml", staging / "concept_graph.json")
+        write_timeline(staging / "timeline.png", analysis, plan)
         write_json(staging / "config.json", config.to_dict())
-    return Result(final, analysis, timings)
+    return Result(final, analysis, plan, timings)

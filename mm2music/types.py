@@ -154,6 +154,7 @@ class Analysis:
     video: VideoInfo | None = None
     audio: AudioEnvelope | None = None
     warnings: tuple[str, ...] = ()
+    emotions: tuple["Emotion", ...] = ()  # one per scene, once the emotion stage has run
     extra: dict = field(default_factory=dict)
 
     @property
@@ -170,7 +171,7 @@ class Analysis:
             "transitions": [
                 {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(t).items()} for t in self.transitions
             ],
-            "scenes": [{"start": round(s.start, 6), "end": round(s.end, 6)} for s in self.scenes],
+            "scenes": [self._scene_json(i, s) for i, s in enumerate(self.scenes)],
         }
         if self.segments:
             out["segments"] = [asdict(s) for s in self.segments]
@@ -181,6 +182,15 @@ class Analysis:
         out["warnings"] = list(self.warnings)
         out.update(self.extra)
         return out
+
+    def _scene_json(self, i: int, scene: "Scene") -> dict:
+        item: dict = {"start": round(scene.start, 6), "end": round(scene.end, 6)}
+        if i < len(self.emotions):
+            e = self.emotions[i]
+            item.update(valence=round(e.valence, 4), arousal=round(e.arousal, 4), confidence=round(e.confidence, 4),
+                        emotions={k: round(v, 4) for k, v in sorted(e.concepts.items(), key=lambda kv: -kv[1])},
+                        sources=list(e.sources))
+        return item
 
 
 def scenes_from_transitions(transitions: list[Transition] | tuple[Transition, ...], duration: float) -> tuple[Scene, ...]:

@@ -64,7 +64,8 @@ def _cache_candidates(model_name: str, tag: str) -> tuple[list[Path], str]:
         described = f"{names[0]} from the Hugging Face repo {repo_id}"
     if cfg.get("url"):
         target = Path("~/.cache/clip").expanduser() / os.path.basename(cfg["url"])
-        if target.is_file():
+        # OpenAI's own files are TorchScript archives, which a weights-only load refuses: use their HF copies
+        if target.is_file() and "openaipublic" not in cfg["url"]:
             found.append(target)
         described = described or f"{os.path.basename(cfg['url'])} ({cfg['url']})"
     return found, described

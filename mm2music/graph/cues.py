@@ -69,6 +69,7 @@ COLOURS: dict[str, dict] = {
     "loneliness": {"instrument": ("piano", "woodwinds", "guitar", "strings"), "meter": "3/4", "texture": "monophonic", "articulation": "legato", "register": -1},
     "fear": {"instrument": ("strings", "synth", "percussion", "brass"), "meter": "4/4", "texture": "ostinato", "articulation": "staccato", "register": -1, "cadence": "half"},
     "anxiety": {"instrument": ("strings", "synth", "piano", "percussion"), "meter": "4/4", "texture": "ostinato", "articulation": "staccato", "register": -1, "cadence": "half"},
+    "dread": {"instrument": ("strings", "synth", "choir", "percussion"), "meter": "4/4", "texture": "ostinato", "articulation": "tenuto", "register": -1, "cadence": "half"},
     "tension": {"instrument": ("strings", "synth", "percussion", "piano"), "meter": "4/4", "texture": "ostinato", "articulation": "tenuto", "register": -1, "cadence": "half"},
     "suspense": {"instrument": ("strings", "synth", "piano", "mallets"), "meter": "4/4", "texture": "ostinato", "articulation": "tenuto", "register": -1, "cadence": "half"},
     "anger": {"instrument": ("brass", "percussion", "strings", "synth"), "meter": "4/4", "texture": "ostinato", "articulation": "marcato", "register": -1},

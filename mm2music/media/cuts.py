@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 
@@ -39,9 +40,9 @@ HIST_BINS = 4  # colour histogram bins per RGB channel
 DARK_MEAN = 0.07  # a frame is black when its mean luma (0-1) is below this ...
 DARK_PEAK = 0.16  # ... and its 98th-percentile cell is below this
 FLASH_FRAMES = 3  # longest flash, frames
+CLEAR_CUT = 0.6  # a score this high is a cut, never part of the "busy footage" baseline
 FAST_MOTION = 3  # camera motion (grid cells per frame) from which a cut needs a clear score
-MIN_STEP = 0.004
-STILL = 0.006  # mean luma change (0-1) below which no motion search is done  # per-frame change (mean luma, 0-1) below which a frame is "still"
+STILL = 0.006  # mean luma change (0-1) below which a frame counts as still: no motion search
 
 
 class _Features:
@@ -104,7 +105,7 @@ def _shift_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean |a - b| after the best global shift of b, for stacks (N, R, C): motion-compensated change.
 
     The shift (up to a fifth of the height and a quarter of the width: whip pans) is estimated from
-    row and column mean profiles, refined over its 3x3 neighbourhood on the full grid, and never does
+    row and column mean profiles, refined over its four neighbours on the full grid, and never does
     worse than no shift. Returns the difference (N,) and the shift (dy, dx) (N, 2), in cells.
     """
     n, rows, cols = a.shape
@@ -128,12 +129,29 @@ def _shift_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, where
 
 
+class TransitionDetector(Protocol):
+    """What every detector offers: see each frame once, in order, then report."""
+
+    def update(self, chunk: FrameChunk) -> None: ...
+
+    def finish(self) -> list[Transition]: ...
+
+
+def _check_config(config: CutConfig) -> CutConfig:
+    if not 0 < config.threshold <= 1:
+        raise ConfigError(f"cuts.threshold {config.threshold} is outside (0, 1]; use a score such as 0.3")
+    if config.min_scene_s < 0:
+        raise ConfigError(f"cuts.min_scene_s {config.min_scene_s} is negative; use 0 or more seconds")
+    return config
+
+
 class CutDetector:
     """Our streaming transition detector (see the module docstring). Feed every chunk, then ``finish()``."""
 
     def __init__(self, config: CutConfig | None = None):
-        self.config = config or CutConfig()
-        self._cell = 0
+        self.config = _check_config(config or CutConfig())
+        self._cell = 0  # pixels per feature-grid cell, fixed by the first chunk
+        self._size = (0, 0)
         self._fps = 0.0
         self._buf: dict[str, np.ndarray] = {}  # per-frame arrays for frames [_base, _base + len)
         self._base = 0  # position (frames seen) of the buffer's first frame
@@ -155,11 +173,15 @@ class CutDetector:
             raise MediaError("cut detector already finished; make a new detector for another video")
         if len(chunk) == 0:
             return
+        height, width = chunk.frames.shape[1:3]
         if not self._cell:
-            short = min(chunk.frames.shape[1:3])
+            short = min(height, width)
             self._cell = max(1, int(round(short / GRID_ROWS)))
             if short // self._cell < 8:
-                raise MediaError(f"frames of {chunk.frames.shape[2]}x{chunk.frames.shape[1]} px are too small for cut detection; decode at 64 px or more on the short side")
+                raise MediaError(f"frames of {width}x{height} px are too small for cut detection; decode at 64 px or more on the short side")
+            self._size = (width, height)
+        elif (width, height) != self._size:
+            raise MediaError(f"frame size changed from {self._size[0]}x{self._size[1]} to {width}x{height} mid-video; decode every chunk at one size")
         feats = _Features(chunk.frames, self._cell)
         self._append(feats, chunk)
         if not self._fps:
@@ -271,9 +293,10 @@ class CutDetector:
                 continue
             s = float(score[k])
             around = np.concatenate([score[max(0, k - win) : max(0, k - 1)], score[k + 2 : k + win + 1]])
+            around = around[around < CLEAR_CUT]  # other clear cuts nearby (rapid editing) are no baseline
             neighbours = [float(score[i]) for i in (k - 1, k + 1) if 0 <= i < len(score)]
             motion = self._get("motion", pos - 1, pos + 2)
-            if len(motion) == 3 and min(motion[0], motion[2]) >= FAST_MOTION and s < 0.6:
+            if len(motion) == 3 and min(motion[0], motion[2]) >= FAST_MOTION and s < CLEAR_CUT:
                 continue  # mid whip pan: the colours entering the frame can look like a small cut
             if len(around):
                 # fast action and noise raise the local level; a cut must stand out of it
@@ -281,7 +304,7 @@ class CutDetector:
                     continue
             if neighbours and s < 1.5 * max(neighbours):
                 continue  # a neighbour changes almost as much: a whip pan or a burst, not a cut
-            flash = self._flash_length(pos, s)
+            flash = self._flash_length(pos)
             if flash:
                 self._flash_until = pos + flash
                 log.debug("flash of %d frames at position %d", flash, pos)
@@ -289,7 +312,7 @@ class CutDetector:
             self._remember(pos)
             self._cuts.append((pos, s))
 
-    def _flash_length(self, pos: int, score: float) -> int:
+    def _flash_length(self, pos: int) -> int:
         """Frames until the picture returns to what it was before ``pos`` (0: it does not, a real cut)."""
         before = self._get("cells", pos - 1, pos)
         if not len(before):
@@ -344,16 +367,14 @@ class CutDetector:
             if lum[i] <= lum[i - 1] * 1.02 + 0.002:
                 break
             n = i
-        if len(lum) and lum[0] >= DARK_MEAN * 1.5 and n == 0:
-            return 0  # the first frame is already the new shot (a cut to or from black)
-        return n
+        return n  # 0: the first frame is already the new shot (a cut to or from black)
 
     # -- dissolves -----------------------------------------------------------------------------------
 
     def _half_lengths(self) -> list[int]:
+        """Window half-lengths tried (frames): dissolves of about 4 frames up to 2 seconds."""
         top = self._frames(1.0, 4, 60)
-        hs = sorted({h for h in (2, 3, 5, 8, 12, 18, 27, 40, 60) if h <= top})
-        return hs
+        return [h for h in (2, 3, 5, 8, 12, 18, 27, 40, 60) if h <= top]
 
     def _find_dissolves(self, lo: int, hi: int) -> None:
         cells = self._buf["cells"]
@@ -474,6 +495,7 @@ class PySceneDetectBackend:
     """PySceneDetect's ``ContentDetector`` fed with our decoded frames (a baseline to compare against)."""
 
     def __init__(self, config: CutConfig | None = None, threshold: float = 27.0):
+        """``threshold`` is ContentDetector's own (mean HSV change, 0-255), not ``CutConfig.threshold``."""
         try:
             from scenedetect import ContentDetector
         except ImportError:
@@ -521,7 +543,7 @@ class PySceneDetectBackend:
         return sorted(self._cuts, key=lambda t: t.time)
 
 
-def make_detector(config: CutConfig | None = None) -> CutDetector | PySceneDetectBackend:
+def make_detector(config: CutConfig | None = None) -> TransitionDetector:
     """The detector ``config.detector`` names: ``"mm2music"`` (ours) or ``"pyscenedetect"``."""
     config = config or CutConfig()
     if config.detector == "mm2music":

@@ -32,8 +32,8 @@ SHOTS = (
     Shot("dawn", 5.0, f"gradients=s={SIZE}:r={FPS}:c0=0x10204a:c1=0xe89a50:x0=0:y0=0:x1=640:y1=360:speed=0.004:seed=3"),
     Shot("market", 4.0, f"mandelbrot=s={SIZE}:r={FPS}:start_scale=2.5:end_scale=0.2:end_pts=400,hue=s=1.6"),
     Shot("chase", 4.0, f"life=s={SIZE}:r={FPS}:ratio=0.35:mold=10:life_color=0xffd040:death_color=0x401010:seed=7,gblur=sigma=1", fade_out=True),
-    Shot("night", 5.0, f"gradients=s={SIZE}:r={FPS}:c0=0x05030f:c1=0x3a2060:c2=0x101830:n=3:speed=0.002:seed=11,noise=alls=6:allf=t"),
-    Shot("festival", 4.0, f"cellauto=s={SIZE}:r={FPS}:rule=110:seed=5:scroll=1,format=rgb24,colorchannelmixer=rr=1:gg=0.8:bb=0.2,gblur=sigma=2"),
+    Shot("night", 5.0, f"gradients=s={SIZE}:r={FPS}:c0=0x0a0620:c1=0x4a3090:n=2:speed=0.002:seed=11,format=yuv420p,noise=alls=4:allf=t"),
+    Shot("festival", 4.0, f"cellauto=s={SIZE}:r={FPS}:rule=110:seed=5:scroll=1,format=rgb24,colorchannelmixer=rr=1:gg=0.55:bb=0.1:gb=0.3,gblur=sigma=2,eq=saturation=1.6"),
 )
 
 

@@ -22,6 +22,7 @@ import json
 import logging
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -347,17 +348,22 @@ def _encode(frames: Iterator[np.ndarray], path: Path, width: int, height: int, f
         filters = ["-vf", f"setpts='{_pts_expression(times)}'", "-fps_mode", "passthrough", "-video_track_timescale", "1200"]
     cmd = [_ffmpeg(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", *rate,
            "-i", "-", *filters, *args, "-threads", "2", str(path)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stderr is not None
-    try:
-        for frame in frames:
-            proc.stdin.write(frame.tobytes())
-    except BrokenPipeError:
-        pass
-    finally:
-        proc.stdin.close()
-    err = proc.stderr.read().decode(errors="replace").strip()
-    if proc.wait() != 0:
+    with tempfile.TemporaryFile() as log_file:  # a file, not a pipe: a chatty ffmpeg cannot block
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=log_file)
+        stdin = proc.stdin
+        if stdin is None:  # cannot happen with PIPE; keeps type checkers honest
+            raise MediaError("ffmpeg did not open its input pipe")
+        try:
+            for frame in frames:
+                stdin.write(frame.tobytes())
+        except BrokenPipeError:
+            pass  # ffmpeg died: its message follows
+        finally:
+            stdin.close()
+        code = proc.wait()
+        log_file.seek(0)
+        err = log_file.read().decode(errors="replace").strip()
+    if code != 0:
         raise MediaError(f"ffmpeg failed to write '{path}': {err.splitlines()[-1] if err else 'no message'}")
 
 
@@ -453,33 +459,36 @@ def hard_cuts(out_dir, name="cuts", size=(320, 240), fps=24.0, codec="h264", sho
     return _build(out_dir, name, "cuts", {"shots": shots, "shot_s": shot_s, "similar": similar}, size, fps, codec, script, seed)
 
 
-def fades(out_dir, name="fades", size=(320, 240), fps=25.0, codec="h264", shot_s=1.6, seed=2):
-    """Fades through black: out-and-in, out-only (then the new shot cuts in), in-only (after a cut to black)."""
+def fades(out_dir, name="fades", size=(320, 240), fps=25.0, codec="h264", shot_s=1.6, brightness=1.0, seed=2):
+    """Fades through black: out-and-in, out-only (then the new shot cuts in), in-only (after a cut to black).
+    ``brightness`` below 1 makes dim (night) shots, whose fades start close to black already."""
     shapes = [(12, 4, 12), (20, 0, 15), (15, 6, 0), (0, 5, 18)]  # (frames out, black frames, frames in)
 
     def script(rng, w, h, fps):
         tl = _Timeline()
-        tl.show(Shot(rng, w, h, fps), _frames(shot_s, fps))
+        tl.show(Shot(rng, w, h, fps, brightness=brightness), _frames(shot_s, fps))
         for n_out, n_black, n_in in shapes:
-            tl.fade(Shot(rng, w, h, fps), n_out, n_black, n_in)
+            tl.fade(Shot(rng, w, h, fps, brightness=brightness), n_out, n_black, n_in)
             tl.show(tl.shot, _frames(shot_s, fps))
         return tl
 
-    return _build(out_dir, name, "fades", {"shapes": shapes, "shot_s": shot_s}, size, fps, codec, script, seed)
+    params = {"shapes": shapes, "shot_s": shot_s, "brightness": brightness}
+    return _build(out_dir, name, "fades", params, size, fps, codec, script, seed)
 
 
-def dissolves(out_dir, name="dissolves", size=(320, 240), fps=30.0, codec="h264", lengths=(10, 20, 30), shot_s=1.6, seed=3):
-    """Cross-fades of ``lengths`` frames between moving shots."""
+def dissolves(out_dir, name="dissolves", size=(320, 240), fps=30.0, codec="h264", lengths=(10, 20, 30), shot_s=1.6, pan=0.08, seed=3):
+    """Cross-fades of ``lengths`` frames between shots panning at up to ``pan`` frame widths per second."""
 
     def script(rng, w, h, fps):
         tl = _Timeline()
-        tl.show(Shot(rng, w, h, fps, pan=(0.05, 0.0)), _frames(shot_s, fps))
+        tl.show(Shot(rng, w, h, fps, pan=(pan * 0.6, 0.0)), _frames(shot_s, fps))
         for n in lengths:
-            tl.dissolve(Shot(rng, w, h, fps, pan=(rng.uniform(-0.08, 0.08), 0.0)), n)
+            tl.dissolve(Shot(rng, w, h, fps, pan=(rng.uniform(-pan, pan), 0.0)), n)
             tl.show(tl.shot, _frames(shot_s, fps))
         return tl
 
-    return _build(out_dir, name, "dissolves", {"lengths": list(lengths), "shot_s": shot_s}, size, fps, codec, script, seed)
+    params = {"lengths": list(lengths), "shot_s": shot_s} | ({"pan": pan} if pan != 0.08 else {})
+    return _build(out_dir, name, "dissolves", params, size, fps, codec, script, seed)
 
 
 def flashes(out_dir, name="flashes", size=(320, 240), fps=25.0, codec="h264", cuts=1, shot_s=3.0, seed=4):
@@ -619,6 +628,9 @@ def clip_set(out_dir: str | Path, quick: bool = False) -> list[GeneratedClip]:
         camera_motion(out, "motion_1280x720_60", (1280, 720), 60.0, cuts=1, shot_s=2.0, seed=27),
         action(out, "action_854x480_30", (854, 480), 30.0, cuts=2, seed=28),
         action(out, "action_640x360_24_grain30", (640, 360), 24.0, cuts=3, grain=30.0, seed=29),
+        fades(out, "fades_640x360_25_dim", (640, 360), 25.0, brightness=0.45, seed=33),
+        dissolves(out, "dissolves_640x360_30_panning", (640, 360), 30.0, lengths=(15, 30), pan=0.35, seed=34),
+        hard_cuts(out, "cuts_640x360_30_fast", (640, 360), 30.0, shots=10, shot_s=0.6, seed=35),
         whip_pans(out, "whip_854x480_25_fast", (854, 480), 25.0, cuts=2, speed=2.0, seed=31),
         subtle_cuts(out, "subtle_854x480_30", (854, 480), 30.0, shots=8, seed=32),
         variable_frame_rate(out, "vfr_854x480", (854, 480), rates=(30.0, 15.0, 25.0, 60.0), seed=30),

@@ -239,13 +239,17 @@ def generate_tokens(
         raise ConfigError(f"number of bars {n_bars} must be >= 1")
     if model.config.vocab_size != tokenizer.vocab_size:
         raise Mm2MusicError(f"model vocab size {model.config.vocab_size} differs from the tokenizer's {tokenizer.vocab_size}; load both from one checkpoint")
-    conds = [conditions] * num_samples if isinstance(conditions, Conditions) else list(conditions)
+    per_sequence_primers = primer is not None and len(primer) > 0 and not (isinstance(primer[0], int) or hasattr(primer[0], "item"))
+    if isinstance(conditions, Conditions):
+        conds = [conditions] * (len(primer) if per_sequence_primers and num_samples == 1 else num_samples)
+    else:
+        conds = list(conditions)
     B = len(conds)
     if B == 0:
         raise ConfigError("nothing to generate: give at least one set of conditions")
     if primer is None or len(primer) == 0:
         primers = [[] for _ in range(B)]
-    elif isinstance(primer[0], int) or hasattr(primer[0], "item"):
+    elif not per_sequence_primers:
         primers = [[int(t) for t in primer]] * B
     else:
         primers = [[int(t) for t in p] for p in primer]

@@ -1,0 +1,91 @@
+"""Generation: exact bar counts, a valid REMI grammar, enforced meter/tempo/instruments, determinism,
+cached == uncached (also across a context refill), primers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mm2music.errors import ConfigError
+from mm2music.music.attributes import TEMPO_EDGES
+from mm2music.music.generate import GenerationConfig, generate, generate_tokens
+from mm2music.music.model import ModelConfig, MusicTransformer
+from mm2music.music.tokenizer import Conditions, MusicTokenizer, program_family
+
+FAST = dict(max_bar_tokens=48)  # a random model writes long bars: keep them short
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and a busy machine makes 2 threads spin)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tok() -> MusicTokenizer:
+    return MusicTokenizer()
+
+
+@pytest.fixture(scope="module")
+def model(tok) -> MusicTransformer:
+    torch.manual_seed(0)
+    return MusicTransformer(ModelConfig(vocab_size=tok.vocab_size, block_size=96, n_layer=2, n_head=2, n_embd=32)).eval()
+
+
+def count(tok, ids, prefix):
+    return sum(1 for i in ids if tok.token(i).startswith(prefix))
+
+
+@pytest.mark.parametrize("meter,n_bars", [("4/4", 1), ("3/4", 3), ("6/8", 4)])
+def test_exact_bars_valid_grammar_and_enforced_conditions(tok, model, meter, n_bars):
+    cond = Conditions(key="D minor", time_signature=meter, tempo_band="slow", families=("strings", "reed"))
+    outs = generate_tokens(model, tok, cond, n_bars, num_samples=3, config=GenerationConfig(seed=3, **FAST))
+    for ids in outs:
+        assert tok.token(ids[0]) == "Bar_None"
+        assert count(tok, ids, "Bar_") == n_bars
+        assert tok.grammar_errors(ids) == 0.0
+        assert {tok.token(i) for i in ids if tok.token(i).startswith("TimeSig_")} == {f"TimeSig_{meter}"}
+        assert all(float(tok.token(i).split("_")[1]) < TEMPO_EDGES[0] for i in ids if tok.token(i).startswith("Tempo_"))
+        programs = {int(tok.token(i).split("_")[1]) for i in ids if tok.token(i).startswith("Program_")}
+        assert programs and {program_family(p) for p in programs} <= {"strings", "reed"}
+        tok.decode(ids)  # decodes to a Score
+
+
+def test_same_seed_same_output_and_cache_changes_nothing(tok, model):
+    cond = [Conditions(time_signature="4/4"), Conditions(time_signature="3/4", families=("piano",))]
+    # 6 bars of up to 48 tokens overflow the 96-token context: the refill must match too
+    a = generate_tokens(model, tok, cond, 6, config=GenerationConfig(seed=7, **FAST))
+    b = generate_tokens(model, tok, cond, 6, config=GenerationConfig(seed=7, **FAST))
+    c = generate_tokens(model, tok, cond, 6, config=GenerationConfig(seed=7, use_cache=False, **FAST))
+    d = generate_tokens(model, tok, cond, 6, config=GenerationConfig(seed=8, **FAST))
+    assert a == b == c
+    assert a != d
+    assert max(len(x) for x in a) + tok.prefix_length > model.config.block_size
+
+
+def test_primer_continues_and_rows_of_different_lengths_batch(tok, model):
+    cond = Conditions(time_signature="2/4")
+    first = generate_tokens(model, tok, cond, 2, num_samples=2, config=GenerationConfig(seed=1, **FAST))
+    primers = [first[0], first[1][: first[1].index(tok.bar_id, 1)]]  # 2 bars and 1 bar
+    cfg = dict(seed=2, temperature=0.8, top_p=0.9, **FAST)
+    cached = generate_tokens(model, tok, cond, 2, primer=primers, config=GenerationConfig(**cfg))
+    uncached = generate_tokens(model, tok, cond, 2, primer=primers, config=GenerationConfig(use_cache=False, **cfg))
+    assert cached == uncached
+    for ids in cached:
+        assert count(tok, ids, "Bar_") == 2 and tok.grammar_errors(ids) == 0.0
+    scores = generate(model, tok, cond, 1, num_samples=2, programs=[0], config=GenerationConfig(**FAST))
+    assert len(scores) == 2 and all(t.program == 0 for s in scores for t in s.tracks)
+
+
+def test_bad_requests_raise(tok, model):
+    with pytest.raises(ConfigError, match="number of bars 0 must be >= 1"):
+        generate_tokens(model, tok, Conditions(), 0)
+    with pytest.raises(ConfigError, match="generation top_p 0 must be in"):
+        GenerationConfig(top_p=0)
+    with pytest.raises(ConfigError, match="primer token 9999 is not a REMI token id"):
+        generate_tokens(model, tok, Conditions(), 1, primer=[9999])
+    with pytest.raises(ConfigError, match="program 200 is not in the tokenizer's vocabulary"):
+        generate_tokens(model, tok, Conditions(), 1, programs=[200])

@@ -1,0 +1,109 @@
+"""The decoder (cache, padding) and checkpoint I/O (round trip, one-line errors)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from mm2music.errors import CheckpointError, ConfigError
+from mm2music.music.checkpoint import load_checkpoint, save_checkpoint
+from mm2music.music.model import KVCache, ModelConfig, MusicTransformer
+from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and a busy machine makes 2 threads spin)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tok() -> MusicTokenizer:
+    return MusicTokenizer()
+
+
+def tiny(vocab: int, block: int = 64) -> MusicTransformer:
+    torch.manual_seed(0)
+    return MusicTransformer(ModelConfig(vocab_size=vocab, block_size=block, n_layer=2, n_head=2, n_embd=32)).eval()
+
+
+def test_cached_forward_equals_full_forward():
+    m = tiny(50)
+    x = torch.randint(0, 50, (3, 40))
+    full, _ = m(x)
+    cache = KVCache(m.config, 3)
+    parts = [m(x[:, :9], cache=cache)[0], m(x[:, 9:17], cache=cache)[0]]  # prefill, then a chunk
+    parts += [m(x[:, i : i + 1], cache=cache)[0] for i in range(17, 40)]  # then one token at a time
+    assert cache.length == 40
+    torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_left_padding_is_invisible():
+    m = tiny(50)
+    x = torch.randint(1, 50, (2, 30))
+    padded = x.clone()
+    padded[0, :5] = 0
+    logits, _ = m(padded, pad=torch.tensor([5, 0]))
+    alone, _ = m(x[:1, 5:])
+    torch.testing.assert_close(logits[0, 5:], alone[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits[1], m(x[1:])[0][0], atol=1e-5, rtol=1e-5)
+
+
+def test_loss_and_config_checks():
+    m = tiny(50)
+    x = torch.randint(0, 50, (2, 16))
+    _, loss = m(x[:, :-1], x[:, 1:])
+    assert abs(float(loss.detach()) - torch.log(torch.tensor(50.0)).item()) < 0.5  # ~uniform at init
+    with pytest.raises(ConfigError, match="n_embd 30 is not divisible by model.n_head 4"):
+        ModelConfig(vocab_size=10, n_embd=30, n_head=4)
+    with pytest.raises(ConfigError, match="vocab_size is 0"):
+        MusicTransformer(ModelConfig())
+
+
+def test_checkpoint_round_trip(tok, tmp_path):
+    m = tiny(tok.vocab_size)
+    save_checkpoint(tmp_path / "ckpt", m, tok, {"step": 3})
+    loaded, tok2, config = load_checkpoint(tmp_path / "ckpt")
+    assert tok2.hash == tok.hash and config["training"] == {"step": 3} and config["format_version"] == 1
+    x = torch.randint(0, tok.vocab_size, (1, 20))
+    torch.testing.assert_close(loaded(x)[0], m(x)[0])
+    assert loaded.lm_head.weight is loaded.wte.weight  # tying survives the round trip
+    assert load_checkpoint(tmp_path / "ckpt" / "model.safetensors")[0].config == m.config
+
+
+def test_checkpoint_errors_are_one_line(tok, tmp_path):
+    folder = tmp_path / "ckpt"
+    save_checkpoint(folder, tiny(tok.vocab_size), tok)
+
+    bigger = MusicTokenizer(TokenizerSettings(max_families=3, num_velocities=16))
+    with pytest.raises(CheckpointError, match=(
+        rf"^vocab size {tok.vocab_size} in 'model.safetensors' differs from the tokenizer's {bigger.vocab_size}; "
+        r"load the tokenizer saved with this checkpoint\.$"
+    )):
+        load_checkpoint(folder, tokenizer=bigger)
+
+    weights = folder / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match=r"cannot read '.*model.safetensors': .*; the file is corrupt or not safetensors") as exc:
+        load_checkpoint(folder)
+    assert "\n" not in str(exc.value)
+    weights.write_bytes(good)
+
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "format_version": 7}))
+    with pytest.raises(CheckpointError, match="has format version 7, this code reads 1"):
+        load_checkpoint(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "model": {**config["model"], "n_layer": 3}}))
+    with pytest.raises(CheckpointError, match=r"tensor 'h\.2\.ln_1\.weight' is missing from 'model.safetensors'"):
+        load_checkpoint(folder)
+    (folder / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="no config.json in"):
+        load_checkpoint(folder)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nowhere")
