@@ -48,8 +48,9 @@ STILL = 0.006  # mean luma change (0-1) below which a frame counts as still: no 
 class _Features:
     """Per-frame features of a chunk, computed together with numpy.
 
-    ``cells``: (N, R, C) float32 block-mean luma in [0, 1]; ``hist``: (N, B) normalised RGB histogram of
-    the block means; ``mean`` / ``peak``: mean and 98th-percentile cell luma.
+    ``cells``: (N, R, C) float32 block-mean luma in [0, 1]; ``mean`` / ``peak``: mean and 98th-percentile
+    cell luma. ``level`` is ``cells`` scaled to a mean of 0.45 and ``hist`` (N, B) the RGB histogram of the
+    block means scaled the same way: flicker and exposure changes leave both alone.
     """
 
     def __init__(self, frames: np.ndarray, cell: int):
@@ -57,13 +58,15 @@ class _Features:
         rows, cols = h // cell, w // cell
         rgb = _block_means(frames[:, : rows * cell, : cols * cell], rows, cols).astype(np.float32) / 255.0  # (N, R, C, 3)
         self.cells = rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # (N, R, C)
-        q = np.minimum((rgb * HIST_BINS).astype(np.int64), HIST_BINS - 1)
+        self.mean = self.cells.mean(axis=(1, 2))
+        gain = (0.45 / np.maximum(self.mean, 0.05))[:, None, None]  # (N, 1, 1)
+        self.level = self.cells * gain
+        q = np.clip((rgb * gain[..., None] * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1)
         codes = (q[..., 0] * HIST_BINS + q[..., 1]) * HIST_BINS + q[..., 2]  # (N, R, C)
         bins = HIST_BINS**3
         offsets = (np.arange(n) * bins)[:, None]
         counts = np.bincount((codes.reshape(n, -1) + offsets).ravel(), minlength=n * bins)
         self.hist = counts.reshape(n, bins).astype(np.float32) / (rows * cols)
-        self.mean = self.cells.mean(axis=(1, 2))
         self.peak = np.ones(n, np.float32)  # only needed (and computed) for frames dark on average
         dim = np.flatnonzero(self.mean < DARK_MEAN)
         if len(dim):
@@ -203,16 +206,16 @@ class CutDetector:
     def _append(self, f: _Features, chunk: FrameChunk) -> None:
         new = {
             "cells": f.cells,
+            "level": f.level,
             "hist": f.hist,
             "mean": f.mean,
             "peak": f.peak,
             "time": np.asarray(chunk.times, np.float64),
             "index": np.asarray(chunk.indices, np.int64),
         }
-        prev = self._buf.get("cells")
-        first = prev[-1:] if prev is not None and len(prev) else f.cells[:1]
-        pairs_a = np.concatenate([first, f.cells[:-1]])
-        step, shift = _shift_diff(f.cells, pairs_a)
+        prev = self._buf.get("level")
+        first = prev[-1:] if prev is not None and len(prev) else f.level[:1]
+        step, shift = _shift_diff(f.level, np.concatenate([first, f.level[:-1]]))
         prev_hist = self._buf["hist"][-1:] if prev is not None and len(prev) else f.hist[:1]
         hist_step = 0.5 * np.abs(f.hist - np.concatenate([prev_hist, f.hist[:-1]])).sum(axis=1)
         if self._seen == 0:

@@ -146,3 +146,15 @@ def test_generated_truth_matches_decoded_timestamps(clip_dir):
     times = np.concatenate([c.times for c in iter_chunks(clip.path, MediaConfig())])
     assert len(times) == clip.n_frames
     np.testing.assert_allclose(times, clip.times, atol=1e-3)
+
+
+def test_threshold_outside_unit_interval_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"cuts.threshold 1.5 is outside \(0, 1\]"):
+        CutDetector(CutConfig(threshold=1.5))
+
+
+def test_frame_size_change_mid_video_is_an_error():
+    detector = CutDetector()
+    detector.update(FrameChunk(np.zeros((2, 72, 128, 3), np.uint8), np.array([0, 1]), np.array([0.0, 0.04])))
+    with pytest.raises(MediaError, match="frame size changed from 128x72 to 96x72 mid-video"):
+        detector.update(FrameChunk(np.zeros((1, 72, 96, 3), np.uint8), np.array([2]), np.array([0.08])))
