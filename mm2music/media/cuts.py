@@ -42,6 +42,7 @@ DARK_PEAK = 0.16  # ... and its 98th-percentile cell is below this
 FLASH_FRAMES = 3  # longest flash, frames
 CLEAR_CUT = 0.6  # a score this high is a cut, never part of the "busy footage" baseline
 FAST_MOTION = 3  # camera motion (grid cells per frame) from which a cut needs a clear score
+WHIP_MATCH = 0.07  # mean luma change (0-1) under which a far-shifted frame still "matches" in a whip pan
 STILL = 0.006  # mean luma change (0-1) below which a frame counts as still: no motion search
 
 
@@ -84,8 +85,8 @@ def _block_means(frames: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (cols, rows), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def _profile_shift(a: np.ndarray, b: np.ndarray, limit: int) -> np.ndarray:
-    """Best shift d in [-limit, limit] with a[:, x] ~ b[:, x + d], for profiles (N, L) -> (N,).
+def _profile_shifts(a: np.ndarray, b: np.ndarray, limit: int, k: int) -> np.ndarray:
+    """The ``k`` best shifts d in [-limit, limit] with a[:, x] ~ b[:, x + d], profiles (N, L) -> (N, k).
 
     Compares the middle L - 2 * limit samples of ``a`` with every window of ``b`` at once.
     """
@@ -93,7 +94,9 @@ def _profile_shift(a: np.ndarray, b: np.ndarray, limit: int) -> np.ndarray:
     limit = min(limit, (length - 1) // 3)
     core = a[:, limit : length - limit]  # (N, L')
     windows = np.lib.stride_tricks.sliding_window_view(b, core.shape[1], axis=1)  # (N, 2 limit + 1, L')
-    return np.abs(windows - core[:, None, :]).sum(axis=2).argmin(axis=1) - limit
+    errors = np.abs(windows - core[:, None, :]).sum(axis=2)  # (N, 2 limit + 1)
+    k = min(k, errors.shape[1])
+    return np.argsort(errors, axis=1)[:, :k] - limit
 
 
 def _overlap_diff(a: np.ndarray, b: np.ndarray, dy: int, dx: int) -> float:
@@ -107,9 +110,9 @@ def _overlap_diff(a: np.ndarray, b: np.ndarray, dy: int, dx: int) -> float:
 def _shift_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean |a - b| after the best global shift of b, for stacks (N, R, C): motion-compensated change.
 
-    The shift (up to a fifth of the height and a quarter of the width: whip pans) is estimated from
-    row and column mean profiles, refined over its four neighbours on the full grid, and never does
-    worse than no shift. Returns the difference (N,) and the shift (dy, dx) (N, 2), in cells.
+    The shift (up to a quarter of the height and a third of the width: whip pans) is estimated from
+    row and column mean profiles (their 2 x 3 best guesses, and no shift along either axis), refined over the four neighbours of the
+    best guess on the full grid, and never does worse than no shift. Returns the difference (N,) and the shift (dy, dx) (N, 2), in cells.
     """
     n, rows, cols = a.shape
     best = np.abs(a - b).mean(axis=(1, 2))
@@ -118,18 +121,46 @@ def _shift_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not len(moving):
         return best, where
     am, bm = a[moving], b[moving]
-    dy0 = np.zeros(n, np.int64)
-    dx0 = np.zeros(n, np.int64)
-    dy0[moving] = _profile_shift(am.mean(axis=2), bm.mean(axis=2), max(1, rows // 5))
-    dx0[moving] = _profile_shift(am.mean(axis=1), bm.mean(axis=1), max(1, cols // 4))
-    for i in moving:
-        for ey, ex in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
-            dy, dx = int(dy0[i]) + ey, int(dx0[i]) + ex
+    dys = _profile_shifts(am.mean(axis=2), bm.mean(axis=2), max(1, rows // 4), 2)
+    dxs = _profile_shifts(am.mean(axis=1), bm.mean(axis=1), max(1, cols // 3), 3)
+    for j, i in enumerate(moving):
+        # the profiles' best guesses, then the neighbours of the best of them
+        for dy, dx in {(int(y), int(x)) for y in (0, *dys[j]) for x in (0, *dxs[j])}:
+            if (dy or dx) and abs(dy) < rows // 2 and abs(dx) < cols // 2:
+                d = _overlap_diff(a[i], b[i], dy, dx)
+                if d < best[i]:
+                    best[i], where[i] = d, (dy, dx)
+        y0, x0 = (int(v) for v in where[i])
+        for dy, dx in ((y0 - 1, x0), (y0 + 1, x0), (y0, x0 - 1), (y0, x0 + 1)):
             if (dy or dx) and abs(dy) < rows // 2 and abs(dx) < cols // 2:
                 d = _overlap_diff(a[i], b[i], dy, dx)
                 if d < best[i]:
                     best[i], where[i] = d, (dy, dx)
     return best, where
+
+
+def _zoom_explains(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``b`` is mostly ``a`` scaled about some point (a fast zoom), two (R, C) grids.
+
+    Tries scales 0.6-1.6 about nine centres (nearest-cell sampling) and compares with the plain
+    difference; only called for dissolve candidates, so the search may be exhaustive.
+    """
+    rows, cols = a.shape
+    plain = float(np.abs(a - b).mean())
+    ys, xs = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    best = plain
+    for cy in (0.3 * rows, 0.5 * rows, 0.7 * rows):
+        for cx in (0.3 * cols, 0.5 * cols, 0.7 * cols):
+            for scale in (0.6, 0.7, 0.8, 0.9, 1.12, 1.25, 1.4, 1.6):
+                # b at (y, x) shows what a shows at centre + (y - centre) / scale
+                sy = np.rint(cy + (ys - cy) / scale).astype(np.int64)
+                sx = np.rint(cx + (xs - cx) / scale).astype(np.int64)
+                inside = (sy >= 0) & (sy < rows) & (sx >= 0) & (sx < cols)
+                if inside.mean() < 0.4:
+                    continue
+                d = float(np.abs(b[inside] - a[sy[inside], sx[inside]]).mean())
+                best = min(best, d)
+    return best < 0.5 * plain
 
 
 class TransitionDetector(Protocol):
@@ -161,8 +192,10 @@ class CutDetector:
         self._seen = 0
         self._done = 0  # positions < _done are analysed
         self._cuts: list[tuple[int, float]] = []  # (position, score)
-        self._gradual: list[tuple[int, int, str, float]] = []  # (start pos, end pos (first new frame), kind, score)
-        self._dark_start: int | None = None
+        # (start pos, end pos = first frame of the new shot, kind, score, the boundary's pos)
+        self._gradual: list[tuple[int, int, str, float, int]] = []
+        self._dark_start: int | None = None  # first position of the current run of black frames
+        self._fade_start = 0  # where the fade-out ramp into that run began
         self._times: dict[int, tuple[float, int]] = {}  # position -> (time, frame index), events only
         self._flash_until = -1
         self._open: tuple[int, int, float] | None = None  # dissolve being assembled: (lo, hi, score)
@@ -299,8 +332,8 @@ class CutDetector:
             around = around[around < CLEAR_CUT]  # other clear cuts nearby (rapid editing) are no baseline
             neighbours = [float(score[i]) for i in (k - 1, k + 1) if 0 <= i < len(score)]
             motion = self._get("motion", pos - 1, pos + 2)
-            if len(motion) == 3 and min(motion[0], motion[2]) >= FAST_MOTION and s < CLEAR_CUT:
-                continue  # mid whip pan: the colours entering the frame can look like a small cut
+            if len(motion) == 3 and min(motion[0], motion[2]) >= FAST_MOTION and self._whip(pos):
+                continue  # mid whip pan, moving faster than the per-frame motion search reaches
             if len(around):
                 # fast action and noise raise the local level; a cut must stand out of it
                 if s < 2.0 * float(np.median(around)) + 0.05 or s < float(np.percentile(around, 90)) + 0.1:
@@ -314,6 +347,22 @@ class CutDetector:
                 continue
             self._remember(pos)
             self._cuts.append((pos, s))
+
+    def _whip(self, pos: int) -> bool:
+        """Whether frame ``pos`` is frame ``pos - 1`` moved sideways by up to 60 % of its width.
+
+        Only asked for cut candidates between two fast-moving frames (rare), so an exhaustive search is fine.
+        """
+        pair = self._get("level", pos - 1, pos + 1)
+        if len(pair) < 2:
+            return False
+        before, after = pair
+        rows, cols = before.shape
+        reach = int(0.6 * cols)
+        best = min(_overlap_diff(after, before, dy, dx) for dy in (-1, 0, 1) for dx in range(-reach, reach + 1))
+        around = self._get("step", pos - 3, pos + 4)
+        usual = float(np.median(np.delete(around, 3))) if len(around) == 7 else STILL
+        return best < max(2.0 * usual, WHIP_MATCH)
 
     def _flash_length(self, pos: int) -> int:
         """Frames until the picture returns to what it was before ``pos`` (0: it does not, a real cut)."""
@@ -340,36 +389,40 @@ class CutDetector:
             pos = lo + j
             if is_dark and self._dark_start is None:
                 self._dark_start = pos
+                # the fade-out ramp is measured now: a long black may outlast the window
+                before = self._get("mean", pos - self._frames(2.0, 8, 120), pos)[::-1]  # nearest first
+                self._fade_start = pos - self._ramp(before)
+                self._remember(self._fade_start)
             elif not is_dark and self._dark_start is not None:
-                self._add_fade(self._dark_start, pos)
+                self._add_fade(self._fade_start, self._dark_start, pos)
                 self._dark_start = None
         if final and self._dark_start is not None:
             self._dark_start = None  # fade-out at the very end: no new shot follows
 
-    def _add_fade(self, d0: int, d1: int) -> None:
-        """A black run [d0, d1): extend over the brightness ramps around it and record a fade."""
+    def _add_fade(self, start: int, d0: int, d1: int) -> None:
+        """Record a fade: ramp down from ``start``, black over [d0, d1), then ramp up into the new shot."""
         if d0 == 0:
             return  # the video starts in black: a fade-in from nothing, not a transition between shots
-        limit = self._frames(2.0, 8, 120)
-        before = self._get("mean", d0 - limit, d0)[::-1]  # frames before the black, nearest first
-        after = self._get("mean", d1, d1 + limit)
-        start = d0 - self._ramp(before)
-        end = d1 + self._ramp(after)
+        end = d1 + self._ramp(self._get("mean", d1, d1 + self._frames(2.0, 8, 120)))
         if end >= self._seen:
             return
-        self._remember(start)
         self._remember(end)
-        self._remember((start + end) // 2)
-        self._gradual.append((start, end, "fade", 1.0))
+        mid = max((start + end) // 2, self._base)  # inside the window even after a very long black
+        self._remember(mid)
+        self._gradual.append((start, end, "fade", 1.0, mid))
 
     @staticmethod
     def _ramp(lum: np.ndarray) -> int:
-        """How many frames (nearest the black first) keep brightening away from it: the fade's length."""
-        n = 0
+        """How many frames (nearest the black first) keep brightening away from it: the fade's length.
+
+        One frame that does not brighten (busy content) does not end the ramp; two in a row do.
+        """
+        n, level = 0, float(lum[0]) if len(lum) else 0.0
         for i in range(1, len(lum)):
-            if lum[i] <= lum[i - 1] * 1.02 + 0.002:
+            if lum[i] > level * 1.02 + 0.002:
+                n, level = i, float(lum[i])
+            elif i - n >= 2:
                 break
-            n = i
         return n  # 0: the first frame is already the new shot (a cut to or from black)
 
     # -- dissolves -----------------------------------------------------------------------------------
@@ -453,45 +506,61 @@ class CutDetector:
                 end = int(round((1 - icpt) / slope))
         start = min(max(start, lo + 1), hi - 1)
         end = min(max(end, start + 1), hi)
+        if self._drifts(start, end):
+            log.debug("positions %d-%d change steadily before and after: not a dissolve", start, end)
+            return
+        ends = self._get("cells", start - 1, start), self._get("cells", end, end + 1)
+        if len(ends[0]) and len(ends[1]) and _zoom_explains(ends[0][0], ends[1][0]):
+            log.debug("positions %d-%d are a zoom, not a dissolve", start, end)
+            return
         for pos in (start, end, (start + end) // 2):
             self._remember(pos)
-        self._gradual.append((start, end, "dissolve", score))
+        self._gradual.append((start, end, "dissolve", score, (start + end) // 2))
+
+    def _drifts(self, start: int, end: int) -> bool:
+        """Whether the picture keeps changing the same way outside [start, end] (a zoom into a fractal,
+        a slow colour cycle): a dissolve is flanked by frames that stay near its two ends."""
+        pad = max(3, (end - start) // 2)
+        a, b = self._get("cells", start - 1, start), self._get("cells", end, end + 1)
+        if not len(a) or not len(b):
+            return False
+        ab = b[0] - a[0]
+        norm = max(float((ab * ab).sum()), 1e-9)
+        before = self._get("cells", start - 1 - pad, start - 1)
+        after = self._get("cells", end + 1, end + 1 + pad)
+        drift = 0.0
+        if len(before):
+            drift = max(drift, float(np.abs(((before - a[0]) * ab).sum(axis=(1, 2)) / norm).mean()))
+        if len(after):
+            drift = max(drift, float(np.abs(((after - b[0]) * ab).sum(axis=(1, 2)) / norm).mean()))
+        return drift > 0.25
 
     # -- output --------------------------------------------------------------------------------------
 
     def _assemble(self) -> list[Transition]:
-        events: list[tuple[int, int, str, float]] = []
         gradual = sorted(self._gradual)
         fades = [g for g in gradual if g[2] == "fade"]
-        for g in gradual:
-            if g[2] == "dissolve" and any(g[0] <= f[1] + 1 and f[0] <= g[1] + 1 for f in fades):
-                continue  # the ramps of a fade look like dissolves into and out of black
-            events.append(g)
-        for pos, score in self._cuts:
-            if any(s - 1 <= pos <= e + 1 for s, e, _, _ in events):
-                continue
-            events.append((pos, pos, "cut", score))
-        events.sort()
-        min_gap = self.config.min_scene_s
+        events = [
+            g
+            for g in gradual  # the ramps of a fade look like dissolves into and out of black
+            if g[2] == "fade" or not any(g[0] <= f[1] + 1 and f[0] <= g[1] + 1 for f in fades)
+        ]
+        events += [(pos, pos, "cut", score, pos) for pos, score in self._cuts if not any(e[0] - 1 <= pos <= e[1] + 1 for e in events)]
         out: list[Transition] = []
-        for s, e, kind, score in events:
-            t = self._transition(s, e, kind, score)
-            if out and t.time - out[-1].time < min_gap:
+        for event in sorted(events):
+            t = self._transition(*event)
+            if out and t.time - out[-1].time < self.config.min_scene_s:
                 if t.score > out[-1].score:
-                    out[-1] = t
+                    out[-1] = t  # shots shorter than min_scene_s: keep the clearer boundary
                 continue
             out.append(t)
         return out
 
-    def _transition(self, s: int, e: int, kind: str, score: float) -> Transition:
+    def _transition(self, start: int, end: int, kind: str, score: float, mid: int) -> Transition:
+        time, frame = self._times[mid]
         if kind == "cut":
-            time, frame = self._times[s]
             return Transition("cut", time, time, time, frame, round(float(score), 4))
-        start = self._times[s][0]
-        end_pos = e if e in self._times else e - 1
-        end = self._times[end_pos][0]
-        mid_time, mid_frame = self._times.get((s + e) // 2, self._times[s])
-        return Transition(kind, start, end, mid_time, mid_frame, round(float(score), 4))
+        return Transition(kind, self._times[start][0], self._times[end][0], time, frame, round(float(score), 4))
 
 
 class PySceneDetectBackend:

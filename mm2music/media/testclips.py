@@ -442,7 +442,17 @@ def _frames(seconds: float, fps: float) -> int:
     return max(1, int(round(seconds * fps)))
 
 
-def hard_cuts(out_dir, name="cuts", size=(320, 240), fps=24.0, codec="h264", shots=4, shot_s=1.5, similar=True, seed=1):
+def hard_cuts(
+    out_dir: str | Path,
+    name: str = "cuts",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 24.0,
+    codec: str = "h264",
+    shots: int = 4,
+    shot_s: float = 1.5,
+    similar: bool = True,
+    seed: int = 1,
+) -> GeneratedClip:
     """Hard cuts between textured, gently moving shots. With ``similar`` every other cut joins two shots
     of the same hue (same palette, different place): a colour histogram alone barely sees those."""
 
@@ -459,7 +469,16 @@ def hard_cuts(out_dir, name="cuts", size=(320, 240), fps=24.0, codec="h264", sho
     return _build(out_dir, name, "cuts", {"shots": shots, "shot_s": shot_s, "similar": similar}, size, fps, codec, script, seed)
 
 
-def fades(out_dir, name="fades", size=(320, 240), fps=25.0, codec="h264", shot_s=1.6, brightness=1.0, seed=2):
+def fades(
+    out_dir: str | Path,
+    name: str = "fades",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    shot_s: float = 1.0,
+    brightness: float = 1.0,
+    seed: int = 2,
+) -> GeneratedClip:
     """Fades through black: out-and-in, out-only (then the new shot cuts in), in-only (after a cut to black).
     ``brightness`` below 1 makes dim (night) shots, whose fades start close to black already."""
     shapes = [(12, 4, 12), (20, 0, 15), (15, 6, 0), (0, 5, 18)]  # (frames out, black frames, frames in)
@@ -476,7 +495,17 @@ def fades(out_dir, name="fades", size=(320, 240), fps=25.0, codec="h264", shot_s
     return _build(out_dir, name, "fades", params, size, fps, codec, script, seed)
 
 
-def dissolves(out_dir, name="dissolves", size=(320, 240), fps=30.0, codec="h264", lengths=(10, 20, 30), shot_s=1.6, pan=0.08, seed=3):
+def dissolves(
+    out_dir: str | Path,
+    name: str = "dissolves",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 30.0,
+    codec: str = "h264",
+    lengths: tuple[int, ...] = (10, 20, 30),
+    shot_s: float = 1.6,
+    pan: float = 0.08,
+    seed: int = 3,
+) -> GeneratedClip:
     """Cross-fades of ``lengths`` frames between shots panning at up to ``pan`` frame widths per second."""
 
     def script(rng, w, h, fps):
@@ -491,7 +520,16 @@ def dissolves(out_dir, name="dissolves", size=(320, 240), fps=30.0, codec="h264"
     return _build(out_dir, name, "dissolves", params, size, fps, codec, script, seed)
 
 
-def flashes(out_dir, name="flashes", size=(320, 240), fps=25.0, codec="h264", cuts=1, shot_s=3.0, seed=4):
+def flashes(
+    out_dir: str | Path,
+    name: str = "flashes",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    cuts: int = 1,
+    shot_s: float = 3.0,
+    seed: int = 4,
+) -> GeneratedClip:
     """Photo flashes and lightning (1-3 bright frames) inside shots; ``cuts`` real cuts between shots."""
     patterns = [(0.85,), (0.6, 0.9), (0.5, 0.95, 0.7), (0.75,)]
 
@@ -508,9 +546,20 @@ def flashes(out_dir, name="flashes", size=(320, 240), fps=25.0, codec="h264", cu
     return _build(out_dir, name, "flashes", {"cuts": cuts, "shot_s": shot_s}, size, fps, codec, script, seed)
 
 
-def camera_motion(out_dir, name="motion", size=(320, 240), fps=30.0, codec="h264", cuts=1, shot_s=3.0, seed=5):
-    """Fast pans, tilts and zooms across textured scenes (whip pans up to a frame width per second)."""
-    moves = [((0.9, 0.0), 0.0), ((-0.5, 0.25), 0.0), ((0.0, 0.0), 0.35), ((0.3, -0.1), -0.15)]
+def camera_motion(
+    out_dir: str | Path,
+    name: str = "motion",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 30.0,
+    codec: str = "h264",
+    cuts: int = 1,
+    shot_s: float = 3.0,
+    zoom: float = 0.35,
+    seed: int = 5,
+) -> GeneratedClip:
+    """Fast pans, tilts and zooms across textured scenes: a pan of 0.9 frame widths per second, a tilt,
+    a zoom in at ``zoom`` (1.0: the picture doubles in size in one second) and a slow zoom out, in turn."""
+    moves = [((0.9, 0.0), 0.0), ((-0.5, 0.25), 0.0), ((0.0, 0.0), zoom), ((0.3, -0.1), -0.15)]
 
     def script(rng, w, h, fps):
         tl = _Timeline()
@@ -519,10 +568,21 @@ def camera_motion(out_dir, name="motion", size=(320, 240), fps=30.0, codec="h264
             tl.show(Shot(rng, w, h, fps, pan=pan, zoom=zoom, discs=2, shake=1.5), _frames(shot_s, fps))
         return tl
 
-    return _build(out_dir, name, "motion", {"cuts": cuts, "shot_s": shot_s}, size, fps, codec, script, seed)
+    params = {"cuts": cuts, "shot_s": shot_s} | ({"zoom": zoom} if zoom != 0.35 else {})
+    return _build(out_dir, name, "motion", params, size, fps, codec, script, seed)
 
 
-def action(out_dir, name="action", size=(320, 240), fps=25.0, codec="h264", cuts=1, shot_s=3.0, grain=18.0, seed=6):
+def action(
+    out_dir: str | Path,
+    name: str = "action",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    cuts: int = 1,
+    shot_s: float = 3.0,
+    grain: float = 18.0,
+    seed: int = 6,
+) -> GeneratedClip:
     """Noisy, flickering footage with big fast-moving objects and a shaking camera."""
 
     def script(rng, w, h, fps):
@@ -536,7 +596,17 @@ def action(out_dir, name="action", size=(320, 240), fps=25.0, codec="h264", cuts
     return _build(out_dir, name, "action", {"cuts": cuts, "shot_s": shot_s, "grain": grain}, size, fps, codec, script, seed)
 
 
-def whip_pans(out_dir, name="whip", size=(320, 240), fps=30.0, codec="h264", cuts=1, shot_s=3.0, speed=1.2, seed=9):
+def whip_pans(
+    out_dir: str | Path,
+    name: str = "whip",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 30.0,
+    codec: str = "h264",
+    cuts: int = 1,
+    shot_s: float = 3.0,
+    speed: float = 1.2,
+    seed: int = 9,
+) -> GeneratedClip:
     """Whip pans: the camera swings ``speed`` frame widths in a third of a second, mid-shot (not cuts)."""
 
     def script(rng, w, h, fps):
@@ -549,7 +619,16 @@ def whip_pans(out_dir, name="whip", size=(320, 240), fps=30.0, codec="h264", cut
     return _build(out_dir, name, "motion", {"cuts": cuts, "shot_s": shot_s, "speed": speed}, size, fps, codec, script, seed)
 
 
-def subtle_cuts(out_dir, name="subtle", size=(320, 240), fps=25.0, codec="h264", shots=6, shot_s=1.2, seed=10):
+def subtle_cuts(
+    out_dir: str | Path,
+    name: str = "subtle",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    shots: int = 6,
+    shot_s: float = 1.2,
+    seed: int = 10,
+) -> GeneratedClip:
     """Hard cuts that are easy to miss: another camera angle on the same place (same texture and palette)
     and cuts between two dim night shots."""
 
@@ -569,7 +648,15 @@ def subtle_cuts(out_dir, name="subtle", size=(320, 240), fps=25.0, codec="h264",
     return _build(out_dir, name, "cuts", {"shots": shots, "shot_s": shot_s}, size, fps, codec, script, seed)
 
 
-def static(out_dir, name="static", size=(320, 240), fps=25.0, codec="h264", seconds=3.0, seed=7):
+def static(
+    out_dir: str | Path,
+    name: str = "static",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    seconds: float = 3.0,
+    seed: int = 7,
+) -> GeneratedClip:
     """One shot, no transitions at all."""
 
     def script(rng, w, h, fps):
@@ -578,7 +665,14 @@ def static(out_dir, name="static", size=(320, 240), fps=25.0, codec="h264", seco
     return _build(out_dir, name, "static", {"seconds": seconds}, size, fps, codec, script, seed)
 
 
-def variable_frame_rate(out_dir, name="vfr", size=(320, 240), rates=(24.0, 12.0, 30.0), segment_s=2.0, seed=8):
+def variable_frame_rate(
+    out_dir: str | Path,
+    name: str = "vfr",
+    size: tuple[int, int] = (320, 240),
+    rates: tuple[float, ...] = (24.0, 12.0, 30.0),
+    segment_s: float = 2.0,
+    seed: int = 8,
+) -> GeneratedClip:
     """An MP4 whose frame rate changes (24 -> 12 -> 30 fps by default), a hard cut at each change and one
     in the middle of every segment, so frame index / average fps puts later cuts in the wrong place."""
     counts = [_frames(segment_s, r) for r in rates]
@@ -631,6 +725,7 @@ def clip_set(out_dir: str | Path, quick: bool = False) -> list[GeneratedClip]:
         fades(out, "fades_640x360_25_dim", (640, 360), 25.0, brightness=0.45, seed=33),
         dissolves(out, "dissolves_640x360_30_panning", (640, 360), 30.0, lengths=(15, 30), pan=0.35, seed=34),
         hard_cuts(out, "cuts_640x360_30_fast", (640, 360), 30.0, shots=10, shot_s=0.6, seed=35),
+        camera_motion(out, "motion_640x360_25_crashzoom", (640, 360), 25.0, cuts=2, shot_s=2.0, zoom=1.5, seed=36),
         whip_pans(out, "whip_854x480_25_fast", (854, 480), 25.0, cuts=2, speed=2.0, seed=31),
         subtle_cuts(out, "subtle_854x480_30", (854, 480), 30.0, shots=8, seed=32),
         variable_frame_rate(out, "vfr_854x480", (854, 480), rates=(30.0, 15.0, 25.0, 60.0), seed=30),

@@ -28,6 +28,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
 _TIED = "lm_head.weight"  # tied to wte.weight: stored once
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "music21"  # the shipped one
 
 
 def save_checkpoint(directory: str | Path, model: MusicTransformer, tokenizer: MusicTokenizer, training: dict | None = None) -> Path:
@@ -82,16 +83,17 @@ def read_config(path: str | Path) -> dict:
 
 
 def load_checkpoint(
-    path: str | Path, tokenizer: MusicTokenizer | None = None, device: str = "cpu"
+    path: str | Path | None = None, tokenizer: MusicTokenizer | None = None, device: str = "cpu"
 ) -> tuple[MusicTransformer, MusicTokenizer, dict]:
     """Load (model in eval mode, tokenizer, config dict) from a checkpoint folder or its weights file.
 
-    Without ``tokenizer`` the one stored in the checkpoint is used; with one, its vocabulary must match.
+    ``path`` defaults to the shipped checkpoint (``checkpoints/music21``). Without ``tokenizer`` the one
+    stored in the checkpoint is used; with one, its vocabulary must match.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     directory = path if path.is_dir() else path.parent
     weights = path if path.is_file() else directory / WEIGHTS
     config = read_config(path)

@@ -62,12 +62,16 @@ class KVCache:
 
     def __init__(self, config: ModelConfig, batch_size: int, dtype: torch.dtype = torch.float32, device=None):
         hd = config.n_embd // config.n_head
-        self.kv = torch.zeros(config.n_layer, 2, batch_size, config.n_head, config.block_size, hd, dtype=dtype, device=device)
+        # never read beyond ``length``, so no need to zero it
+        self.kv = torch.empty(config.n_layer, 2, batch_size, config.n_head, config.block_size, hd, dtype=dtype, device=device)
         self.length = 0  # tokens already stored
 
     def select(self, index: torch.Tensor) -> None:
-        """Keep only the batch rows in ``index`` (finished sequences are dropped)."""
-        self.kv = self.kv[:, :, index]
+        """Keep only the batch rows in ``index`` (finished sequences are dropped); copies the filled part only."""
+        L, two, _, H, S, D = self.kv.shape
+        kv = torch.empty(L, two, len(index), H, S, D, dtype=self.kv.dtype, device=self.kv.device)
+        kv[:, :, :, :, : self.length] = self.kv[:, :, index, :, : self.length]
+        self.kv = kv
 
 
 class CausalSelfAttention(nn.Module):

@@ -508,7 +508,10 @@ def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer:
             rows = list(csv.DictReader(f))
         last = rows[-1] if rows else {}
     nll = t.get("valid_nll_per_token")
-    cfg_name = run.get("command", "")
+    args = run.get("command", "").split(" ", 1)[-1] if run.get("command") else "--config configs/train/music21.yaml"
+    launcher = (f"OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node {run['world_size']} "
+                if run.get("world_size", 1) > 1 else "python ")
+    cfg_name = f"{launcher}pipelines/train.py {args}"
     pieces = t.get("pieces") or {}
     return f"""# mm2music music decoder: `{run_dir.name}`
 
@@ -528,7 +531,7 @@ instrument families). Trained on this project's CPU (2 cores, bf16 autocast) by 
 | valid NLL | {nll if nll is None else f'{nll:.4f}'} nats per music token (first window of each valid piece, untransposed) |
 | run | `{run_dir.name}`, seed {t.get('seed')}, git `{t.get('git_commit')}`, last logged step {last.get('step', '?')} |
 
-Reproduce: `{cfg_name or 'python pipelines/train.py --config configs/train/music21.yaml'}`
+Reproduce: `{cfg_name}`
 (after `python pipelines/prepare_corpus.py --corpus music21`), then
 `python pipelines/train.py --export RUN_DIR`.
 Train on Lakh or MAESTRO: convert them with `pipelines/prepare_corpus.py --corpus lakh|maestro --path DIR`

@@ -65,6 +65,13 @@ def test_fast_pans_and_zooms_are_not_cuts(clip_dir):
     assert_cuts_match(clip, run(clip))
 
 
+@pytest.mark.parametrize("speed", [1.2, 2.0])
+def test_whip_pans_are_not_cuts(clip_dir, speed):
+    # 2.0: the camera sweeps two frame widths in a third of a second, beyond the per-frame motion search
+    clip = testclips.whip_pans(clip_dir, f"whip_{speed}", cuts=0, shot_s=2.0, speed=speed)
+    assert run(clip) == []
+
+
 def test_noisy_fast_action_is_not_cut(clip_dir):
     clip = testclips.action(clip_dir, cuts=1, shot_s=2.0)
     assert_cuts_match(clip, run(clip))
@@ -158,3 +165,27 @@ def test_frame_size_change_mid_video_is_an_error():
     detector.update(FrameChunk(np.zeros((2, 72, 128, 3), np.uint8), np.array([0, 1]), np.array([0.0, 0.04])))
     with pytest.raises(MediaError, match="frame size changed from 128x72 to 96x72 mid-video"):
         detector.update(FrameChunk(np.zeros((1, 72, 96, 3), np.uint8), np.array([2]), np.array([0.08])))
+
+
+def synthetic_chunks(frames: np.ndarray, fps: float = 25.0, size: int = 16):
+    times = np.arange(len(frames)) / fps
+    for i in range(0, len(frames), size):
+        yield FrameChunk(frames[i : i + size], np.arange(i, min(i + size, len(frames))), times[i : i + size])
+
+
+def test_fade_through_a_black_longer_than_the_window():
+    rng = np.random.default_rng(0)
+    a = rng.integers(40, 220, (1, 72, 128, 3)).astype(np.float32)
+    b = rng.integers(40, 220, (1, 72, 128, 3)).astype(np.float32)
+    ramp = np.linspace(1, 0, 12)[1:-1, None, None, None]  # 10 fading frames
+    frames = np.concatenate([
+        np.repeat(a, 50, 0), a * ramp, np.zeros((300, 72, 128, 3), np.float32), b * ramp[::-1], np.repeat(b, 50, 0),
+    ]).astype(np.uint8)  # fmt: skip
+    detector = CutDetector()
+    for chunk in synthetic_chunks(frames):
+        detector.update(chunk)
+    assert len(detector._buf["cells"]) < 300  # the window stays bounded inside the black
+    (fade,) = detector.finish()
+    assert fade.kind == "fade"
+    assert fade.start == pytest.approx(50 / 25) and fade.end == pytest.approx(370 / 25)
+    assert fade.start < fade.time < fade.end

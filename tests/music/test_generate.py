@@ -89,3 +89,17 @@ def test_bad_requests_raise(tok, model):
         generate_tokens(model, tok, Conditions(), 1, primer=[9999])
     with pytest.raises(ConfigError, match="program 200 is not in the tokenizer's vocabulary"):
         generate_tokens(model, tok, Conditions(), 1, programs=[200])
+
+
+@pytest.mark.real
+def test_shipped_checkpoint_generates_valid_music():
+    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+
+    if not (DEFAULT_CHECKPOINT / "model.safetensors").exists():
+        pytest.skip("no shipped checkpoint in checkpoints/music21 yet")
+    model, tok, _ = load_checkpoint()
+    cond = Conditions(key="G major", time_signature="3/4", density="medium", families=("piano",))
+    outs = generate_tokens(model, tok, cond, 4, num_samples=4, config=GenerationConfig(seed=0))
+    for ids in outs:
+        assert count(tok, ids, "Bar_") == 4 and tok.grammar_errors(ids) == 0.0
+        assert tok.decode(ids).note_num() > 0
