@@ -39,6 +39,10 @@ FLAG_KEYS = {
     "tempo": "plan.tempo",
     "instruments": "plan.instruments",
     "meter": "plan.meter",
+    "hits": "plan.hits",
+    "checkpoint": "music.checkpoint",
+    "soundfont": "render.soundfont",
+    "mix": "render.mix",
 }
 
 
@@ -79,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--instruments", metavar="LIST", help="instrument families, melody first, e.g. strings,piano "
                        "(piano, strings, woodwinds, brass, choir, organ, guitar, harp, mallets, synth, percussion)")
     music.add_argument("--meter", choices=["4/4", "3/4", "6/8", "2/4"], help="time signature")
+    music.add_argument("--hits", metavar="SECONDS", help="comma-separated moments (s) that get a downbeat and an accent, e.g. 12.5,31.0")
+    music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
+    out = parser.add_argument_group("audio and video")
+    out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont (default: /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    out.add_argument("--mix", choices=["keep", "replace"], default=defaults.render.mix,
+                     help="keep the video's own audio and duck the music under speech, or replace it")
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--config", metavar="NAME|PATH", help="YAML config: a name in configs/ (e.g. debug) or a path")
     cfg.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override any config key, e.g. --set cuts.threshold=0.35")
@@ -140,9 +150,13 @@ def print_summary(result) -> None:
                   f"x{c.bars:<3} {c.dynamics:<2} {c.density:<11} theme {c.theme}  {', '.join(c.instruments)}")
         for note in plan.notes:
             print(f"  note: {note}")
+    if getattr(result, "sync", None):
+        print(f"music: cuts and hits on bar lines within {result.sync['max_ms']:.3f} ms (measured on the MIDI)")
     for w in a.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    print(f"wrote {result.out_dir}/")
+    files = getattr(result, "files", {}) or {}
+    listed = ", ".join(files.values())
+    print(f"wrote {result.out_dir}/" + (f" ({listed}, ...)" if listed else ""))
 
 
 def _segment_text(analysis, scene) -> str:

@@ -65,6 +65,30 @@ class PlanConfig:
     theme_similarity: float = 0.8  # emotional similarity (0-1) above which segments share a theme
     tempo_smoothing: float = 0.5  # 0: each cue its own tempo; 1: one tempo throughout
     contrast_arousal: float = 0.8  # an arousal jump at least this big may change tempo abruptly
+    hits: list[float] | None = None  # seconds: extra bar lines (accents) at these moments
+
+
+@dataclass
+class MusicConfig:
+    """The music decoder and how it is sampled."""
+
+    checkpoint: str | None = None  # a checkpoint folder; None = the shipped checkpoints/music21
+    candidates: int = 4  # samples per cue (batched); the one that best obeys the cue's plan is kept
+    temperature: float = 1.0
+    top_p: float = 0.95
+    primer_bars: int = 2  # bars of the previous cue that prime the next (the music flows across cuts)
+    theme_bars: int = 2  # bars of a theme's first statement restated (transposed) when the theme returns
+
+
+@dataclass
+class RenderConfig:
+    """Audio rendering, mixing and muxing."""
+
+    soundfont: str | None = None  # an .sf2 file; None = /usr/share/sounds/sf2/FluidR3_GM.sf2
+    sample_rate: int = 44100
+    target_lufs: float = -16.0  # loudness of the rendered music (ITU-R BS.1770)
+    mix: str = "keep"  # "keep": music under the source audio, ducked under speech; "replace": music only
+    duck_db: float = -12.0  # music gain where the source has speech or loud sound
 
 
 @dataclass
@@ -107,6 +131,8 @@ class Config:
     cuts: CutConfig = field(default_factory=CutConfig)
     text: TextConfig = field(default_factory=TextConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
+    music: MusicConfig = field(default_factory=MusicConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     emotion: EmotionConfig = field(default_factory=EmotionConfig)

@@ -240,22 +240,121 @@ class Result:
     analysis: Analysis
     plan: Plan
     timings: Timings
+    files: dict[str, str] = field(default_factory=dict)
+    sync: dict | None = None
+
+
+# --- music ------------------------------------------------------------------------------------------
+
+_MODEL_CACHE: dict = {}
+
+
+def load_music_model(checkpoint: str | None):
+    """The decoder and its tokenizer, loaded once per process."""
+    from mm2music.errors import CheckpointError
+    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+
+    key = checkpoint or "<shipped>"
+    if key not in _MODEL_CACHE:
+        path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+        if not path.exists():
+            raise CheckpointError(f"music checkpoint '{path}' does not exist; pass --checkpoint DIR with a trained checkpoint "
+                                  "(python run_pipeline.py train --config configs/train/music21.yaml makes one) or use --analyze-only")
+        model, tokenizer, _ = load_checkpoint(path)
+        _MODEL_CACHE[key] = (model, tokenizer)
+    return _MODEL_CACHE[key]
+
+
+def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None) -> tuple[dict, dict]:
+    """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync)."""
+    import numpy as np
+
+    from mm2music.arrange.compose import compose
+    from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
+    from mm2music.arrange.score import build_score
+    from mm2music.arrange.timing import sync_report
+    from mm2music.render.mix import duck_gain, ducked_fraction
+    from mm2music.render.mux import mux, verify_muxed
+    from mm2music.render.synth import find_soundfont, fit_length, normalize_loudness, render_midi, write_wav
+
+    find_soundfont(config.render.soundfont)  # fail before the slow part
+    with timings.stage("load model"):
+        model, tokenizer = load_music_model(config.music.checkpoint)
+    bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
+    with timings.stage("generate"):
+        music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=lambda _: bar.update(1))
+    bar.close()
+    fps = analysis.video.fps if analysis.video else 25.0
+    hits = sorted(config.plan.hits or [])
+    midi = staging / "soundtrack.mid"
+    with timings.stage("arrange"):
+        build_score(music, fps, analysis.cuts, hits).dump_midi(str(midi))
+        sync = sync_report(midi, {"cut": analysis.cuts, "hit": hits})
+    sr = config.render.sample_rate
+    n = int(round(analysis.duration * sr))
+    with timings.stage("render"):
+        raw = staging / ".render.wav"
+        audio = render_midi(midi, raw, config.render.soundfont, sr)
+        raw.unlink()
+        audio = fit_length(audio, n, fade_s=0.03, sample_rate=sr)
+        audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs)
+        write_wav(staging / "soundtrack.wav", audio, sr)
+    files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
+    extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
+    if analysis.kind == "video" and analysis.video is not None:
+        keep = config.render.mix == "keep" and analysis.audio is not None
+        with timings.stage("mux"):
+            mixed = audio
+            if keep:
+                gain = duck_gain(analysis.audio, n, sr, config.render.duck_db)
+                mixed = audio * gain[:, None]
+                extra["ducked_fraction"] = round(ducked_fraction(gain, config.render.duck_db), 3)
+            tmp = staging / ".music_for_mux.wav"
+            write_wav(tmp, mixed, sr)
+            stem = Path(analysis.source).stem
+            scored = staging / f"{stem}_scored.mp4"
+            mux(Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps, keep,
+                analysis.video.has_audio, analysis.duration)
+            tmp.unlink()
+            extra["muxed"] = verify_muxed(scored, analysis.duration)
+            files["video"] = scored.name
+    extra["mix"] = config.render.mix if analysis.kind == "video" else None
+    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra)
+    write_json(staging / "cue_sheet.json", sheet)
+    (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
+    roll = [(_tick_seconds(m, n_.start), _tick_seconds(m, n_.end), n_.pitch) for m in music for n_ in m.notes]
+    write_timeline(staging / "timeline.png", analysis, plan, roll)
+    files.update(cue_sheet="cue_sheet.json")
+    return files, sync
+
+
+def _tick_seconds(music, tick: int) -> float:
+    from mm2music.arrange.timing import TICKS_PER_QUARTER
+
+    return music.cue.start + tick / TICKS_PER_QUARTER * 60 / music.cue.tempo_bpm
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:
     """Analyse the inputs, plan the music on the concept graph and write the results to ``<out>/<name>/``:
     ``analysis.json``, ``plan.json``, ``concept_graph.graphml`` (+ node-link ``concept_graph.json``),
-    ``timeline.png`` and the resolved ``config.json``."""
+    ``timeline.png`` and the resolved ``config.json``; unless ``analyze_only``, also the music:
+    ``soundtrack.mid``, ``soundtrack.wav``, ``cue_sheet.json`` / ``.md`` and, for a video,
+    ``<stem>_scored.mp4``."""
     final = Path(config.output.out_dir) / output_name(inputs, config)
     check_output(final, config.output.overwrite)
     timings = Timings()
     analysis = analyze(inputs, config, timings, progress)
     with timings.stage("graph+plan"):
         plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
-    with staged_output(final, config.output.overwrite) as staging, timings.stage("write"):
-        write_json(staging / "analysis.json", analysis.to_json())
-        write_json(staging / "plan.json", plan.to_json())
-        write_graph(graph, staging / "concept_graph.graphml", staging / "concept_graph.json")
-        write_timeline(staging / "timeline.png", analysis, plan)
-        write_json(staging / "config.json", config.to_dict())
-    return Result(final, analysis, plan, timings)
+    files: dict[str, str] = {}
+    sync = None
+    with staged_output(final, config.output.overwrite) as staging:
+        with timings.stage("write"):
+            write_json(staging / "analysis.json", analysis.to_json())
+            write_json(staging / "plan.json", plan.to_json())
+            write_graph(graph, staging / "concept_graph.graphml", staging / "concept_graph.json")
+            write_timeline(staging / "timeline.png", analysis, plan)
+            write_json(staging / "config.json", config.to_dict())
+        if not analyze_only:
+            files, sync = write_music(analysis, plan, config, staging, timings, progress)
+    return Result(final, analysis, plan, timings, files, sync)

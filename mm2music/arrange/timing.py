@@ -74,7 +74,7 @@ def sync_report(midi_path, points: dict[str, Sequence[float]]) -> dict:
     for kind, times in points.items():
         for t in times:
             nearest = min(downbeats, key=lambda d: abs(d - t)) if len(downbeats) else math.inf
-            off = (nearest - t) * 1000
+            off = float(nearest - t) * 1000
             offsets.append(abs(off))
             report["points"].append({"kind": kind, "time": round(t, 6), "bar_line": round(float(nearest), 6), "offset_ms": round(off, 3)})
     report["max_ms"] = round(max(offsets), 3) if offsets else 0.0

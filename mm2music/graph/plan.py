@@ -45,8 +45,9 @@ def _argmax(scores: Mapping[str, float], bonus: Mapping[str, float] | None = Non
     return max(scores, key=lambda k: (scores[k] + bonus.get(k, 0.0), k))
 
 
-def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: float) -> tuple[list[Scene], list[Emotion], list[tuple[int, ...]]]:
-    """Fold segments shorter than ``min_s`` into their more similar neighbour.
+def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: float, keep: Sequence[float] = ()) -> tuple[list[Scene], list[Emotion], list[tuple[int, ...]]]:
+    """Fold segments shorter than ``min_s`` into their more similar neighbour (never across a boundary
+    listed in ``keep``, e.g. a hit point, when the other side is free).
 
     Returns the new scenes (re-indexed), their emotions (duration-weighted blends) and, per new scene, the
     indices of the original segments it holds.
@@ -57,10 +58,15 @@ def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: flo
         i = min(range(len(spans)), key=lambda k: lengths[k])
         if lengths[i] >= min_s:
             break
+        kept = {round(k, 6) for k in keep}
+        left_ok = i > 0 and round(spans[i][0], 6) not in kept
+        right_ok = i < len(spans) - 1 and round(spans[i][1], 6) not in kept
         if i == 0:
             j = 1
         elif i == len(spans) - 1:
             j = i - 1
+        elif left_ok != right_ok:
+            j = i - 1 if left_ok else i + 1
         else:
             prev_sim = emotion_similarity(spans[i][3], spans[i - 1][3])
             next_sim = emotion_similarity(spans[i][3], spans[i + 1][3])
@@ -85,6 +91,36 @@ def _blend(x: list, y: list) -> Emotion:
         confidence=(ex.confidence * wx + ey.confidence * wy) / t,
         sources=tuple(sorted(set(ex.sources) | set(ey.sources))),
     )
+
+
+def split_at_hits(scenes: Sequence[Scene], emotions: Sequence[Emotion], hits: Sequence[float], min_gap: float) -> tuple[list[Scene], list[Emotion], list[float], list[str]]:
+    """Cut segments at hit points so a bar line lands on each (same emotion on both sides).
+
+    A hit closer than ``min_gap`` to an existing boundary (or to the ends) cannot get a bar line of its own
+    without a bar shorter than ``min_gap``: it is reported and placed as an accent only. Returns the new
+    scenes, their emotions, the hits that became boundaries, and notes.
+    """
+    bounds = sorted({s.start for s in scenes} | {scenes[-1].end})
+    placed, notes = [], []
+    for h in sorted(hits):
+        if not bounds[0] < h < bounds[-1]:
+            notes.append(f"hit {h:g} s is outside the music (0-{bounds[-1]:g} s) and is ignored")
+            continue
+        if min(abs(h - b) for b in bounds) < min_gap:
+            near = min(bounds, key=lambda b: abs(h - b))
+            if abs(h - near) > 1e-6:
+                notes.append(f"hit {h:g} s is {abs(h - near):.2f} s from the boundary at {near:g} s: accented where it falls, not on a bar line")
+            else:
+                placed.append(h)
+            continue
+        bounds = sorted(bounds + [h])
+        placed.append(h)
+    new_scenes, new_emotions = [], []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        owner = next(i for i, s in enumerate(scenes) if s.start <= a < s.end)
+        new_scenes.append(Scene(len(new_scenes), a, b))
+        new_emotions.append(emotions[owner])
+    return new_scenes, new_emotions, placed, notes
 
 
 def assign_themes(emotions: Sequence[Emotion], threshold: float) -> list[str]:
@@ -165,7 +201,11 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     pinned_key = _pinned_key(config)
     pinned_instruments = _pinned_instruments(config)
     notes: list[str] = []
-    scenes, emotions, groups = merge_short(scenes, emotions, config.min_cue_s)
+    hit_bounds: list[float] = []
+    if config.hits:
+        scenes, emotions, hit_bounds, hit_notes = split_at_hits(scenes, emotions, config.hits, config.min_cue_s)
+        notes += hit_notes
+    scenes, emotions, groups = merge_short(scenes, emotions, config.min_cue_s, keep=hit_bounds)
     for ids in groups:
         if len(ids) > 1:
             notes.append(f"segments {', '.join(str(i + 1) for i in ids)} merged: shorter than {config.min_cue_s:g} s (about one bar)")
@@ -184,6 +224,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
 
     themes = assign_themes(emotions, config.theme_similarity)
     boundary_kind = {round(t.time, 3): t.kind for t in transitions}
+    boundary_kind.update({round(h, 3): "hit" for h in hit_bounds})
 
     # tempo targets: arousal inside the chosen band, smoothed along time except at contrasts
     targets = []

@@ -62,6 +62,8 @@ class _Features:
         self.mean = self.cells.mean(axis=(1, 2))
         gain = (0.45 / np.maximum(self.mean, 0.05))[:, None, None]  # (N, 1, 1)
         self.level = self.cells * gain
+        r2, c2 = rows // 2 * 2, cols // 2 * 2
+        self.coarse = self.cells[:, :r2, :c2].reshape(n, r2 // 2, 2, c2 // 2, 2).mean(axis=(2, 4))  # (N, R/2, C/2)
         q = np.clip((rgb * gain[..., None] * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1)
         codes = (q[..., 0] * HIST_BINS + q[..., 1]) * HIST_BINS + q[..., 2]  # (N, R, C)
         bins = HIST_BINS**3
@@ -111,7 +113,7 @@ def _shift_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean |a - b| after the best global shift of b, for stacks (N, R, C): motion-compensated change.
 
     The shift (up to a quarter of the height and a third of the width: whip pans) is estimated from
-    row and column mean profiles (their 2 x 3 best guesses, and no shift along either axis), refined over the four neighbours of the
+    row and column mean profiles (their 1 x 2 best guesses, and no shift along either axis), refined over the four neighbours of the
     best guess on the full grid, and never does worse than no shift. Returns the difference (N,) and the shift (dy, dx) (N, 2), in cells.
     """
     n, rows, cols = a.shape
@@ -121,8 +123,8 @@ def _shift_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not len(moving):
         return best, where
     am, bm = a[moving], b[moving]
-    dys = _profile_shifts(am.mean(axis=2), bm.mean(axis=2), max(1, rows // 4), 2)
-    dxs = _profile_shifts(am.mean(axis=1), bm.mean(axis=1), max(1, cols // 3), 3)
+    dys = _profile_shifts(am.mean(axis=2), bm.mean(axis=2), max(1, rows // 4), 1)
+    dxs = _profile_shifts(am.mean(axis=1), bm.mean(axis=1), max(1, cols // 3), 2)
     for j, i in enumerate(moving):
         # the profiles' best guesses, then the neighbours of the best of them
         for dy, dx in {(int(y), int(x)) for y in (0, *dys[j]) for x in (0, *dxs[j])}:
@@ -218,11 +220,11 @@ class CutDetector:
             self._size = (width, height)
         elif (width, height) != self._size:
             raise MediaError(f"frame size changed from {self._size[0]}x{self._size[1]} to {width}x{height} mid-video; decode every chunk at one size")
-        feats = _Features(chunk.frames, self._cell)
-        self._append(feats, chunk)
-        if not self._fps:
+        self._append(_Features(chunk.frames, self._cell), chunk)
+        if not self._fps and self._seen >= 8:  # enough frame times for the rate; window sizes follow it
             self._fps = self._estimate_fps()
-        self._analyse(final=False)
+        if self._fps:
+            self._analyse(final=False)
 
     def finish(self) -> list[Transition]:
         """Analyse the frames still in the window and return every transition, in time order."""
@@ -240,6 +242,7 @@ class CutDetector:
         new = {
             "cells": f.cells,
             "level": f.level,
+            "coarse": f.coarse,
             "hist": f.hist,
             "mean": f.mean,
             "peak": f.peak,
@@ -261,6 +264,7 @@ class CutDetector:
         self._seen += len(chunk)
 
     def _estimate_fps(self) -> float:
+        """Frames per second from the median frame interval (robust to a VFR file's rate changes)."""
         times = self._buf["time"]
         steps = np.diff(times)
         steps = steps[steps > 0]
@@ -433,7 +437,7 @@ class CutDetector:
         return [h for h in (2, 3, 5, 8, 12, 18, 27, 40, 60) if h <= top]
 
     def _find_dissolves(self, lo: int, hi: int) -> None:
-        cells = self._buf["cells"]
+        cells = self._buf["coarse"]  # half resolution is plenty to see a blend
         step = self._buf["step"]
         csum = np.concatenate([[0.0], np.cumsum(step, dtype=np.float64)])
         held = len(cells)
@@ -451,8 +455,13 @@ class CutDetector:
             if not keep.any():
                 continue
             centers, c, path = centers[keep], c[keep], path[keep]
-            a, m, b = cells[c - h], cells[c], cells[c + h]
+            a, b = cells[c - h], cells[c + h]
             d = np.abs(a - b).mean(axis=(1, 2))
+            keep = (d > 0.05) & (path > 0.6 * d) & (path < 2.5 * d)
+            if not keep.any():
+                continue
+            centers, c, path, a, b, d = centers[keep], c[keep], path[keep], a[keep], b[keep], d[keep]
+            m = cells[c]
             r = np.abs(m - 0.5 * (a + b)).mean(axis=(1, 2))
             quarter = np.abs(cells[c - h // 2] - (0.75 * a + 0.25 * b)).mean(axis=(1, 2))
             biggest = np.lib.stride_tricks.sliding_window_view(step, 2 * h)[c - h + 1].max(axis=1)  # steps c-h+1 .. c+h

@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -209,7 +210,8 @@ def _git_commit() -> str:
     root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mm2music", "pipelines", "configs"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if out.returncode != 0:
@@ -361,7 +363,7 @@ def _train(cfg: TrainConfig, tokenizer: MusicTokenizer, run_dir: Path, ckpt_root
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        ddp = DistributedDataParallel(model, broadcast_buffers=False)
+        ddp = DistributedDataParallel(model)  # no buffers to sync
 
     metrics_path = run_dir / "metrics.csv"
     writer = None
@@ -509,6 +511,7 @@ def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer:
         last = rows[-1] if rows else {}
     nll = t.get("valid_nll_per_token")
     args = run.get("command", "").split(" ", 1)[-1] if run.get("command") else "--config configs/train/music21.yaml"
+    args = re.sub(r"\s*--run-dir\s+\S+", "", args)
     launcher = (f"OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node {run['world_size']} "
                 if run.get("world_size", 1) > 1 else "python ")
     cfg_name = f"{launcher}pipelines/train.py {args}"

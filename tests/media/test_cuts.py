@@ -44,8 +44,9 @@ def test_hard_cuts_found_within_one_frame(cuts_clip):
     assert all(0 < t.score <= 1 for t in found)
 
 
-def test_result_does_not_depend_on_chunk_size(cuts_clip):
-    small = run(cuts_clip, media=MediaConfig(chunk_frames=7))
+@pytest.mark.parametrize("chunk_frames", [1, 7])
+def test_result_does_not_depend_on_chunk_size(cuts_clip, chunk_frames):
+    small = run(cuts_clip, media=MediaConfig(chunk_frames=chunk_frames))
     assert [(t.kind, t.frame) for t in small] == [(t.kind, t.frame) for t in run(cuts_clip)]
 
 

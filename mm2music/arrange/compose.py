@@ -1,0 +1,206 @@
+"""Compose: the trained decoder writes every cue of the plan, then the cues become one orchestrated score.
+
+Per cue, the decoder is conditioned on the cue's key, tempo band, meter, density, register and a texture, and
+asked for exactly ``bars`` bars. It is primed with the last bars of the previous cue so the music flows across
+the cut; when a theme returns, its first statement's opening bars are restated (transposed to the new key)
+and the decoder continues from them, so the theme comes back varied. Several candidates are sampled in one
+batch and the one that best obeys the plan (key, density, and a cadence on the tonic at the very end) is
+kept: the decoder proposes, the plan chooses.
+
+Nothing here writes notes by rule except the optional percussion layer (accents on cue downbeats and hit
+points, a soft pulse at high arousal), which is orchestration, not composition.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mm2music.arrange.orchestrate import NoteEvent
+from mm2music.arrange.timing import TICKS_PER_QUARTER
+from mm2music.config import MusicConfig
+from mm2music.music.attributes import DENSITY_BINS, attributes_from_notes, tempo_band
+from mm2music.types import Cue
+
+log = logging.getLogger(__name__)
+
+# plan texture -> (decoder polyphony condition, decoder family condition): the decoder learned four-part
+# writing from chorales and Renaissance polyphony ("ensemble" = choir), melodies from folk tunes.
+TEXTURE_CONDITIONS = {
+    "monophonic": ("three_voices", ("ensemble",)),
+    "homophonic": ("four_or_more_voices", ("ensemble",)),
+    "polyphonic": ("four_or_more_voices", ("ensemble",)),
+    "ostinato": ("three_voices", ("ensemble",)),
+}
+
+
+@dataclass
+class CueMusic:
+    """The chosen music of one cue: its tokens (for priming) and its notes in ticks from the cue start."""
+
+    cue: Cue
+    tokens: list[int]
+    notes: list[NoteEvent]
+    length_ticks: int
+    candidates: int = 1
+    score: float = 0.0
+    report: dict = field(default_factory=dict)
+
+
+def conditions_for(cue: Cue):
+    from mm2music.music.tokenizer import Conditions
+
+    polyphony, families = TEXTURE_CONDITIONS.get(cue.texture, ("four_or_more_voices", ("ensemble",)))
+    return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
+                      density=cue.density, register=cue.register, polyphony=polyphony, families=families)
+
+
+def _notes_of(score, length_ticks: int) -> list[NoteEvent]:
+    """Pitched notes of a decoded symusic Score (480 tpq), clipped to ``length_ticks``."""
+    out = []
+    for track in score.tracks:
+        if track.is_drum:
+            continue
+        for n in track.notes:
+            start, end = int(n.time), int(n.time + max(1, n.duration))
+            if start >= length_ticks:
+                continue
+            out.append(NoteEvent(start, min(end, length_ticks), int(n.pitch), max(1, min(127, int(n.velocity)))))
+    return sorted(out, key=lambda n: (n.start, n.pitch))
+
+
+def cadence_score(notes: Sequence[NoteEvent], tonic_pc: int, mode: str) -> float:
+    """How firmly the music ends on the tonic: bass (lowest of the last onset) on the tonic, top voice in the
+    tonic triad, and the final sonority a tonic chord. In [0, 1]."""
+    if not notes:
+        return 0.0
+    last = max(n.start for n in notes)
+    final = [n for n in notes if n.start == last or (n.start < last < n.end)]
+    bass = min(final, key=lambda n: n.pitch)
+    top = max(final, key=lambda n: n.pitch)
+    third = 4 if mode == "major" else 3
+    triad = {tonic_pc, (tonic_pc + third) % 12, (tonic_pc + 7) % 12}
+    score = 0.5 * (bass.pitch % 12 == tonic_pc) + 0.25 * (top.pitch % 12 in triad)
+    score += 0.25 * all(n.pitch % 12 in triad for n in final)
+    return score
+
+
+def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, dict]:
+    """Score a candidate against its cue: key (most), density bin, cadence at the end of the piece."""
+    if not notes:
+        return -10.0, {"empty": True}
+    from mm2music.graph.keys import parse_key
+
+    tonic_pc, mode = parse_key(f"{cue.key} {cue.mode}")
+    tpq = TICKS_PER_QUARTER
+    num, den = cue.meter.split("/")
+    attrs = attributes_from_notes([(n.start / tpq, (n.end - n.start) / tpq, n.pitch) for n in notes],
+                                  tempo_bpm=cue.tempo_bpm, time_signature=(int(num), int(den)))
+    key_ok = attrs.key_pc == tonic_pc and attrs.key_mode == mode
+    mode_ok = attrs.key_mode == mode
+    length_beats = cue.bars * cue.beats_per_bar
+    density = len(notes) / max(length_beats, 1e-6)
+    from mm2music.music.attributes import density_bin
+
+    d_err = abs(DENSITY_BINS.index(density_bin(density)) - DENSITY_BINS.index(cue.density))
+    score = 2.0 * key_ok + 0.5 * mode_ok - 0.5 * d_err
+    cad = cadence_score(notes, tonic_pc, mode) if final else 0.0
+    score += 1.5 * cad
+    return score, {"key": attrs.key, "key_ok": key_ok, "density_bin": density_bin(density), "cadence": round(cad, 2)}
+
+
+def _seed(base: int, cue: Cue) -> int:
+    return zlib.crc32(f"{base}:{cue.index}:{cue.start:.3f}".encode()) & 0x7FFFFFFF
+
+
+def _bars(tokens: Sequence[int], bar_id: int) -> list[list[int]]:
+    """Split REMI ids into bars (each starting with its Bar token)."""
+    bars: list[list[int]] = []
+    for t in tokens:
+        if t == bar_id or not bars:
+            bars.append([])
+        bars[-1].append(int(t))
+    return bars
+
+
+def _transpose(tokens: Sequence[int], tokenizer, semitones: int) -> list[int] | None:
+    if semitones == 0:
+        return list(tokens)
+    table, shifts = tokenizer.transposition_table(6)
+    row = table[semitones + 6]
+    out = [int(row[t]) for t in tokens]
+    return None if any(t < 0 for t in out) else out
+
+
+def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None) -> list[CueMusic]:
+    """Generate every cue in order (see the module docstring). ``progress`` is called with each finished cue."""
+    from mm2music.graph.keys import parse_key
+    from mm2music.music.generate import GenerationConfig, generate_tokens
+
+    config = config or MusicConfig()
+    out: list[CueMusic] = []
+    first_statement: dict[str, CueMusic] = {}
+    for i, cue in enumerate(cues):
+        final = i == len(cues) - 1
+        conditions = conditions_for(cue)
+        length_ticks = round(cue.bars * cue.beats_per_bar * TICKS_PER_QUARTER)
+        primer: list[int] = []
+        restated: list[int] = []
+        if cue.theme in first_statement and config.theme_bars > 0:
+            src = first_statement[cue.theme]
+            shift = (parse_key(f"{cue.key} {cue.mode}")[0] - parse_key(f"{src.cue.key} {src.cue.mode}")[0] + 6) % 12 - 6
+            keep = min(config.theme_bars, cue.bars - 1, src.cue.bars)
+            if keep > 0 and src.cue.meter == cue.meter:
+                opening = [t for bar in _bars(src.tokens, tokenizer.bar_id)[:keep] for t in bar]
+                restated = _transpose(opening, tokenizer, shift) or []
+        if out and config.primer_bars > 0 and out[-1].cue.meter == cue.meter:
+            primer = [t for bar in _bars(out[-1].tokens, tokenizer.bar_id)[-config.primer_bars:] for t in bar]
+        n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0
+        gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=_seed(seed, cue))
+        new = generate_tokens(model, tokenizer, conditions, cue.bars - n_restated, num_samples=max(1, config.candidates),
+                              primer=primer + restated, config=gen)
+        best: CueMusic | None = None
+        for k, tokens in enumerate(new):
+            ids = restated + tokens
+            notes = _notes_of(tokenizer.decode(ids), length_ticks) if ids else []
+            score, report = plan_fit(notes, cue, final)
+            if best is None or score > best.score:
+                best = CueMusic(cue, ids, notes, length_ticks, len(new), score, {**report, "candidate": k, "restated_bars": n_restated})
+        assert best is not None
+        out.append(best)
+        first_statement.setdefault(cue.theme, best)
+        if progress:
+            progress(best)
+    return out
+
+
+def end_on_release(music: CueMusic) -> CueMusic:
+    """The last sonority sustains to the end of the cue; nothing sounds past it."""
+    if not music.notes:
+        return music
+    last = max(n.start for n in music.notes)
+    notes = [NoteEvent(n.start, music.length_ticks if n.start == last else min(n.end, music.length_ticks), n.pitch, n.velocity)
+             for n in music.notes]
+    return CueMusic(music.cue, music.tokens, notes, music.length_ticks, music.candidates, music.score, music.report)
+
+
+def percussion_layer(cue: Cue, length_ticks: int, accents: Sequence[int] = ()) -> list[NoteEvent]:
+    """General MIDI drums for a cue whose plan asks for percussion: a crash or timpani-like tom on the cue's
+    first downbeat and on accents, and at high arousal a soft kick on strong beats. Ticks from the cue start."""
+    tpq = TICKS_PER_QUARTER
+    bar = round(cue.beats_per_bar * tpq)
+    notes = [NoteEvent(0, min(length_ticks, tpq), 49 if cue.arousal > 0.2 else 47, 90)]
+    for a in accents:
+        if 0 < a < length_ticks:
+            notes.append(NoteEvent(a, min(length_ticks, a + tpq), 49, 100))
+    if cue.arousal > 0.3:
+        strong = (0, bar // 2) if cue.meter in ("4/4", "2/4") else (0,)
+        for b in range(cue.bars):
+            for s in strong:
+                t = b * bar + s
+                if t < length_ticks:
+                    notes.append(NoteEvent(t, min(length_ticks, t + tpq // 2), 36, 70))
+    return sorted(notes, key=lambda n: (n.start, n.pitch))
+

@@ -1,0 +1,44 @@
+"""The cue sheet: what plays when, in JSON for tools and Markdown for people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mm2music.arrange.compose import CueMusic
+from mm2music.arrange.timing import smpte
+from mm2music.types import Plan
+
+
+def cue_sheet(plan: Plan, music: Sequence[CueMusic], cuts: Sequence[float], hits: Sequence[float], sync: dict,
+              fps: float, extra: dict | None = None) -> dict:
+    cues = []
+    for m in music:
+        c = m.cue
+        cues.append({
+            "start": round(c.start, 4), "end": round(c.end, 4), "timecode": smpte(c.start, fps),
+            "key": c.key, "mode": c.mode, "tempo_bpm": round(c.tempo_bpm, 3), "meter": c.meter, "bars": c.bars,
+            "instruments": list(c.instruments), "theme": c.theme, "dynamics": c.dynamics, "transition": c.transition,
+            "cadence": c.cadence, "emotions": {k: round(v, 3) for k, v in c.emotions.items()},
+            "valence": round(c.valence, 3), "arousal": round(c.arousal, 3), "merged_scenes": [i + 1 for i in c.merged],
+            "generation": {k: (bool(v) if isinstance(v, bool) else v) for k, v in m.report.items()},
+        })
+    sheet = {"duration": round(plan.duration, 4), "cues": cues, "cuts": [round(c, 4) for c in cuts],
+             "hits": [round(h, 4) for h in hits], "sync": sync, "notes": list(plan.notes)}
+    sheet.update(extra or {})
+    return sheet
+
+
+def cue_sheet_markdown(sheet: dict, title: str) -> str:
+    lines = [f"# Cue sheet: {title}", "", f"Duration {sheet['duration']:.2f} s, {len(sheet['cues'])} cues.", "",
+             "| # | timecode | start | end | key | tempo | meter | bars | theme | instruments | emotion | into next |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for i, c in enumerate(sheet["cues"], 1):
+        mood = ", ".join(sorted(c["emotions"], key=lambda k: -c["emotions"][k])[:2])
+        lines.append(f"| {i} | {c['timecode']} | {c['start']:.2f} | {c['end']:.2f} | {c['key']} {c['mode']} | {c['tempo_bpm']:.1f} | "
+                     f"{c['meter']} | {c['bars']} | {c['theme']} | {', '.join(c['instruments'])} | {mood} | {c['transition']} |")
+    sync = sheet.get("sync", {})
+    lines += ["", f"Sync (measured on the written MIDI): cuts and hits are on bar lines within max {sync.get('max_ms', 0):.3f} ms, "
+              f"mean {sync.get('mean_ms', 0):.3f} ms."]
+    for note in sheet.get("notes", []):
+        lines.append(f"- {note}")
+    return "\n".join(lines) + "\n"
