@@ -4,17 +4,22 @@ A detector has one method that matters, ``update(chunk)``, called on every decod
 order, and ``finish()``, which returns the transitions (like PySceneDetect's ``SceneDetector``). State is
 bounded: a window of a few seconds of tiny per-frame features, whatever the video's length.
 
-Our detector (``"mm2music"``) works on a ~36-cell-high block-average grid of each frame's luma:
+Our detector (``"mm2music"``) works on a ~36-cell-high block-average grid of each frame's luma (and a
+64-bin colour histogram), brightness-normalised so flicker and exposure drift cost nothing:
 
 * **cuts**: the frame-to-frame difference after the best global shift (so pans and shakes cost little),
-  combined with a colour-histogram difference, must exceed ``CutConfig.threshold`` *and* stand well above the
-  differences around it (fast action raises that local baseline). A candidate whose next 1-3 frames match
-  the frame before it again is a flash, not a cut.
+  combined with the histogram difference, must exceed ``CutConfig.threshold`` *and* stand well above the
+  differences around it (fast action raises that local baseline) and above its two neighbours (a whip pan
+  changes several frames alike). A candidate whose next 1-3 frames match the frame before it again is a
+  flash; one between two fast-moving frames that matches its predecessor shifted by up to 60 % of the
+  width is a whip pan.
 * **fades**: a run of near-black frames, extended outwards over the frames whose brightness ramps down
   into it and up out of it.
-* **dissolves**: a window whose middle frame is close to the average of its two ends, whose ends differ,
-  and whose motion-compensated frame steps add up to that end-to-end change (a pan's steps do not: it is
-  the same picture shifted).
+* **dissolves**: a window whose middle frame is close to the average of its two ends, whose ends differ in
+  colour, and whose motion-compensated frame steps add up to that end-to-end change (a pan's steps do not:
+  it is the same picture shifted). The span is located by projecting each frame on the line between the
+  two ends; candidates whose surroundings keep changing the same way, or whose ends are one picture
+  zoomed, are rejected.
 
 ``"pyscenedetect"`` runs PySceneDetect's ``ContentDetector`` on the same frames, as a baseline.
 """
@@ -234,7 +239,10 @@ class CutDetector:
                 if not self._fps:
                     self._fps = self._estimate_fps()
                 self._analyse(final=True)
-        return self._assemble()
+        out = self._assemble()
+        kinds = [t.kind for t in out]
+        log.debug("%d frames: %d cuts, %d fades, %d dissolves", self._seen, kinds.count("cut"), kinds.count("fade"), kinds.count("dissolve"))
+        return out
 
     # -- buffer --------------------------------------------------------------------------------------
 
