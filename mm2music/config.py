@@ -78,6 +78,7 @@ class MusicConfig:
     top_p: float = 0.95
     primer_bars: int = 2  # bars of the previous cue that prime the next (the music flows across cuts)
     theme_bars: int = 2  # bars of a theme's first statement restated (transposed) when the theme returns
+    max_bar_tokens: int = 384  # a bar longer than this many tokens is closed at the next chance
 
 
 @dataclass
