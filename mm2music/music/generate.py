@@ -310,6 +310,17 @@ def generate_tokens(
     return new_tokens
 
 
+def bars_length_quarters(tokenizer: MusicTokenizer, ids: Sequence[int]) -> float:
+    """Length of the bars in ``ids`` in quarter notes, from their ``TimeSig`` tokens."""
+    total = 0.0
+    for i in ids:
+        tok = tokenizer.token(i)
+        if tok.startswith("TimeSig_"):
+            num, den = tok.split("_")[1].split("/")
+            total += int(num) * 4.0 / int(den)
+    return total
+
+
 def generate(
     model: MusicTransformer,
     tokenizer: MusicTokenizer,
@@ -317,5 +328,18 @@ def generate(
     n_bars: int,
     **kwargs,
 ):
-    """Like :func:`generate_tokens` but returns symusic ``Score`` objects (one per sequence, 480 tpq)."""
-    return [tokenizer.decode(ids) for ids in generate_tokens(model, tokenizer, conditions, n_bars, **kwargs)]
+    """Like :func:`generate_tokens` but returns symusic ``Score`` objects (one per sequence, 480 tpq).
+
+    Notes still sounding at the end of bar ``n_bars`` are cut there, so the music lasts exactly the
+    requested bars (a last bar may be silent at its end; the Score's length is then shorter).
+    """
+    scores = []
+    for ids in generate_tokens(model, tokenizer, conditions, n_bars, **kwargs):
+        score = tokenizer.decode(ids, tpq=480)
+        end = round(bars_length_quarters(tokenizer, ids) * 480)
+        for track in score.tracks:
+            for note in track.notes:
+                if note.time + note.duration > end:
+                    note.duration = max(1, end - note.time)
+        scores.append(score)
+    return scores

@@ -237,6 +237,7 @@ METRIC_FIELDS = ["step", "tokens", "lr", "train_loss", "grad_norm", "valid_nll",
 
 def _evaluate(model: MusicTransformer, batches, bf16: bool, rank: int, world: int) -> float:
     """Mean NLL (nats) per music target token over the fixed valid windows."""
+    was_training = model.training
     model.eval()
     total, count = 0.0, 0.0
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -249,9 +250,22 @@ def _evaluate(model: MusicTransformer, batches, bf16: bool, rank: int, world: in
             )
             total += float(nll)
             count += float((y != IGNORE).sum())
-    model.train()
+    model.train(was_training)
     total, count = _all_sum([total, count])
     return total / max(count, 1.0)
+
+
+def evaluate_split(model: MusicTransformer, tokenizer: MusicTokenizer, data: DataConfig, split: str = "test",
+                   limit: int = 256, batch_size: int = 16, bf16: bool = False) -> dict:
+    """Held-out NLL (nats per music token) of ``model`` on the first window of up to ``limit`` pieces of
+    ``split`` (hash order, untransposed, the condition prefix in front), as in training's valid metric."""
+    rows = sorted(load_rows(dataclasses.replace(data, max_pieces=0), split), key=lambda r: hashlib.sha1(r["id"].encode()).hexdigest())[:limit]
+    if not rows:
+        raise CorpusError(f"no '{split}' pieces in '{resolve_corpus_dir(data)}'; check the corpus conversion")
+    ds = WindowDataset(rows, tokenizer, data, progress=False)
+    batches = ds.eval_batches(model.config.block_size, batch_size, limit)
+    tokens = sum(int((y != IGNORE).sum()) for _, y in batches)
+    return {"split": split, "pieces": len(ds), "tokens": tokens, "nll_per_token": _evaluate(model, batches, bf16, 0, 1)}
 
 
 def train(config: TrainConfig, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True) -> Path:
@@ -527,12 +541,12 @@ instrument families). Trained on this project's CPU (2 cores, bf16 autocast) by 
 | parameters | {model.num_params() / 1e6:.2f} M ({m['n_layer']} layers, d={m['n_embd']}, {m['n_head']} heads, context {m['block_size']}) |
 | weights | `model.safetensors`, fp32, {size_mb:.1f} MB |
 | vocabulary | {tokenizer.vocab_size} tokens ({tokenizer.remi_vocab_size} REMI + {len(tokenizer.condition_tokens)} condition), tokenizer v{config['tokenizer']['version']} (`tokenizer.json`, hash {tokenizer.hash}) |
-| data | {t.get('corpus_dir')} ({pieces.get('train', '?')} train pieces, {t.get('train_tokens', '?')} tokens; {pieces.get('valid', '?')} valid pieces), manifest sha256 `{(t.get('manifest_sha256') or '')[:16]}` |
+| data | music21's corpus converted by `pipelines/prepare_corpus.py` (`<user cache>/mm2music/corpora/{Path(t.get('corpus_dir') or '?').name}`: {pieces.get('train', '?')} train pieces, {t.get('train_tokens', '?')} tokens; {pieces.get('valid', '?')} valid pieces evaluated), manifest sha256 `{(t.get('manifest_sha256') or '')[:16]}` |
 | split | by piece-id hash (94/3/3 train/valid/test), never by window |
 | augmentation | random transposition within +-6 semitones keeping pitches in range (every key is seen) |
 | this checkpoint | step {t.get('step')} of {t.get('steps_planned')}, {t.get('tokens_seen', 0) / 1e6:.1f} M tokens seen (batch {t.get('batch_size')} x {t.get('window')}) |
 | valid NLL | {nll if nll is None else f'{nll:.4f}'} nats per music token (first window of each valid piece, untransposed) |
-| run | `{run_dir.name}`, seed {t.get('seed')}, git `{t.get('git_commit')}`, last logged step {last.get('step', '?')} |
+| run | `{run_dir.name}`, seed {t.get('seed')}, git `{t.get('git_commit')}`, {run.get('world_size', 1)} process(es); at step {last.get('step', '?')}: train loss {last.get('train_loss', '?')}, {float(last.get('elapsed_s') or 0) / 60:.0f} min wall time |
 
 Reproduce: `{cfg_name}`
 (after `python pipelines/prepare_corpus.py --corpus music21`), then

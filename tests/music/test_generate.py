@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mm2music.errors import ConfigError
-from mm2music.music.attributes import TEMPO_EDGES
+from mm2music.music.attributes import TEMPO_EDGES, extract_attributes
 from mm2music.music.generate import GenerationConfig, generate, generate_tokens
 from mm2music.music.model import ModelConfig, MusicTransformer
 from mm2music.music.tokenizer import Conditions, MusicTokenizer, program_family
@@ -76,8 +76,9 @@ def test_primer_continues_and_rows_of_different_lengths_batch(tok, model):
     assert cached == uncached
     for ids in cached:
         assert count(tok, ids, "Bar_") == 2 and tok.grammar_errors(ids) == 0.0
-    scores = generate(model, tok, cond, 1, num_samples=2, programs=[0], config=GenerationConfig(**FAST))
+    scores = generate(model, tok, cond, 3, num_samples=2, programs=[0], config=GenerationConfig(**FAST))
     assert len(scores) == 2 and all(t.program == 0 for s in scores for t in s.tracks)
+    assert all(n.time + n.duration <= 3 * 2 * 480 for s in scores for t in s.tracks for n in t.notes)  # 3 bars of 2/4
 
 
 def test_bad_requests_raise(tok, model):
@@ -103,3 +104,5 @@ def test_shipped_checkpoint_generates_valid_music():
     for ids in outs:
         assert count(tok, ids, "Bar_") == 4 and tok.grammar_errors(ids) == 0.0
         assert tok.decode(ids).note_num() > 0
+    for score in generate(model, tok, cond, 4, num_samples=2):
+        assert extract_attributes(score).bars == 4

@@ -20,7 +20,8 @@ from mm2music.errors import ConfigError
 from mm2music.music.checkpoint import load_checkpoint
 from mm2music.training.corpora.cache import run_conversion
 from mm2music.training.corpora.music21_corpus import _task, convert_music21_task
-from mm2music.training.train import export_run, load_train_config, train
+from mm2music.training.dataset import DataConfig
+from mm2music.training.train import evaluate_split, export_run, load_train_config, train
 
 REPO = Path(__file__).resolve().parents[2]
 DEBUG = REPO / "configs" / "train" / "debug.yaml"
@@ -123,6 +124,8 @@ def test_export_writes_a_loadable_checkpoint_and_card(corpus, tmp_path):
     assert config["training"]["step"] in (5, 10) and config["training"]["manifest_sha256"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "valid NLL" in card and "tokens seen" in card
+    held_out = evaluate_split(model, tok, DataConfig(corpus_dir=str(corpus)), "valid")
+    assert held_out["pieces"] == 1 and 0 < held_out["nll_per_token"] < 7 and not model.training
 
 
 def test_config_errors_name_the_fix(corpus, tmp_path):
