@@ -96,3 +96,31 @@ def test_kneser_ney_normalises_and_beats_unigram():
     assert lm.token_nll(held_out)[0].mean() < 0.8 * np.log(V)
     with pytest.raises(ValueError, match="outside"):
         lm.token_nll([np.array([V])])
+
+
+def test_opening_signature_is_transposition_invariant():
+    from bench.music import opening_signature
+
+    pitch_of = np.array([-1] + list(range(128)))  # id 0 is not a pitch, id i + 1 is pitch i
+    tune = [0, 61, 0, 63, 65, 0, 61]
+    assert opening_signature(tune, pitch_of, n=3) == (2, 2, -4)
+    assert opening_signature([t + 5 if t else 0 for t in tune], pitch_of, n=3) == (2, 2, -4)
+    assert opening_signature(tune, pitch_of, n=4) is None  # fewer than n + 1 notes
+
+
+def test_key_probe_always_moves_the_tonic():
+    from bench.music import HeldOut, match_conditions, transposed_requests
+    from mm2music.music.attributes import attributes_from_notes
+    from mm2music.music.tokenizer import Conditions
+
+    conds = [Conditions(key=k) for k in ("C major", "A minor", "F# major", "Bb minor")] * 10
+    held = [HeldOut({"attributes": {"pitch_mean": 66.0}}, np.zeros(0, np.int64), np.zeros(0, np.int64))] * len(conds)
+    moved, shifts = transposed_requests(held, conds, seed=0)
+    assert all(-6 <= s <= 6 and s != 0 for s in shifts)
+    assert all(m.key_pc == (c.key_pc + s) % 12 and m.key_mode == c.key_mode for m, c, s in zip(moved, conds, shifts))
+    assert transposed_requests(held, conds, seed=0)[1] == shifts  # seeded
+    # a C major scale in quarters matches a C major request, not a G major one
+    scale = attributes_from_notes([(i, 1, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])])
+    assert match_conditions(Conditions(key="C major", density="very_sparse"), scale)["key_exact"]
+    got = match_conditions(Conditions(key="G major", density="very_sparse"), scale)
+    assert not got["key_exact"] and got["mode"] and got["key_relation"] == "fifth"
