@@ -62,6 +62,9 @@ class GenerationConfig:
     force_tempo_band: bool = True  # Tempo tokens inside the requested band
     force_families: bool = True  # Program tokens in the requested instrument families
     use_cache: bool = True  # False recomputes the whole context every step (for tests)
+    # torch threads while sampling (restored after); 0 = leave as is. One thread: a decoding step is too
+    # small to split, and on a busy 2-core machine 2 threads spin (measured 1,160 vs 81 tokens/s at batch 16)
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -260,6 +263,18 @@ def generate_tokens(
         if bad:
             raise ConfigError(f"primer token {bad[0]} is not a REMI token id (0-{tokenizer.remi_vocab_size - 1})")
 
+    threads = torch.get_num_threads()
+    if gen.threads:
+        torch.set_num_threads(gen.threads)
+    try:
+        return _sample_loop(model, tokenizer, conds, primers, n_bars, programs, gen)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list[Conditions], primers: list[list[int]],
+                 n_bars: int, programs: Sequence[int] | None, gen: GenerationConfig) -> list[list[int]]:
+    B = len(conds)
     grammar = Grammar(tokenizer)
     cond_masks = torch.stack([grammar.condition_mask(c, programs, gen) for c in conds])  # (B, V)
     P = tokenizer.prefix_length

@@ -33,7 +33,7 @@ def mux(video: Path, music_wav: Path, out: Path, video_codec: str, timestamps: s
         cmd += ["-fflags", "+genpts"]
     cmd += ["-i", str(video), "-i", str(music_wav)]
     if keep_original and has_audio:
-        cmd += ["-filter_complex", "[0:a:0]aresample=44100,aformat=channel_layouts=stereo[o];[o][1:a]amix=inputs=2:duration=first:normalize=0[a]",
+        cmd += ["-filter_complex", "[0:a:0]aresample=44100,aformat=channel_layouts=stereo[o];[o][1:a]amix=inputs=2:duration=longest:normalize=0[a]",
                 "-map", "0:v:0", "-map", "[a]"]
     else:
         cmd += ["-map", "0:v:0", "-map", "1:a:0"]
