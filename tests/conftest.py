@@ -49,3 +49,22 @@ def no_error_logs(caplog):
     errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     if errors:
         pytest.fail("test logged an ERROR: " + "; ".join(r.getMessage() for r in errors))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and on a busy machine two threads spin)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tok():
+    """The default music tokenizer (REMI + condition prefix)."""
+    from mm2music.music.tokenizer import MusicTokenizer
+
+    return MusicTokenizer()

@@ -15,18 +15,9 @@ from mm2music.music.tokenizer import Conditions, MusicTokenizer, program_family
 FAST = dict(max_bar_tokens=48)  # a random model writes long bars: keep them short
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and a busy machine makes 2 threads spin)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def tok() -> MusicTokenizer:
-    return MusicTokenizer()
 
 
 @pytest.fixture(scope="module")

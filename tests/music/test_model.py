@@ -13,18 +13,9 @@ from mm2music.music.model import KVCache, ModelConfig, MusicTransformer
 from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and a busy machine makes 2 threads spin)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def tok() -> MusicTokenizer:
-    return MusicTokenizer()
 
 
 def tiny(vocab: int, block: int = 64) -> MusicTransformer:

@@ -14,18 +14,9 @@ from mm2music.music.tokenizer import Conditions, MusicTokenizer, TokenizerSettin
 from mm2music.training.corpora.music21_corpus import _task, convert_music21_task
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and a busy machine makes 2 threads spin)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def tok() -> MusicTokenizer:
-    return MusicTokenizer()
 
 
 @pytest.fixture(scope="module")
