@@ -26,7 +26,7 @@ import networkx as nx
 from mm2music.config import PlanConfig
 from mm2music.errors import ConfigError
 from mm2music.graph.build import attr_id, attribute_scores, build_graph, emotion_similarity, key_id, seg_id
-from mm2music.graph.cues import FAMILIES, METERS
+from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS
 from mm2music.graph.keys import key_distance, key_name, key_path, parse_key, relative
 from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
 from mm2music.types import Cue, Emotion, Plan, Scene, Transition
@@ -240,6 +240,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     if config.tempo is not None:
         smoothed = [config.tempo] * len(scenes)
 
+    dynamics = smooth_dynamics([_argmax(sc["dynamics"]) for sc in scores], [e.arousal for e in emotions], config.contrast_arousal)
     cues: list[Cue] = []
     theme_keys: dict[str, str] = {}
     prev = None
@@ -269,7 +270,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
                 cadence = "half"  # the same theme goes on: keep it open
         cue = Cue(
             index=i, start=scene.start, end=scene.end, key=tonic, mode=mode, tempo_bpm=bpm, meter=meter, bars=bars,
-            density=_argmax(sc["density"]), register=_argmax(sc["register"]), dynamics=_argmax(sc["dynamics"]),
+            density=_argmax(sc["density"]), register=_argmax(sc["register"]), dynamics=dynamics[i],
             articulation=_argmax(sc["articulation"]), instruments=instruments, texture=_argmax(sc["texture"]),
             theme=themes[i], transition="", cadence=cadence, valence=e.valence, arousal=e.arousal,
             emotions=dict(e.top(3)), merged=groups[i] if len(groups[i]) > 1 else (),
@@ -280,6 +281,19 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     plan = Plan(cues=tuple(cues), duration=duration or scenes[-1].end, notes=tuple(notes))
     _record_plan(g, plan)
     return plan, g
+
+
+def smooth_dynamics(levels: Sequence[str], arousal: Sequence[float], contrast: float) -> list[str]:
+    """Dynamics move at most one step (e.g. mp -> mf) between neighbouring cues, except at a contrast (an
+    arousal jump of at least ``contrast``), where a subito change is what the picture asks for."""
+    out: list[str] = []
+    for i, level in enumerate(levels):
+        if out and abs(arousal[i] - arousal[i - 1]) < contrast:
+            prev = DYNAMICS.index(out[-1])
+            want = DYNAMICS.index(level)
+            level = DYNAMICS[prev + max(-1, min(1, want - prev))]
+        out.append(level)
+    return out
 
 
 def _top_families(scores: Mapping[str, float], previous: set[str], k: int = 3) -> tuple[str, ...]:

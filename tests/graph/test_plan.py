@@ -136,3 +136,10 @@ def test_graph_exports(tmp_path):
     data = json.loads((tmp_path / "g.json").read_text())
     assert len(data["links"]) == g.number_of_edges()
     assert back.nodes[seg_id(0)]["kind"] == "segment"
+
+
+def test_dynamics_move_one_step_unless_contrast():
+    from mm2music.graph.plan import smooth_dynamics
+
+    assert smooth_dynamics(["pp", "ff", "ff"], [-0.5, -0.3, -0.2], 0.8) == ["pp", "p", "mp"]
+    assert smooth_dynamics(["pp", "ff"], [-0.8, 0.8], 0.8) == ["pp", "ff"]  # a real contrast: subito
