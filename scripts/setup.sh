@@ -14,8 +14,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}" >&2
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+    aptlog=$(mktemp)
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; } >"$aptlog" 2>&1; then
+        tail -n 30 "$aptlog" >&2
+        echo "setup: apt-get install failed (${need_apt[*]}); see above" >&2
+        exit 1
+    fi
+    rm -f "$aptlog"
 fi
 
 PY="${PYTHON:-python3.11}"
@@ -30,7 +35,11 @@ stamp=.venv/.mm2music-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing mm2music and its dependencies into .venv (first time: a few minutes, ~6 GB)" >&2
-    .venv/bin/python -m pip install -q --upgrade pip >&2
-    .venv/bin/python -m pip install -q -e '.[dev]' >&2
+    log=.venv/install.log
+    if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "setup: pip install failed; the full log is $log" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
