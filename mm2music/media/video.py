@@ -94,6 +94,29 @@ def _open_reader(path: Path, width: int = -1, height: int = -1):
             raise MediaError(f"'{path}' cannot be decoded ({reason}); {VIDEO_HINT}") from None
 
 
+def _open_checked(path: Path, width: int, height: int):
+    """Open a decord reader at a size it really delivers.
+
+    decord 0.6 returns garbage with a wrong channel count for a few output sizes (e.g. 72x128, 48x86):
+    decode the first frame, and nudge the size by a couple of pixels until the frame comes back as
+    (height, width, 3).
+    """
+    for step in range(4):
+        w = width + 2 * step
+        h = height if step == 0 else max(2, int(round(w * height / width / 2)) * 2)
+        reader = _open_reader(path, w, h)
+        with quiet_stderr():
+            try:
+                shape = tuple(reader[0].shape)
+                reader.seek(0)
+            except Exception:
+                return reader, (w, h)  # nothing decodes: the decode pass reports it
+        if shape == (h, w, 3):
+            return reader, (w, h)
+        log.debug("decord gave frames of shape %s at %dx%d; trying another size", shape, w, h)
+    raise MediaError(f"'{path}' cannot be decoded at {width}x{height}; set media.frame_short_side to another value (e.g. 144)")
+
+
 def valid_timestamps(stamps: np.ndarray, fps: float, container_duration: float | None) -> bool:
     """Whether decord's ``get_frame_timestamp`` start times can be trusted.
 
@@ -141,7 +164,7 @@ class VideoSource:
         self.frame_size = (w, h)
         self.warnings: list[str] = []
         try:
-            self.reader = _open_reader(self.path, w, h)
+            self.reader, self.frame_size = _open_checked(self.path, w, h)
         except MediaError as exc:
             # decord indexes the whole file on open and gives up on a truncated one; ffmpeg streams what decodes
             self.reader = None

@@ -103,3 +103,28 @@ def test_no_audio_stream_gives_none(silent_avi):
     from mm2music.media.audio import read_audio_envelope
 
     assert read_audio_envelope(silent_avi) is None
+
+
+@pytest.mark.parametrize(
+    "name, size, rate, codec_args, codec",
+    [
+        ("h264.mov", "320x180", 30, ["-c:v", "libx264", "-preset", "ultrafast"], "h264"),
+        ("hevc.mkv", "320x180", 25, ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=none"], "hevc"),
+        ("vp9.webm", "320x180", 24, ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"], "vp9"),
+        ("portrait60.mp4", "360x640", 60, ["-c:v", "libx264", "-preset", "ultrafast"], "h264"),
+        ("uhd.mp4", "3840x2160", 30, ["-c:v", "libx264", "-preset", "ultrafast"], "h264"),
+    ],
+)
+def test_formats_users_bring(media_dir, name, size, rate, codec_args, codec):
+    """MOV, MKV (HEVC), WebM (VP9), portrait 60 fps and 4K all decode, downscaled, with real frame times."""
+    path = media_dir / name
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r={rate}:d=0.5", *codec_args, "-pix_fmt", "yuv420p", str(path))
+    source = VideoSource(path, MediaConfig(frame_short_side=72))
+    chunks = list(source.chunks())
+    w, h = (int(x) for x in size.split("x"))
+    assert (source.info.width, source.info.height, source.info.codec) == (w, h, codec)
+    assert min(chunks[0].frames.shape[1:3]) in (72, 74, 76)  # short side downscaled (decord dislikes a few sizes)
+    assert (chunks[0].frames.shape[1] > chunks[0].frames.shape[2]) == (h > w)
+    times = np.concatenate([c.times for c in chunks])
+    assert abs(len(times) - rate * 0.5) <= 1
+    np.testing.assert_allclose(np.diff(times), 1 / rate, atol=2e-3)
