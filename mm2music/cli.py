@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--text-file", metavar="PATH", help="UTF-8 text file to turn into a theme")
     src.add_argument("--captions", metavar="PATH", help="SRT or WebVTT captions, alone or with --video")
     src.add_argument("--sample", action="store_true", help="use the embedded sample video (the default when no input is given)")
+    # --- batch (issue 6) ---
+    src.add_argument("--batch", metavar="PATH", help="score many clips: a folder of videos/.txt/.srt/.vtt, or a CSV/JSONL "
+                     "manifest (one job per row); one folder per job under --out, with batch_report.json/.csv; re-running resumes")
+    src.add_argument("--workers", type=int, default=1, metavar="N", help="with --batch: jobs run in N processes (1 = in this process)")
+    src.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="with --batch: run jobs in local processes, or as Ray tasks (local Ray with --workers CPUs, or --ray-address)")
+    src.add_argument("--ray-address", metavar="ADDR", help="with --executor ray: a Ray cluster (e.g. ray://head:10001 or auto); "
+                     "--out must be a folder every node sees")
+    # --- end batch ---
     run = parser.add_argument_group("run")
     run.add_argument("--analyze-only", action="store_true", help="stop after the analysis (scenes, cuts)")
     run.add_argument("--out", metavar="DIR", default=defaults.output.out_dir, help="output folder")
@@ -175,6 +184,8 @@ def main_score(argv: list[str]) -> int:
         from mm2music.config import load_config
 
         config = load_config(args.config, _overrides(args, parser))
+        if args.batch is not None:  # --- batch (issue 6) ---
+            return _main_batch(args, parser)
         video = args.video
         if args.sample or not any((args.video, args.text is not None, args.text_file, args.captions)):
             from mm2music.media.sample import make_sample_video
@@ -197,6 +208,37 @@ def main_score(argv: list[str]) -> int:
         return 130
     print_summary(result)
     return 0
+
+
+# --- batch (issue 6) ---
+def _main_batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--batch PATH``: run every job, print one line per failure and a summary; exit 1 if any job failed."""
+    from mm2music.batch import Settings, run_batch
+
+    if any((args.video, args.text is not None, args.text_file, args.captions, args.sample)):
+        raise Mm2MusicError("give --batch or --video/--text/--text-file/--captions/--sample, not both; "
+                            "list a batch's inputs in its folder or manifest")
+    if args.name:
+        raise Mm2MusicError("--name does not apply to --batch; set a 'name' column in the manifest instead")
+    config_arg = args.config
+    if config_arg and Path(config_arg).exists():
+        config_arg = str(Path(config_arg).resolve())  # workers may not share our view of relative paths
+    overrides = [o for o in _overrides(args, parser) if not o.startswith(("output.out_dir=", "output.overwrite="))]
+    settings = Settings(out_dir=str(Path(args.out).resolve()), config=config_arg, overrides=tuple(overrides),
+                        analyze_only=args.analyze_only)
+    try:
+        summary = run_batch(args.batch, settings, workers=args.workers, progress=False if args.quiet else None,
+                            executor=args.executor, ray_address=args.ray_address)
+    except KeyboardInterrupt:
+        print("error: interrupted; finished jobs are kept, re-run the same command to resume", file=sys.stderr)
+        return 130
+    for name, error in summary.failures:
+        print(f"failed: {name}: {error}", file=sys.stderr)
+    c = summary.counts
+    print(f"batch: {summary.jobs} job{'s' if summary.jobs != 1 else ''}: {c['done']} done, {c['skipped']} skipped, "
+          f"{c['failed']} failed in {summary.seconds:.1f} s; report {summary.report_json}")
+    return 0 if summary.ok else 1
+# --- end batch ---
 
 
 SUBCOMMANDS = {
