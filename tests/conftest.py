@@ -68,3 +68,19 @@ def tok():
     from mm2music.music.tokenizer import MusicTokenizer
 
     return MusicTokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A randomly initialised 2-layer music decoder saved as a real checkpoint: it exercises the whole
+    scoring path fast (assembly, timing, files), not musical quality."""
+    import torch
+
+    from mm2music.music.checkpoint import save_checkpoint
+    from mm2music.music.model import ModelConfig, MusicTransformer
+    from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
+
+    torch.manual_seed(0)
+    tokenizer = MusicTokenizer(TokenizerSettings(positions_per_beat=4, num_velocities=8, max_families=3))
+    model = MusicTransformer(ModelConfig(vocab_size=tokenizer.vocab_size, block_size=256, n_layer=2, n_head=2, n_embd=32))
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, tokenizer)

@@ -9,7 +9,6 @@ import json
 
 import pretty_midi
 import pytest
-import torch
 
 from mm2music import cli
 from mm2music.arrange.compose import cadence_score, end_on_release, CueMusic
@@ -18,18 +17,6 @@ from mm2music.arrange.timing import smpte
 from mm2music.render.synth import read_wav
 from mm2music.types import Cue
 from tests.conftest import REPO, ffmpeg
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory):
-    from mm2music.music.checkpoint import save_checkpoint
-    from mm2music.music.model import ModelConfig, MusicTransformer
-    from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
-
-    torch.manual_seed(0)
-    tokenizer = MusicTokenizer(TokenizerSettings(positions_per_beat=4, num_velocities=8, max_families=3))
-    model = MusicTransformer(ModelConfig(vocab_size=tokenizer.vocab_size, block_size=256, n_layer=2, n_head=2, n_embd=32))
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, tokenizer)
 
 
 @pytest.fixture(scope="session")
