@@ -159,7 +159,7 @@ def print_summary(result) -> None:
                   f"x{c.bars:<3} {c.dynamics:<2} {c.density:<11} theme {c.theme}  {', '.join(c.instruments)}")
         for note in plan.notes:
             print(f"  note: {note}")
-    if getattr(result, "sync", None):
+    if getattr(result, "sync", None) and result.sync.get("points"):
         print(f"music: cuts and hits on bar lines within {result.sync['max_ms']:.3f} ms (measured on the MIDI)")
     for w in a.warnings:
         print(f"warning: {w}", file=sys.stderr)
