@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
-from mm2music.music.attributes import DENSITY_BINS, attributes_from_notes, tempo_band
+from mm2music.graph.keys import parse_key
+from mm2music.music.attributes import DENSITY_BINS, attributes_from_notes, density_bin, tempo_band
 from mm2music.types import Cue
 
 log = logging.getLogger(__name__)
@@ -91,19 +92,15 @@ def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, 
     """Score a candidate against its cue: key (most), density bin, cadence at the end of the piece."""
     if not notes:
         return -10.0, {"empty": True}
-    from mm2music.graph.keys import parse_key
-
     tonic_pc, mode = parse_key(f"{cue.key} {cue.mode}")
     tpq = TICKS_PER_QUARTER
     num, den = cue.meter.split("/")
     attrs = attributes_from_notes([(n.start / tpq, (n.end - n.start) / tpq, n.pitch) for n in notes],
                                   tempo_bpm=cue.tempo_bpm, time_signature=(int(num), int(den)))
-    key_ok = attrs.key_pc == tonic_pc and attrs.key_mode == mode
-    mode_ok = attrs.key_mode == mode
+    key_ok = bool(attrs.key_pc == tonic_pc and attrs.key_mode == mode)
+    mode_ok = bool(attrs.key_mode == mode)
     length_beats = cue.bars * cue.beats_per_bar
     density = len(notes) / max(length_beats, 1e-6)
-    from mm2music.music.attributes import density_bin
-
     d_err = abs(DENSITY_BINS.index(density_bin(density)) - DENSITY_BINS.index(cue.density))
     score = 2.0 * key_ok + 0.5 * mode_ok - 0.5 * d_err
     cad = cadence_score(notes, tonic_pc, mode) if final else 0.0
@@ -125,10 +122,11 @@ def _bars(tokens: Sequence[int], bar_id: int) -> list[list[int]]:
     return bars
 
 
-def _transpose(tokens: Sequence[int], tokenizer, semitones: int) -> list[int] | None:
+def _transpose(tokens: Sequence[int], table, semitones: int) -> list[int] | None:
+    """``tokens`` moved by ``semitones`` (-6..6) with the tokenizer's transposition table; None if a pitch
+    would leave the range."""
     if semitones == 0:
         return list(tokens)
-    table, shifts = tokenizer.transposition_table(6)
     row = table[semitones + 6]
     out = [int(row[t]) for t in tokens]
     return None if any(t < 0 for t in out) else out
@@ -136,10 +134,10 @@ def _transpose(tokens: Sequence[int], tokenizer, semitones: int) -> list[int] | 
 
 def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None) -> list[CueMusic]:
     """Generate every cue in order (see the module docstring). ``progress`` is called with each finished cue."""
-    from mm2music.graph.keys import parse_key
     from mm2music.music.generate import GenerationConfig, generate_tokens
 
     config = config or MusicConfig()
+    table = None  # the tokenizer's transposition table, built the first time a theme returns
     out: list[CueMusic] = []
     first_statement: dict[str, CueMusic] = {}
     for i, cue in enumerate(cues):
@@ -154,7 +152,9 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
             keep = min(config.theme_bars, cue.bars - 1, src.cue.bars)
             if keep > 0 and src.cue.meter == cue.meter:
                 opening = [t for bar in _bars(src.tokens, tokenizer.bar_id)[:keep] for t in bar]
-                restated = _transpose(opening, tokenizer, shift) or []
+                if table is None:
+                    table, _ = tokenizer.transposition_table(6)
+                restated = _transpose(opening, table, shift) or []
         if out and config.primer_bars > 0 and out[-1].cue.meter == cue.meter:
             primer = [t for bar in _bars(out[-1].tokens, tokenizer.bar_id)[-config.primer_bars:] for t in bar]
         n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0

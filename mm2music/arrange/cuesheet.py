@@ -20,7 +20,7 @@ def cue_sheet(plan: Plan, music: Sequence[CueMusic], cuts: Sequence[float], hits
             "instruments": list(c.instruments), "theme": c.theme, "dynamics": c.dynamics, "transition": c.transition,
             "cadence": c.cadence, "emotions": {k: round(v, 3) for k, v in c.emotions.items()},
             "valence": round(c.valence, 3), "arousal": round(c.arousal, 3), "merged_scenes": [i + 1 for i in c.merged],
-            "generation": {k: (bool(v) if isinstance(v, bool) else v) for k, v in m.report.items()},
+            "generation": dict(m.report),
         })
     sheet = {"duration": round(plan.duration, 4), "cues": cues, "cuts": [round(c, 4) for c in cuts],
              "hits": [round(h, 4) for h in hits], "sync": sync, "notes": list(plan.notes)}

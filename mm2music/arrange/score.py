@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from mm2music.arrange.compose import CueMusic, end_on_release, percussion_layer
 from mm2music.arrange.orchestrate import ROLE_NAMES, role_programs, shape_velocities, split_voices
-from mm2music.arrange.timing import TICKS_PER_QUARTER, layout, smpte
+from mm2music.arrange.timing import TICKS_PER_QUARTER, layout, seconds_to_tick, smpte
 from mm2music.graph.keys import parse_key
 
 
@@ -45,7 +45,7 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
         score.markers.append(TextMeta(t.start_tick, f"Cue {i + 1} {smpte(cue.start, fps)} theme {cue.theme} {cue.key} {cue.mode}"))
         if i == last:
             m = end_on_release(m)
-        hit_ticks = [round((h - cue.start) * cue.tempo_bpm / 60 * TICKS_PER_QUARTER) for h in hits if cue.start <= h < cue.end]
+        hit_ticks = [seconds_to_tick(h, cues, timings) - t.start_tick for h in hits if cue.start <= h < cue.end]
         programs = role_programs(cue.instruments)
         for role, notes in enumerate(split_voices(m.notes)):
             if not notes:
@@ -62,9 +62,9 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
             for n in percussion_layer(cue, m.length_ticks, hit_ticks):
                 drums.notes.append(Note(t.start_tick + n.start, n.end - n.start, n.pitch, n.velocity))
     for c in cuts:
-        score.markers.append(TextMeta(_tick_at(c, cues, timings), f"Cut {smpte(c, fps)}"))
+        score.markers.append(TextMeta(seconds_to_tick(c, cues, timings), f"Cut {smpte(c, fps)}"))
     for h in hits:
-        score.markers.append(TextMeta(_tick_at(h, cues, timings), f"Hit {smpte(h, fps)}"))
+        score.markers.append(TextMeta(seconds_to_tick(h, cues, timings), f"Hit {smpte(h, fps)}"))
     for track in tracks.values():
         score.tracks.append(track)
     if drums is not None:
@@ -72,9 +72,3 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
     score.markers.sort(key=lambda m: m.time)
     return score
 
-
-def _tick_at(seconds: float, cues, timings) -> int:
-    for cue, t in zip(cues, timings):
-        if cue.start <= seconds < cue.end or cue is cues[-1]:
-            return round(t.start_tick + (seconds - cue.start) * cue.tempo_bpm / 60 * TICKS_PER_QUARTER)
-    return 0

@@ -38,17 +38,12 @@ def layout(cues: Sequence[Cue], tpq: int = TICKS_PER_QUARTER) -> list[CueTiming]
     return out
 
 
-def tick_to_seconds(tick: float, timings: Sequence[CueTiming], tpq: int = TICKS_PER_QUARTER, start: float = 0.0) -> float:
-    """Seconds at ``tick`` under the cue tempo map (``start`` = the time of tick 0)."""
-    t = start
-    for ct in timings:
-        if tick <= ct.start_tick:
-            break
-        span = min(tick, ct.end_tick) - ct.start_tick
-        t += span / tpq * 60 / ct.qpm
-    if timings and tick > timings[-1].end_tick:
-        t += (tick - timings[-1].end_tick) / tpq * 60 / timings[-1].qpm
-    return t
+def seconds_to_tick(seconds: float, cues: Sequence[Cue], timings: Sequence[CueTiming], tpq: int = TICKS_PER_QUARTER) -> int:
+    """The tick at ``seconds`` under the cue tempo map (times past the end continue the last tempo)."""
+    for cue, t in zip(cues, timings):
+        if seconds < cue.end or t is timings[-1]:
+            return round(t.start_tick + (seconds - cue.start) * cue.tempo_bpm / 60 * tpq)
+    return 0
 
 
 def smpte(seconds: float, fps: float) -> str:

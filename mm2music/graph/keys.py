@@ -12,11 +12,10 @@ import functools
 
 import networkx as nx
 
+from mm2music.music.attributes import tonic_name
+
 PITCH_CLASSES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _ALIASES = {"C#": 1, "D#": 3, "Gb": 6, "G#": 8, "A#": 10, "Cb": 11, "Fb": 4, "E#": 5, "B#": 0}
-# Spelling with the fewest accidentals in the key signature.
-MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 
 
 def pitch_class(tonic: str) -> int:
@@ -27,15 +26,12 @@ def pitch_class(tonic: str) -> int:
         return PITCH_CLASSES.index(name)
     if name in _ALIASES:
         return _ALIASES[name]
-    if name in MINOR_NAMES:
-        return MINOR_NAMES.index(name)
     raise ValueError(f"unknown tonic {tonic!r}")
 
 
 def key_name(pc: int, mode: str) -> str:
-    """(9, 'minor') -> 'A minor'."""
-    names = MAJOR_NAMES if mode == "major" else MINOR_NAMES
-    return f"{names[pc % 12]} {mode}"
+    """(9, 'minor') -> 'A minor' (the spelling with the fewest accidentals, as the tokenizer writes it)."""
+    return f"{tonic_name(pc % 12, mode)} {mode}"
 
 
 def parse_key(text: str) -> tuple[int, str]:

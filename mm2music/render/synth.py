@@ -95,5 +95,5 @@ def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float =
     if peak > limit:
         gain *= limit / peak
         log.info("loudness target %.1f LUFS capped by the %.1f dBFS peak limit", target_lufs, peak_dbfs)
-    out = (audio * gain).astype(np.float32)
-    return out, loudness(out, sample_rate)
+    # BS.1770 loudness scales with a linear gain: no second measurement needed
+    return (audio * gain).astype(np.float32), current + 20 * np.log10(gain)
