@@ -327,6 +327,38 @@ class MusicTokenizer:
         music = self.music_ids(ids)
         return float(self.remi.tokens_errors(music)) if music else 0.0
 
+    def bar_pitch_classes(self, ids) -> np.ndarray:
+        """``(bars, 12)`` quarter notes each pitch class sounds in each bar of REMI ids (from every
+        ``Pitch`` token's ``Duration``, drums excluded): the input of
+        :func:`~mm2music.music.attributes.estimate_keys`, read straight off the tokens."""
+        if not hasattr(self, "_pc_tables"):
+            n = self.remi_vocab_size
+            pc, dur, qpb = np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan)
+            for i in range(n):
+                kind, _, value = self._id_to_token[i].partition("_")
+                if kind == "Pitch":
+                    pc[i] = int(value) % 12
+                elif kind == "Duration":
+                    whole, part, res = (int(x) for x in value.split("."))
+                    dur[i] = whole + part / res  # beats of the current time signature
+                elif kind == "TimeSig":
+                    qpb[i] = 4.0 / int(value.split("/")[1])
+            self._pc_tables = (pc, dur, qpb)
+        pc, dur, qpb = self._pc_tables
+        ids = np.asarray(ids, dtype=np.int64)
+        ids = ids[ids < self.remi_vocab_size]
+        bar = np.cumsum(ids == self.bar_id) - 1
+        out = np.zeros((max(int(bar[-1]) + 1, 0) if len(ids) else 0, 12))
+        notes = np.flatnonzero((pc[ids] >= 0) & (bar >= 0))
+        durs = np.flatnonzero(~np.isnan(dur[ids]))
+        nxt = np.searchsorted(durs, notes)
+        notes, nxt = notes[nxt < len(durs)], nxt[nxt < len(durs)]
+        sigs = np.flatnonzero(~np.isnan(qpb[ids]))
+        last_sig = np.searchsorted(sigs, notes, side="right") - 1
+        scale = np.where(last_sig >= 0, qpb[ids[sigs[np.maximum(last_sig, 0)]]], 1.0) if len(sigs) else 1.0
+        np.add.at(out, (bar[notes], pc[ids[notes]]), dur[ids[durs[nxt]]] * scale)
+        return out
+
     @staticmethod
     def _load(score_or_path):
         import symusic

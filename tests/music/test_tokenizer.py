@@ -98,3 +98,18 @@ def test_save_load_keeps_the_vocabulary_and_checks_the_version(tok, tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="the file is corrupt"):
         MusicTokenizer.load(tmp_path / "bad.json")
+
+
+def test_bar_pitch_classes_read_off_the_tokens_give_the_measured_key(tok, chorale):
+    import numpy as np
+
+    from mm2music.music.attributes import estimate_keys
+
+    ids = tok.encode_music(chorale)
+    per_bar = tok.bar_pitch_classes(ids)
+    attrs = extract_attributes(chorale)
+    assert per_bar.shape == (attrs.bars, 12)
+    score = symusic.Score(str(chorale)).to("quarter")
+    assert per_bar.sum() == pytest.approx(sum(n.duration for t in score.tracks for n in t.notes))
+    tonic, mode, _ = estimate_keys(per_bar.sum(axis=0))
+    assert (tonic, ("major", "minor")[mode]) == (attrs.key_pc, attrs.key_mode)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -20,7 +21,9 @@ from mm2music.errors import ConfigError
 from mm2music.music.checkpoint import load_checkpoint
 from mm2music.training.corpora.cache import run_conversion
 from mm2music.training.corpora.music21_corpus import _task, convert_music21_task
-from mm2music.training.dataset import DataConfig
+from mm2music.music.attributes import KEY_MODES, estimate_keys, tonic_name
+from mm2music.music.tokenizer import MusicTokenizer
+from mm2music.training.dataset import DataConfig, WindowDataset, load_rows, window_key_indices
 from mm2music.training.train import evaluate_split, export_run, load_train_config, train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,3 +133,25 @@ def test_config_errors_name_the_fix(corpus, tmp_path):
         load_train_config(DEBUG, ["ckpt_every=7"])
     with pytest.raises(ConfigError, match="over the 30 MB checkpoint budget"):
         train(load_train_config(DEBUG, overrides(corpus, tmp_path, "model.n_embd=1024", "model.n_layer=3")), progress=False)
+
+
+def test_window_key_labels_follow_the_bars_they_start(corpus):
+    """With key_window_bars, a window's key token is the key of its own first bars (transposed with it)."""
+    per_bar = np.zeros((6, 12))
+    per_bar[:3, [0, 4, 7]] = 1.0  # three bars of C major triads, then A minor with its leading tone
+    per_bar[3:, [9, 0, 4, 8]] = 1.0
+    assert window_key_indices(per_bar, 2).tolist() == [0, 0, 0, 21, 21, 21]  # C major = 0, A minor = 9 + 12
+
+    tok = MusicTokenizer()
+    cfg = DataConfig(corpus_dir=str(corpus), key_window_bars=4, max_shift=3)
+    ds = WindowDataset(load_rows(cfg, "train"), tok, cfg, progress=False)
+    checked = 0
+    for k, p in enumerate(ds.pieces):
+        for bar in range(0, len(p.bars), 3):
+            tonic, mode, _ = estimate_keys(tok.bar_pitch_classes(p.ids[p.bars[bar]:])[:4].sum(axis=0))
+            mode_name = KEY_MODES[mode]
+            for shift in (-2, 0, 3):
+                key_token = tok.token(ds._prefix(k, shift, bar)[1])
+                assert key_token == f"Key_{tonic_name(tonic + shift, mode_name)}_{mode_name}"
+                checked += 1
+    assert checked > 30
