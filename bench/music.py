@@ -527,7 +527,7 @@ def print_report(res: dict) -> None:
     c, ceil, chance = res["conditions"]["generated"], res["conditions"]["real_ceiling"], res["conditions"]["chance_key_exact"]
     ck = res["checkpoint"]
     print(f"\nmusic bench: {ck['path']} (step {ck.get('step')}), {res['setup']['n_conditions']} condition sets x "
-          f"{res['setup']['bars']} bars, seed {res['setup']['seed']}, {res['setup']['threads']} threads, "
+          f"{res['setup']['bars']} bars, seed {res['setup']['seed']}, {res['setup']['threads']} threads, sampling weights {res['setup'].get('quantize', 'none')}, "
           f"load average {res['setup']['loadavg_start'][0]:.2f} at start")
     print(f"\n{'condition':<22}{'generated':>10}{'real ceiling':>14}{'target':>9}")
     for k, label, tgt in (("key_exact", "key (exact)", "key_exact"), ("mode", "mode", "mode"),
@@ -596,6 +596,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ngram-train-pieces", type=int, default=0, help="training pieces for the n-gram (0 = all)")
     p.add_argument("--no-key-probe", dest="key_probe", action="store_false",
                    help="skip the key probe (the same condition sets moved to other keys and generated again)")
+    p.add_argument("--quantize", default=None, help="weights to sample from: int8 or none (default: the product's, music.quantize); the NLL uses the fp32 weights")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default, the number of cores)")
     p.add_argument("--quick", action="store_true", help="smoke run: 8 conditions, 4 bars, batch 4, 40 NLL pieces, 1,000 n-gram pieces, orders 3,4,6")
     p.add_argument("--json", default=str(ROOT / "bench" / "results" / "music.json"), help="where to write the results")
@@ -652,7 +653,7 @@ def measure_outputs(tokenizer, chosen: list[HeldOut], conds: list, outputs: list
     }
 
 
-def key_probe(model, tokenizer, chosen, conds, a, gen_kw) -> dict:
+def key_probe(sampler, tokenizer, chosen, conds, a, gen_kw) -> dict:
     from mm2music.music.attributes import extract_attributes
 
     moved, shifts = transposed_requests(chosen, conds, a.seed)
@@ -693,7 +694,9 @@ def measure_likelihood(model, tokenizer, pieces: list[HeldOut], corpus_dir: Path
 def run(a: argparse.Namespace) -> dict:
     import torch
 
+    from mm2music.config import MusicConfig
     from mm2music.music.checkpoint import load_checkpoint
+    from mm2music.music.model import for_inference
     from mm2music.music.tokenizer import Conditions
     from mm2music.training.corpora import read_manifest
     from mm2music.training.dataset import DataConfig, resolve_corpus_dir
@@ -707,6 +710,8 @@ def run(a: argparse.Namespace) -> dict:
 
         raise CheckpointError("no checkpoint in checkpoints/music21 or runs/*/checkpoints/best; pass --checkpoint")
     model, tokenizer, config = load_checkpoint(ckpt)
+    quantize = a.quantize or MusicConfig().quantize
+    sampler = for_inference(model, quantize)  # what the product samples from
     training = config.get("training", {})
     data_cfg = training.get("config", {}).get("data", {})
     corpus_dir = resolve_corpus_dir(DataConfig(corpus_dir=data_cfg.get("corpus_dir", "")))
@@ -721,20 +726,20 @@ def run(a: argparse.Namespace) -> dict:
     conds = [Conditions.from_attributes(p.row["attributes"]) for p in chosen]
 
     gen_kw = {"temperature": a.temperature, "top_p": a.top_p}
-    outputs, gen_tokens, gen_seconds = generate_all(model, tokenizer, conds, a.bars, a.batch, a.seed, gen_kw)
-    b1_tokens, b1_seconds = measure_batch1(model, tokenizer, conds[: a.batch1_samples], a.bars, a.seed, gen_kw)
+    outputs, gen_tokens, gen_seconds = generate_all(sampler, tokenizer, conds, a.bars, a.batch, a.seed, gen_kw)
+    b1_tokens, b1_seconds = measure_batch1(sampler, tokenizer, conds[: a.batch1_samples], a.bars, a.seed, gen_kw)
     throughput = {"batch": a.batch, "batched_tokens": gen_tokens, "batched_seconds": round(gen_seconds, 2),
                   "batched_tokens_per_s": gen_tokens / gen_seconds, "batch1_tokens": b1_tokens,
                   "batch1_seconds": round(b1_seconds, 2), "batch1_tokens_per_s": b1_tokens / b1_seconds,
                   "threads": torch.get_num_threads(), "loadavg": list(os.getloadavg())}
     measured = measure_outputs(tokenizer, chosen, conds, outputs, a.bars, corpus_dir)
-    measured["conditions"]["key_probe_transposed"] = key_probe(model, tokenizer, chosen, conds, a, gen_kw) if a.key_probe else {}
+    measured["conditions"]["key_probe_transposed"] = key_probe(sampler, tokenizer, chosen, conds, a, gen_kw) if a.key_probe else {}
     likelihood = measure_likelihood(model, tokenizer, [p for p in pieces if p.row["id"] in nll_ids], corpus_dir, a)
     return {
         "checkpoint": {"path": str(ckpt), "step": training.get("step"), "valid_nll_per_token": training.get("valid_nll_per_token"),
                        "parameters": model.num_params()},
         "setup": {"n_conditions": len(conds), "bars": a.bars, "batch": a.batch, "seed": a.seed, "quick": a.quick,
-                  "temperature": a.temperature, "top_p": a.top_p, "threads": torch.get_num_threads(),
+                  "temperature": a.temperature, "top_p": a.top_p, "quantize": quantize, "threads": torch.get_num_threads(),
                   "loadavg_start": list(loadavg_start), "corpus_dir": str(corpus_dir),
                   "sources": {s: sum(1 for p in chosen if p.row.get("source") == s) for s in sorted({p.row.get("source") for p in chosen})}},
         "conditions": measured["conditions"],

@@ -380,7 +380,8 @@ def _init_worker(settings: Settings, log_level: int) -> None:
         try:
             from mm2music.pipeline import load_music_model
 
-            load_music_model(load_config(settings.config, list(settings.overrides)).music.checkpoint)
+            music = load_config(settings.config, list(settings.overrides)).music
+            load_music_model(music.checkpoint, music.quantize)
         except Mm2MusicError:
             pass  # each job reports it
 

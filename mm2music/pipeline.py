@@ -249,19 +249,21 @@ class Result:
 _MODEL_CACHE: dict = {}
 
 
-def load_music_model(checkpoint: str | None):
-    """The decoder and its tokenizer, loaded once per process."""
+def load_music_model(checkpoint: str | None, quantize: str = "int8"):
+    """The decoder (ready to sample, see :func:`~mm2music.music.model.for_inference`) and its tokenizer,
+    loaded once per process."""
     from mm2music.errors import CheckpointError
     from mm2music.music.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+    from mm2music.music.model import for_inference
 
-    key = checkpoint or "<shipped>"
+    key = (checkpoint or "<shipped>", quantize)
     if key not in _MODEL_CACHE:
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
         if not path.exists():
             raise CheckpointError(f"music checkpoint '{path}' does not exist; pass --checkpoint DIR with a trained checkpoint "
                                   "(python run_pipeline.py train --config configs/train/music21.yaml makes one) or use --analyze-only")
         model, tokenizer, _ = load_checkpoint(path)
-        _MODEL_CACHE[key] = (model, tokenizer)
+        _MODEL_CACHE[key] = (for_inference(model, quantize), tokenizer)
     return _MODEL_CACHE[key]
 
 
@@ -279,7 +281,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
-        model, tokenizer = load_music_model(config.music.checkpoint)
+        model, tokenizer = load_music_model(config.music.checkpoint, config.music.quantize)
     bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
     with timings.stage("generate"):
         music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=lambda _: bar.update(1))

@@ -9,7 +9,7 @@ import torch
 
 from mm2music.errors import CheckpointError, ConfigError
 from mm2music.music.checkpoint import load_checkpoint, save_checkpoint
-from mm2music.music.model import KVCache, ModelConfig, MusicTransformer
+from mm2music.music.model import KVCache, ModelConfig, MusicTransformer, for_inference
 from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
 
 
@@ -98,3 +98,20 @@ def test_checkpoint_errors_are_one_line(tok, tmp_path):
         load_checkpoint(folder)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nowhere")
+
+
+def test_int8_inference_model_keeps_the_distribution_and_the_cache_contract():
+    m = tiny(50)
+    q = for_inference(m, "int8")
+    assert q is not m and for_inference(m, "none") is m
+    assert type(m.h[0].mlp.c_fc).__name__ == "Linear"  # the trained model itself is left alone
+    x = torch.randint(0, 50, (2, 30))
+    with torch.no_grad():
+        p, lq = m(x)[0].log_softmax(-1), q(x)[0].log_softmax(-1)
+    assert float((p.exp() * (p - lq)).sum(-1).mean()) < 0.01  # KL in nats per token
+    cache = KVCache(q.config, 2)
+    steps = [q.next_logits(x[:, :10], cache)] + [q.next_logits(x[:, i : i + 1], cache) for i in range(10, 30)]
+    # activations are quantised per call (per-tensor scale), so cached steps match the full pass closely, not exactly
+    torch.testing.assert_close(steps[-1], q(x)[0][:, -1], atol=0.02, rtol=0.02)
+    with pytest.raises(ConfigError, match="music.quantize"):
+        for_inference(m, "int4")
