@@ -15,7 +15,7 @@ from functools import lru_cache
 from mm2music.config import EncoderConfig
 from mm2music.encoders.affect import FEATURES, AffectEncoder, affect_va
 from mm2music.encoders.base import FrameEncoder, TextEncoder, l2_normalize
-from mm2music.encoders.clip import ClipEncoder, find_clip_weights
+from mm2music.encoders.clip import ClipEncoder, caches_hold_any_weights, find_clip_weights
 from mm2music.encoders.text import MiniLMEncoder
 from mm2music.errors import ConfigError, ModelWeightsError
 
@@ -30,6 +30,12 @@ __all__ = [
 ]
 
 
+def _say_once(message: str) -> None:
+    if message not in _told:  # once per process, not once per call
+        _told.add(message)
+        log.info("%s", message)
+
+
 def resolve_backend(config: EncoderConfig) -> str:
     """``"clip"`` or ``"affect"`` for frames. ``clip`` without weights raises :class:`ModelWeightsError`."""
     backend = config.backend
@@ -39,14 +45,15 @@ def resolve_backend(config: EncoderConfig) -> str:
         raise ConfigError(f"encoder.backend '{backend}' is not one of {', '.join(BACKENDS)}{hint}")
     if backend == "affect":
         return "affect"
+    if backend == "auto" and not config.clip_weights and not caches_hold_any_weights():
+        _say_once("no CLIP weights on this machine (the model caches are empty); frames use the built-in affect encoder")
+        return "affect"
     try:
         find_clip_weights(config.clip_model, config.clip_pretrained, config.clip_weights)
     except ModelWeightsError as exc:
         if backend == "clip":
             raise
-        if str(exc) not in _told:  # say it once per process, not once per call
-            _told.add(str(exc))
-            log.info("no CLIP weights found, frames use the built-in affect encoder (%s)", exc)
+        _say_once(f"no CLIP weights found, frames use the built-in affect encoder ({exc})")
         return "affect"
     return "clip"
 

@@ -71,6 +71,18 @@ def _cache_candidates(model_name: str, tag: str) -> tuple[list[Path], str]:
     return found, described
 
 
+def caches_hold_any_weights() -> bool:
+    """Whether the local Hugging Face hub cache or ``~/.cache/clip`` holds any model at all: a quick
+    check (no ``import open_clip``, ~2 s) that lets ``--encoder auto`` settle on a fresh machine."""
+    from huggingface_hub import constants
+
+    hub = Path(constants.HF_HUB_CACHE)
+    if hub.is_dir() and any(p.name.startswith("models--") for p in hub.iterdir()):
+        return True
+    clip_dir = Path("~/.cache/clip").expanduser()
+    return clip_dir.is_dir() and any(clip_dir.iterdir())
+
+
 def find_clip_weights(model_name: str, tag: str | None, weights: str | os.PathLike | None) -> Path:
     """The local weights file for ``model_name``: ``weights`` if given, else the cached file of ``tag``.
 

@@ -93,6 +93,7 @@ def test_weights_are_found_in_the_hugging_face_cache(empty_hf_cache):
     snapshot.mkdir(parents=True)
     (snapshot / "open_clip_model.safetensors").write_bytes(b"x")
     assert find_clip_weights("ViT-B-32", "laion2b_s34b_b79k", None) == snapshot / "open_clip_model.safetensors"
+    assert resolve_backend(EncoderConfig()) == "clip"  # --encoder auto looks in the cache past its quick check
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path):
