@@ -12,6 +12,9 @@ On a fixed set of condition sets drawn from held-out (test split) pieces, with f
    with the requested keys of *other* condition sets (how far the key prior alone goes), and the **key probe**
    generates again with every request moved to another key (1-11 semitones): a model that reads its key
    token follows, one that writes the style's usual keys does not.
+   **Best of N** (``--candidates``, default the product's ``music.candidates``) samples N excerpts per
+   condition set and keeps the one ``arrange.compose`` would keep (:func:`candidate_score`: key, mode, density):
+   what a user of the pipeline gets, next to what one sample of the model gives.
 2. **structure**: exact bar count (``Bar`` tokens; and, on the decoded score, the last note onset in bar N),
    grammar errors (``MusicTokenizer.grammar_errors``, miditok's error ratio).
 3. **likelihood**: negative log-likelihood per REMI token on held-out windows (each test piece's first
@@ -541,6 +544,10 @@ def print_report(res: dict) -> None:
     if probe:
         print(f"{'key, moved requests':<22}{_pct(probe['key_exact']):>10}{'':>14}   (mode {_pct(probe['mode']).strip()}, "
               f"density ±1 {_pct(probe['density_pm1']).strip()}, register {_pct(probe['register']).strip()})")
+    best = res["conditions"].get("best_of_n")
+    if best:
+        print(f"{'best of ' + str(best['candidates']) + ' (product)':<22}{_pct(best['key_exact']):>10}{'':>14}   (mode {_pct(best['mode']).strip()}, "
+              f"density ±1 {_pct(best['density_pm1']).strip()}; compose's selection by key, mode, density)")
     print(f"key relations (generated): {c['key_relations']}")
     print("key exact by source (generated / real ceiling): " + ", ".join(
         f"{k} {_pct(v['key_exact']).strip()}/{_pct(res['conditions']['real_ceiling_by_source'][k]['key_exact']).strip()} (n={v['n']})"
@@ -596,6 +603,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ngram-train-pieces", type=int, default=0, help="training pieces for the n-gram (0 = all)")
     p.add_argument("--no-key-probe", dest="key_probe", action="store_false",
                    help="skip the key probe (the same condition sets moved to other keys and generated again)")
+    p.add_argument("--candidates", type=int, default=None,
+                   help="also sample this many per condition set and keep the best, as the product's compose does (default: music.candidates; 1 = skip)")
     p.add_argument("--quantize", default=None, help="weights to sample from: int8 or none (default: the product's, music.quantize); the NLL uses the fp32 weights")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default, the number of cores)")
     p.add_argument("--quick", action="store_true", help="smoke run: 8 conditions, 4 bars, batch 4, 40 NLL pieces, 1,000 n-gram pieces, orders 3,4,6")
@@ -653,7 +662,23 @@ def measure_outputs(tokenizer, chosen: list[HeldOut], conds: list, outputs: list
     }
 
 
-def key_probe(sampler, tokenizer, chosen, conds, a, gen_kw) -> dict:
+def best_of_n(model, tokenizer, conds: list, n: int, a, gen_kw) -> dict:
+    """The product's selection (``arrange.compose``): ``n`` samples per condition set, the one with the best
+    :func:`~mm2music.arrange.compose.candidate_score` kept, measured like the single samples."""
+    from mm2music.arrange.compose import candidate_score
+    from mm2music.music.attributes import extract_attributes
+
+    repeated = [c for c in conds for _ in range(n)]
+    outputs, _, seconds = generate_all(model, tokenizer, repeated, a.bars, a.batch, a.seed + 2000, gen_kw)
+    matches = []
+    for i, c in enumerate(conds):
+        measured = [extract_attributes(tokenizer.decode(ids)) for ids in outputs[i * n : (i + 1) * n]]
+        best = max(measured, key=lambda m: candidate_score(c.key_pc, c.key_mode, c.density, m.key_pc, m.key_mode, m.density_bin))
+        matches.append(match_conditions(c, best))
+    return {"candidates": n, "seconds": round(seconds, 1), **rates(matches)}
+
+
+def key_probe(model, tokenizer, chosen, conds, a, gen_kw) -> dict:
     from mm2music.music.attributes import extract_attributes
 
     moved, shifts = transposed_requests(chosen, conds, a.seed)
@@ -734,6 +759,8 @@ def run(a: argparse.Namespace) -> dict:
                   "threads": torch.get_num_threads(), "loadavg": list(os.getloadavg())}
     measured = measure_outputs(tokenizer, chosen, conds, outputs, a.bars, corpus_dir)
     measured["conditions"]["key_probe_transposed"] = key_probe(sampler, tokenizer, chosen, conds, a, gen_kw) if a.key_probe else {}
+    n_best = a.candidates if a.candidates is not None else MusicConfig().candidates
+    measured["conditions"]["best_of_n"] = best_of_n(sampler, tokenizer, conds, n_best, a, gen_kw) if n_best > 1 else {}
     likelihood = measure_likelihood(model, tokenizer, [p for p in pieces if p.row["id"] in nll_ids], corpus_dir, a)
     return {
         "checkpoint": {"path": str(ckpt), "step": training.get("step"), "valid_nll_per_token": training.get("valid_nll_per_token"),

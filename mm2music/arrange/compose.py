@@ -88,6 +88,14 @@ def cadence_score(notes: Sequence[NoteEvent], tonic_pc: int, mode: str) -> float
     return score
 
 
+def candidate_score(tonic_pc: int, mode: str, density: str, got_pc: int | None, got_mode: str | None, got_density: str) -> float:
+    """How well a candidate obeys the asked key (most), mode and density bin (bench/music.py measures the
+    same selection)."""
+    key_ok = got_pc == tonic_pc and got_mode == mode
+    d_err = abs(DENSITY_BINS.index(got_density) - DENSITY_BINS.index(density))
+    return 2.0 * key_ok + 0.5 * (got_mode == mode) - 0.5 * d_err
+
+
 def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, dict]:
     """Score a candidate against its cue: key (most), density bin, cadence at the end of the piece."""
     if not notes:
@@ -97,12 +105,10 @@ def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, 
     num, den = cue.meter.split("/")
     attrs = attributes_from_notes([(n.start / tpq, (n.end - n.start) / tpq, n.pitch) for n in notes],
                                   tempo_bpm=cue.tempo_bpm, time_signature=(int(num), int(den)))
-    key_ok = bool(attrs.key_pc == tonic_pc and attrs.key_mode == mode)
-    mode_ok = bool(attrs.key_mode == mode)
     length_beats = cue.bars * cue.beats_per_bar
     density = len(notes) / max(length_beats, 1e-6)
-    d_err = abs(DENSITY_BINS.index(density_bin(density)) - DENSITY_BINS.index(cue.density))
-    score = 2.0 * key_ok + 0.5 * mode_ok - 0.5 * d_err
+    score = candidate_score(tonic_pc, mode, cue.density, attrs.key_pc, attrs.key_mode, density_bin(density))
+    key_ok = bool(attrs.key_pc == tonic_pc and attrs.key_mode == mode)
     cad = cadence_score(notes, tonic_pc, mode) if final else 0.0
     score += 1.5 * cad
     return score, {"key": attrs.key, "key_ok": key_ok, "density_bin": density_bin(density), "cadence": round(cad, 2)}
