@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,6 +303,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs)
         write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
+    roll = [(_tick_seconds(m, n_.start), _tick_seconds(m, n_.end), n_.pitch) for m in music for n_ in m.notes]
     extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
     if analysis.kind == "video" and analysis.video is not None:
         keep = config.render.mix == "keep" and analysis.audio is not None
@@ -315,17 +317,20 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             write_wav(tmp, mixed, sr)
             stem = Path(analysis.source).stem
             scored = staging / f"{stem}_scored.mp4"
-            mux(Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps, keep,
-                analysis.video.has_audio, analysis.duration)
+            with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
+                muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
+                                     keep, analysis.video.has_audio, analysis.duration)
+                write_timeline(staging / "timeline.png", analysis, plan, roll)
+                muxing.result()
             tmp.unlink()
             extra["muxed"] = verify_muxed(scored, analysis.duration)
             files["video"] = scored.name
+    else:
+        write_timeline(staging / "timeline.png", analysis, plan, roll)
     extra["mix"] = config.render.mix if analysis.kind == "video" else None
     sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra)
     write_json(staging / "cue_sheet.json", sheet)
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
-    roll = [(_tick_seconds(m, n_.start), _tick_seconds(m, n_.end), n_.pitch) for m in music for n_ in m.notes]
-    write_timeline(staging / "timeline.png", analysis, plan, roll)
     files.update(cue_sheet="cue_sheet.json")
     return files, sync
 
@@ -355,7 +360,8 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
             write_json(staging / "analysis.json", analysis.to_json())
             write_json(staging / "plan.json", plan.to_json())
             write_graph(graph, staging / "concept_graph.graphml", staging / "concept_graph.json")
-            write_timeline(staging / "timeline.png", analysis, plan)
+            if analyze_only:  # with music, write_music draws it with the piano roll
+                write_timeline(staging / "timeline.png", analysis, plan)
             write_json(staging / "config.json", config.to_dict())
         if not analyze_only:
             files, sync = write_music(analysis, plan, config, staging, timings, progress)
