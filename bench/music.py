@@ -530,7 +530,7 @@ def print_report(res: dict) -> None:
     c, ceil, chance = res["conditions"]["generated"], res["conditions"]["real_ceiling"], res["conditions"]["chance_key_exact"]
     ck = res["checkpoint"]
     print(f"\nmusic bench: {ck['path']} (step {ck.get('step')}), {res['setup']['n_conditions']} condition sets x "
-          f"{res['setup']['bars']} bars, seed {res['setup']['seed']}, {res['setup']['threads']} threads, sampling weights {res['setup'].get('quantize', 'none')}, "
+          f"{res['setup']['bars']} bars, seed {res['setup']['seed']}, {res['setup']['threads']} threads, sampling weights {res['setup'].get('quantize', 'none')}, key guidance {res['setup'].get('key_guidance', 0)}, "
           f"load average {res['setup']['loadavg_start'][0]:.2f} at start")
     print(f"\n{'condition':<22}{'generated':>10}{'real ceiling':>14}{'target':>9}")
     for k, label, tgt in (("key_exact", "key (exact)", "key_exact"), ("mode", "mode", "mode"),
@@ -597,6 +597,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="selection and sampling seed")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
+    p.add_argument("--key-guidance", type=float, default=None, help="key guidance strength (default: the product's, music.key_guidance; 0 = off)")
     p.add_argument("--batch1-samples", type=int, default=4, help="sequences timed one by one for the batch-1 throughput")
     p.add_argument("--nll-pieces", type=int, default=0, help="test pieces for the NLL (0 = all)")
     p.add_argument("--ngram-orders", default="3,4,6,12,16", help="n-gram orders to fit (the best one is reported)")
@@ -750,7 +751,8 @@ def run(a: argparse.Namespace) -> dict:
     chosen = select_conditions(pieces, a.n_conditions, a.bars, a.seed)
     conds = [Conditions.from_attributes(p.row["attributes"]) for p in chosen]
 
-    gen_kw = {"temperature": a.temperature, "top_p": a.top_p}
+    key_guidance = MusicConfig().key_guidance if a.key_guidance is None else a.key_guidance
+    gen_kw = {"temperature": a.temperature, "top_p": a.top_p, "key_guidance": key_guidance}
     outputs, gen_tokens, gen_seconds = generate_all(sampler, tokenizer, conds, a.bars, a.batch, a.seed, gen_kw)
     b1_tokens, b1_seconds = measure_batch1(sampler, tokenizer, conds[: a.batch1_samples], a.bars, a.seed, gen_kw)
     throughput = {"batch": a.batch, "batched_tokens": gen_tokens, "batched_seconds": round(gen_seconds, 2),
@@ -766,7 +768,7 @@ def run(a: argparse.Namespace) -> dict:
         "checkpoint": {"path": str(ckpt), "step": training.get("step"), "valid_nll_per_token": training.get("valid_nll_per_token"),
                        "parameters": model.num_params()},
         "setup": {"n_conditions": len(conds), "bars": a.bars, "batch": a.batch, "seed": a.seed, "quick": a.quick,
-                  "temperature": a.temperature, "top_p": a.top_p, "quantize": quantize, "threads": torch.get_num_threads(),
+                  "temperature": a.temperature, "top_p": a.top_p, "quantize": quantize, "key_guidance": key_guidance, "threads": torch.get_num_threads(),
                   "loadavg_start": list(loadavg_start), "corpus_dir": str(corpus_dir),
                   "sources": {s: sum(1 for p in chosen if p.row.get("source") == s) for s in sorted({p.row.get("source") for p in chosen})}},
         "conditions": measured["conditions"],

@@ -76,6 +76,7 @@ class MusicConfig:
     candidates: int = 4  # samples per cue (batched); the one that best obeys the cue's plan is kept
     temperature: float = 1.0
     top_p: float = 0.95
+    key_guidance: float = 0.0  # > 0: push each sample away from the keys confused with the asked one (see music/generate.py)
     primer_bars: int = 2  # bars of the previous cue that prime the next (the music flows across cuts)
     theme_bars: int = 2  # bars of a theme's first statement restated (transposed) when the theme returns
     max_bar_tokens: int = 384  # a bar longer than this many tokens is closed at the next chance

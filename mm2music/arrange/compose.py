@@ -165,7 +165,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
             primer = [t for bar in _bars(out[-1].tokens, tokenizer.bar_id)[-config.primer_bars:] for t in bar]
         n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0
         gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=_seed(seed, cue),
-                               max_bar_tokens=config.max_bar_tokens)
+                               max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
         new = generate_tokens(model, tokenizer, conditions, cue.bars - n_restated, num_samples=max(1, config.candidates),
                               primer=primer + restated, config=gen)
         best: CueMusic | None = None

@@ -21,6 +21,7 @@ with the same cut in cached and uncached mode, so both give the same tokens.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from mm2music.errors import ConfigError, Mm2MusicError
-from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
+from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES, tonic_name
 from mm2music.music.model import KVCache, MusicTransformer
 from mm2music.music.tokenizer import Conditions, MusicTokenizer, program_family
 
@@ -65,12 +66,33 @@ class GenerationConfig:
     # torch threads while sampling (restored after); 0 = leave as is. One thread: a decoding step is too
     # small to split, and on a busy 2-core machine 2 threads spin (measured 1,160 vs 81 tokens/s at batch 16)
     threads: int = 1
+    # Key guidance (contrastive, like classifier-free guidance with the keys most often confused with the asked
+    # one as the negative): next-token log-probabilities lp + w * (lp - mean(lp under the relative, dominant
+    # and subdominant key)). The contrast rows read the same tokens: a batch 4x as wide. 0 = off.
+    key_guidance: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
             raise ConfigError(f"generation temperature {self.temperature} must be > 0")
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"generation top_p {self.top_p} must be in (0, 1]")
+        if not self.key_guidance >= 0:
+            raise ConfigError(f"key guidance {self.key_guidance} must be >= 0 (0 = off)")
+
+
+CONTRAST_KEYS = ("relative", "dominant", "subdominant")
+
+
+def contrast_conditions(conditions: Conditions) -> list[Conditions]:
+    """The conditions with the key moved to those most often confused with it in analysis: the relative,
+    the dominant and the subdominant key (unchanged conditions when there is no key: no guidance). The
+    parallel key as a fourth contrast did worse on the valid split (more relative-key answers)."""
+    if conditions.key is None:
+        return [conditions] * len(CONTRAST_KEYS)
+    pc, mode = conditions.key_pc, conditions.key_mode
+    other = "minor" if mode == "major" else "major"
+    keys = [(pc + (9 if mode == "major" else 3), other), (pc + 7, mode), (pc + 5, mode)]
+    return [dataclasses.replace(conditions, key=f"{tonic_name(p, m)} {m}") for p, m in keys]
 
 
 class Grammar:
@@ -279,7 +301,12 @@ def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list
     cond_masks = torch.stack([grammar.condition_mask(c, programs, gen) for c in conds])  # (B, V)
     P = tokenizer.prefix_length
     block = model.config.block_size
-    seqs = [tokenizer.prefix(c) + p for c, p in zip(conds, primers)]
+    # rows of the model batch: the B sequences, then (with key guidance) K contrast rows per sequence, which
+    # read the same tokens under another key: sequence r's contrast k is row B + r * K + k
+    K = len(CONTRAST_KEYS) if gen.key_guidance > 0 else 0
+    row_conds = conds + [c for cond in conds for c in contrast_conditions(cond)][: B * K]
+    row_primers = primers + [p for p in primers for _ in range(K)]
+    seqs = [tokenizer.prefix(c) + p for c, p in zip(row_conds, row_primers)]
     seqs = [s if len(s) < block else _crop(s, P, block // 2, tokenizer.bar_id) for s in seqs]
     new_tokens: list[list[int]] = [[] for _ in range(B)]
     rows = torch.arange(B)  # which original sequence each active row is
@@ -287,40 +314,55 @@ def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list
     rng = torch.Generator().manual_seed(gen.seed)
     model.eval()
 
+    def model_rows(active: torch.Tensor) -> torch.Tensor:
+        """Batch rows of the active sequences: the sequences, then their contrasts."""
+        return torch.cat([active, (B + active[:, None] * K + torch.arange(K)).flatten()]) if K else active
+
     def refill() -> tuple[KVCache | None, torch.Tensor | None, torch.Tensor, int]:
-        idx, pad = _left_pad([seqs[int(r)] for r in rows], tokenizer.pad_id)
-        cache = KVCache(model.config, len(rows), dtype=next(model.parameters()).dtype) if gen.use_cache else None
+        idx, pad = _left_pad([seqs[int(r)] for r in model_rows(rows)], tokenizer.pad_id)
+        cache = KVCache(model.config, len(idx), dtype=next(model.parameters()).dtype) if gen.use_cache else None
         return cache, pad, model.next_logits(idx, cache, pad), idx.shape[1]
+
+    def guided(logits: torch.Tensor) -> torch.Tensor:
+        if not K:
+            return logits
+        n = len(rows)
+        lp = torch.log_softmax(logits[:n], -1)
+        contrast = torch.log_softmax(logits[n:].view(n, K, -1), -1).mean(1)
+        return lp + gen.key_guidance * (lp - contrast)
 
     # ``width``: padded context length; rows that finish leave their padding in place in both modes
     cache, pad, logits, width = refill()
     while len(rows):
-        tok = _sample(logits, _allowed(grammar, state, cond_masks, gen.max_bar_tokens), gen, rng)
+        tok = _sample(guided(logits), _allowed(grammar, state, cond_masks, gen.max_bar_tokens), gen, rng)
         finished = (grammar.type_of[tok] == _T["Bar"]) & (state.bars >= n_bars)
         _advance(grammar, state, tok)
         for j, r in enumerate(rows.tolist()):
             if not finished[j]:
-                seqs[r].append(int(tok[j]))
                 new_tokens[r].append(int(tok[j]))
+                for k in range(K + 1):
+                    seqs[r if k == 0 else B + r * K + k - 1].append(int(tok[j]))
         if finished.any():
             keep = torch.nonzero(~finished).flatten()
+            keep_rows = torch.cat([keep, (len(rows) + keep[:, None] * K + torch.arange(K)).flatten()]) if K else keep
             rows, tok = rows[keep], tok[keep]
             state.select(keep)
             cond_masks = cond_masks[keep]
-            pad = pad[keep] if pad is not None else None
+            pad = pad[keep_rows] if pad is not None else None
             if cache is not None:
-                cache.select(keep)
+                cache.select(keep_rows)
             if not len(rows):
                 break
         width += 1
         if width > block:  # context full: keep the prefix and the latest bars, refill
-            for r in rows.tolist():
+            for r in model_rows(rows).tolist():
                 seqs[r] = _crop(seqs[r], P, block // 2, tokenizer.bar_id)
             cache, pad, logits, width = refill()
         elif cache is not None:
-            logits = model.next_logits(tok[:, None], cache, pad)
+            fed = torch.cat([tok, tok.repeat_interleave(K)]) if K else tok  # contrast rows read the same token
+            logits = model.next_logits(fed[:, None], cache, pad)
         else:
-            idx, pad = _left_pad([seqs[int(r)] for r in rows], tokenizer.pad_id, width)
+            idx, pad = _left_pad([seqs[int(r)] for r in model_rows(rows)], tokenizer.pad_id, width)
             logits = model.next_logits(idx, None, pad)
     return new_tokens
 

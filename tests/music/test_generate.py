@@ -97,3 +97,23 @@ def test_shipped_checkpoint_generates_valid_music():
         assert tok.decode(ids).note_num() > 0
     for score in generate(model, tok, cond, 4, num_samples=2):
         assert extract_attributes(score).bars == 4
+
+
+def test_key_guidance_contrasts_confusable_keys_and_keeps_every_guarantee(tok, model):
+    from mm2music.music.generate import contrast_conditions
+
+    keys = [c.key for c in contrast_conditions(Conditions(key="A minor"))]
+    assert keys == ["C major", "E minor", "D minor"]  # relative, dominant, subdominant
+    assert contrast_conditions(Conditions(key=None)) == [Conditions(key=None)] * 3  # nothing to contrast
+
+    cond = [Conditions(key="D minor"), Conditions(key="Bb major", time_signature="3/4")]
+    guided = GenerationConfig(seed=5, key_guidance=1.5, **FAST)
+    # 6 bars overflow the 96-token context: the contrast rows are cropped and refilled with their sequences
+    a = generate_tokens(model, tok, cond, 6, config=guided)
+    b = generate_tokens(model, tok, cond, 6, config=GenerationConfig(seed=5, key_guidance=1.5, use_cache=False, **FAST))
+    plain = generate_tokens(model, tok, cond, 6, config=GenerationConfig(seed=5, **FAST))
+    assert a == b and a != plain
+    for ids in a:
+        assert count(tok, ids, "Bar_") == 6 and tok.grammar_errors(ids) == 0.0
+    with pytest.raises(ConfigError, match="key guidance"):
+        GenerationConfig(key_guidance=-1)
