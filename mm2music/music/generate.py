@@ -6,7 +6,8 @@ is valid (miditok's ``tokens_errors`` is 0) and holds exactly the requested numb
 - types follow REMI's order: ``Bar -> TimeSig -> Position -> [Tempo] -> Program -> Pitch|PitchDrum ->
   Velocity -> Duration -> (Program | Position | Bar)``; the first new token is a ``Bar``;
 - ``Position`` values move forward inside a bar and stay inside the bar of the current ``TimeSig``;
-- a pitch sounds at most once per (position, program); drums (``Program_-1``) take ``PitchDrum``;
+- a pitch sounds at most once per (position, program), and a program is offered only while one of its
+  pitches is free there; drums (``Program_-1``) take ``PitchDrum``;
 - a sequence stops when it would start bar n+1 (that ``Bar`` is not kept); a bar longer than
   ``max_bar_tokens`` is closed as soon as the grammar allows a ``Bar``;
 - optionally the conditions are enforced where the REMI stream states them outright: ``TimeSig`` =
@@ -132,6 +133,9 @@ class Grammar:
         self.is_pitch = self.type_of == _T["Pitch"]
         self.is_drum_pitch = self.type_of == _T["PitchDrum"]
         self.is_bar = self.type_of == _T["Bar"]
+        self.is_prog = self.type_of == _T["Program"]
+        self.pitch_values = self.pitch_val[self.is_pitch].unique()  # pitches a program can take
+        self.drum_values = self.pitch_val[self.is_drum_pitch].unique()
 
     def condition_mask(self, conditions: Conditions, programs: Sequence[int] | None, gen: GenerationConfig) -> torch.Tensor:
         """(V,) tokens allowed by the conditions (meter, tempo band, instruments)."""
@@ -191,6 +195,9 @@ def _allowed(g: Grammar, s: _State, cond_mask: torch.Tensor, max_bar_tokens: int
     m &= ~((g.is_pitch | g.is_drum_pitch)[None] & used[:, g.pitch_val])
     drum = s.prog == _DRUM_ROW
     m &= ~(g.is_pitch[None] & drum[:, None]) & ~(g.is_drum_pitch[None] & ~drum[:, None])
+    # a program whose every pitch already sounds at this position would be a dead end (no Pitch can follow)
+    full = torch.cat([s.used[:, :_DRUM_ROW][:, :, g.pitch_values].all(-1), s.used[:, _DRUM_ROW:][:, :, g.drum_values].all(-1)], 1)
+    m &= ~(g.is_prog[None] & full[:, g.prog_row])
     close = (s.bar_tokens >= max_bar_tokens) & (m & g.is_bar[None]).any(1)
     return torch.where(close[:, None], m & g.is_bar[None], m)
 

@@ -117,3 +117,17 @@ def test_key_guidance_contrasts_confusable_keys_and_keeps_every_guarantee(tok, m
         assert count(tok, ids, "Bar_") == 6 and tok.grammar_errors(ids) == 0.0
     with pytest.raises(ConfigError, match="key guidance"):
         GenerationConfig(key_guidance=-1)
+
+
+def test_a_program_with_every_pitch_taken_at_this_position_is_not_offered(tok):
+    """A degenerate sample once wrote all 88 pitches of one program at one position: the next Program token
+    of that program had no Pitch to follow (a dead end, 'probability tensor contains nan')."""
+    from mm2music.music.generate import _T, Grammar, _State, _allowed
+
+    g = Grammar(tok)
+    state = _State(1)
+    state.prev[0], state.pos[0], state.bar_positions[0] = _T["Duration"], 0, 32
+    state.used[0, 68, g.pitch_values] = True  # program 68 (oboe): every pitch sounds at this position
+    allowed = _allowed(g, state, torch.ones(1, tok.vocab_size, dtype=torch.bool), 384)[0]
+    assert not allowed[tok.id("Program_68")]
+    assert allowed[tok.id("Program_69")] and allowed[tok.id("Bar_None")]
