@@ -530,6 +530,7 @@ def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer:
                 if run.get("world_size", 1) > 1 else "python ")
     cfg_name = f"{launcher}pipelines/train.py {args}"
     pieces = t.get("pieces") or {}
+    data = (t.get("config") or {}).get("data") or {}
     return f"""# mm2music music decoder: `{run_dir.name}`
 
 A causal Transformer over miditok 3.1.0 REMI tokens (one stream with programs, tempos and time
@@ -543,7 +544,8 @@ instrument families). Trained on this project's CPU (2 cores, bf16 autocast) by 
 | vocabulary | {tokenizer.vocab_size} tokens ({tokenizer.remi_vocab_size} REMI + {len(tokenizer.condition_tokens)} condition), tokenizer v{config['tokenizer']['version']} (`tokenizer.json`, hash {tokenizer.hash}) |
 | data | music21's corpus converted by `pipelines/prepare_corpus.py` (`<user cache>/mm2music/corpora/{Path(t.get('corpus_dir') or '?').name}`: {pieces.get('train', '?')} train pieces, {t.get('train_tokens', '?')} tokens; {pieces.get('valid', '?')} valid pieces evaluated), manifest sha256 `{(t.get('manifest_sha256') or '')[:16]}` |
 | split | by piece-id hash (94/3/3 train/valid/test), never by window |
-| augmentation | random transposition within +-6 semitones keeping pitches in range (every key is seen) |
+| augmentation | random transposition within +-{data.get('max_shift', 6)} semitones keeping pitches in range (every key is seen) |
+| key labels | {f"the key of each window's first {data['key_window_bars']} bars (data.key_window_bars)" if data.get('key_window_bars') else "the piece's key (first 64 bars)"} |
 | this checkpoint | step {t.get('step')} of {t.get('steps_planned')}, {t.get('tokens_seen', 0) / 1e6:.1f} M tokens seen (batch {t.get('batch_size')} x {t.get('window')}) |
 | valid NLL | {nll if nll is None else f'{nll:.4f}'} nats per music token (first window of each valid piece, untransposed) |
 | run | `{run_dir.name}`, seed {t.get('seed')}, git `{t.get('git_commit')}`, {run.get('world_size', 1)} process(es); at step {last.get('step', '?')}: train loss {last.get('train_loss', '?')}, {float(last.get('elapsed_s') or 0) / 60:.0f} min wall time |
