@@ -52,11 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--repeat", type=int, default=1, help="runs after a warm-up run (models loaded)")
     parser.add_argument("--json", default=str(RESULTS / "e2e.json"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, e.g. --set music.candidates=2 (also passed to the CLI run)")
     parser.add_argument("--no-process", dest="process", action="store_false", help="skip timing the CLI in a fresh process")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     clip = make_clip(args.seconds)
-    overrides = [] if args.checkpoint is None else [f"music.checkpoint={args.checkpoint}"]
+    overrides = ([] if args.checkpoint is None else [f"music.checkpoint={args.checkpoint}"]) + args.overrides
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat + 1):
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, str(ROOT / "run_pipeline.py"), "--video", str(clip), "--out", tmp, "--quiet"]
             if args.checkpoint:
                 cmd += ["--checkpoint", args.checkpoint]
+            for item in args.overrides:
+                cmd += ["--set", item]
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             process_wall = time.perf_counter() - t0

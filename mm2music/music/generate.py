@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -134,8 +134,9 @@ class Grammar:
         self.is_drum_pitch = self.type_of == _T["PitchDrum"]
         self.is_bar = self.type_of == _T["Bar"]
         self.is_prog = self.type_of == _T["Program"]
-        self.pitch_values = self.pitch_val[self.is_pitch].unique()  # pitches a program can take
-        self.drum_values = self.pitch_val[self.is_drum_pitch].unique()
+        # pitches a program row can take: the Pitch tokens, the PitchDrum tokens for drums
+        self.capacity = torch.full((129,), len(self.pitch_val[self.is_pitch].unique()), dtype=torch.long)
+        self.capacity[_DRUM_ROW] = len(self.pitch_val[self.is_drum_pitch].unique())
 
     def condition_mask(self, conditions: Conditions, programs: Sequence[int] | None, gen: GenerationConfig) -> torch.Tensor:
         """(V,) tokens allowed by the conditions (meter, tempo band, instruments)."""
@@ -178,6 +179,7 @@ class _State:
         self.bar_positions = torch.full((B,), 1 << 30, dtype=torch.long)
         self.prog = torch.zeros(B, dtype=torch.long)  # row of the current program
         self.used = torch.zeros(B, 129, 128, dtype=torch.bool)  # pitches sounded at this position, per program
+        self.n_used = torch.zeros(B, 129, dtype=torch.long)  # how many, per program
         self.bars = torch.zeros(B, dtype=torch.long)  # Bar tokens so far
         self.bar_tokens = torch.zeros(B, dtype=torch.long)
 
@@ -196,7 +198,7 @@ def _allowed(g: Grammar, s: _State, cond_mask: torch.Tensor, max_bar_tokens: int
     drum = s.prog == _DRUM_ROW
     m &= ~(g.is_pitch[None] & drum[:, None]) & ~(g.is_drum_pitch[None] & ~drum[:, None])
     # a program whose every pitch already sounds at this position would be a dead end (no Pitch can follow)
-    full = torch.cat([s.used[:, :_DRUM_ROW][:, :, g.pitch_values].all(-1), s.used[:, _DRUM_ROW:][:, :, g.drum_values].all(-1)], 1)
+    full = s.n_used >= g.capacity[None]  # (B, 129)
     m &= ~(g.is_prog[None] & full[:, g.prog_row])
     close = (s.bar_tokens >= max_bar_tokens) & (m & g.is_bar[None]).any(1)
     return torch.where(close[:, None], m & g.is_bar[None], m)
@@ -213,9 +215,11 @@ def _advance(g: Grammar, s: _State, tok: torch.Tensor) -> None:
     s.bar_positions = torch.where(ty == _T["TimeSig"], g.bar_positions[tok], s.bar_positions)
     s.prog = torch.where(ty == _T["Program"], g.prog_row[tok], s.prog)
     s.used &= ~(bar | position)[:, None, None]
+    s.n_used *= ~(bar | position)[:, None]
     note = (ty == _T["Pitch"]) | (ty == _T["PitchDrum"])
     rows = torch.nonzero(note).flatten()
     s.used[rows, s.prog[rows], g.pitch_val[tok[rows]]] = True
+    s.n_used[rows, s.prog[rows]] += 1  # the mask never offers a used pitch again, so this counts distinct pitches
 
 
 def _sample(logits: torch.Tensor, allowed: torch.Tensor, gen: GenerationConfig, rng: torch.Generator) -> torch.Tensor:
@@ -258,6 +262,7 @@ def generate_tokens(
     primer: Sequence[int] | Sequence[Sequence[int]] | None = None,
     programs: Sequence[int] | None = None,
     config: GenerationConfig | None = None,
+    accept: Callable[[int, list[int]], bool] | None = None,
 ) -> list[list[int]]:
     """Sample REMI token ids of exactly ``n_bars`` bars for each of the sequences.
 
@@ -265,6 +270,8 @@ def generate_tokens(
     ``primer``: REMI ids of whole bars to continue (the previous scene's tokens), one list for all or one
     per sequence. ``programs`` restricts the instruments to these General MIDI programs. Returns, per
     sequence, only the new tokens (starting with ``Bar``); pass them as the next scene's primer.
+    ``accept(i, tokens)`` is called as each sequence ``i`` finishes; when it returns True the sequences
+    still running are stopped and come back empty (``[]``): best-of-N sampling that stops at a good one.
     """
     gen = config or GenerationConfig()
     if n_bars < 1:
@@ -296,13 +303,14 @@ def generate_tokens(
     if gen.threads:
         torch.set_num_threads(gen.threads)
     try:
-        return _sample_loop(model, tokenizer, conds, primers, n_bars, programs, gen)
+        return _sample_loop(model, tokenizer, conds, primers, n_bars, programs, gen, accept)
     finally:
         torch.set_num_threads(threads)
 
 
 def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list[Conditions], primers: list[list[int]],
-                 n_bars: int, programs: Sequence[int] | None, gen: GenerationConfig) -> list[list[int]]:
+                 n_bars: int, programs: Sequence[int] | None, gen: GenerationConfig,
+                 accept: Callable[[int, list[int]], bool] | None = None) -> list[list[int]]:
     B = len(conds)
     grammar = Grammar(tokenizer)
     cond_masks = torch.stack([grammar.condition_mask(c, programs, gen) for c in conds])  # (B, V)
@@ -350,6 +358,10 @@ def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list
                 for k in range(K + 1):
                     seqs[r if k == 0 else B + r * K + k - 1].append(int(tok[j]))
         if finished.any():
+            if accept is not None and any(accept(int(rows[j]), new_tokens[int(rows[j])]) for j in torch.nonzero(finished).flatten().tolist()):
+                for j in torch.nonzero(~finished).flatten().tolist():
+                    new_tokens[int(rows[j])] = []
+                return new_tokens
             keep = torch.nonzero(~finished).flatten()
             keep_rows = torch.cat([keep, (len(rows) + keep[:, None] * K + torch.arange(K)).flatten()]) if K else keep
             rows, tok = rows[keep], tok[keep]

@@ -127,7 +127,22 @@ def test_a_program_with_every_pitch_taken_at_this_position_is_not_offered(tok):
     g = Grammar(tok)
     state = _State(1)
     state.prev[0], state.pos[0], state.bar_positions[0] = _T["Duration"], 0, 32
-    state.used[0, 68, g.pitch_values] = True  # program 68 (oboe): every pitch sounds at this position
+    pitches = [int(tok.token(i).split("_")[1]) for i in range(tok.vocab_size) if tok.token(i).startswith("Pitch_")]
+    state.used[0, 68, pitches] = True  # program 68 (oboe): every pitch sounds at this position
+    state.n_used[0, 68] = len(pitches)
     allowed = _allowed(g, state, torch.ones(1, tok.vocab_size, dtype=torch.bool), 384)[0]
     assert not allowed[tok.id("Program_68")]
     assert allowed[tok.id("Program_69")] and allowed[tok.id("Bar_None")]
+
+
+def test_accept_stops_the_other_samples_at_the_first_good_one(tok, model):
+    cond = Conditions(key="D minor")
+    full = generate_tokens(model, tok, cond, 3, num_samples=4, config=GenerationConfig(seed=2, **FAST))
+    never = generate_tokens(model, tok, cond, 3, num_samples=4, config=GenerationConfig(seed=2, **FAST), accept=lambda i, t: False)
+    assert never == full  # asking changes nothing
+    seen = []
+    first = generate_tokens(model, tok, cond, 3, num_samples=4, config=GenerationConfig(seed=2, **FAST),
+                            accept=lambda i, t: seen.append(i) or True)
+    assert len(seen) == 1 and first[seen[0]] == full[seen[0]]  # the accepted one is complete
+    assert min(len(t) for t in full) == len(full[seen[0]])  # ... and was the first to finish
+    assert all(t == [] or t == full[i] for i, t in enumerate(first))  # the others stopped (or finished with it)
