@@ -5,7 +5,8 @@ asked for exactly ``bars`` bars. It is primed with the last bars of the previous
 the cut; when a theme returns, its first statement's opening bars are restated (transposed to the new key)
 and the decoder continues from them, so the theme comes back varied. Several candidates are sampled in one
 batch and the one that best obeys the plan (key, density, and a cadence on the tonic at the very end) is
-kept: the decoder proposes, the plan chooses. Candidates are judged as they finish, and the first one that
+kept: the decoder proposes, the plan chooses (the last cue, which must also end on a cadence, draws more
+candidates: music.final_candidates). Candidates are judged as they finish, and the first one that
 fits perfectly stops the others (on a 60 s clip this saves about a quarter of the sampling).
 
 Nothing here writes notes by rule except the optional percussion layer (accents on cue downbeats and hit
@@ -171,7 +172,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
         n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0
         gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=_seed(seed, cue),
                                max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
-        n = max(1, config.candidates)
+        n = max(1, config.final_candidates if final else config.candidates)
         measured: dict[int, CueMusic] = {}
 
         def judge(k: int, tokens: list[int]) -> bool:
