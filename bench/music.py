@@ -760,10 +760,11 @@ def run(a: argparse.Namespace) -> dict:
     # the decoder's sampling speed, plain (no key guidance): one batch of --batch sequences on every core (a
     # batch this wide splits well over 2 threads; the pipeline's 4-row batches use 1), and batch 1 on 1 thread
     plain_kw = {**gen_kw, "key_guidance": 0.0}
+    cores = os.cpu_count() or 1
     _, plain_tokens, plain_seconds = generate_all(sampler, tokenizer, conds[: a.batch], a.bars, a.batch, a.seed,
-                                                  {**plain_kw, "threads": os.cpu_count() or 1})
+                                                  {**plain_kw, "threads": cores})
     b1_tokens, b1_seconds = measure_batch1(sampler, tokenizer, conds[: a.batch1_samples], a.bars, a.seed, plain_kw)
-    throughput = {"batch": a.batch, "batched_threads": os.cpu_count() or 1, "batched_tokens": plain_tokens, "batched_seconds": round(plain_seconds, 2),
+    throughput = {"batch": a.batch, "batched_threads": cores, "batched_tokens": plain_tokens, "batched_seconds": round(plain_seconds, 2),
                   "batched_tokens_per_s": plain_tokens / plain_seconds, "batch1_tokens": b1_tokens,
                   "batch1_seconds": round(b1_seconds, 2), "batch1_tokens_per_s": b1_tokens / b1_seconds,
                   "guided_tokens_per_s": gen_tokens / gen_seconds if key_guidance else None,

@@ -370,12 +370,9 @@ def clear_leftovers(folder: Path) -> None:
 def _init_worker(settings: Settings, log_level: int) -> None:
     """Once per worker process: one torch thread, quiet logs, the music model loaded up front."""
     logging.basicConfig(level=log_level, format="%(levelname)s: %(message)s")
-    try:
-        import torch
+    import torch
 
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    torch.set_num_threads(1)
     if not settings.analyze_only:
         try:
             from mm2music.pipeline import load_music_model

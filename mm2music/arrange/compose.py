@@ -90,7 +90,6 @@ def cadence_score(notes: Sequence[NoteEvent], tonic_pc: int, mode: str) -> float
     return score
 
 
-PERFECT_FIT = 2.5  # candidate_score of the asked key, mode and density bin
 CADENCE_WEIGHT = 1.5  # plan_fit's weight of a full cadence at the end of the last cue
 
 
@@ -155,12 +154,13 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
     for i, cue in enumerate(cues):
         final = i == len(cues) - 1
         conditions = conditions_for(cue)
+        tonic_pc, mode = conditions.key_pc, conditions.key_mode
         length_ticks = round(cue.bars * cue.beats_per_bar * TICKS_PER_QUARTER)
         primer: list[int] = []
         restated: list[int] = []
         if cue.theme in first_statement and config.theme_bars > 0:
             src = first_statement[cue.theme]
-            shift = (parse_key(f"{cue.key} {cue.mode}")[0] - parse_key(f"{src.cue.key} {src.cue.mode}")[0] + 6) % 12 - 6
+            shift = (tonic_pc - parse_key(f"{src.cue.key} {src.cue.mode}")[0] + 6) % 12 - 6
             keep = min(config.theme_bars, cue.bars - 1, src.cue.bars)
             if keep > 0 and src.cue.meter == cue.meter:
                 opening = [t for bar in _bars(src.tokens, tokenizer.bar_id)[:keep] for t in bar]
@@ -174,6 +174,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
                                max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
         n = max(1, config.final_candidates if final else config.candidates)
         measured: dict[int, CueMusic] = {}
+        perfect = candidate_score(tonic_pc, mode, cue.density, tonic_pc, mode, cue.density) + (CADENCE_WEIGHT if final else 0.0)
 
         def judge(k: int, tokens: list[int]) -> bool:
             """Measure candidate ``k`` as it finishes; a perfect fit stops the others (best of N, early)."""
@@ -181,7 +182,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
             notes = _notes_of(tokenizer.decode(ids), length_ticks) if ids else []
             score, report = plan_fit(notes, cue, final)
             measured[k] = CueMusic(cue, ids, notes, length_ticks, n, score, {**report, "candidate": k, "restated_bars": n_restated})
-            return score >= PERFECT_FIT + (CADENCE_WEIGHT if final else 0.0)
+            return score >= perfect
 
         generate_tokens(model, tokenizer, conditions, cue.bars - n_restated, num_samples=n, primer=primer + restated,
                         config=gen, accept=judge)

@@ -320,6 +320,10 @@ _AARDEN_ESSEN = np.array([
     [17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122],
     [18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623],
 ])
+# _PROFILES[m, t, j] = weight of pitch class j in the key of mode m with tonic t, centred (Pearson correlation)
+_PROFILES = np.stack([np.stack([np.roll(w, t) for t in range(12)]) for w in _AARDEN_ESSEN])
+_PROFILES = _PROFILES - _PROFILES.mean(axis=-1, keepdims=True)
+_PROFILE_NORMS = np.sqrt((_PROFILES ** 2).sum(-1))
 
 
 def estimate_keys(pc_durations: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -333,12 +337,9 @@ def estimate_keys(pc_durations: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     """
     d = np.asarray(pc_durations, dtype=np.float64)
     d = np.where(d > 0, np.maximum(np.round(d / 0.25) * 0.25, 0.25), 0.0)
-    # profiles[m, t, j] = weight of pitch class j in the key of mode m with tonic t
-    profiles = np.stack([np.stack([np.roll(w, t) for t in range(12)]) for w in _AARDEN_ESSEN])
-    pc_ = profiles - profiles.mean(axis=-1, keepdims=True)
     dc = d - d.mean(axis=-1, keepdims=True)
-    top = np.einsum("...j,mtj->...mt", dc, pc_)
-    norm = np.sqrt(np.einsum("...j,...j->...", dc, dc))[..., None, None] * np.sqrt((pc_ ** 2).sum(-1))
+    top = np.einsum("...j,mtj->...mt", dc, _PROFILES)
+    norm = np.sqrt(np.einsum("...j,...j->...", dc, dc))[..., None, None] * _PROFILE_NORMS
     corr = np.divide(top, norm, out=np.zeros_like(top), where=norm > 0)
     flat = corr.reshape(*corr.shape[:-2], 24)
     best = flat.argmax(axis=-1)

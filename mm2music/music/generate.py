@@ -329,9 +329,13 @@ def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list
     rng = torch.Generator().manual_seed(gen.seed)
     model.eval()
 
+    def with_contrasts(index: torch.Tensor, n: int) -> torch.Tensor:
+        """``index`` into ``n`` sequences, then the matching contrast rows (stored after the ``n``)."""
+        return torch.cat([index, (n + index[:, None] * K + torch.arange(K)).flatten()]) if K else index
+
     def model_rows(active: torch.Tensor) -> torch.Tensor:
-        """Batch rows of the active sequences: the sequences, then their contrasts."""
-        return torch.cat([active, (B + active[:, None] * K + torch.arange(K)).flatten()]) if K else active
+        """Rows of ``seqs`` of the active sequences: the sequences, then their contrasts."""
+        return with_contrasts(active, B)
 
     def refill() -> tuple[KVCache | None, torch.Tensor | None, torch.Tensor, int]:
         idx, pad = _left_pad([seqs[int(r)] for r in model_rows(rows)], tokenizer.pad_id)
@@ -363,7 +367,7 @@ def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list
                     new_tokens[int(rows[j])] = []
                 return new_tokens
             keep = torch.nonzero(~finished).flatten()
-            keep_rows = torch.cat([keep, (len(rows) + keep[:, None] * K + torch.arange(K)).flatten()]) if K else keep
+            keep_rows = with_contrasts(keep, len(rows))  # rows of the model batch (and cache) to keep
             rows, tok = rows[keep], tok[keep]
             state.select(keep)
             cond_masks = cond_masks[keep]

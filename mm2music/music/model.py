@@ -32,7 +32,6 @@ Shapes: B batch, T time, C = n_embd, H heads, D = C / H.
 
 from __future__ import annotations
 
-import logging
 import math
 import warnings
 from dataclasses import asdict, dataclass
@@ -42,8 +41,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mm2music.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 QUANTIZE_CHOICES = ("int8", "none")
 

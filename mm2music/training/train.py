@@ -47,6 +47,7 @@ from mm2music.errors import CheckpointError, ConfigError, CorpusError
 from mm2music.music.checkpoint import save_checkpoint
 from mm2music.music.model import ModelConfig, MusicTransformer
 from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
+from mm2music.music.attributes import KEY_ANALYSIS_BARS
 from mm2music.training.dataset import DataConfig, IGNORE, WindowDataset, load_rows, manifest_hash, resolve_corpus_dir
 
 log = logging.getLogger(__name__)
@@ -545,7 +546,7 @@ instrument families). Trained on this project's CPU (2 cores, bf16 autocast) by 
 | data | music21's corpus converted by `pipelines/prepare_corpus.py` (`<user cache>/mm2music/corpora/{Path(t.get('corpus_dir') or '?').name}`: {pieces.get('train', '?')} train pieces, {t.get('train_tokens', '?')} tokens; {pieces.get('valid', '?')} valid pieces evaluated), manifest sha256 `{(t.get('manifest_sha256') or '')[:16]}` |
 | split | by piece-id hash (94/3/3 train/valid/test), never by window |
 | augmentation | random transposition within +-{data.get('max_shift', 6)} semitones keeping pitches in range (every key is seen) |
-| key labels | {f"the key of each window's first {data['key_window_bars']} bars (data.key_window_bars)" if data.get('key_window_bars') else "the piece's key (first 64 bars)"} |
+| key labels | {f"the key of each window's first {data['key_window_bars']} bars (data.key_window_bars)" if data.get('key_window_bars') else f"the piece's key (first {KEY_ANALYSIS_BARS} bars)"} |
 | this checkpoint | step {t.get('step')} of {t.get('steps_planned')}, {t.get('tokens_seen', 0) / 1e6:.1f} M tokens seen (batch {t.get('batch_size')} x {t.get('window')}) |
 | valid NLL | {nll if nll is None else f'{nll:.4f}'} nats per music token (first window of each valid piece, untransposed) |
 | run | `{run_dir.name}`, seed {t.get('seed')}, git `{t.get('git_commit')}`, {run.get('world_size', 1)} process(es); at step {last.get('step', '?')}: train loss {last.get('train_loss', '?')}, {float(last.get('elapsed_s') or 0) / 60:.0f} min wall time |
