@@ -14,6 +14,8 @@ density     ``Density_<bin>`` (notes per quarter note, all tracks)
 register    ``Register_<bin>`` (mean pitch of pitched notes), ``Register_none``
 polyphony   ``Polyphony_<bin>`` (mean voices sounding together)
 families    ``max_families`` slots of ``Family_<GM family>`` (``Family_drums``), padded ``Family_none``
+opening     ``Opening_yes`` (the music starts where a piece starts: it may open with a pickup) or
+            ``Opening_no`` (it starts at some bar inside a piece); only with ``opening_slot``
 ==========  ==============================================================================
 
 Condition ids come after miditok's vocabulary, so REMI ids are miditok's own ids. The tokenizer saves to
@@ -105,6 +107,7 @@ class Conditions:
     register: str | None = "middle"
     polyphony: str = "monophonic"
     families: tuple[str, ...] = ("piano",)
+    opening: bool = False  # the start of a piece (tokenizers with an opening slot); else a bar inside one
 
     def __post_init__(self) -> None:
         if self.key is not None:
@@ -173,6 +176,9 @@ class Conditions:
         return d
 
 
+_PREFIX_SETTINGS = ("max_families", "opening_slot")  # settings that shape the prefix only, not the REMI ids
+
+
 @dataclass(frozen=True)
 class TokenizerSettings:
     """Everything that defines the vocabulary (saved in the tokenizer JSON)."""
@@ -183,6 +189,7 @@ class TokenizerSettings:
     tempo_range: tuple[int, int] = (40, 250)  # BPM
     pitch_range: tuple[int, int] = (21, 109)  # MIDI pitches [low, high)
     max_families: int = 3  # instrument-family slots in the prefix
+    opening_slot: bool = False  # a prefix slot saying whether the music starts where a piece starts
 
     def miditok_config(self):
         from miditok import TokenizerConfig
@@ -223,7 +230,8 @@ class MusicTokenizer:
         self.eos_id = self.remi.vocab["EOS_None"]
         self.bar_id = self.remi.vocab["Bar_None"]
         self.sep_id = self._cond_id["Sep_None"]
-        self.prefix_length = 1 + 6 + self.settings.max_families + 1  # BOS, 6 slots, families, SEP
+        # BOS, 6 slots, families, [opening], SEP
+        self.prefix_length = 1 + 6 + self.settings.max_families + int(self.settings.opening_slot) + 1
 
     # --- vocabulary ---------------------------------------------------------------------------------
 
@@ -237,6 +245,7 @@ class MusicTokenizer:
             + [f"Register_{b}" for b in REGISTER_BINS] + ["Register_none"]
             + [f"Polyphony_{b}" for b in POLYPHONY_BINS]
             + [f"Family_{f}" for f in FAMILIES] + ["Family_none"]
+            + (["Opening_yes", "Opening_no"] if self.settings.opening_slot else [])
             + ["Sep_None"]
         )
 
@@ -262,7 +271,7 @@ class MusicTokenizer:
     # --- encode / decode ----------------------------------------------------------------------------
 
     def prefix(self, conditions: Conditions) -> list[int]:
-        """The condition prefix: BOS, key, tempo band, meter, density, register, polyphony, families, SEP."""
+        """The condition prefix: BOS, key, tempo band, meter, density, register, polyphony, families, [opening], SEP."""
         c = conditions
         key = "Key_none" if c.key is None else f"Key_{c.key.replace(' ', '_')}"
         meter = f"Meter_{c.time_signature}" if c.time_signature in _meter_names() else "Meter_other"
@@ -270,7 +279,10 @@ class MusicTokenizer:
         fams = list(c.families[: self.settings.max_families])
         fams += ["none"] * (self.settings.max_families - len(fams))
         tokens = [key, f"TempoBand_{c.tempo_band}", meter, f"Density_{c.density}", register,
-                  f"Polyphony_{c.polyphony}"] + [f"Family_{f}" for f in fams] + ["Sep_None"]
+                  f"Polyphony_{c.polyphony}"] + [f"Family_{f}" for f in fams]
+        if self.settings.opening_slot:
+            tokens.append("Opening_yes" if c.opening else "Opening_no")
+        tokens.append("Sep_None")
         return [self.bos_id] + [self._cond_id[t] for t in tokens]
 
     def conditions_of(self, ids: list[int]) -> Conditions:
@@ -279,7 +291,7 @@ class MusicTokenizer:
         if len(toks) != self.prefix_length - 2 or not all(i in self._id_to_token for i in ids[: self.prefix_length]):
             raise Mm2MusicError(f"sequence of {len(ids)} tokens has no complete condition prefix")
         val = [t.split("_", 1)[1] for t in toks]
-        fams = tuple(f for f in val[6:] if f != "none")
+        fams = tuple(f for f in val[6 : 6 + self.settings.max_families] if f != "none")
         return Conditions(
             key=None if val[0] == "none" else val[0].replace("_", " "),
             tempo_band=val[1],
@@ -288,6 +300,7 @@ class MusicTokenizer:
             register=None if val[4] == "none" else val[4],
             polyphony=val[5],
             families=fams,
+            opening=self.settings.opening_slot and val[-1] == "yes",
         )
 
     def encode_music(self, score_or_path) -> list[int]:
@@ -388,6 +401,15 @@ class MusicTokenizer:
         """Short digest of the vocabulary and settings: token caches are keyed by it."""
         blob = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+    @property
+    def remi_hash(self) -> str:
+        """Digest of what the REMI ids depend on (miditok's settings and vocabulary, not the prefix): caches
+        of tokenized music are keyed by it, so tokenizers that differ only in their prefix share one."""
+        remi_settings = {k: v for k, v in asdict(self.settings).items() if k not in _PREFIX_SETTINGS}
+        blob = json.dumps({"miditok_version": MIDITOK_VERSION, "settings": remi_settings,
+                           "remi_vocab": [self._id_to_token[i] for i in range(self.remi_vocab_size)]}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

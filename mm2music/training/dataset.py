@@ -1,7 +1,8 @@
 """Training data: manifest pieces -> cached REMI token arrays -> packed, transposed, conditioned windows.
 
-- Every piece is tokenized once; its REMI ids are cached as ``<corpus dir>/tokens-<tokenizer hash>/<id>.npy``
-  (uint16), so a new tokenizer gets a fresh cache and an old one is reused.
+- Every piece is tokenized once; its REMI ids are cached as ``<corpus dir>/tokens-<REMI hash>/<id>.npy``
+  (uint16), so a tokenizer with other REMI settings gets a fresh cache and one that differs only in its
+  prefix reuses it.
 - A training window starts at a bar boundary of a random piece, with that piece's condition prefix in
   front, transposed by a random shift that keeps every pitch inside the tokenizer's range (so every key
   is seen; the key and register conditions move with it). When the piece ends, ``EOS`` follows and the
@@ -106,7 +107,7 @@ def _tokenize_one(args: tuple[dict, str, str, int]) -> tuple[str, str | None]:
 
 
 def token_cache_dir(corpus_dir: Path, tokenizer: MusicTokenizer) -> Path:
-    return corpus_dir / f"tokens-{tokenizer.hash}"
+    return corpus_dir / f"tokens-{tokenizer.remi_hash}"
 
 
 def tokenize_rows(rows: list[dict], corpus_dir: Path, tokenizer: MusicTokenizer, workers: int = 2,
@@ -210,12 +211,13 @@ class WindowDataset:
         return len(self.pieces)
 
     def _prefix(self, k: int, shift: int, bar: int = 0) -> list[int]:
-        """Condition prefix of piece ``k`` transposed by ``shift``, for a window starting at its bar ``bar``."""
+        """Condition prefix of piece ``k`` transposed by ``shift``, for a window starting at its bar ``bar``
+        (``opening`` says whether that is the piece's first bar, where a pickup may leave the bar half empty)."""
         p = self.pieces[k]
         key_index = -1 if p.window_keys is None or bar >= len(p.window_keys) else int(p.window_keys[bar])
-        cache_key = (k, shift, key_index)
+        cache_key = (k, shift, key_index, bar == 0)
         if cache_key not in self._prefix_cache:
-            conditions = p.conditions
+            conditions = dataclasses.replace(p.conditions, opening=bar == 0)
             if key_index >= 0:
                 mode = KEY_MODES[key_index // 12]
                 conditions = dataclasses.replace(conditions, key=f"{tonic_name(key_index % 12, mode)} {mode}")
