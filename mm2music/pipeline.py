@@ -274,34 +274,56 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
 
     from mm2music.arrange.compose import compose
     from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
-    from mm2music.arrange.score import build_score
-    from mm2music.arrange.timing import sync_report
+    from mm2music.arrange.score import build_score, cue_parts, hit_ticks
+    from mm2music.arrange.timing import TICKS_PER_QUARTER, layout, sync_report
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import find_soundfont, fit_length, normalize_loudness, render_midi, write_wav
+    from mm2music.render.synth import Synthesizer, find_soundfont, fit_length, normalize_loudness, write_wav
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
         model, tokenizer = load_music_model(config.music.checkpoint, config.music.quantize)
-    bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
-    with timings.stage("generate"):
-        music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=lambda _: bar.update(1))
-    bar.close()
-    fps = analysis.video.fps if analysis.video else 25.0
     hits = sorted(config.plan.hits or [])
-    midi = staging / "soundtrack.mid"
-    with timings.stage("arrange"):
-        build_score(music, fps, analysis.cuts, hits).dump_midi(str(midi))
-        sync = sync_report(midi, {"cut": analysis.cuts, "hit": hits})
     sr = config.render.sample_rate
     n = int(round(analysis.duration * sr))
-    with timings.stage("render"):
-        raw = staging / ".render.wav"
-        audio = render_midi(midi, raw, config.render.soundfont, sr)
-        raw.unlink()
-        audio = fit_length(audio, n, fade_s=0.03, sample_rate=sr)
-        audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs)
-        write_wav(staging / "soundtrack.wav", audio, sr)
+    cue_timings = layout(plan.cues)
+    bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
+    # FluidSynth renders on its own thread, each cue as soon as it is composed, while the decoder (one thread)
+    # writes the next: the soundfont loads and most of the audio is ready by the time the last cue is chosen
+    with ThreadPoolExecutor(1, thread_name_prefix="synth") as synth_thread:
+        synth = synth_thread.submit(Synthesizer, config.render.soundfont, sr)
+        rendering: list = []
+
+        def render_cue(i: int, music) -> None:
+            cue = music.cue
+            seconds = 60.0 / (cue.tempo_bpm * TICKS_PER_QUARTER)  # per tick: one tempo per cue
+            for part in cue_parts(music, hit_ticks(i, plan.cues, cue_timings, hits), last=i == len(plan.cues) - 1):
+                synth.result().add([(cue.start + n_.start * seconds, cue.start + n_.end * seconds, n_.pitch, n_.velocity)
+                                    for n_ in part.notes], part.program, part.is_drum)
+            synth.result().render_until(cue.end)
+
+        def composed(music) -> None:
+            bar.update(1)
+            rendering.append(synth_thread.submit(render_cue, len(rendering), music))
+
+        try:
+            with timings.stage("generate"):
+                music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed)
+            bar.close()
+            fps = analysis.video.fps if analysis.video else 25.0
+            midi = staging / "soundtrack.mid"
+            with timings.stage("arrange"):
+                build_score(music, fps, analysis.cuts, hits).dump_midi(str(midi))
+                sync = sync_report(midi, {"cut": analysis.cuts, "hit": hits})
+            with timings.stage("render"):
+                for job in rendering:
+                    job.result()
+                audio = synth_thread.submit(lambda: synth.result().finish(n)).result()
+                audio = fit_length(audio, n, fade_s=0.03, sample_rate=sr)
+                audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs)
+                write_wav(staging / "soundtrack.wav", audio, sr)
+        finally:  # queued after every render job, so it runs once they are done
+            synth_thread.submit(lambda: synth.exception() is None and synth.result().close())
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
     roll = [(_tick_seconds(m, n_.start), _tick_seconds(m, n_.end), n_.pitch) for m in music for n_ in m.notes]
     extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}

@@ -1,16 +1,18 @@
-"""Render MIDI to audio with FluidSynth and a General MIDI soundfont, then loudness-normalise.
+"""Render the soundtrack with FluidSynth and a General MIDI soundfont, then loudness-normalise.
 
-The ``fluidsynth`` program (Debian package ``fluidsynth``) renders the file faster than real time and honours
-the tempo map, program changes and controllers exactly as a DAW would play them. Loudness is measured with
-pyloudnorm (ITU-R BS.1770-4) and normalised to ``target_lufs`` with the peak kept under ``peak_dbfs``.
+:class:`Synthesizer` runs FluidSynth in this process (pyfluidsynth over the Debian ``fluidsynth`` library): the
+soundfont is loaded once and notes are rendered in time order as they arrive, so the pipeline renders each
+cue while the next one is being composed (audio up to time t depends only on the notes that start before t,
+so rendering in pieces gives the same audio as rendering at the end). Loudness is measured with pyloudnorm
+(ITU-R BS.1770-4) and normalised to ``target_lufs`` with the peak kept under ``peak_dbfs``.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
-import shutil
-import subprocess
 import wave
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,8 @@ from mm2music.errors import RenderError
 log = logging.getLogger(__name__)
 
 DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+DRUM_CHANNEL = 9  # General MIDI: channel 10 plays the drum kit
+_MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 
 
 def find_soundfont(path: str | Path | None = None) -> Path:
@@ -32,17 +36,83 @@ def find_soundfont(path: str | Path | None = None) -> Path:
     return sf
 
 
-def render_midi(midi_path: Path, wav_path: Path, soundfont: str | Path | None = None, sample_rate: int = 44100) -> np.ndarray:
-    """Render ``midi_path`` to a stereo float32 array (N, 2) and also write it as 16-bit WAV to ``wav_path``."""
-    sf = find_soundfont(soundfont)
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise RenderError("the fluidsynth program is missing; install the Debian package fluidsynth (bash scripts/setup.sh does it)")
-    cmd = [exe, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-F", str(wav_path), "-T", "wav", "-O", "s16", str(sf), str(midi_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0 or not wav_path.exists():
-        raise RenderError(f"fluidsynth failed on {midi_path.name}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
-    return read_wav(wav_path)
+class Synthesizer:
+    """FluidSynth with one soundfont: ``add`` notes (seconds), ``render_until`` a time, ``finish`` -> audio.
+
+    Notes may arrive in any order as long as none starts before the audio already rendered. Each General MIDI
+    program gets its own channel (drums: channel 10, the GM kit); past 15 programs, channels are shared and
+    the program is re-selected before a note that needs another one (sounding notes keep their sound).
+    Use it from one thread at a time.
+    """
+
+    def __init__(self, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6):
+        sf = find_soundfont(soundfont)
+        try:
+            import fluidsynth
+        except ImportError as exc:  # pyfluidsynth imports, then looks for libfluidsynth
+            raise RenderError(f"FluidSynth is not usable ({str(exc).splitlines()[0]}); install the Debian package fluidsynth (bash scripts/setup.sh does it)") from None
+        self.sample_rate = sample_rate
+        self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
+        self._sfid = self._fs.sfload(str(sf))
+        if self._sfid < 0:
+            self._fs.delete()
+            raise RenderError(f"FluidSynth cannot load the soundfont '{sf}'; check that it is a valid .sf2 file")
+        self._fs.program_select(DRUM_CHANNEL, self._sfid, 128, 0)
+        self._channel_of: dict[int, int] = {}  # program -> channel
+        self._selected: dict[int, int] = {}  # channel -> program selected on it
+        self._events: list[tuple[int, int, int, int, int, int, int]] = []  # heap: (sample, on, seq, channel, program, pitch, velocity)
+        self._seq = 0
+        self._chunks: list[np.ndarray] = []
+        self.rendered = 0  # samples rendered so far
+
+    def _channel(self, program: int, is_drum: bool) -> int:
+        if is_drum:
+            return DRUM_CHANNEL
+        if program not in self._channel_of:
+            self._channel_of[program] = _MELODIC_CHANNELS[len(self._channel_of) % len(_MELODIC_CHANNELS)]
+        return self._channel_of[program]
+
+    def add(self, notes: Iterable[tuple[float, float, int, int]], program: int = 0, is_drum: bool = False) -> None:
+        """Schedule ``(start s, end s, pitch, velocity)`` notes on ``program`` (or the drum kit)."""
+        channel = self._channel(program, is_drum)
+        for start, end, pitch, velocity in notes:
+            on, off = round(start * self.sample_rate), round(end * self.sample_rate)
+            if on < self.rendered:
+                raise RenderError(f"a note at {start:.3f} s arrived after the audio was rendered up to {self.rendered / self.sample_rate:.3f} s")
+            # at one sample, note-offs (0) sort before note-ons (1): a repeated pitch is struck again
+            heapq.heappush(self._events, (on, 1, self._seq, channel, -1 if is_drum else program, pitch, velocity))
+            heapq.heappush(self._events, (max(off, on + 1), 0, self._seq, channel, -1, pitch, 0))
+            self._seq += 1
+
+    def _render_to(self, sample: int) -> None:
+        while self.rendered < sample:
+            nxt = self._events[0][0] if self._events else sample
+            if nxt > self.rendered:
+                n = min(nxt, sample) - self.rendered
+                self._chunks.append(self._fs.get_samples(n))
+                self.rendered += n
+                continue
+            _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
+            if not on:
+                self._fs.noteoff(channel, pitch)
+                continue
+            if program >= 0 and self._selected.get(channel) != program:
+                self._fs.program_select(channel, self._sfid, 0, program)
+                self._selected[channel] = program
+            self._fs.noteon(channel, pitch, velocity)
+
+    def render_until(self, seconds: float) -> None:
+        """Render the audio up to ``seconds`` (call it once every note starting before then was added)."""
+        self._render_to(round(seconds * self.sample_rate))
+
+    def finish(self, n_samples: int) -> np.ndarray:
+        """Render up to ``n_samples`` and return the whole audio, float32 (N, 2); notes past the end are cut."""
+        self._render_to(n_samples)
+        pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        return (pcm.reshape(-1, 2)[:n_samples].astype(np.float32) / 32768.0)
+
+    def close(self) -> None:
+        self._fs.delete()
 
 
 def read_wav(path: Path) -> np.ndarray:
