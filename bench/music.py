@@ -35,6 +35,8 @@ On a fixed set of condition sets drawn from held-out (test split) pieces, with f
    (and, with key guidance, new tokens per second of the main generation), with the number
    of torch threads and the load average (another process busy on the cores shows up there).
 
+Every request, like every real excerpt it is compared with, is a piece's opening (decoders trained with an
+opening slot get ``Opening_yes``: they may start with a pickup, as real openings do).
 Condition sets are chosen with ``numpy.random.default_rng(seed)`` among the test pieces that have pitched
 notes and at least ``--bars`` bars, then ordered by their real tokens per bar so that a batch holds
 sequences of similar length (a batch keeps running until its longest sequence ends). Batch ``i`` samples
@@ -340,7 +342,7 @@ def nll_windows(pieces: list[HeldOut], tokenizer, block_size: int) -> list[np.nd
 
     out = []
     for p in pieces:
-        prefix = tokenizer.prefix(Conditions.from_attributes(p.row["attributes"]))
+        prefix = tokenizer.prefix(Conditions.from_attributes(p.row["attributes"], opening=True))
         out.append(np.concatenate([prefix, p.ids[: block_size + 1 - len(prefix)]]).astype(np.int64))
     return out
 
@@ -436,7 +438,7 @@ def train_sequences(corpus_dir: Path, tokenizer, limit: int) -> tuple[list[np.nd
     seqs = []
     for r in rows:
         if r["id"] in paths:
-            prefix = tokenizer.prefix(Conditions.from_attributes(r["attributes"]))
+            prefix = tokenizer.prefix(Conditions.from_attributes(r["attributes"], opening=True))
             ids = np.load(paths[r["id"]]).astype(np.int64)
             seqs.append(np.concatenate([prefix, ids, [tokenizer.eos_id]]).astype(np.int64))
     return seqs, len(rows)
@@ -752,7 +754,7 @@ def run(a: argparse.Namespace) -> dict:
         rows = [r for r in test_rows if r["id"] in some | nll_ids]
     pieces = load_test_pieces(corpus_dir, tokenizer, rows, int(data_cfg.get("max_tokens_per_piece", 60000)))
     chosen = select_conditions(pieces, a.n_conditions, a.bars, a.seed)
-    conds = [Conditions.from_attributes(p.row["attributes"]) for p in chosen]
+    conds = [Conditions.from_attributes(p.row["attributes"], opening=True) for p in chosen]  # the real excerpts are openings
 
     key_guidance = MusicConfig().key_guidance if a.key_guidance is None else a.key_guidance
     gen_kw = {"temperature": a.temperature, "top_p": a.top_p, "key_guidance": key_guidance}

@@ -308,7 +308,9 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
 
         try:
             with timings.stage("generate"):
-                music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed)
+                # a theme from words opens like a tune; a film's music starts on its first frame
+                music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed,
+                                opening=analysis.kind != "video")
             bar.close()
             fps = analysis.video.fps if analysis.video else 25.0
             midi = staging / "soundtrack.mid"

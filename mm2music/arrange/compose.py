@@ -52,12 +52,13 @@ class CueMusic:
     report: dict = field(default_factory=dict)
 
 
-def conditions_for(cue: Cue):
+def conditions_for(cue: Cue, opening: bool = False):
+    """The decoder's conditions for a cue (``opening``: it starts a piece, as a tune does: maybe with a pickup)."""
     from mm2music.music.tokenizer import Conditions
 
     polyphony, families = TEXTURE_CONDITIONS.get(cue.texture, ("four_or_more_voices", ("ensemble",)))
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
-                      density=cue.density, register=cue.register, polyphony=polyphony, families=families)
+                      density=cue.density, register=cue.register, polyphony=polyphony, families=families, opening=opening)
 
 
 def _notes_of(score, length_ticks: int) -> list[NoteEvent]:
@@ -143,8 +144,11 @@ def _transpose(tokens: Sequence[int], table, semitones: int) -> list[int] | None
     return None if any(t < 0 for t in out) else out
 
 
-def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None) -> list[CueMusic]:
-    """Generate every cue in order (see the module docstring). ``progress`` is called with each finished cue."""
+def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None,
+            opening: bool = False) -> list[CueMusic]:
+    """Generate every cue in order (see the module docstring). ``progress`` is called with each finished cue.
+    ``opening``: the first cue is asked to open a piece (decoders trained with an opening slot may then start
+    with a pickup, as tunes do); otherwise it starts like any bar inside a piece, with music on the downbeat."""
     from mm2music.music.generate import GenerationConfig, generate_tokens
 
     config = config or MusicConfig()
@@ -153,7 +157,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
     first_statement: dict[str, CueMusic] = {}
     for i, cue in enumerate(cues):
         final = i == len(cues) - 1
-        conditions = conditions_for(cue)
+        conditions = conditions_for(cue, opening=opening and i == 0)
         tonic_pc, mode = conditions.key_pc, conditions.key_mode
         length_ticks = round(cue.bars * cue.beats_per_bar * TICKS_PER_QUARTER)
         primer: list[int] = []

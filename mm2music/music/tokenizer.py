@@ -137,8 +137,9 @@ class Conditions:
         return None if self.key is None else parse_key(self.key)[1]
 
     @classmethod
-    def from_attributes(cls, attrs: Any) -> Conditions:
-        """From a manifest row's ``attributes`` dict or a :class:`~mm2music.music.attributes.MusicAttributes`."""
+    def from_attributes(cls, attrs: Any, opening: bool = False) -> Conditions:
+        """From a manifest row's ``attributes`` dict or a :class:`~mm2music.music.attributes.MusicAttributes`
+        (``opening``: for music that starts where the piece starts)."""
         a = attrs if isinstance(attrs, dict) else attrs.to_dict()
         families: list[str] = []
         for prog in a.get("programs") or []:
@@ -156,6 +157,7 @@ class Conditions:
             register=None if pitch_mean is None else register_bin(float(pitch_mean)),
             polyphony=polyphony_bin(float(a.get("polyphony") or 0.0)),
             families=tuple(families),
+            opening=opening,
         )
 
     def transposed(self, semitones: int, pitch_mean: float | None = None) -> Conditions:

@@ -64,18 +64,35 @@ def test_video_scored_with_bar_lines_on_cuts(capfd, tmp_path, tiny_checkpoint, c
     assert sheet["muxed"]["duration"] == pytest.approx(analysis["duration"], abs=0.1)
 
 
-def test_same_seed_same_music(capfd, tmp_path, tiny_checkpoint, cut_video):
+def test_same_seed_same_music(capfd, tmp_path, tiny_checkpoint, cut_video, asked_openings):
     for name in ("a", "b"):
         code, err = score(capfd, tiny_checkpoint, tmp_path, "--video", str(cut_video), "--name", name, "--seed", "7", "--mix", "replace")
         assert code == 0, err
+    assert asked_openings and not any(asked_openings)  # a film's music starts on its first frame
     assert (tmp_path / "a" / "soundtrack.mid").read_bytes() == (tmp_path / "b" / "soundtrack.mid").read_bytes()
     code, err = score(capfd, tiny_checkpoint, tmp_path, "--video", str(cut_video), "--name", "c", "--seed", "8", "--mix", "replace")
     assert (tmp_path / "c" / "soundtrack.mid").read_bytes() != (tmp_path / "a" / "soundtrack.mid").read_bytes()
 
 
-def test_text_and_captions_make_a_theme(capfd, tmp_path, tiny_checkpoint):
+@pytest.fixture
+def asked_openings(monkeypatch):
+    """The ``opening`` condition of every decoder request, in order."""
+    import mm2music.music.generate as generate
+
+    seen, real = [], generate.generate_tokens
+
+    def spy(model, tokenizer, conditions, *args, **kwargs):
+        seen.append(conditions.opening)
+        return real(model, tokenizer, conditions, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "generate_tokens", spy)
+    return seen
+
+
+def test_text_and_captions_make_a_theme(capfd, tmp_path, tiny_checkpoint, asked_openings):
     code, err = score(capfd, tiny_checkpoint, tmp_path, "--text", "A quiet walk by the sea", "--duration", "6")
     assert code == 0, err
+    assert asked_openings[0] and not any(asked_openings[1:])  # a theme from words opens like a tune
     out = tmp_path / "a-quiet-walk-by-the-sea"
     assert (out / "soundtrack.wav").exists() and not list(out.glob("*.mp4"))
     assert len(read_wav(out / "soundtrack.wav")) / 44100 == pytest.approx(6.0, abs=0.010)

@@ -55,6 +55,19 @@ def test_prefix_states_the_measured_conditions(tok, chorale):
     assert len(tok.prefix(Conditions(families=("piano", "strings", "brass", "reed")))) == tok.prefix_length
 
 
+def test_opening_slot_round_trips_and_older_tokenizers_ignore_it(tok, tmp_path):
+    opening = MusicTokenizer(TokenizerSettings(opening_slot=True))
+    assert opening.prefix_length == tok.prefix_length + 1 and opening.vocab_size == tok.vocab_size + 2
+    for flag in (True, False):
+        c = Conditions(key="D minor", opening=flag)
+        assert opening.conditions_of(opening.prefix(c)) == c
+        assert tok.prefix(c) == tok.prefix(Conditions(key="D minor"))  # no slot: the flag is not stated
+    data = json.loads(tok.save(tmp_path / "v1.json").read_text())
+    del data["settings"]["opening_slot"]  # a tokenizer saved before the slot existed (the first checkpoints)
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert MusicTokenizer.load(tmp_path / "old.json").prefix_length == tok.prefix_length
+
+
 def test_conditions_validate_themselves():
     assert Conditions(key="Gb major").key == "F# major"  # one spelling per key
     assert Conditions(key="B- minor").key == "Bb minor"  # music21's flat sign

@@ -22,7 +22,7 @@ from mm2music.music.checkpoint import load_checkpoint
 from mm2music.training.corpora.cache import run_conversion
 from mm2music.training.corpora.music21_corpus import _task, convert_music21_task
 from mm2music.music.attributes import KEY_MODES, estimate_keys, tonic_name
-from mm2music.music.tokenizer import MusicTokenizer
+from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
 from mm2music.training.dataset import DataConfig, WindowDataset, load_rows, window_key_indices
 from mm2music.training.train import evaluate_split, export_run, load_train_config, train
 
@@ -155,3 +155,23 @@ def test_window_key_labels_follow_the_bars_they_start(corpus):
                 assert key_token == f"Key_{tonic_name(tonic + shift, mode_name)}_{mode_name}"
                 checked += 1
     assert checked > 30
+
+
+def test_opening_slot_marks_windows_that_start_a_piece(corpus):
+    """With tokenizer.opening_slot, a window's prefix says Opening_yes where it starts at a piece's first bar
+    (and so does every piece packed after it), Opening_no where it starts inside a piece."""
+    tok = MusicTokenizer(TokenizerSettings(opening_slot=True))
+    assert tok.remi_hash == MusicTokenizer().remi_hash  # same REMI ids: one token cache for both
+    cfg = DataConfig(corpus_dir=str(corpus), max_shift=3)
+    ds = WindowDataset(load_rows(cfg, "train"), tok, cfg, progress=False)
+    opening = tok.prefix_length - 2
+    assert tok.token(ds._prefix(0, 0, 0)[opening]) == "Opening_yes"
+    assert tok.token(ds._prefix(0, 0, 2)[opening]) == "Opening_no"
+    starts_seen = set()
+    for item in range(40):
+        w = ds.window(seed=0, step=0, item=item, length=600)
+        bos = np.flatnonzero(w == tok.bos_id)
+        flags = [tok.token(w[b + opening]) for b in bos if b + opening < len(w)]
+        starts_seen.add(flags[0])
+        assert all(f == "Opening_yes" for f in flags[1:])  # packed pieces start from their first bar
+    assert starts_seen == {"Opening_yes", "Opening_no"}
