@@ -1,7 +1,7 @@
 """Benchmark: does the music decoder obey its conditions, model held-out music, and sound like the real thing?
 
-On a fixed set of condition sets drawn from held-out (test split) pieces, with fixed seeds, it measures
-(issue 4, "Measured quality"):
+On a fixed set of condition sets drawn from held-out pieces (the test split; ``--split valid`` to tune
+sampling settings), with fixed seeds, it measures (issue 4, "Measured quality"):
 
 1. **conditions**: the generated excerpt (``--bars`` bars) is measured with the same code that labelled the
    corpus (:func:`mm2music.music.attributes.extract_attributes`: music21's key analysis, density, register,
@@ -597,6 +597,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: checkpoints/music21, else the newest runs/*/checkpoints/best)")
     p.add_argument("--n-conditions", type=int, default=100, help="condition sets drawn from test pieces")
+    p.add_argument("--split", default="test", choices=("test", "valid"),
+                   help="held-out pieces to draw from: tune sampling settings on valid, report on test")
     p.add_argument("--bars", type=int, default=8, help="bars to generate per condition set")
     p.add_argument("--batch", type=int, default=16, help="sequences per generation batch")
     p.add_argument("--seed", type=int, default=0, help="selection and sampling seed")
@@ -714,7 +716,7 @@ def measure_likelihood(model, tokenizer, pieces: list[HeldOut], corpus_dir: Path
     out = summarize_nll(windows, tokenizer, tr, ngram, novel)
     best = min(out["ngram_nll"], key=out["ngram_nll"].get)
     out.update({
-        "split": "test", "windows": len(windows), "targets": int(sum(len(x) for x in tr)),
+        "split": a.split, "windows": len(windows), "targets": int(sum(len(x) for x in tr)),
         "transformer_seconds": round(tr_seconds, 1), "ngram_train_pieces": n_train_rows,
         "ngram_train_tokens": int(sum(len(q) for q in train_seqs)), "ngram_seconds": round(ng_seconds, 1),
         "best_ngram_order": best, "ratio_to_best_ngram": out["transformer_nll"] / out["ngram_nll"][best],
@@ -746,7 +748,7 @@ def run(a: argparse.Namespace) -> dict:
     training = config.get("training", {})
     data_cfg = training.get("config", {}).get("data", {})
     corpus_dir = resolve_corpus_dir(DataConfig(corpus_dir=data_cfg.get("corpus_dir", "")))
-    test_rows = sorted(read_manifest(corpus_dir, "test"), key=lambda r: r["id"])
+    test_rows = sorted(read_manifest(corpus_dir, a.split), key=lambda r: r["id"])
     nll_ids = {r["id"] for r in (test_rows[: a.nll_pieces] if a.nll_pieces else test_rows)}
     rows = test_rows
     if a.quick:  # tokenize only what a smoke run needs
@@ -779,7 +781,7 @@ def run(a: argparse.Namespace) -> dict:
     return {
         "checkpoint": {"path": str(ckpt), "step": training.get("step"), "valid_nll_per_token": training.get("valid_nll_per_token"),
                        "parameters": model.num_params()},
-        "setup": {"n_conditions": len(conds), "bars": a.bars, "batch": a.batch, "seed": a.seed, "quick": a.quick,
+        "setup": {"split": a.split, "n_conditions": len(conds), "bars": a.bars, "batch": a.batch, "seed": a.seed, "quick": a.quick,
                   "temperature": a.temperature, "top_p": a.top_p, "quantize": quantize, "key_guidance": key_guidance, "threads": torch.get_num_threads(),
                   "loadavg_start": list(loadavg_start), "corpus_dir": str(corpus_dir),
                   "sources": {s: sum(1 for p in chosen if p.row.get("source") == s) for s in sorted({p.row.get("source") for p in chosen})}},
