@@ -79,10 +79,9 @@ def write_timeline(path: Path, analysis: Analysis, plan: Plan, piano_roll: list[
     ax.set_ylabel("plan")
     if piano_roll:
         ax = axes[2]
-        for start, end, pitch in piano_roll:
-            ax.plot([start, end], [pitch, pitch], color="tab:green", lw=2, solid_capstyle="butt")
-        for cue in plan.cues[1:]:
-            ax.axvline(cue.start, color="0.3", lw=0.8, ls="--")
+        starts, ends, pitches = zip(*piano_roll)
+        ax.hlines(pitches, starts, ends, color="tab:green", lw=2)  # one collection, not an artist per note
+        ax.vlines([cue.start for cue in plan.cues[1:]], 0, 1, transform=ax.get_xaxis_transform(), color="0.3", lw=0.8, ls="--")
         ax.set_ylabel("pitch")
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, plan.duration)
