@@ -23,6 +23,7 @@ with the same cut in cached and uncached mode, so both give the same tokens.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ class Grammar:
         self.prog_row = torch.zeros(V, dtype=torch.long)
         self.bar_positions = torch.zeros(V, dtype=torch.long)  # positions per bar of TimeSig tokens
         self.tempo_bpm = torch.zeros(V)
+        self.family_of: list[str | None] = [None] * V  # General MIDI family of Program tokens
         ppb = tokenizer.remi.config.max_num_pos_per_beat
         for i, t in enumerate(types):
             value = tokenizer.token(i).split("_", 1)[-1]
@@ -118,6 +120,7 @@ class Grammar:
                 self.pitch_val[i] = int(value)
             elif t == "Program":
                 self.prog_row[i] = _DRUM_ROW if int(value) == -1 else int(value)
+                self.family_of[i] = program_family(int(value))
             elif t == "TimeSig":
                 self.bar_positions[i] = int(value.split("/")[0]) * ppb
             elif t == "Tempo":
@@ -137,6 +140,12 @@ class Grammar:
         # pitches a program row can take: the Pitch tokens, the PitchDrum tokens for drums
         self.capacity = torch.full((129,), len(self.pitch_val[self.is_pitch].unique()), dtype=torch.long)
         self.capacity[_DRUM_ROW] = len(self.pitch_val[self.is_drum_pitch].unique())
+
+    @classmethod
+    @functools.lru_cache(maxsize=4)
+    def of(cls, tokenizer: MusicTokenizer) -> Grammar:
+        """The grammar tables of ``tokenizer``, built once."""
+        return cls(tokenizer)
 
     def condition_mask(self, conditions: Conditions, programs: Sequence[int] | None, gen: GenerationConfig) -> torch.Tensor:
         """(V,) tokens allowed by the conditions (meter, tempo band, instruments)."""
@@ -162,10 +171,7 @@ class Grammar:
                 keep[tok.id(f"Program_{p}")] = True
             allowed &= ~is_prog | keep
         elif gen.force_families and conditions.families:
-            keep = torch.tensor([
-                bool(is_prog[i]) and program_family(int(tok.token(i).split("_")[1])) in conditions.families
-                for i in range(tok.vocab_size)
-            ])
+            keep = torch.tensor([f in conditions.families for f in self.family_of])
             allowed &= ~is_prog | keep
         return allowed
 
@@ -312,8 +318,9 @@ def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list
                  n_bars: int, programs: Sequence[int] | None, gen: GenerationConfig,
                  accept: Callable[[int, list[int]], bool] | None = None) -> list[list[int]]:
     B = len(conds)
-    grammar = Grammar(tokenizer)
-    cond_masks = torch.stack([grammar.condition_mask(c, programs, gen) for c in conds])  # (B, V)
+    grammar = Grammar.of(tokenizer)
+    masks = {c: grammar.condition_mask(c, programs, gen) for c in set(conds)}  # candidates share their conditions
+    cond_masks = torch.stack([masks[c] for c in conds])  # (B, V)
     P = tokenizer.prefix_length
     block = model.config.block_size
     # rows of the model batch: the B sequences, then (with key guidance) K contrast rows per sequence, which
