@@ -278,7 +278,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     from mm2music.arrange.timing import TICKS_PER_QUARTER, layout, sync_report
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import Synthesizer, find_soundfont, fit_length, normalize_loudness, write_wav
+    from mm2music.render.synth import Synthesizer, find_soundfont, normalize_loudness, write_wav
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
@@ -291,7 +291,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     # FluidSynth renders on its own thread, each cue as soon as it is composed, while the decoder (one thread)
     # writes the next: the soundfont loads and most of the audio is ready by the time the last cue is chosen
     with ThreadPoolExecutor(1, thread_name_prefix="synth") as synth_thread:
-        synth = synth_thread.submit(Synthesizer, config.render.soundfont, sr)
+        synth = synth_thread.submit(Synthesizer, n, config.render.soundfont, sr, fade_s=0.03)
         rendering: list = []
 
         def render_cue(i: int, music) -> None:
@@ -320,9 +320,8 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             with timings.stage("render"):
                 for job in rendering:
                     job.result()
-                audio = synth_thread.submit(lambda: synth.result().finish(n)).result()
-                audio = fit_length(audio, n, fade_s=0.03, sample_rate=sr)
-                audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs)
+                audio, measured = synth_thread.submit(lambda: (synth.result().finish(), synth.result().loudness())).result()
+                audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
                 write_wav(staging / "soundtrack.wav", audio, sr)
         finally:  # queued after every render job, so it runs once they are done
             synth_thread.submit(lambda: synth.exception() is None and synth.result().close())

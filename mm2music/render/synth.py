@@ -3,8 +3,9 @@
 :class:`Synthesizer` runs FluidSynth in this process (pyfluidsynth over the Debian ``fluidsynth`` library): the
 soundfont is loaded once and notes are rendered in time order as they arrive, so the pipeline renders each
 cue while the next one is being composed (audio up to time t depends only on the notes that start before t,
-so rendering in pieces gives the same audio as rendering at the end). Loudness is measured with pyloudnorm
-(ITU-R BS.1770-4) and normalised to ``target_lufs`` with the peak kept under ``peak_dbfs``.
+so rendering in pieces gives the same audio as rendering at the end). Loudness (ITU-R BS.1770-4, the figure
+pyloudnorm gives) is measured piece by piece as the audio is rendered, and normalised to ``target_lufs`` with
+the peak kept under ``peak_dbfs``.
 """
 
 from __future__ import annotations
@@ -37,21 +38,26 @@ def find_soundfont(path: str | Path | None = None) -> Path:
 
 
 class Synthesizer:
-    """FluidSynth with one soundfont: ``add`` notes (seconds), ``render_until`` a time, ``finish`` -> audio.
+    """FluidSynth with one soundfont rendering a soundtrack of ``length`` samples: ``add`` notes (seconds),
+    ``render_until`` a time, ``finish`` -> the audio, ``loudness`` -> its LUFS.
 
     Notes may arrive in any order as long as none starts before the audio already rendered. Each General MIDI
     program gets its own channel (drums: channel 10, the GM kit); past 15 programs, channels are shared and
     the program is re-selected before a note that needs another one (sounding notes keep their sound).
-    Use it from one thread at a time.
+    Nothing renders past ``length``; the last ``fade_s`` seconds fade out (notes still ringing at the end);
+    every rendered piece is measured as it comes (:class:`LoudnessMeter`). Use it from one thread at a time.
     """
 
-    def __init__(self, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6):
+    def __init__(self, length: int, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6,
+                 fade_s: float = 0.0):
         sf = find_soundfont(soundfont)
         try:
             import fluidsynth
         except ImportError as exc:  # pyfluidsynth imports, then looks for libfluidsynth
             raise RenderError(f"FluidSynth is not usable ({str(exc).splitlines()[0]}); install the Debian package fluidsynth (bash scripts/setup.sh does it)") from None
         self.sample_rate = sample_rate
+        self.length = length
+        self._fade_from = length - min(length, int(fade_s * sample_rate))
         self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
         self._sfid = self._fs.sfload(str(sf))
         if self._sfid < 0:
@@ -62,7 +68,9 @@ class Synthesizer:
         self._selected: dict[int, int] = {}  # channel -> program selected on it
         self._events: list[tuple[int, int, int, int, int, int, int]] = []  # heap: (sample, on, seq, channel, program, pitch, velocity)
         self._seq = 0
-        self._chunks: list[np.ndarray] = []
+        self._pcm: list[np.ndarray] = []  # int16 interleaved pieces not yet measured
+        self._audio: list[np.ndarray] = []  # float32 (N, 2) pieces, measured
+        self._meter = LoudnessMeter(sample_rate)
         self.rendered = 0  # samples rendered so far
 
     def _channel(self, program: int, is_drum: bool) -> int:
@@ -85,11 +93,13 @@ class Synthesizer:
             self._seq += 1
 
     def _render_to(self, sample: int) -> None:
+        sample = min(sample, self.length)
+        start = self.rendered
         while self.rendered < sample:
             nxt = self._events[0][0] if self._events else sample
             if nxt > self.rendered:
                 n = min(nxt, sample) - self.rendered
-                self._chunks.append(self._fs.get_samples(n))
+                self._pcm.append(self._fs.get_samples(n))
                 self.rendered += n
                 continue
             _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
@@ -100,16 +110,28 @@ class Synthesizer:
                 self._fs.program_select(channel, self._sfid, 0, program)
                 self._selected[channel] = program
             self._fs.noteon(channel, pitch, velocity)
+        if self._pcm:  # fade what falls in the fade-out, measure, keep
+            audio = np.concatenate(self._pcm).reshape(-1, 2).astype(np.float32) / 32768.0
+            self._pcm.clear()
+            if self.rendered > self._fade_from:
+                ramp = np.linspace(1.0, 0.0, self.length - self._fade_from, dtype=np.float32)
+                lo = max(start, self._fade_from)
+                audio[lo - start:] *= ramp[lo - self._fade_from : self.rendered - self._fade_from, None]
+            self._meter.add(audio)
+            self._audio.append(audio)
 
     def render_until(self, seconds: float) -> None:
         """Render the audio up to ``seconds`` (call it once every note starting before then was added)."""
         self._render_to(round(seconds * self.sample_rate))
 
-    def finish(self, n_samples: int) -> np.ndarray:
-        """Render up to ``n_samples`` and return the whole audio, float32 (N, 2); notes past the end are cut."""
-        self._render_to(n_samples)
-        pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-        return (pcm.reshape(-1, 2)[:n_samples].astype(np.float32) / 32768.0)
+    def finish(self) -> np.ndarray:
+        """Render the rest and return the whole audio, float32 (length, 2); notes past the end are cut."""
+        self._render_to(self.length)
+        return np.concatenate(self._audio) if self._audio else np.zeros((0, 2), np.float32)
+
+    def loudness(self) -> float:
+        """Integrated loudness (LUFS) of the audio rendered so far."""
+        return self._meter.integrated()
 
     def close(self) -> None:
         self._fs.delete()
@@ -133,30 +155,78 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
         w.writeframes(pcm.tobytes())
 
 
-def fit_length(audio: np.ndarray, n_samples: int, fade_s: float = 0.0, sample_rate: int = 44100) -> np.ndarray:
-    """Trim or zero-pad to exactly ``n_samples``; optionally fade out the last ``fade_s`` seconds."""
-    if len(audio) >= n_samples:
-        out = audio[:n_samples].copy()
-    else:
-        out = np.concatenate([audio, np.zeros((n_samples - len(audio), audio.shape[1]), audio.dtype)])
-    n_fade = min(len(out), int(fade_s * sample_rate))
-    if n_fade > 0:
-        out[-n_fade:] *= np.linspace(1.0, 0.0, n_fade, dtype=out.dtype)[:, None]
-    return out
+class LoudnessMeter:
+    """Integrated loudness (ITU-R BS.1770-4) of audio that arrives in pieces, the same figure as
+    ``pyloudnorm.Meter(rate).integrated_loudness`` on the whole (pyloudnorm's K-weighting filters, run with
+    carried state; 400 ms gating blocks every 100 ms built from 100 ms sums of squares). Lets the synth thread
+    measure each cue as it renders it, so nothing is left to measure at the end."""
+
+    def __init__(self, sample_rate: int, channels: int = 2):
+        import pyloudnorm
+        import scipy.signal
+
+        stages = [  # BS.1770's K-weighting: pyloudnorm's "K-weighting" filter class
+            pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf"),
+            pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"),
+        ]
+        self._sos = np.array([np.concatenate([f.b, f.a]) / f.a[0] for f in stages])
+        self._gain = float(np.prod([f.passband_gain for f in stages]))
+        self._zi = np.zeros((len(stages), 2, channels))
+        self._sosfilt = scipy.signal.sosfilt
+        self.sample_rate = sample_rate
+        self.hop = round(0.1 * sample_rate)
+        self._hops: list[np.ndarray] = []  # (channels,) K-weighted sum of squares of each full 100 ms hop
+        self._partial = np.zeros(channels)
+        self._in_partial = 0
+        self.samples = 0
+
+    def add(self, audio: np.ndarray) -> None:
+        """Measure the next ``(N, channels)`` samples."""
+        if not len(audio):
+            return
+        y, self._zi = self._sosfilt(self._sos, audio.astype(np.float64), axis=0, zi=self._zi)
+        sq = (y * self._gain) ** 2
+        self.samples += len(sq)
+        take = min(len(sq), self.hop - self._in_partial)
+        self._partial += sq[:take].sum(axis=0)
+        self._in_partial += take
+        if self._in_partial < self.hop:
+            return
+        self._hops.append(self._partial)
+        rest = sq[take:]
+        full = len(rest) // self.hop * self.hop
+        self._hops.extend(rest[:full].reshape(-1, self.hop, sq.shape[1]).sum(axis=1))
+        self._partial = rest[full:].sum(axis=0)
+        self._in_partial = len(rest) - full
+
+    def integrated(self) -> float:
+        """LUFS of everything added so far; -inf for silence."""
+        hops = np.array(self._hops + [self._partial]).reshape(-1, len(self._partial))
+        n_blocks = max(1, int(np.round((self.samples / self.sample_rate - 0.4) / 0.1)) + 1)
+        hops = np.concatenate([hops, np.zeros((n_blocks + 3 - len(hops), hops.shape[1]))]) if len(hops) < n_blocks + 3 else hops
+        z = (hops[0:n_blocks] + hops[1:n_blocks + 1] + hops[2:n_blocks + 2] + hops[3:n_blocks + 3]).sum(axis=1) / (4 * self.hop)
+        with np.errstate(divide="ignore"):
+            blocks = -0.691 + 10 * np.log10(z)
+            gated = blocks >= -70.0  # absolute gate
+            if not gated.any():
+                return float("-inf")
+            relative = -0.691 + 10 * np.log10(z[gated].mean()) - 10.0
+            keep = gated & (blocks > relative)
+            return float(-0.691 + 10 * np.log10(z[keep].mean())) if keep.any() else float("-inf")
 
 
 def loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness, LUFS (ITU-R BS.1770-4 via pyloudnorm); -inf for silence."""
-    import pyloudnorm
-
-    if len(audio) < int(0.4 * sample_rate):  # shorter than one gating block
-        audio = np.concatenate([audio, np.zeros((int(0.4 * sample_rate) - len(audio) + 1, audio.shape[1]), audio.dtype)])
-    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(audio.astype(np.float64)))
+    """Integrated loudness, LUFS (ITU-R BS.1770-4); -inf for silence."""
+    meter = LoudnessMeter(sample_rate, audio.shape[1])
+    meter.add(audio)
+    return meter.integrated()
 
 
-def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float = -16.0, peak_dbfs: float = -1.0) -> tuple[np.ndarray, float]:
-    """Gain to ``target_lufs``, limited so the peak stays under ``peak_dbfs``. Returns (audio, measured LUFS after)."""
-    current = loudness(audio, sample_rate)
+def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float = -16.0, peak_dbfs: float = -1.0,
+                       measured: float | None = None) -> tuple[np.ndarray, float]:
+    """Gain to ``target_lufs``, limited so the peak stays under ``peak_dbfs``. Returns (audio, measured LUFS after).
+    ``measured``: the audio's loudness if already known (a :class:`LoudnessMeter` fed while rendering)."""
+    current = loudness(audio, sample_rate) if measured is None else measured
     if not np.isfinite(current):
         return audio, current
     gain = 10 ** ((target_lufs - current) / 20)
