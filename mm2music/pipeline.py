@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mm2music.config import Config
+from mm2music.config import Config, RenderConfig
 from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError, OutputError
 from mm2music.graph.export import write_graph, write_timeline
@@ -31,7 +31,7 @@ from mm2music.media.cuts import make_detector
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
-from mm2music.types import Analysis, Plan, Scene, TextSegment, scenes_from_transitions
+from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
 
@@ -268,17 +268,59 @@ def load_music_model(checkpoint: str | None, quantize: str = "int8"):
     return _MODEL_CACHE[key]
 
 
+class CueRenderer:
+    """FluidSynth on its own thread, fed each cue as soon as the decoder has chosen it: while the decoder (one
+    thread) writes the next cue, the soundfont loads and the finished cues are rendered and measured, so little
+    is left to render after the last one. A context manager; ``finish`` -> (audio, its LUFS)."""
+
+    def __init__(self, cues: Sequence[Cue], hits: Sequence[float], n_samples: int, config: RenderConfig):
+        from mm2music.arrange.timing import layout
+        from mm2music.render.synth import Synthesizer
+
+        self.cues, self.hits, self.timings = cues, hits, layout(cues)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="synth")
+        self._synth = self._thread.submit(Synthesizer, n_samples, config.soundfont, config.sample_rate, fade_s=0.03)
+        self._jobs: list = []
+
+    def _render(self, i: int, music) -> None:
+        from mm2music.arrange.score import cue_parts, hit_ticks
+        from mm2music.arrange.timing import TICKS_PER_QUARTER
+
+        cue, synth = music.cue, self._synth.result()
+        tick_s = 60.0 / (cue.tempo_bpm * TICKS_PER_QUARTER)  # one tempo per cue
+        for part in cue_parts(music, hit_ticks(i, self.cues, self.timings, self.hits), last=i == len(self.cues) - 1):
+            synth.add([(cue.start + n.start * tick_s, cue.start + n.end * tick_s, n.pitch, n.velocity) for n in part.notes],
+                      part.program, part.is_drum)
+        synth.render_until(cue.end)
+
+    def composed(self, music) -> None:
+        """Queue the next cue (cues arrive in order)."""
+        self._jobs.append(self._thread.submit(self._render, len(self._jobs), music))
+
+    def finish(self):
+        for job in self._jobs:
+            job.result()  # an error on the synth thread surfaces here
+        return self._thread.submit(lambda: (self._synth.result().finish(), self._synth.result().loudness())).result()
+
+    def __enter__(self) -> CueRenderer:
+        return self
+
+    def __exit__(self, *exc) -> None:  # queued after every render job
+        self._thread.submit(lambda: self._synth.exception() is None and self._synth.result().close())
+        self._thread.shutdown(wait=True)
+
+
 def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None) -> tuple[dict, dict]:
     """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync)."""
     import numpy as np
 
     from mm2music.arrange.compose import compose
     from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
-    from mm2music.arrange.score import build_score, cue_parts, hit_ticks
-    from mm2music.arrange.timing import TICKS_PER_QUARTER, layout, sync_report
+    from mm2music.arrange.score import build_score
+    from mm2music.arrange.timing import sync_report
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import Synthesizer, find_soundfont, normalize_loudness, write_wav
+    from mm2music.render.synth import find_soundfont, normalize_loudness, write_wav
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
@@ -286,45 +328,22 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     hits = sorted(config.plan.hits or [])
     sr = config.render.sample_rate
     n = int(round(analysis.duration * sr))
-    cue_timings = layout(plan.cues)
     bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
-    # FluidSynth renders on its own thread, each cue as soon as it is composed, while the decoder (one thread)
-    # writes the next: the soundfont loads and most of the audio is ready by the time the last cue is chosen
-    with ThreadPoolExecutor(1, thread_name_prefix="synth") as synth_thread:
-        synth = synth_thread.submit(Synthesizer, n, config.render.soundfont, sr, fade_s=0.03)
-        rendering: list = []
-
-        def render_cue(i: int, music) -> None:
-            cue = music.cue
-            seconds = 60.0 / (cue.tempo_bpm * TICKS_PER_QUARTER)  # per tick: one tempo per cue
-            for part in cue_parts(music, hit_ticks(i, plan.cues, cue_timings, hits), last=i == len(plan.cues) - 1):
-                synth.result().add([(cue.start + n_.start * seconds, cue.start + n_.end * seconds, n_.pitch, n_.velocity)
-                                    for n_ in part.notes], part.program, part.is_drum)
-            synth.result().render_until(cue.end)
-
-        def composed(music) -> None:
-            bar.update(1)
-            rendering.append(synth_thread.submit(render_cue, len(rendering), music))
-
-        try:
-            with timings.stage("generate"):
-                # a theme from words opens like a tune; a film's music starts on its first frame
-                music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed,
-                                opening=analysis.kind != "video")
-            bar.close()
-            fps = analysis.video.fps if analysis.video else 25.0
-            midi = staging / "soundtrack.mid"
-            with timings.stage("arrange"):
-                build_score(music, fps, analysis.cuts, hits).dump_midi(str(midi))
-                sync = sync_report(midi, {"cut": analysis.cuts, "hit": hits})
-            with timings.stage("render"):
-                for job in rendering:
-                    job.result()
-                audio, measured = synth_thread.submit(lambda: (synth.result().finish(), synth.result().loudness())).result()
-                audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
-                write_wav(staging / "soundtrack.wav", audio, sr)
-        finally:  # queued after every render job, so it runs once they are done
-            synth_thread.submit(lambda: synth.exception() is None and synth.result().close())
+    with CueRenderer(plan.cues, hits, n, config.render) as renderer:
+        with timings.stage("generate"):
+            # a theme from words opens like a tune; a film's music starts on its first frame
+            music = compose(plan.cues, model, tokenizer, config.music, config.seed, opening=analysis.kind != "video",
+                            progress=lambda m: (bar.update(1), renderer.composed(m)))
+        bar.close()
+        fps = analysis.video.fps if analysis.video else 25.0
+        midi = staging / "soundtrack.mid"
+        with timings.stage("arrange"):
+            build_score(music, fps, analysis.cuts, hits).dump_midi(str(midi))
+            sync = sync_report(midi, {"cut": analysis.cuts, "hit": hits})
+        with timings.stage("render"):
+            audio, measured = renderer.finish()
+            audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
+            write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
     roll = [(_tick_seconds(m, n_.start), _tick_seconds(m, n_.end), n_.pitch) for m in music for n_ in m.notes]
     extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
