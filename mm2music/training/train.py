@@ -536,7 +536,8 @@ def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer:
 
 A causal Transformer over miditok 3.1.0 REMI tokens (one stream with programs, tempos and time
 signatures) with a condition prefix (key, tempo band, meter, note density, register, polyphony,
-instrument families{", opening: does the music start where a piece starts" if tokenizer.settings.opening_slot else ""}). Trained on this project's CPU (2 cores, bf16 autocast) by the committed config.
+instrument families{", opening: does the music start where a piece starts" if tokenizer.settings.opening_slot else ""}).
+Trained on this project's CPU (2 cores, bf16 autocast) by the committed config.
 
 | | |
 |---|---|
