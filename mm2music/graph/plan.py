@@ -6,7 +6,8 @@ attribute paths (:func:`attribute_scores`). Then the choices are made coherent o
 * **meter** is chosen once for the piece (duration-weighted), unless pinned;
 * **tempo** follows arousal inside the chosen band, smoothed along time except at a real contrast, then
   snapped so that a whole number of bars fills the segment exactly (the click-track calculation), so every
-  cut falls on a bar line;
+  cut falls on a bar line; the bar counts of all segments are chosen together (:func:`fit_tempi`) so that
+  neighbours keep near one tempo unless the plan asks for a contrast;
 * **keys** move only along edges of the key graph (fifth, relative, parallel) at cuts, and a returning theme
   returns to its key through related keys;
 * **themes**: segments with similar emotion share a theme (reused and varied by the music model);
@@ -137,20 +138,40 @@ def assign_themes(emotions: Sequence[Emotion], threshold: float) -> list[str]:
     return themes
 
 
-def fit_bars(duration: float, target_bpm: float, beats_per_bar: float, band: tuple[float, float] = TEMPO_RANGE) -> tuple[int, float]:
-    """Whole bars filling ``duration`` s at the tempo nearest ``target_bpm`` (quarter notes per minute).
+def fit_tempi(durations: Sequence[float], targets: Sequence[float], beats_per_bar: float, band: tuple[float, float] = TEMPO_RANGE,
+              free: Sequence[bool] = (), jump_weight: float = 2.0) -> list[tuple[int, float]]:
+    """Whole bars and a tempo for every cue, chosen together: each cue's tempo stays near its target and
+    near its neighbour's, unless ``free[i]`` (the plan's contrast at cue ``i``) lets it jump.
 
-    Tries the bar counts around the ideal one and keeps the tempo closest to the target inside ``band``.
+    Snapping each cue alone to whole bars can make a 5 s scene jump from 144 to 120 BPM next to a 4 s one of
+    the same mood; here the cost is the sum of |log(bpm / target)| (10 more outside ``band``) and
+    ``jump_weight`` * |log(bpm / previous bpm)| between neighbours, minimised exactly by dynamic programming
+    over the few bar counts around each cue's ideal one.
     """
-    ideal = duration * target_bpm / 60 / beats_per_bar
-    best: tuple[float, int, float] | None = None
-    for bars in range(max(1, math.floor(ideal) - 2), math.ceil(ideal) + 3):
-        bpm = bars * beats_per_bar * 60 / duration
-        penalty = abs(math.log(bpm / target_bpm)) + (0 if band[0] <= bpm <= band[1] else 10)
-        if best is None or penalty < best[0]:
-            best = (penalty, bars, bpm)
-    assert best is not None
-    return best[1], best[2]
+    options = []
+    for duration, target in zip(durations, targets):
+        ideal = duration * target / 60 / beats_per_bar
+        cands = []
+        for bars in range(max(1, math.floor(ideal) - 2), math.ceil(ideal) + 3):
+            bpm = bars * beats_per_bar * 60 / duration
+            cands.append((bars, bpm, abs(math.log(bpm / target)) + (0 if band[0] <= bpm <= band[1] else 10)))
+        options.append(cands)
+    best = [(c[2], None) for c in options[0]]  # (cost so far, index of the previous choice)
+    back = [best]
+    for i in range(1, len(options)):
+        weight = 0.0 if (i < len(free) and free[i]) else jump_weight
+        row = []
+        for bars, bpm, own in options[i]:
+            k = min(range(len(back[-1])), key=lambda j: back[-1][j][0] + weight * abs(math.log(bpm / options[i - 1][j][1])))
+            row.append((back[-1][k][0] + weight * abs(math.log(bpm / options[i - 1][k][1])) + own, k))
+        back.append(row)
+    k = min(range(len(back[-1])), key=lambda j: back[-1][j][0])
+    out = []
+    for i in range(len(options) - 1, -1, -1):
+        bars, bpm, _ = options[i][k]
+        out.append((bars, bpm))
+        k = back[i][k][1]
+    return out[::-1]
 
 
 def _home_key(mode: str, arousal: float) -> int:
@@ -240,6 +261,10 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     if config.tempo is not None:
         smoothed = [config.tempo] * len(scenes)
 
+    band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
+    contrasts = [bool(i) and abs(emotions[i].arousal - emotions[i - 1].arousal) >= config.contrast_arousal for i in range(len(scenes))]
+    tempi = fit_tempi([sc.duration for sc in scenes], smoothed, beats_per_bar, band, contrasts)
+
     dynamics = smooth_dynamics([_argmax(sc["dynamics"]) for sc in scores], [e.arousal for e in emotions], config.contrast_arousal)
     cues: list[Cue] = []
     theme_keys: dict[str, str] = {}
@@ -256,8 +281,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
             key = _next_key(f"{prev.key} {prev.mode}", mode, prev.arousal, e.arousal)
         theme_keys.setdefault(themes[i], key)
         tonic, mode = key.split(" ")
-        band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
-        bars, bpm = fit_bars(scene.duration, smoothed[i], beats_per_bar, band)
+        bars, bpm = tempi[i]
         previous_family = set(prev.instruments) if prev else set()
         instruments = pinned_instruments or _top_families(sc["instrument"], previous_family)
         cadence_scores = dict(sc["cadence"])

@@ -11,7 +11,7 @@ from mm2music.graph.build import attribute_scores, seg_id
 from mm2music.graph.cues import CATEGORIES, FAMILIES
 from mm2music.graph.export import write_graph
 from mm2music.graph.keys import key_distance, key_graph, key_path, parse_key
-from mm2music.graph.plan import fit_bars, merge_short, plan_music
+from mm2music.graph.plan import fit_tempi, merge_short, plan_music
 from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS
 from mm2music.types import Emotion, Scene
 
@@ -113,11 +113,17 @@ def test_overrides_pin_and_plan_adapts():
         plan_music(scenes, emotions, COORDS, PlanConfig(instruments=["kazoo"]))
 
 
-def test_fit_bars_prefers_target_tempo():
-    bars, bpm = fit_bars(10.0, 120, 4)
+def test_fit_tempi_whole_bars_near_the_target_and_the_neighbour():
+    [(bars, bpm)] = fit_tempi([10.0], [120], 4)
     assert bars == 5 and bpm == pytest.approx(120)
-    bars, bpm = fit_bars(7.3, 100, 3)
+    [(bars, bpm)] = fit_tempi([7.3], [100], 3)
     assert abs(bpm - 100) < 100 * 0.1 and bars * 3 * 60 / bpm == pytest.approx(7.3)
+    # alone, a 4 s cue would snap to 120 (2 bars) and a 6 s one to 160 (4 bars): a 33% jump at the cut
+    held = fit_tempi([4.0, 6.0], [140, 150], 4)
+    assert [round(bpm, 3) for _, bpm in held] == [120.0, 120.0]
+    assert all(bars * 4 * 60 / bpm == pytest.approx(d) for (bars, bpm), d in zip(held, [4.0, 6.0]))
+    contrast = fit_tempi([4.0, 6.0], [140, 150], 4, free=[False, True])  # the plan asks for a contrast there
+    assert [round(bpm, 3) for _, bpm in contrast] == [120.0, 160.0]
 
 
 def test_merge_short_keeps_tiling():
