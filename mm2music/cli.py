@@ -155,7 +155,8 @@ def print_summary(result) -> None:
     if plan is not None:
         print(f"musical plan: {len(plan.cues)} cue{'s' if len(plan.cues) != 1 else ''}")
         for c in plan.cues:
-            print(f"  {c.index + 1:>3}  {c.start:7.2f}  {c.end:7.2f}  {c.key + ' ' + c.mode:<9} {c.tempo_bpm:5.1f} BPM {c.meter} "
+            ramp = f" -> {c.ramp_to_bpm:5.1f}" if c.ramp_to_bpm else " " * 9
+            print(f"  {c.index + 1:>3}  {c.start:7.2f}  {c.end:7.2f}  {c.key + ' ' + c.mode:<9} {c.tempo_bpm:5.1f}{ramp} BPM {c.meter} "
                   f"x{c.bars:<3} {c.dynamics:<2} {c.density:<11} theme {c.theme}  {', '.join(c.instruments)}")
         for note in plan.notes:
             print(f"  note: {note}")

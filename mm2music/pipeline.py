@@ -287,10 +287,9 @@ class CueRenderer:
         from mm2music.arrange.timing import TICKS_PER_QUARTER
 
         cue, synth = music.cue, self._synth.result()
-        tick_s = 60.0 / (cue.tempo_bpm * TICKS_PER_QUARTER)  # one tempo per cue
         for part in cue_parts(music, hit_ticks(i, self.cues, self.timings, self.hits), last=i == len(self.cues) - 1):
-            synth.add([(cue.start + n.start * tick_s, cue.start + n.end * tick_s, n.pitch, n.velocity) for n in part.notes],
-                      part.program, part.is_drum)
+            synth.add([(cue.seconds_at(n.start / TICKS_PER_QUARTER), cue.seconds_at(n.end / TICKS_PER_QUARTER), n.pitch, n.velocity)
+                       for n in part.notes], part.program, part.is_drum)
         synth.render_until(cue.end)
 
     def composed(self, music) -> None:
@@ -380,7 +379,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
 def _tick_seconds(music, tick: int) -> float:
     from mm2music.arrange.timing import TICKS_PER_QUARTER
 
-    return music.cue.start + tick / TICKS_PER_QUARTER * 60 / music.cue.tempo_bpm
+    return music.cue.seconds_at(tick / TICKS_PER_QUARTER)
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:

@@ -227,12 +227,20 @@ class Emotion:
         return sorted(self.concepts.items(), key=lambda kv: -kv[1])[:k]
 
 
+def ramp_steps(beats_per_bar: float) -> int:
+    """Tempo steps of a ramp over one bar: one per beat (at least two)."""
+    return max(2, round(beats_per_bar))
+
+
 @dataclass(frozen=True)
 class Cue:
     """The musical plan of one segment of time: what the music model is asked to write there.
 
     ``tempo_bpm`` is in quarter notes per minute and, with ``meter`` and ``bars``, fills ``[start, end]``
-    exactly (the click-track calculation: bars * beats per bar * 60 / tempo = end - start).
+    exactly (the click-track calculation: bars * beats per bar * 60 / tempo = end - start). With
+    ``ramp_to_bpm`` the last bar moves, one step per beat, to that tempo (the next cue's) and ``tempo_bpm``
+    is the tempo of the bars before it, chosen so that the bars still fill the span exactly
+    (:meth:`tempo_map`).
     """
 
     index: int
@@ -256,6 +264,7 @@ class Cue:
     arousal: float = 0.0
     emotions: dict[str, float] = field(default_factory=dict)  # top concepts and weights
     merged: tuple[int, ...] = ()  # indices of source segments folded into this cue (too short for a bar)
+    ramp_to_bpm: float | None = None  # the last bar accelerates / slows to this tempo (the next cue's)
 
     def __post_init__(self) -> None:
         _check(0 <= self.start < self.end, f"cue {self.index} span [{self.start}, {self.end}] is empty")
@@ -271,11 +280,47 @@ class Cue:
         num, _, den = self.meter.partition("/")
         return int(num) * 4 / int(den)
 
+    def tempo_map(self) -> list[tuple[float, float]]:
+        """(quarter notes from the cue start, qpm) of every tempo in the cue: one, or with ``ramp_to_bpm``
+        the base tempo then one step per beat of the last bar (:func:`ramp_steps`), the last at the target."""
+        if self.ramp_to_bpm is None:
+            return [(0.0, self.tempo_bpm)]
+        k = ramp_steps(self.beats_per_bar)
+        ramp_start = (self.bars - 1) * self.beats_per_bar
+        out = [(0.0, self.tempo_bpm)] if self.bars > 1 else []
+        for j in range(k):
+            out.append((ramp_start + j * self.beats_per_bar / k, self.tempo_bpm + (self.ramp_to_bpm - self.tempo_bpm) * (j + 1) / k))
+        return out
+
+    def seconds_at(self, quarters: float) -> float:
+        """Time (s) of the point ``quarters`` quarter notes after the cue's start."""
+        t = self.start
+        tempo_map = self.tempo_map()
+        for i, (q, qpm) in enumerate(tempo_map):
+            end = tempo_map[i + 1][0] if i + 1 < len(tempo_map) else math.inf
+            if quarters <= end:
+                return t + (quarters - q) * 60 / qpm
+            t += (end - q) * 60 / qpm
+        return t
+
+    def quarters_at(self, seconds: float) -> float:
+        """Quarter notes from the cue's start at time ``seconds`` (inverse of :meth:`seconds_at`; past the
+        end, the last tempo goes on)."""
+        t = self.start
+        tempo_map = self.tempo_map()
+        for i, (q, qpm) in enumerate(tempo_map):
+            end = tempo_map[i + 1][0] if i + 1 < len(tempo_map) else math.inf
+            if seconds <= t + (end - q) * 60 / qpm:
+                return q + (seconds - t) * qpm / 60
+            t += (end - q) * 60 / qpm
+        return tempo_map[-1][0]
+
     def to_json(self) -> dict:
         out = asdict(self)
         out["instruments"] = list(self.instruments)
         out["merged"] = list(self.merged)
         out["tempo_bpm"] = round(self.tempo_bpm, 3)
+        out["ramp_to_bpm"] = None if self.ramp_to_bpm is None else round(self.ramp_to_bpm, 3)
         for k in ("start", "end", "valence", "arousal"):
             out[k] = round(out[k], 4)
         out["emotions"] = {k: round(v, 4) for k, v in self.emotions.items()}

@@ -16,7 +16,8 @@ def cue_sheet(plan: Plan, music: Sequence[CueMusic], cuts: Sequence[float], hits
         c = m.cue
         cues.append({
             "start": round(c.start, 4), "end": round(c.end, 4), "timecode": smpte(c.start, fps),
-            "key": c.key, "mode": c.mode, "tempo_bpm": round(c.tempo_bpm, 3), "meter": c.meter, "bars": c.bars,
+            "key": c.key, "mode": c.mode, "tempo_bpm": round(c.tempo_bpm, 3),
+            "ramp_to_bpm": None if c.ramp_to_bpm is None else round(c.ramp_to_bpm, 3), "meter": c.meter, "bars": c.bars,
             "instruments": list(c.instruments), "theme": c.theme, "dynamics": c.dynamics, "transition": c.transition,
             "cadence": c.cadence, "emotions": {k: round(v, 3) for k, v in c.emotions.items()},
             "valence": round(c.valence, 3), "arousal": round(c.arousal, 3), "merged_scenes": [i + 1 for i in c.merged],
@@ -34,7 +35,8 @@ def cue_sheet_markdown(sheet: dict, title: str) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, c in enumerate(sheet["cues"], 1):
         mood = ", ".join(sorted(c["emotions"], key=lambda k: -c["emotions"][k])[:2])
-        lines.append(f"| {i} | {c['timecode']} | {c['start']:.2f} | {c['end']:.2f} | {c['key']} {c['mode']} | {c['tempo_bpm']:.1f} | "
+        tempo = f"{c['tempo_bpm']:.1f}" + (f" → {c['ramp_to_bpm']:.1f} (last bar)" if c.get("ramp_to_bpm") else "")
+        lines.append(f"| {i} | {c['timecode']} | {c['start']:.2f} | {c['end']:.2f} | {c['key']} {c['mode']} | {tempo} | "
                      f"{c['meter']} | {c['bars']} | {c['theme']} | {', '.join(c['instruments'])} | {mood} | {c['transition']} |")
     sync = sheet.get("sync", {})
     lines += ["", f"Sync (measured on the written MIDI): cuts and hits are on bar lines within max {sync.get('max_ms', 0):.3f} ms, "

@@ -1,6 +1,7 @@
 """Assemble the cues into one multi-track MIDI a composer can open in a DAW next to the video.
 
-* a conductor track: one tempo event per cue (so each cut is a bar line), time and key signatures, and a
+* a conductor track: the tempo map (a tempo per cue, one step per beat where a last bar ramps into the next
+  cue's tempo; each cut is a bar line), time and key signatures, and a
   marker at every cue, cut and hit point, named with its SMPTE timecode;
 * one named track per instrument and role ("Melody - Violin"), with its General MIDI program.
 """
@@ -68,7 +69,8 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
     previous_meter = None
     for i, (m, t) in enumerate(zip(music, timings)):
         cue = m.cue
-        score.tempos.append(Tempo(t.start_tick, qpm=float(cue.tempo_bpm)))
+        for quarters, qpm in cue.tempo_map():
+            score.tempos.append(Tempo(t.start_tick + round(quarters * TICKS_PER_QUARTER), qpm=float(qpm)))
         if cue.meter != previous_meter:
             num, den = (int(x) for x in cue.meter.split("/"))
             score.time_signatures.append(TimeSignature(t.start_tick, num, den))

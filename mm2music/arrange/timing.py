@@ -1,8 +1,8 @@
 """Timing: where every cue's bars fall, as a tempo map in ticks, and how well the written MIDI syncs.
 
-Each cue holds a whole number of bars at one tempo (the planner chose them so that the bars fill the cue's
-span exactly), so the tempo map is one tempo event per cue, at the tick where the cue starts; every cut is
-then a bar line. MIDI stores a tempo as whole microseconds per quarter note: the rounding error is under
+Each cue holds a whole number of bars (the planner chose them so that the bars fill the cue's span exactly),
+at one tempo or with its last bar ramping to the next cue's tempo (one tempo event per beat), so every cut
+is a bar line. MIDI stores a tempo as whole microseconds per quarter note: the rounding error is under
 0.5 us per quarter note, far below a video frame.
 """
 
@@ -42,7 +42,7 @@ def seconds_to_tick(seconds: float, cues: Sequence[Cue], timings: Sequence[CueTi
     """The tick at ``seconds`` under the cue tempo map (times past the end continue the last tempo)."""
     for cue, t in zip(cues, timings):
         if seconds < cue.end or t is timings[-1]:
-            return round(t.start_tick + (seconds - cue.start) * cue.tempo_bpm / 60 * tpq)
+            return round(t.start_tick + cue.quarters_at(seconds) * tpq)
     return 0
 
 

@@ -30,7 +30,7 @@ from mm2music.graph.build import attr_id, attribute_scores, build_graph, emotion
 from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS
 from mm2music.graph.keys import key_distance, key_name, key_path, parse_key, relative
 from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
-from mm2music.types import Cue, Emotion, Plan, Scene, Transition
+from mm2music.types import Cue, Emotion, Plan, Scene, Transition, ramp_steps
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,44 @@ def fit_tempi(durations: Sequence[float], targets: Sequence[float], beats_per_ba
     return out[::-1]
 
 
+def ramp_base_tempo(duration: float, bars: int, beats_per_bar: float, target: float) -> float:
+    """The base tempo of a cue whose last bar ramps to ``target`` (qpm) so that its bars last ``duration`` s
+    (the tempo map of :meth:`Cue.tempo_map`)."""
+    k = ramp_steps(beats_per_bar)
+
+    def length(base: float) -> float:
+        steady = (bars - 1) * beats_per_bar * 60 / base
+        return steady + sum(beats_per_bar / k * 60 / (base + (target - base) * (j + 1) / k) for j in range(k))
+
+    lo, hi = 10.0, 1000.0  # length() falls as the base tempo rises
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if length(mid) > duration else (lo, mid)
+    return (lo + hi) / 2
+
+
+RAMP_FROM = 0.05  # a tempo change between neighbours bigger than this (relative) is spread over a bar
+
+
+def ramp_tempi(tempi: Sequence[tuple[int, float]], durations: Sequence[float], beats_per_bar: float,
+               free: Sequence[bool] = ()) -> list[tuple[float, float | None]]:
+    """(base tempo, ramp target or None) per cue: where whole bars still leave neighbours more than
+    :data:`RAMP_FROM` apart (and the plan asks for no contrast there), the earlier cue's last bar moves to the
+    next cue's tempo one beat at a time, and its other bars take the tempo that keeps its span exact.
+    Worked from the last cue back, so a ramp lands on the tempo the next cue really starts with."""
+    out: list[tuple[float, float | None]] = [(tempi[-1][1], None)]
+    for i in range(len(tempi) - 2, -1, -1):
+        bars, bpm = tempi[i]
+        nxt = out[0][0]
+        if (i + 1 < len(free) and free[i + 1]) or abs(math.log(nxt / bpm)) <= math.log(1 + RAMP_FROM):
+            out.insert(0, (bpm, None))
+            continue
+        base = ramp_base_tempo(durations[i], bars, beats_per_bar, nxt)
+        ok = bars > 1 and TEMPO_RANGE[0] <= base <= TEMPO_RANGE[1]  # a one-bar cue would swing within its only bar
+        out.insert(0, (base, nxt) if ok else (bpm, None))
+    return out
+
+
 def _home_key(mode: str, arousal: float) -> int:
     keys = HOME_KEYS[mode]
     idx = min(len(keys) - 1, int((arousal + 1) / 2 * len(keys)))
@@ -264,6 +302,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
     contrasts = [bool(i) and abs(emotions[i].arousal - emotions[i - 1].arousal) >= config.contrast_arousal for i in range(len(scenes))]
     tempi = fit_tempi([sc.duration for sc in scenes], smoothed, beats_per_bar, band, contrasts)
+    ramps = ramp_tempi(tempi, [sc.duration for sc in scenes], beats_per_bar, contrasts)
 
     dynamics = smooth_dynamics([_argmax(sc["dynamics"]) for sc in scores], [e.arousal for e in emotions], config.contrast_arousal)
     cues: list[Cue] = []
@@ -282,6 +321,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
         theme_keys.setdefault(themes[i], key)
         tonic, mode = key.split(" ")
         bars, bpm = tempi[i]
+        bpm, ramp_to = ramps[i]
         previous_family = set(prev.instruments) if prev else set()
         instruments = pinned_instruments or _top_families(sc["instrument"], previous_family)
         cadence_scores = dict(sc["cadence"])
@@ -297,7 +337,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
             density=_argmax(sc["density"]), register=_argmax(sc["register"]), dynamics=dynamics[i],
             articulation=_argmax(sc["articulation"]), instruments=instruments, texture=_argmax(sc["texture"]),
             theme=themes[i], transition="", cadence=cadence, valence=e.valence, arousal=e.arousal,
-            emotions=dict(e.top(3)), merged=groups[i] if len(groups[i]) > 1 else (),
+            emotions=dict(e.top(3)), merged=groups[i] if len(groups[i]) > 1 else (), ramp_to_bpm=ramp_to,
         )
         cues.append(cue)
         prev = cue

@@ -149,3 +149,22 @@ def test_dynamics_move_one_step_unless_contrast():
 
     assert smooth_dynamics(["pp", "ff", "ff"], [-0.5, -0.3, -0.2], 0.8) == ["pp", "p", "mp"]
     assert smooth_dynamics(["pp", "ff"], [-0.8, 0.8], 0.8) == ["pp", "ff"]  # a real contrast: subito
+
+
+def test_a_tempo_change_between_neighbours_is_spread_over_the_last_bar():
+    from mm2music.graph.plan import ramp_tempi
+    from mm2music.types import Cue
+
+    tempi, durations = [(3, 144.0), (2, 120.0), (2, 123.0)], [5.0, 4.0, 3.902]
+    ramps = ramp_tempi(tempi, durations, 4)
+    assert ramps[0][1] == pytest.approx(120.0) and ramps[1][1] is None and ramps[2][1] is None  # 2.5% is left alone
+    assert ramps[0][0] > 144.0  # the steady bars go a little faster to make room for the slowing last bar
+    assert ramp_tempi(tempi, durations, 4, free=[False, True, False])[0][1] is None  # a contrast cuts straight
+    cue = Cue(index=0, start=2.0, end=7.0, key="C", mode="major", tempo_bpm=ramps[0][0], meter="4/4", bars=3, density="medium",
+              register="middle", dynamics="mf", articulation="legato", instruments=("strings",), texture="homophonic",
+              theme="A", transition="", cadence="half", ramp_to_bpm=ramps[0][1])
+    steps = cue.tempo_map()
+    assert [q for q, _ in steps] == [0, 8, 9, 10, 11] and steps[-1][1] == pytest.approx(120.0)
+    assert cue.seconds_at(12.0) == pytest.approx(7.0, abs=1e-9)  # the bars still fill the cue exactly
+    for q in (0.0, 3.3, 8.0, 10.5, 12.0):
+        assert cue.quarters_at(cue.seconds_at(q)) == pytest.approx(q)
