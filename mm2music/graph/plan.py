@@ -156,14 +156,14 @@ def fit_tempi(durations: Sequence[float], targets: Sequence[float], beats_per_ba
             bpm = bars * beats_per_bar * 60 / duration
             cands.append((bars, bpm, abs(math.log(bpm / target)) + (0 if band[0] <= bpm <= band[1] else 10)))
         options.append(cands)
-    best = [(c[2], None) for c in options[0]]  # (cost so far, index of the previous choice)
-    back = [best]
+    back = [[(own, None) for _, _, own in options[0]]]  # per cue and option: (cost so far, best previous option)
     for i in range(1, len(options)):
         weight = 0.0 if (i < len(free) and free[i]) else jump_weight
         row = []
-        for bars, bpm, own in options[i]:
-            k = min(range(len(back[-1])), key=lambda j: back[-1][j][0] + weight * abs(math.log(bpm / options[i - 1][j][1])))
-            row.append((back[-1][k][0] + weight * abs(math.log(bpm / options[i - 1][k][1])) + own, k))
+        for _, bpm, own in options[i]:
+            via = [cost + weight * abs(math.log(bpm / options[i - 1][j][1])) for j, (cost, _) in enumerate(back[-1])]
+            k = min(range(len(via)), key=via.__getitem__)
+            row.append((via[k] + own, k))
         back.append(row)
     k = min(range(len(back[-1])), key=lambda j: back[-1][j][0])
     out = []
@@ -194,11 +194,12 @@ RAMP_FROM = 0.05  # a tempo change between neighbours bigger than this (relative
 
 
 def ramp_tempi(tempi: Sequence[tuple[int, float]], durations: Sequence[float], beats_per_bar: float,
-               free: Sequence[bool] = ()) -> list[tuple[float, float | None]]:
+               free: Sequence[bool] = (), band: tuple[float, float] = TEMPO_RANGE) -> list[tuple[float, float | None]]:
     """(base tempo, ramp target or None) per cue: where whole bars still leave neighbours more than
     :data:`RAMP_FROM` apart (and the plan asks for no contrast there), the earlier cue's last bar moves to the
     next cue's tempo one beat at a time, and its other bars take the tempo that keeps its span exact.
-    Worked from the last cue back, so a ramp lands on the tempo the next cue really starts with."""
+    Worked from the last cue back, so a ramp lands on the tempo the next cue really starts with; a ramp whose
+    base tempo would leave ``band`` (a pinned ``--tempo`` keeps it within 15%) is not made."""
     out: list[tuple[float, float | None]] = [(tempi[-1][1], None)]
     for i in range(len(tempi) - 2, -1, -1):
         bars, bpm = tempi[i]
@@ -207,7 +208,7 @@ def ramp_tempi(tempi: Sequence[tuple[int, float]], durations: Sequence[float], b
             out.insert(0, (bpm, None))
             continue
         base = ramp_base_tempo(durations[i], bars, beats_per_bar, nxt)
-        ok = bars > 1 and TEMPO_RANGE[0] <= base <= TEMPO_RANGE[1]  # a one-bar cue would swing within its only bar
+        ok = bars > 1 and band[0] <= base <= band[1]  # a one-bar cue would swing within its only bar
         out.insert(0, (base, nxt) if ok else (bpm, None))
     return out
 
@@ -302,7 +303,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
     contrasts = [bool(i) and abs(emotions[i].arousal - emotions[i - 1].arousal) >= config.contrast_arousal for i in range(len(scenes))]
     tempi = fit_tempi([sc.duration for sc in scenes], smoothed, beats_per_bar, band, contrasts)
-    ramps = ramp_tempi(tempi, [sc.duration for sc in scenes], beats_per_bar, contrasts)
+    ramps = ramp_tempi(tempi, [sc.duration for sc in scenes], beats_per_bar, contrasts, band)
 
     dynamics = smooth_dynamics([_argmax(sc["dynamics"]) for sc in scores], [e.arousal for e in emotions], config.contrast_arousal)
     cues: list[Cue] = []
