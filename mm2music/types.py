@@ -7,6 +7,7 @@ receives one can trust it. Times are in seconds from the start of the media.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -227,9 +228,17 @@ class Emotion:
         return sorted(self.concepts.items(), key=lambda kv: -kv[1])[:k]
 
 
-def ramp_steps(beats_per_bar: float) -> int:
-    """Tempo steps of a ramp over one bar: one per beat (at least two)."""
-    return max(2, round(beats_per_bar))
+def tempo_steps(base_bpm: float, ramp_to_bpm: float | None, bars: int, beats_per_bar: float) -> list[tuple[float, float]]:
+    """(quarter notes from the start, qpm) of every tempo in ``bars`` bars at ``base_bpm``; with ``ramp_to_bpm``
+    the last bar moves there one step per beat (at least two steps), the last step at the target."""
+    if ramp_to_bpm is None:
+        return [(0.0, base_bpm)]
+    k = max(2, round(beats_per_bar))
+    ramp_start = (bars - 1) * beats_per_bar
+    out = [(0.0, base_bpm)] if bars > 1 else []
+    for j in range(k):
+        out.append((ramp_start + j * beats_per_bar / k, base_bpm + (ramp_to_bpm - base_bpm) * (j + 1) / k))
+    return out
 
 
 @dataclass(frozen=True)
@@ -281,39 +290,28 @@ class Cue:
         return int(num) * 4 / int(den)
 
     def tempo_map(self) -> list[tuple[float, float]]:
-        """(quarter notes from the cue start, qpm) of every tempo in the cue: one, or with ``ramp_to_bpm``
-        the base tempo then one step per beat of the last bar (:func:`ramp_steps`), the last at the target."""
-        if self.ramp_to_bpm is None:
-            return [(0.0, self.tempo_bpm)]
-        k = ramp_steps(self.beats_per_bar)
-        ramp_start = (self.bars - 1) * self.beats_per_bar
-        out = [(0.0, self.tempo_bpm)] if self.bars > 1 else []
-        for j in range(k):
-            out.append((ramp_start + j * self.beats_per_bar / k, self.tempo_bpm + (self.ramp_to_bpm - self.tempo_bpm) * (j + 1) / k))
-        return out
+        """(quarter notes from the cue start, qpm) of every tempo in the cue (:func:`tempo_steps`)."""
+        return tempo_steps(self.tempo_bpm, self.ramp_to_bpm, self.bars, self.beats_per_bar)
+
+    def _spans(self) -> Iterator[tuple[float, float, float, float, float]]:
+        """(first quarter, last quarter, start s, end s, qpm) of each constant-tempo span; the last never ends."""
+        t, tempo_map = self.start, self.tempo_map()
+        for i, (q, qpm) in enumerate(tempo_map):
+            end = tempo_map[i + 1][0] if i + 1 < len(tempo_map) else math.inf
+            t_end = t + (end - q) * 60 / qpm
+            yield q, end, t, t_end, qpm
+            t = t_end
 
     def seconds_at(self, quarters: float) -> float:
         """Time (s) of the point ``quarters`` quarter notes after the cue's start."""
-        t = self.start
-        tempo_map = self.tempo_map()
-        for i, (q, qpm) in enumerate(tempo_map):
-            end = tempo_map[i + 1][0] if i + 1 < len(tempo_map) else math.inf
-            if quarters <= end:
-                return t + (quarters - q) * 60 / qpm
-            t += (end - q) * 60 / qpm
-        return t
+        q, _, t, _, qpm = next(span for span in self._spans() if quarters <= span[1])
+        return t + (quarters - q) * 60 / qpm
 
     def quarters_at(self, seconds: float) -> float:
         """Quarter notes from the cue's start at time ``seconds`` (inverse of :meth:`seconds_at`; past the
         end, the last tempo goes on)."""
-        t = self.start
-        tempo_map = self.tempo_map()
-        for i, (q, qpm) in enumerate(tempo_map):
-            end = tempo_map[i + 1][0] if i + 1 < len(tempo_map) else math.inf
-            if seconds <= t + (end - q) * 60 / qpm:
-                return q + (seconds - t) * qpm / 60
-            t += (end - q) * 60 / qpm
-        return tempo_map[-1][0]
+        q, _, t, _, qpm = next(span for span in self._spans() if seconds <= span[3])
+        return q + (seconds - t) * qpm / 60
 
     def to_json(self) -> dict:
         out = asdict(self)

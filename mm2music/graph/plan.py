@@ -30,7 +30,7 @@ from mm2music.graph.build import attr_id, attribute_scores, build_graph, emotion
 from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS
 from mm2music.graph.keys import key_distance, key_name, key_path, parse_key, relative
 from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
-from mm2music.types import Cue, Emotion, Plan, Scene, Transition, ramp_steps
+from mm2music.types import Cue, Emotion, Plan, Scene, Transition, tempo_steps
 
 log = logging.getLogger(__name__)
 
@@ -176,12 +176,12 @@ def fit_tempi(durations: Sequence[float], targets: Sequence[float], beats_per_ba
 
 def ramp_base_tempo(duration: float, bars: int, beats_per_bar: float, target: float) -> float:
     """The base tempo of a cue whose last bar ramps to ``target`` (qpm) so that its bars last ``duration`` s
-    (the tempo map of :meth:`Cue.tempo_map`)."""
-    k = ramp_steps(beats_per_bar)
+    (the tempo map of :func:`tempo_steps`, as :meth:`Cue.tempo_map` plays it)."""
+    total = bars * beats_per_bar
 
     def length(base: float) -> float:
-        steady = (bars - 1) * beats_per_bar * 60 / base
-        return steady + sum(beats_per_bar / k * 60 / (base + (target - base) * (j + 1) / k) for j in range(k))
+        steps = tempo_steps(base, target, bars, beats_per_bar)
+        return sum((end - q) * 60 / qpm for (q, qpm), end in zip(steps, [q for q, _ in steps[1:]] + [total]))
 
     lo, hi = 10.0, 1000.0  # length() falls as the base tempo rises
     for _ in range(100):
