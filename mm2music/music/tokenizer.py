@@ -262,6 +262,10 @@ class MusicTokenizer:
             return self.remi.vocab[token]
         raise Mm2MusicError(f"token {token!r} is not in the vocabulary of {self.vocab_size} tokens")
 
+    def remi_tokens(self) -> list[str]:
+        """miditok's token strings in id order (what a saved tokenizer is checked against)."""
+        return [self._id_to_token[i] for i in range(self.remi_vocab_size)]
+
     def token_types(self) -> list[str]:
         """Type of every id: miditok's types (``'Pitch'``, ``'Bar'`` ...) and ``'Condition'``."""
         return [self._id_to_token[i].split("_")[0] if i < self.remi_vocab_size else "Condition"
@@ -394,7 +398,7 @@ class MusicTokenizer:
             "miditok_version": MIDITOK_VERSION,
             "settings": asdict(self.settings),
             "vocab_size": self.vocab_size,
-            "remi_vocab": [self._id_to_token[i] for i in range(self.remi_vocab_size)],
+            "remi_vocab": self.remi_tokens(),
             "condition_tokens": list(self.condition_tokens),
         }
 
@@ -410,7 +414,7 @@ class MusicTokenizer:
         of tokenized music are keyed by it, so tokenizers that differ only in their prefix share one."""
         remi_settings = {k: v for k, v in asdict(self.settings).items() if k not in _PREFIX_SETTINGS}
         blob = json.dumps({"miditok_version": MIDITOK_VERSION, "settings": remi_settings,
-                           "remi_vocab": [self._id_to_token[i] for i in range(self.remi_vocab_size)]}, sort_keys=True)
+                           "remi_vocab": self.remi_tokens()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def save(self, path: str | Path) -> Path:
@@ -431,7 +435,7 @@ class MusicTokenizer:
         except (KeyError, TypeError) as exc:
             raise CheckpointError(f"{where} has invalid settings ({exc}); re-save the tokenizer") from None
         tok = cls(settings)
-        if data.get("remi_vocab") != [tok._id_to_token[i] for i in range(tok.remi_vocab_size)] or data.get(
+        if data.get("remi_vocab") != tok.remi_tokens() or data.get(
             "condition_tokens"
         ) != tok.condition_tokens:
             raise CheckpointError(

@@ -68,7 +68,6 @@ class Synthesizer:
         self._selected: dict[int, int] = {}  # channel -> program selected on it
         self._events: list[tuple[int, int, int, int, int, int, int]] = []  # heap: (sample, on, seq, channel, program, pitch, velocity)
         self._seq = 0
-        self._pcm: list[np.ndarray] = []  # int16 interleaved pieces not yet measured
         self._audio: list[np.ndarray] = []  # float32 (N, 2) pieces, measured
         self._meter = LoudnessMeter(sample_rate)
         self.rendered = 0  # samples rendered so far
@@ -95,11 +94,12 @@ class Synthesizer:
     def _render_to(self, sample: int) -> None:
         sample = min(sample, self.length)
         start = self.rendered
+        pcm: list[np.ndarray] = []  # int16 interleaved pieces of this call
         while self.rendered < sample:
             nxt = self._events[0][0] if self._events else sample
             if nxt > self.rendered:
                 n = min(nxt, sample) - self.rendered
-                self._pcm.append(self._fs.get_samples(n))
+                pcm.append(self._fs.get_samples(n))
                 self.rendered += n
                 continue
             _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
@@ -110,9 +110,8 @@ class Synthesizer:
                 self._fs.program_select(channel, self._sfid, 0, program)
                 self._selected[channel] = program
             self._fs.noteon(channel, pitch, velocity)
-        if self._pcm:  # fade what falls in the fade-out, measure, keep
-            audio = np.concatenate(self._pcm).reshape(-1, 2).astype(np.float32) / 32768.0
-            self._pcm.clear()
+        if pcm:  # fade what falls in the fade-out, measure, keep
+            audio = np.concatenate(pcm).reshape(-1, 2).astype(np.float32) / 32768.0
             if self.rendered > self._fade_from:
                 ramp = np.linspace(1.0, 0.0, self.length - self._fade_from, dtype=np.float32)
                 lo = max(start, self._fade_from)
