@@ -167,10 +167,10 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
             shift = (tonic_pc - parse_key(f"{src.cue.key} {src.cue.mode}")[0] + 6) % 12 - 6
             keep = min(config.theme_bars, cue.bars - 1, src.cue.bars)
             if keep > 0 and src.cue.meter == cue.meter:
-                opening = [t for bar in _bars(src.tokens, tokenizer.bar_id)[:keep] for t in bar]
+                theme_opening = [t for bar in _bars(src.tokens, tokenizer.bar_id)[:keep] for t in bar]
                 if table is None:
                     table, _ = tokenizer.transposition_table(6)
-                restated = _transpose(opening, table, shift) or []
+                restated = _transpose(theme_opening, table, shift) or []
         if out and config.primer_bars > 0 and out[-1].cue.meter == cue.meter:
             primer = [t for bar in _bars(out[-1].tokens, tokenizer.bar_id)[-config.primer_bars:] for t in bar]
         n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0
