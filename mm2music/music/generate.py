@@ -162,17 +162,16 @@ class Grammar:
             in_band = (self.tempo_bpm >= lo) & (self.tempo_bpm < hi)
             if in_band[self.type_of == _T["Tempo"]].any():
                 allowed &= (self.type_of != _T["Tempo"]) | in_band
-        is_prog = self.type_of == _T["Program"]
         if programs:
             keep = torch.zeros_like(allowed)
             for p in programs:
                 if f"Program_{p}" not in tok.remi.vocab:
                     raise ConfigError(f"program {p} is not in the tokenizer's vocabulary; use 0-127 or -1 for drums")
                 keep[tok.id(f"Program_{p}")] = True
-            allowed &= ~is_prog | keep
+            allowed &= ~self.is_prog | keep
         elif gen.force_families and conditions.families:
             keep = torch.tensor([f in conditions.families for f in self.family_of])
-            allowed &= ~is_prog | keep
+            allowed &= ~self.is_prog | keep
         return allowed
 
 
