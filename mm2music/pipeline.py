@@ -337,14 +337,17 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         fps = analysis.video.fps if analysis.video else 25.0
         midi = staging / "soundtrack.mid"
         with timings.stage("arrange"):
-            build_score(music, fps, analysis.cuts, hits).dump_midi(str(midi))
-            sync = sync_report(midi, {"cut": analysis.cuts, "hit": hits})
+            score = build_score(music, fps, analysis.cuts, hits)
+            score.dump_midi(str(midi))
+            caught = sorted(c for cue in plan.cues for c in cue.catches)  # shot cuts inside a cue: caught by a note
+            scene_cuts = [c for c in analysis.cuts if all(abs(c - k) > 1e-6 for k in caught)]
+            sync = sync_report(midi, {"cut": scene_cuts, "hit": hits}, caught)
         with timings.stage("render"):
             audio, measured = renderer.finish()
             audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
-    roll = [(_tick_seconds(m, n_.start), _tick_seconds(m, n_.end), n_.pitch) for m in music for n_ in m.notes]
+    roll = [(n_.time, n_.time + n_.duration, n_.pitch) for track in score.to("second").tracks if not track.is_drum for n_ in track.notes]
     extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
     if analysis.kind == "video" and analysis.video is not None:
         keep = config.render.mix == "keep" and analysis.audio is not None
@@ -374,12 +377,6 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
     files.update(cue_sheet="cue_sheet.json")
     return files, sync
-
-
-def _tick_seconds(music, tick: int) -> float:
-    from mm2music.arrange.timing import TICKS_PER_QUARTER
-
-    return music.cue.seconds_at(tick / TICKS_PER_QUARTER)
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:

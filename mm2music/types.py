@@ -274,20 +274,48 @@ class Cue:
     emotions: dict[str, float] = field(default_factory=dict)  # top concepts and weights
     merged: tuple[int, ...] = ()  # indices of source segments folded into this cue (too short for a bar)
     ramp_to_bpm: float | None = None  # the last bar accelerates / slows to this tempo (the next cue's)
+    odd_bar: str = ""  # meter of the cue's last bar when it differs from ``meter`` (e.g. "2/4"): fits the span
+    catches: tuple[float, ...] = ()  # seconds: shot cuts inside the cue that the music catches (accent, new chord)
+    figure: str = "sustain"  # the accompaniment figure (mm2music.graph.cues.FIGURES)
+    bar_intensity: tuple[float, ...] = ()  # 0..1 per bar: how many layers play and how loud (the intensity curve)
 
     def __post_init__(self) -> None:
         _check(0 <= self.start < self.end, f"cue {self.index} span [{self.start}, {self.end}] is empty")
         _check(self.mode in ("major", "minor"), f"cue mode {self.mode!r} is not major or minor")
         _check(self.bars >= 1, f"cue {self.index} has {self.bars} bars; needs at least 1")
         _check(20 <= self.tempo_bpm <= 320, f"cue tempo {self.tempo_bpm} BPM is outside 20-320")
-        num, _, den = self.meter.partition("/")
-        _check(num.isdigit() and den in ("2", "4", "8", "16"), f"meter {self.meter!r} is not like 4/4 or 6/8")
+        for meter in (self.meter, self.odd_bar or self.meter):
+            num, _, den = meter.partition("/")
+            _check(num.isdigit() and int(num) > 0 and den in ("2", "4", "8", "16"), f"meter {meter!r} is not like 4/4 or 6/8")
+        _check(not (self.odd_bar and self.ramp_to_bpm is not None), f"cue {self.index}: an odd last bar and a tempo ramp do not mix")
+        _check(not self.bar_intensity or len(self.bar_intensity) == self.bars,
+               f"cue {self.index} has {len(self.bar_intensity)} intensity values for {self.bars} bars")
+        _check(all(0.0 <= x <= 1.0 for x in self.bar_intensity), f"cue {self.index} intensity outside 0..1")
+        _check(all(self.start < c < self.end for c in self.catches), f"cue {self.index} catches a cut outside its span")
 
     @property
     def beats_per_bar(self) -> float:
         """Quarter notes per bar (6/8 -> 3.0)."""
         num, _, den = self.meter.partition("/")
         return int(num) * 4 / int(den)
+
+    def bar_quarters(self) -> list[float]:
+        """Length of every bar in quarter notes (the odd last bar, if any, last)."""
+        out = [self.beats_per_bar] * self.bars
+        if self.odd_bar:
+            num, _, den = self.odd_bar.partition("/")
+            out[-1] = int(num) * 4 / int(den)
+        return out
+
+    @property
+    def quarters(self) -> float:
+        """Length of the cue in quarter notes."""
+        return sum(self.bar_quarters())
+
+    @property
+    def intensity(self) -> float:
+        """Mean of the per-bar intensity (0.5 when none was planned)."""
+        return sum(self.bar_intensity) / len(self.bar_intensity) if self.bar_intensity else 0.5
 
     def tempo_map(self) -> list[tuple[float, float]]:
         """(quarter notes from the cue start, qpm) of every tempo in the cue (:func:`tempo_steps`)."""
@@ -319,6 +347,9 @@ class Cue:
         out["merged"] = list(self.merged)
         out["tempo_bpm"] = round(self.tempo_bpm, 3)
         out["ramp_to_bpm"] = None if self.ramp_to_bpm is None else round(self.ramp_to_bpm, 3)
+        out["catches"] = [round(c, 4) for c in self.catches]
+        out["bar_intensity"] = [round(x, 3) for x in self.bar_intensity]
+        out["intensity"] = round(self.intensity, 3)
         for k in ("start", "end", "valence", "arousal"):
             out[k] = round(out[k], 4)
         out["emotions"] = {k: round(v, 4) for k, v in self.emotions.items()}
@@ -338,5 +369,17 @@ class Plan:
         for a, b in zip(self.cues[:-1], self.cues[1:]):
             _check(abs(a.end - b.start) < 1e-6, f"cues {a.index} and {b.index} do not touch ({a.end} vs {b.start})")
 
+    def intensity_curve(self) -> list[tuple[float, float]]:
+        """(seconds, intensity 0..1) at every bar line: the curve that adds and removes layers."""
+        points = []
+        for cue in self.cues:
+            q = 0.0
+            for length, value in zip(cue.bar_quarters(), cue.bar_intensity or (cue.intensity,) * cue.bars):
+                points.append((cue.seconds_at(q), value))
+                q += length
+        return points
+
     def to_json(self) -> dict:
-        return {"duration": round(self.duration, 6), "cues": [c.to_json() for c in self.cues], "notes": list(self.notes)}
+        curve = self.intensity_curve()
+        return {"duration": round(self.duration, 6), "cues": [c.to_json() for c in self.cues], "notes": list(self.notes),
+                "intensity": {"times": [round(t, 4) for t, _ in curve], "values": [round(v, 3) for _, v in curve]}}

@@ -9,8 +9,8 @@ kept: the decoder proposes, the plan chooses (the last cue, which must also end 
 candidates: music.final_candidates). Candidates are judged as they finish, and the first one that
 fits perfectly stops the others (on a 60 s clip this saves about a quarter of the sampling).
 
-Nothing here writes notes by rule except the optional percussion layer (accents on cue downbeats and hit
-points, a soft pulse at high arousal), which is orchestration, not composition.
+Nothing here writes notes by rule: the realiser (:mod:`mm2music.arrange.realise`) turns each chosen sketch
+into the cue's texture.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, 
     num, den = cue.meter.split("/")
     attrs = attributes_from_notes([(n.start / tpq, (n.end - n.start) / tpq, n.pitch) for n in notes],
                                   tempo_bpm=cue.tempo_bpm, time_signature=(int(num), int(den)))
-    length_beats = cue.bars * cue.beats_per_bar
+    length_beats = cue.quarters
     density = len(notes) / max(length_beats, 1e-6)
     score = candidate_score(tonic_pc, mode, cue.density, attrs.key_pc, attrs.key_mode, density_bin(density))
     key_ok = bool(attrs.key_pc == tonic_pc and attrs.key_mode == mode)
@@ -159,7 +159,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
         final = i == len(cues) - 1
         conditions = conditions_for(cue, opening=opening and i == 0)
         tonic_pc, mode = conditions.key_pc, conditions.key_mode
-        length_ticks = round(cue.bars * cue.beats_per_bar * TICKS_PER_QUARTER)
+        length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
         primer: list[int] = []
         restated: list[int] = []
         if cue.theme in first_statement and config.theme_bars > 0:
@@ -196,33 +196,3 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
         if progress:
             progress(best)
     return out
-
-
-def end_on_release(music: CueMusic) -> CueMusic:
-    """The last sonority sustains to the end of the cue; nothing sounds past it."""
-    if not music.notes:
-        return music
-    last = max(n.start for n in music.notes)
-    notes = [NoteEvent(n.start, music.length_ticks if n.start == last else min(n.end, music.length_ticks), n.pitch, n.velocity)
-             for n in music.notes]
-    return CueMusic(music.cue, music.tokens, notes, music.length_ticks, music.candidates, music.score, music.report)
-
-
-def percussion_layer(cue: Cue, length_ticks: int, accents: Sequence[int] = ()) -> list[NoteEvent]:
-    """General MIDI drums for a cue whose plan asks for percussion: a crash or timpani-like tom on the cue's
-    first downbeat and on accents, and at high arousal a soft kick on strong beats. Ticks from the cue start."""
-    tpq = TICKS_PER_QUARTER
-    bar = round(cue.beats_per_bar * tpq)
-    notes = [NoteEvent(0, min(length_ticks, tpq), 49 if cue.arousal > 0.2 else 47, 90)]
-    for a in accents:
-        if 0 < a < length_ticks:
-            notes.append(NoteEvent(a, min(length_ticks, a + tpq), 49, 100))
-    if cue.arousal > 0.3:
-        strong = (0, bar // 2) if cue.meter in ("4/4", "2/4") else (0,)
-        for b in range(cue.bars):
-            for s in strong:
-                t = b * bar + s
-                if t < length_ticks:
-                    notes.append(NoteEvent(t, min(length_ticks, t + tpq // 2), 36, 70))
-    return sorted(notes, key=lambda n: (n.start, n.pitch))
-

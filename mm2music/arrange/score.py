@@ -9,29 +9,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from mm2music.arrange.compose import CueMusic, end_on_release, percussion_layer
-from mm2music.arrange.orchestrate import ROLE_NAMES, NoteEvent, role_programs, shape_velocities, split_voices
+from mm2music.arrange.compose import CueMusic
+from mm2music.arrange.realise import Part, realise
 from mm2music.arrange.timing import TICKS_PER_QUARTER, CueTiming, layout, seconds_to_tick, smpte
 from mm2music.graph.keys import parse_key
 from mm2music.types import Cue
 
-
-def _program_name(program: int) -> str:
-    import pretty_midi
-
-    return pretty_midi.program_to_instrument_name(program)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One instrument's notes in one cue (ticks from the cue start), as the MIDI track and the synth get them."""
-
-    name: str  # track name: "Melody - Violin", "Percussion"
-    program: int  # General MIDI program (0-based)
-    is_drum: bool
-    notes: list[NoteEvent]
+__all__ = ["Part", "build_score", "cue_parts", "hit_ticks"]
 
 
 def hit_ticks(i: int, cues: Sequence[Cue], timings: Sequence[CueTiming], hits: Sequence[float]) -> list[int]:
@@ -41,21 +26,10 @@ def hit_ticks(i: int, cues: Sequence[Cue], timings: Sequence[CueTiming], hits: S
 
 
 def cue_parts(music: CueMusic, accents: Sequence[int], last: bool) -> list[Part]:
-    """The orchestrated parts of one cue: the decoder's notes split into melody / harmony / bass on the
-    plan's programs with velocities shaped by its dynamics (accents on the downbeat and ``accents`` ticks),
-    plus the percussion layer where the plan asks for it. ``last``: the final sonority rings to the end."""
-    m = end_on_release(music) if last else music
-    cue = m.cue
-    programs = role_programs(cue.instruments)
-    parts = []
-    for role, notes in enumerate(split_voices(m.notes)):
-        if notes:
-            program = programs[role]
-            parts.append(Part(f"{ROLE_NAMES[role]} - {_program_name(program)}", program, False,
-                              shape_velocities(notes, cue.dynamics, [0, *accents])))
-    if "percussion" in cue.instruments:
-        parts.append(Part("Percussion", 0, True, percussion_layer(cue, m.length_ticks, accents)))
-    return parts
+    """The orchestrated parts of one cue: the decoder's sketch realised in layers (:func:`realise`: melody,
+    pad, bass, figure, counter-line, percussion by the cue's figure and intensity), accented on the cue's
+    start, its caught cuts and the ``accents`` ticks (hit points). ``last``: the final chord rings to the end."""
+    return realise(music, accents, last)
 
 
 def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (), hits: Sequence[float] = ()):
@@ -75,6 +49,11 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
             num, den = (int(x) for x in cue.meter.split("/"))
             score.time_signatures.append(TimeSignature(t.start_tick, num, den))
             previous_meter = cue.meter
+        if cue.odd_bar:  # the cue's last bar is of another meter (it fits the scene's length exactly)
+            num, den = (int(x) for x in cue.odd_bar.split("/"))
+            odd_start = t.start_tick + round(sum(cue.bar_quarters()[:-1]) * TICKS_PER_QUARTER)
+            score.time_signatures.append(TimeSignature(odd_start, num, den))
+            previous_meter = cue.odd_bar
         pc, mode = parse_key(f"{cue.key} {cue.mode}")
         sharps = ((pc * 7 + 6) % 12 - 6) if mode == "major" else (((pc + 3) * 7 + 6) % 12 - 6)
         score.key_signatures.append(KeySignature(t.start_tick, sharps, 0 if mode == "major" else 1))

@@ -32,7 +32,7 @@ class CueTiming:
 def layout(cues: Sequence[Cue], tpq: int = TICKS_PER_QUARTER) -> list[CueTiming]:
     out, tick = [], 0
     for cue in cues:
-        length = round(cue.bars * cue.beats_per_bar * tpq)
+        length = round(cue.quarters * tpq)
         out.append(CueTiming(cue.index, tick, tick + length, cue.tempo_bpm, cue.beats_per_bar, cue.bars))
         tick += length
     return out
@@ -55,15 +55,19 @@ def smpte(seconds: float, fps: float) -> str:
     return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}:{ff:02d}"
 
 
-def sync_report(midi_path, points: dict[str, Sequence[float]]) -> dict:
-    """Offsets of every cut / hit from the nearest bar line of the written MIDI, in milliseconds.
+def sync_report(midi_path, points: dict[str, Sequence[float]], caught: Sequence[float] = ()) -> dict:
+    """Offsets of every cut / hit from the nearest bar line of the written MIDI, and of every caught cut (a
+    shot cut inside a cue) from the nearest note onset, in milliseconds.
 
     Measured on the file itself (pretty_midi's downbeats: its tempo map and time signatures), so it checks
     what a DAW will see, not what we meant to write.
     """
+    import numpy as np
     import pretty_midi
 
-    downbeats = pretty_midi.PrettyMIDI(str(midi_path)).get_downbeats()
+    pm = pretty_midi.PrettyMIDI(str(midi_path))
+    downbeats = pm.get_downbeats()
+    onsets = np.unique([n.start for inst in pm.instruments for n in inst.notes])
     report: dict = {"points": []}
     offsets = []
     for kind, times in points.items():
@@ -72,6 +76,13 @@ def sync_report(midi_path, points: dict[str, Sequence[float]]) -> dict:
             off = float(nearest - t) * 1000
             offsets.append(abs(off))
             report["points"].append({"kind": kind, "time": round(t, 6), "bar_line": round(float(nearest), 6), "offset_ms": round(off, 3)})
+    caught_offsets = []
+    for t in caught:
+        nearest = float(onsets[np.argmin(np.abs(onsets - t))]) if len(onsets) else math.inf
+        off = (nearest - t) * 1000
+        caught_offsets.append(abs(off))
+        report["points"].append({"kind": "caught cut", "time": round(t, 6), "onset": round(nearest, 6), "offset_ms": round(off, 3)})
     report["max_ms"] = round(max(offsets), 3) if offsets else 0.0
     report["mean_ms"] = round(sum(offsets) / len(offsets), 3) if offsets else 0.0
+    report["caught_max_ms"] = round(max(caught_offsets), 3) if caught_offsets else 0.0
     return report

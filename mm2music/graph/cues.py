@@ -31,6 +31,10 @@ ARTICULATIONS = ("legato", "tenuto", "staccato", "marcato")
 TEXTURES = ("monophonic", "homophonic", "polyphonic", "ostinato")
 CADENCES = ("authentic", "plagal", "half", "deceptive")
 FAMILIES = ("piano", "strings", "woodwinds", "brass", "choir", "organ", "guitar", "harp", "mallets", "synth", "percussion")
+# How the arranger realises a cue's accompaniment (mm2music/arrange/textures.py): sustained pads, broken or
+# arpeggiated chords, repeated-chord pulse, a driving 16th ostinato, oom-pah bounce, waltz, march, a low drone
+# with sparse stabs, string tremolo.
+FIGURES = ("sustain", "broken", "arpeggio", "pulse", "ostinato", "driving", "bounce", "waltz", "march", "drone", "tremolo")
 
 # category -> ordered values (ordinal categories get graded cues)
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -44,6 +48,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "instrument": FAMILIES,
     "texture": TEXTURES,
     "cadence": CADENCES,
+    "figure": FIGURES,
 }
 
 # Concept colours: instrument families (melody first), meter, texture, articulation, register nudge
@@ -78,6 +83,58 @@ COLOURS: dict[str, dict] = {
 }
 
 
+# Film-scoring practice per concept: a tempo centre (BPM), dynamics, the accompaniment figure and the
+# musical energy (0 calm .. 1 driving) that the intensity curve starts from. NRC arousal says how aroused a
+# word is ("grief" 0.64), not how fast its music moves: a funeral is scored slow and soft whatever the
+# lexicon says (Juslin & Laukka 2004: sadness -> slow tempo, low sound level, legato, low register;
+# tenderness -> slow-moderate, soft, legato; happiness -> fast, bright, staccato; fear -> irregular,
+# soft-to-loud contrasts, low register; anger -> fast, loud, sharp; Gabrielsson & Lindstrom 2010).
+FILM: dict[str, dict] = {
+    "grief": {"tempo": 58, "dynamics": "p", "figure": "sustain", "energy": 0.15},
+    "sadness": {"tempo": 64, "dynamics": "p", "figure": "sustain", "energy": 0.2},
+    "melancholy": {"tempo": 70, "dynamics": "mp", "figure": "broken", "energy": 0.25},
+    "loneliness": {"tempo": 66, "dynamics": "p", "figure": "broken", "energy": 0.15},
+    "nostalgia": {"tempo": 78, "dynamics": "mp", "figure": "waltz", "energy": 0.3},
+    "tenderness": {"tempo": 72, "dynamics": "mp", "figure": "arpeggio", "energy": 0.3},
+    "love": {"tempo": 76, "dynamics": "mp", "figure": "arpeggio", "energy": 0.4},
+    "serenity": {"tempo": 66, "dynamics": "p", "figure": "sustain", "energy": 0.1},
+    "calm": {"tempo": 66, "dynamics": "p", "figure": "sustain", "energy": 0.1},
+    "hope": {"tempo": 92, "dynamics": "mf", "figure": "pulse", "energy": 0.5},
+    "wonder": {"tempo": 88, "dynamics": "mp", "figure": "arpeggio", "energy": 0.45},
+    "awe": {"tempo": 72, "dynamics": "mf", "figure": "sustain", "energy": 0.5},
+    "mystery": {"tempo": 76, "dynamics": "p", "figure": "arpeggio", "energy": 0.3},
+    "joy": {"tempo": 126, "dynamics": "f", "figure": "bounce", "energy": 0.75},
+    "happiness": {"tempo": 124, "dynamics": "f", "figure": "bounce", "energy": 0.7},
+    "humour": {"tempo": 118, "dynamics": "mf", "figure": "bounce", "energy": 0.55},
+    "playfulness": {"tempo": 120, "dynamics": "mf", "figure": "bounce", "energy": 0.55},
+    "triumph": {"tempo": 112, "dynamics": "ff", "figure": "march", "energy": 0.9},
+    "excitement": {"tempo": 150, "dynamics": "ff", "figure": "driving", "energy": 0.95},
+    "determination": {"tempo": 120, "dynamics": "f", "figure": "ostinato", "energy": 0.75},
+    "anger": {"tempo": 144, "dynamics": "ff", "figure": "driving", "energy": 0.95},
+    "fear": {"tempo": 84, "dynamics": "mf", "figure": "tremolo", "energy": 0.65},
+    "anxiety": {"tempo": 96, "dynamics": "mp", "figure": "ostinato", "energy": 0.6},
+    "tension": {"tempo": 88, "dynamics": "mp", "figure": "ostinato", "energy": 0.6},
+    "suspense": {"tempo": 80, "dynamics": "p", "figure": "ostinato", "energy": 0.5},
+    "dread": {"tempo": 60, "dynamics": "p", "figure": "drone", "energy": 0.45},
+}
+
+
+def film_profile(concepts: dict[str, float], arousal: float, top: int = 3) -> tuple[float, float]:
+    """(tempo centre in BPM, energy 0..1) of a reading: the film table's values of its ``top`` concepts,
+    weighted (tempo geometrically), nudged by arousal (+-12% tempo, +-0.1 energy). Concepts the table does
+    not know fall back to the circumplex (arousal -> 66..150 BPM)."""
+    ranked = sorted(concepts.items(), key=lambda kv: -kv[1])[:top]
+    known = [(FILM[c], w) for c, w in ranked if c in FILM and w > 0]
+    fallback_tempo = 66 * (150 / 66) ** ((arousal + 1) / 2)
+    if not known:
+        return fallback_tempo, (arousal + 1) / 2
+    total = sum(w for _, w in known)
+    log_tempo = sum(math.log(f["tempo"]) * w for f, w in known) / total
+    energy = sum(f["energy"] * w for f, w in known) / total
+    a = max(-1.0, min(1.0, arousal))
+    return math.exp(log_tempo) * (1 + 0.12 * a), max(0.0, min(1.0, energy + 0.1 * a))
+
+
 def _bump(values: tuple[str, ...], position: float, width: float = 0.8) -> dict[str, float]:
     """Gaussian preference over ordered ``values`` centred at fractional index ``position``."""
     return {v: math.exp(-((i - position) ** 2) / (2 * width**2)) for i, v in enumerate(values)}
@@ -100,10 +157,17 @@ def concept_cues(name: str, valence: float, arousal: float) -> dict[tuple[str, s
     colour = COLOURS.get(name, {})
     p_major = 1 / (1 + math.exp(-4 * valence))
     add("mode", {"major": p_major, "minor": 1 - p_major})
-    add("tempo", _bump(TEMPO_BANDS, _scale(arousal, len(TEMPO_BANDS))))
-    add("density", _bump(DENSITY_BINS, _scale(arousal, len(DENSITY_BINS))))
-    add("dynamics", _bump(DYNAMICS, _scale(arousal, len(DYNAMICS))))
-    register = _scale(0.6 * valence + 0.4 * arousal, len(REGISTER_BINS)) + colour.get("register", 0)
+    film = FILM.get(name)
+    activity = 2 * film["energy"] - 1 if film else arousal  # how much the music moves (not the word's arousal)
+    add("tempo", _bump(TEMPO_BANDS, _scale(activity, len(TEMPO_BANDS))))
+    add("density", _bump(DENSITY_BINS, _scale(activity, len(DENSITY_BINS))))
+    if film:  # the film table's dynamics, with a little spread to the neighbouring levels
+        add("dynamics", _bump(DYNAMICS, DYNAMICS.index(film["dynamics"]), width=0.5))
+        add("figure", {film["figure"]: 1.0})
+    else:
+        add("dynamics", _bump(DYNAMICS, _scale(arousal, len(DYNAMICS))))
+        add("figure", {"sustain": max(0.05, -arousal), "pulse": 0.3, "driving": max(0.0, arousal)})
+    register = _scale(0.6 * valence + 0.4 * activity, len(REGISTER_BINS)) + colour.get("register", 0)
     add("register", _bump(REGISTER_BINS, min(len(REGISTER_BINS) - 1, max(0.0, register))))
     if "articulation" in colour:
         add("articulation", {colour["articulation"]: 1.0})

@@ -73,10 +73,16 @@ def write_timeline(path: Path, analysis: Analysis, plan: Plan, piano_roll: list[
     for cue in plan.cues:
         theme_idx = (ord(cue.theme[0]) - ord("A")) % 10
         ax.axvspan(cue.start, cue.end, color=colours(theme_idx), alpha=0.25)
-        label = f"{cue.key} {cue.mode[:3]}\n{cue.tempo_bpm:.0f} BPM {cue.meter}\n{', '.join(cue.instruments[:3])}\ntheme {cue.theme}"
+        label = f"{cue.key} {cue.mode[:3]}\n{cue.tempo_bpm:.0f} BPM {cue.meter}\n{cue.figure}, {cue.dynamics}\n{', '.join(cue.instruments[:3])}\ntheme {cue.theme}"
         ax.text((cue.start + cue.end) / 2, 0.5, label, ha="center", va="center", fontsize=7)
-    ax.set_yticks([])
-    ax.set_ylabel("plan")
+    curve = plan.intensity_curve()
+    if curve:  # the intensity curve: which layers play, how loud
+        times, values = zip(*curve)
+        ax.step(list(times) + [plan.duration], list(values) + [values[-1]], where="post", color="black", lw=1.5, label="intensity")
+        ax.legend(loc="upper right", fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_yticks([0, 0.5, 1])
+    ax.set_ylabel("plan / intensity")
     if piano_roll:
         ax = axes[2]
         starts, ends, pitches = zip(*piano_roll)

@@ -27,7 +27,9 @@ import networkx as nx
 from mm2music.config import PlanConfig
 from mm2music.errors import ConfigError
 from mm2music.graph.build import attr_id, attribute_scores, build_graph, emotion_similarity, key_id, seg_id
-from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS
+from mm2music.graph.beats import fit_beats
+from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS, film_profile
+from mm2music.graph.intensity import bar_intensities
 from mm2music.graph.keys import key_distance, key_name, key_path, parse_key, relative
 from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
 from mm2music.types import Cue, Emotion, Plan, Scene, Transition, tempo_steps
@@ -77,6 +79,38 @@ def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: flo
         spans[a:b + 1] = [merged]
     new_scenes = [Scene(k, a, b) for k, (a, b, _, _) in enumerate(spans)]
     return new_scenes, [e for *_, e in spans], [ids for _, _, ids, _ in spans]
+
+
+def group_scenes(scenes: Sequence[Scene], emotions: Sequence[Emotion], threshold: float, max_s: float,
+                 keep: Sequence[float] = ()) -> tuple[list[Scene], list[Emotion], list[tuple[int, ...]]]:
+    """Group neighbouring shots into dramatic scenes: a composer writes one cue per scene and catches the
+    shot cuts inside it. The most similar neighbours (:func:`emotion_similarity` at least ``threshold``) merge
+    first, never across a boundary in ``keep`` (a hit point) and never into a scene longer than ``max_s``.
+
+    Returns the scenes (re-indexed), their emotions (duration-weighted blends) and, per scene, the indices of
+    the shots it holds."""
+    kept = {round(k, 6) for k in keep}
+    spans = [[s.start, s.end, (s.index,), e] for s, e in zip(scenes, emotions)]
+
+    def link(i: int) -> float:  # how much spans i and i + 1 want to be one scene; -1 = never
+        a, b = spans[i], spans[i + 1]
+        if round(a[1], 6) in kept or b[1] - a[0] > max_s:
+            return -1.0
+        return emotion_similarity(a[3], b[3])
+
+    links = [link(i) for i in range(len(spans) - 1)]
+    while links:
+        i = max(range(len(links)), key=links.__getitem__)
+        if links[i] < threshold:
+            break
+        a, b = spans[i], spans[i + 1]
+        spans[i:i + 2] = [[a[0], b[1], a[2] + b[2], _blend(a, b)]]
+        del links[i]
+        for j in (i - 1, i):
+            if 0 <= j < len(links):
+                links[j] = link(j)
+    return ([Scene(k, a, b) for k, (a, b, _, _) in enumerate(spans)], [e for *_, e in spans],
+            [ids for _, _, ids, _ in spans])
 
 
 def _blend(x: list, y: list) -> Emotion:
@@ -265,10 +299,19 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     if config.hits:
         scenes, emotions, hit_bounds, hit_notes = split_at_hits(scenes, emotions, config.hits, config.min_cue_s)
         notes += hit_notes
+    shot_bounds = [s.start for s in scenes[1:]]
+    if not config.tempo_ramps:
+        scenes, emotions, grouped = group_scenes(scenes, emotions, config.scene_similarity, config.max_cue_s, keep=hit_bounds)
+        for ids in grouped:
+            if len(ids) > 1:
+                notes.append(f"segments {ids[0] + 1}-{ids[-1] + 1} form one scene: one cue, the cuts inside it caught")
+    else:
+        grouped = [(s.index,) for s in scenes]
     scenes, emotions, groups = merge_short(scenes, emotions, config.min_cue_s, keep=hit_bounds)
     for ids in groups:
         if len(ids) > 1:
             notes.append(f"segments {', '.join(str(i + 1) for i in ids)} merged: shorter than {config.min_cue_s:g} s (about one bar)")
+    groups = [tuple(k for i in ids for k in grouped[i]) for ids in groups]  # cue -> the original segments it holds
     g = build_graph(scenes, emotions, coords, config.theme_similarity)
     scores = [attribute_scores(g, seg_id(s.index)) for s in scenes]
     lengths = [s.duration for s in scenes]
@@ -286,24 +329,30 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     boundary_kind = {round(t.time, 3): t.kind for t in transitions}
     boundary_kind.update({round(h, 3): "hit" for h in hit_bounds})
 
-    # tempo targets: arousal inside the chosen band, smoothed along time except at contrasts
-    targets = []
-    for sc, e in zip(scores, emotions):
-        band = _argmax(sc["tempo"])
-        lo, hi = BAND_SPAN[band]
-        targets.append(lo + (hi - lo) * (e.arousal + 1) / 2)
+    # tempo targets: the film table's tempo of the scene's emotions, smoothed along time except at contrasts
+    profiles = [film_profile(e.concepts, e.arousal) for e in emotions]
+    energies = [energy for _, energy in profiles]
+    contrasts = [bool(i) and (abs(emotions[i].arousal - emotions[i - 1].arousal) >= config.contrast_arousal
+                              or abs(energies[i] - energies[i - 1]) >= config.contrast_energy) for i in range(len(scenes))]
     smoothed = []
-    for i, t in enumerate(targets):
-        if i and abs(emotions[i].arousal - emotions[i - 1].arousal) < config.contrast_arousal:
-            t = config.tempo_smoothing * smoothed[-1] + (1 - config.tempo_smoothing) * t
+    for i, (t, _) in enumerate(profiles):
+        if i and not contrasts[i]:
+            t = math.exp(config.tempo_smoothing * math.log(smoothed[-1]) + (1 - config.tempo_smoothing) * math.log(t))
         smoothed.append(t)
     if config.tempo is not None:
         smoothed = [config.tempo] * len(scenes)
 
     band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
-    contrasts = [bool(i) and abs(emotions[i].arousal - emotions[i - 1].arousal) >= config.contrast_arousal for i in range(len(scenes))]
-    tempi = fit_tempi([sc.duration for sc in scenes], smoothed, beats_per_bar, band, contrasts)
-    ramps = ramp_tempi(tempi, [sc.duration for sc in scenes], beats_per_bar, contrasts, band)
+    durations = [sc.duration for sc in scenes]
+    catches = [tuple(b for b in shot_bounds if sc.start < b < sc.end and round(b, 3) in boundary_kind) for sc in scenes]
+    if config.tempo_ramps:
+        tempi = fit_tempi(durations, smoothed, beats_per_bar, band, contrasts)
+        ramps = ramp_tempi(tempi, durations, beats_per_bar, contrasts, band)
+        fits = [(bars, base, ramp, "") for (bars, _), (base, ramp) in zip(tempi, ramps)]
+    else:
+        beat_fits = fit_beats(durations, smoothed, meter, [[c - sc.start for c in cs] for sc, cs in zip(scenes, catches)],
+                              band, contrasts, catch_weight=config.catch_weight)
+        fits = [(f.bars, f.qpm, None, f.odd_bar) for f in beat_fits]
 
     dynamics = smooth_dynamics([_argmax(sc["dynamics"]) for sc in scores], [e.arousal for e in emotions], config.contrast_arousal)
     cues: list[Cue] = []
@@ -321,10 +370,12 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
             key = _next_key(f"{prev.key} {prev.mode}", mode, prev.arousal, e.arousal)
         theme_keys.setdefault(themes[i], key)
         tonic, mode = key.split(" ")
-        bars, bpm = tempi[i]
-        bpm, ramp_to = ramps[i]
+        bars, bpm, ramp_to, odd_bar = fits[i]
         previous_family = set(prev.instruments) if prev else set()
         instruments = pinned_instruments or _top_families(sc["instrument"], previous_family)
+        figure = _argmax(sc["figure"])
+        if not pinned_instruments and figure in ("driving", "march") and "percussion" not in instruments:
+            instruments += ("percussion",)  # action and marches get a kit, unless the user pinned the instruments
         cadence_scores = dict(sc["cadence"])
         last = i == len(scenes) - 1
         if last:
@@ -339,13 +390,31 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
             articulation=_argmax(sc["articulation"]), instruments=instruments, texture=_argmax(sc["texture"]),
             theme=themes[i], transition="", cadence=cadence, valence=e.valence, arousal=e.arousal,
             emotions=dict(e.top(3)), merged=groups[i] if len(groups[i]) > 1 else (), ramp_to_bpm=ramp_to,
+            odd_bar=odd_bar, catches=catches[i], figure=figure,
         )
         cues.append(cue)
         prev = cue
+    cues = _with_intensity(cues, energies, config)
     cues = _with_transitions(cues, boundary_kind)
     plan = Plan(cues=tuple(cues), duration=duration or scenes[-1].end, notes=tuple(notes))
     _record_plan(g, plan)
     return plan, g
+
+
+def _with_intensity(cues: list[Cue], energies: Sequence[float], config: PlanConfig) -> list[Cue]:
+    """Every cue with the intensity of each of its bars (:mod:`mm2music.graph.intensity`)."""
+    import dataclasses
+
+    bar_times = []
+    for cue in cues:
+        q, times = 0.0, []
+        for length in cue.bar_quarters():
+            times.append(cue.seconds_at(q))
+            q += length
+        bar_times.append(times + [cue.end])
+    rising = [cue.figure in ("drone", "tremolo", "ostinato") for cue in cues]  # tension builds through its cue
+    values = bar_intensities(energies, bar_times, config.hits or (), config.intensity, config.intensity_scale, rising)
+    return [dataclasses.replace(cue, bar_intensity=v) for cue, v in zip(cues, values)]
 
 
 def smooth_dynamics(levels: Sequence[str], arousal: Sequence[float], contrast: float) -> list[str]:

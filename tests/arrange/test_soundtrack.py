@@ -11,7 +11,8 @@ import pretty_midi
 import pytest
 
 from mm2music import cli
-from mm2music.arrange.compose import cadence_score, end_on_release, CueMusic
+from mm2music.arrange.compose import cadence_score, CueMusic
+from mm2music.arrange.realise import realise
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
 from mm2music.arrange.timing import smpte
 from mm2music.render.synth import read_wav
@@ -46,10 +47,17 @@ def test_video_scored_with_bar_lines_on_cuts(capfd, tmp_path, tiny_checkpoint, c
     assert analysis["cuts"] == [pytest.approx(3.0, abs=0.021)]
     midi = pretty_midi.PrettyMIDI(str(out / "soundtrack.mid"))
     downbeats = midi.get_downbeats()
+    plan = json.loads((out / "plan.json").read_text())
+    starts = [c["start"] for c in plan["cues"]]
+    caught = [t for c in plan["cues"] for t in c["catches"]]
+    onsets = [n.start for inst in midi.instruments for n in inst.notes]
     for t in analysis["cuts"] + [5.0]:
-        assert min(abs(d - t) for d in downbeats) < 0.010  # cuts and the hit fall on bar lines
+        if t in caught:  # a shot cut inside a scene's cue: caught by a note onset
+            assert min(abs(o - t) for o in onsets) < 0.040
+        else:  # scene changes and the hit fall on bar lines
+            assert any(abs(s - t) < 1e-6 for s in starts) and min(abs(d - t) for d in downbeats) < 0.010
     sheet = json.loads((out / "cue_sheet.json").read_text())
-    assert sheet["sync"]["max_ms"] < 10 and sheet["hits"] == [5.0]
+    assert sheet["sync"]["max_ms"] < 10 and sheet["sync"]["caught_max_ms"] < 40 and sheet["hits"] == [5.0]
     assert {"start", "end", "key", "mode", "tempo_bpm", "meter", "bars", "instruments", "theme", "emotions"} <= set(sheet["cues"][0])
     # the music ends with the video: last note released at the end, audio exactly as long
     assert midi.get_end_time() == pytest.approx(analysis["duration"], abs=0.010)
@@ -117,8 +125,8 @@ def test_cadence_score_and_release():
     tonic_end = [NoteEvent(0, 960, 67, 80), NoteEvent(1920, 2400, 48, 80), NoteEvent(1920, 2400, 64, 80), NoteEvent(1920, 2400, 72, 80)]
     dominant_end = [NoteEvent(1920, 2400, 43, 80), NoteEvent(1920, 2400, 71, 80), NoteEvent(1920, 2400, 74, 80)]
     assert cadence_score(tonic_end, 0, "major") == 1.0 and cadence_score(dominant_end, 0, "major") < 0.5
-    released = end_on_release(CueMusic(cue, [], tonic_end, 3840))
-    assert max(n.end for n in released.notes) == 3840 and released.notes[0].end == 960
+    parts = realise(CueMusic(cue, [], tonic_end, 3840), last=True)  # the final chord rings to the end
+    assert parts and all(max(n.end for n in p.notes) == 3840 for p in parts)
     melody, harmony, bass = split_voices(tonic_end)
     assert [n.pitch for n in melody] == [67, 72] and [n.pitch for n in bass] == [48] and [n.pitch for n in harmony] == [64]
     assert smpte(62.52, 25) == "00:01:02:13"

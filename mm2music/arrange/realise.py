@@ -1,0 +1,444 @@
+"""The realiser: the decoder's sketch becomes a film-music texture in layers.
+
+The decoder composes (melody and harmony, in the key, density and theme the plan asks for); the realiser
+arranges, as an orchestrator realises a composer's short score:
+
+* **melody**: the sketch's top line, in the register the plan asks for, thinned for sparse cues and phrased
+  by the articulation (legato lines joined, staccato notes short);
+* **pad**: the sketch's harmony read as a chord per slot (:mod:`mm2music.arrange.harmony`), voiced with
+  smooth voice leading under the melody;
+* **bass**: chord roots in the bass register, in the figure's rhythm (held, pulsing, oom-pah, driving 8ths,
+  a tonic pedal under dread);
+* **figure**: the accompaniment pattern the emotion asks for (arpeggio, broken chord, repeated-chord pulse,
+  8th/16th ostinato, bounce, waltz, march stabs, string tremolo, dissonant stabs over a drone);
+* **counter-line**: a slow guide-tone line at high intensity;
+* **percussion**: patterns per figure (driving kit, march snare, a heartbeat under tension) and hits.
+
+Which layers play follows the cue's intensity curve bar by bar (vertical layering: each figure has an order
+in which layers enter), and so do the velocities, with phrase accents and the shot cuts the cue catches: a
+catch starts a new chord slot, so the pad and bass re-enter on it, accented. Every layer stays in its
+instrument's range, and no instrument plays more than four notes at once.
+
+A cue's realisation depends only on that cue (its plan, its sketch and its hit points), so re-composing one
+cue leaves the others' notes exactly as they were. A decoder trained on textured music could replace this
+module: its input is a :class:`~mm2music.arrange.compose.CueMusic`, its output a list of :class:`Part`.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from mm2music.arrange.harmony import Chord, Slot, chord_slots, voice
+from mm2music.arrange.instruments import Ensemble, Instrument, choose_ensemble
+from mm2music.arrange.orchestrate import NoteEvent, split_voices
+from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
+from mm2music.graph.keys import parse_key
+from mm2music.types import Cue
+
+LAYERS = ("melody", "pad", "bass", "figure", "counter", "percussion")
+# per figure, the order in which layers enter as intensity rises (the first three always play)
+LAYER_ORDER: dict[str, tuple[str, ...]] = {
+    "sustain": ("pad", "melody", "bass", "counter", "percussion"),
+    "broken": ("figure", "melody", "bass", "pad", "counter", "percussion"),
+    "arpeggio": ("figure", "pad", "melody", "bass", "counter", "percussion"),
+    "waltz": ("figure", "bass", "melody", "counter", "pad", "percussion"),
+    "pulse": ("figure", "bass", "melody", "pad", "percussion", "counter"),
+    "bounce": ("figure", "bass", "melody", "percussion", "counter", "pad"),
+    "ostinato": ("figure", "pad", "bass", "percussion", "melody", "counter"),
+    "driving": ("figure", "bass", "percussion", "melody", "pad", "counter"),
+    "march": ("figure", "bass", "percussion", "melody", "pad", "counter"),
+    "tremolo": ("figure", "bass", "melody", "percussion", "pad"),
+    "drone": ("bass", "pad", "figure", "melody", "percussion"),
+}
+DYNAMIC_VELOCITY = {"pp": 44, "p": 54, "mp": 64, "mf": 75, "f": 87, "ff": 98}
+LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2}
+LAYER_NAMES = {"melody": "Melody", "pad": "Pad", "bass": "Bass", "figure": "Figure", "counter": "Counter"}
+REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
+CATCH_SNAP_S = 0.03  # a caught cut snaps to the 16th-note grid when it lies this close, else to its own tick
+SPARSE_FIGURES = ("sustain", "drone", "broken")
+# General MIDI drum notes
+KICK, SNARE, HAT, OPEN_HAT, CRASH, RIDE, LOW_TOM, FLOOR_TOM = 36, 38, 42, 46, 49, 51, 45, 41
+
+
+@dataclass(frozen=True)
+class Part:
+    """One instrument's notes in one cue (ticks from the cue start), as the MIDI track and the synth get them."""
+
+    name: str  # track name: "Melody - Violin", "Percussion"
+    program: int  # General MIDI program (0-based)
+    is_drum: bool
+    notes: list[NoteEvent]
+
+
+@dataclass(frozen=True)
+class Bar:
+    start: int  # ticks from the cue start
+    end: int
+    beat: int  # ticks per counted beat (a dotted quarter in 6/8)
+    intensity: float
+
+
+def bars_of(cue: Cue) -> list[Bar]:
+    """The cue's bars in ticks, with their counted beat and intensity."""
+    out, tick = [], 0
+    values = cue.bar_intensity or (cue.intensity,) * cue.bars
+    for i, quarters in enumerate(cue.bar_quarters()):
+        meter = cue.odd_bar if cue.odd_bar and i == cue.bars - 1 else cue.meter
+        num, den = (int(x) for x in meter.split("/"))
+        compound = den == 8 and num % 3 == 0
+        beat = round(TPQ * (1.5 if compound else 4 / den))
+        length = round(quarters * TPQ)
+        out.append(Bar(tick, tick + length, beat, values[i]))
+        tick += length
+    return out
+
+
+def catch_ticks(cue: Cue) -> list[int]:
+    """Ticks (from the cue start) of the shot cuts the cue catches: on the 16th-note grid when one lies
+    within :data:`CATCH_SNAP_S`, otherwise on the cut itself."""
+    out = []
+    for c in cue.catches:
+        exact = cue.quarters_at(c) * TPQ
+        grid = round(exact / (TPQ / 4)) * (TPQ // 4)
+        tick = grid if abs(cue.seconds_at(grid / TPQ) - c) <= CATCH_SNAP_S else round(exact)
+        out.append(tick)
+    return sorted(set(out))
+
+
+def slot_bounds(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[int]:
+    """Where chords change: every bar line, mid-bar in long or busy bars, and at every caught cut."""
+    bounds = set()
+    for bar in bars:
+        bounds.add(bar.start)
+        seconds = cue.seconds_at(bar.end / TPQ) - cue.seconds_at(bar.start / TPQ)
+        n_beats = round((bar.end - bar.start) / bar.beat)
+        if n_beats >= 4 and n_beats % 2 == 0 and (seconds > 3.5 or cue.density in ("dense", "very_dense")):
+            bounds.add(bar.start + (bar.end - bar.start) // 2)
+    for c in catches:
+        if all(abs(c - b) >= TPQ // 8 for b in bounds):
+            bounds.add(c)
+    length = bars[-1].end
+    return sorted(b for b in bounds if 0 <= b < length) + [length]
+
+
+def has_percussion(cue: Cue) -> bool:
+    return "percussion" in cue.instruments
+
+
+def active_layers(cue: Cue, intensity: float) -> set[str]:
+    """The layers playing at ``intensity`` (at least three; more as it rises, in the figure's order)."""
+    order = [layer for layer in LAYER_ORDER.get(cue.figure, LAYER_ORDER["sustain"]) if layer != "percussion" or has_percussion(cue)]
+    count = min(len(order), max(3, 1 + math.ceil(intensity * len(order) - 1e-9)))
+    return set(order[:count])
+
+
+def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part]:
+    """The parts of one cue (see the module docstring). ``music`` is a
+    :class:`~mm2music.arrange.compose.CueMusic`; ``accents`` are ticks of hit points in the cue; ``last``: the
+    final chord rings to the end of the cue."""
+    cue: Cue = music.cue
+    length = music.length_ticks
+    bars = bars_of(cue)
+    catches = catch_ticks(cue)
+    tonic, mode = parse_key(f"{cue.key} {cue.mode}")
+    slots = chord_slots(music.notes, slot_bounds(cue, bars, catches), tonic, mode, cue.cadence, final=last)
+    ensemble = choose_ensemble(cue.instruments, cue.figure, low_melody=cue.register == "low")
+    melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
+    avoid = [_avoid(melody, s) for s in slots]
+    layers = {
+        "melody": melody,
+        "pad": pad_line(slots, ensemble.pad, melody, avoid, bars, stabs=cue.figure == "driving"),
+        "bass": bass_line(slots, cue, ensemble.bass, bars, tonic),
+        "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches),
+        "counter": counter_line(slots, ensemble.counter, melody, avoid),
+    }
+    if has_percussion(cue):
+        layers["percussion"] = percussion_line(cue, bars, catches)
+    rng = zlib.crc32(f"{cue.index}:{cue.start:.3f}".encode())
+    accent_ticks = set(accents) | set(catches) | {0}
+    parts = []
+    for layer, notes in layers.items():
+        notes = [n for n in _gate(notes, layer, cue, bars) if n.start < length]
+        notes = [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if min(n.end, length) > n.start]
+        if not notes:
+            continue
+        notes = _velocities(notes, layer, cue, bars, accent_ticks, rng)
+        if layer == "percussion":
+            parts.append(Part("Percussion", 0, True, notes))
+        else:
+            inst = _instrument(ensemble, layer)
+            parts.append(Part(f"{LAYER_NAMES[layer]} - {inst.name}", inst.program, False, notes))
+    if last:
+        parts = [_ring_out(p, length) for p in parts]
+    return parts
+
+
+def _instrument(ensemble: Ensemble, layer: str) -> Instrument:
+    return getattr(ensemble, layer)
+
+
+def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar]) -> list[NoteEvent]:
+    """Keep the notes that start in a bar where ``layer`` plays (the intensity curve's vertical layering)."""
+    playing = [layer in active_layers(cue, bar.intensity) for bar in bars]
+    return [n for n in notes if playing[_bar_at(n.start, bars)]]
+
+
+def _bar_at(tick: int, bars: Sequence[Bar]) -> int:
+    return next((i for i, b in enumerate(bars) if b.start <= tick < b.end), len(bars) - 1)
+
+
+def _tag(layer: str) -> int:
+    """Notes are built with their layer's index as a placeholder velocity; :func:`_velocities` sets the real one."""
+    return LAYERS.index(layer) + 1
+
+
+def _avoid(melody: Sequence[NoteEvent], slot: Slot) -> list[int]:
+    """Pitch classes a semitone from a long melody note that is not a chord tone (a pad note there would clash)."""
+    out = []
+    for n in melody:
+        if n.start < slot.end and n.end > slot.start and n.end - n.start >= TPQ and n.pitch % 12 not in slot.chord.pcs:
+            out += [(n.pitch + 1) % 12, (n.pitch - 1) % 12, (n.pitch + 11) % 12]
+    return out
+
+
+def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length: int) -> list[NoteEvent]:
+    """The sketch's top line in the planned register and the instrument's range, thinned and phrased."""
+    notes = sorted((n for n in skyline if n.start < length), key=lambda n: n.start)
+    if not notes:
+        return []
+    if cue.figure in SPARSE_FIGURES or cue.density in ("very_sparse", "sparse"):
+        kept = [n for n in notes if n.end - n.start >= TPQ // 2 or n.start % TPQ == 0]
+        notes = kept or notes[:1]
+    centre = min(inst.high - 7, max(inst.low + 5, REGISTER_CENTRE.get(cue.register, 67)))
+    mean = sum(n.pitch for n in notes) / len(notes)
+    shift = 12 * round((centre - mean) / 12)
+    out = []
+    for k, n in enumerate(notes):
+        nxt = notes[k + 1].start if k + 1 < len(notes) else length
+        end = min(n.end, nxt)
+        if cue.articulation == "legato" or cue.figure in SPARSE_FIGURES:
+            end = nxt if nxt - n.start <= 3 * TPQ else max(end, n.start + 2 * TPQ)
+        elif cue.articulation == "staccato":
+            end = n.start + min(end - n.start, int(TPQ * 0.45))
+        elif cue.articulation == "marcato":
+            end = n.start + min(end - n.start, int(TPQ * 0.75))
+        end = min(end, nxt, length)
+        if end > n.start:
+            pitch = n.pitch + shift
+            pitch += 12 * ((pitch < centre - 9) - (pitch > centre + 12))  # a compact line above the accompaniment
+            out.append(NoteEvent(n.start, end, inst.fold(pitch), _tag("melody")))
+    return out
+
+
+def _melody_floor(melody: Sequence[NoteEvent], slot: Slot) -> int | None:
+    pitches = [n.pitch for n in melody if n.start < slot.end and n.end > slot.start]
+    return min(pitches) if pitches else None
+
+
+def pad_line(slots: Sequence[Slot], inst: Instrument, melody: Sequence[NoteEvent], avoid: Sequence[list[int]],
+             bars: Sequence[Bar], stabs: bool = False) -> list[NoteEvent]:
+    """Sustained chords (short stabs with ``stabs``), one voicing per slot, led smoothly from the previous one,
+    under the melody."""
+    low, high = max(inst.low, 43), min(inst.high, 79)
+    out, previous = [], []
+    for slot, av in zip(slots, avoid):
+        bar = next((b for b in bars if b.start <= slot.start < b.end), bars[-1])
+        n = 4 if bar.intensity >= 0.5 else 3
+        pitches = voice(slot.chord, low, high, n, previous, av, below=_melody_floor(melody, slot))
+        end = min(slot.end, slot.start + bar.beat // 2) if stabs else slot.end
+        out += [NoteEvent(slot.start, end, p, _tag("pad")) for p in pitches]
+        previous = pitches
+    return out
+
+
+def _grid(slot: Slot, bars: Sequence[Bar], step: int) -> list[int]:
+    """Onsets every ``step`` ticks on the bar grid inside the slot, plus the slot's start if it lies off it."""
+    out = {slot.start}
+    for bar in bars:
+        if bar.end <= slot.start or bar.start >= slot.end:
+            continue
+        out.update(t for t in range(bar.start, bar.end, step) if slot.start <= t < slot.end)
+    return sorted(out)
+
+
+def _beat_index(t: int, bars: Sequence[Bar]) -> int:
+    bar = next((b for b in bars if b.start <= t < b.end), bars[-1])
+    return (t - bar.start) // bar.beat if (t - bar.start) % bar.beat == 0 else -1
+
+
+def _nearest(pc: int, low: int, high: int, near: float) -> int:
+    candidates = [p for p in range(low, high + 1) if p % 12 == pc]
+    return min(candidates, key=lambda p: abs(p - near)) if candidates else low
+
+
+def bass_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], tonic: int) -> list[NoteEvent]:
+    """Chord roots in the bass register (a tonic pedal under a drone), in the figure's rhythm."""
+    low, high = max(inst.low, 28), min(inst.high, 55)
+    out: list[NoteEvent] = []
+    previous = (low + high) / 2 - 3
+    for slot in slots:
+        root = _nearest(tonic if cue.figure == "drone" else slot.chord.root, low, high, previous)
+        fifth = _nearest(slot.chord.pcs[2], low, high, root + 7)
+        previous = root
+        beat = next((b.beat for b in bars if b.start <= slot.start < b.end), TPQ)
+        if cue.figure == "driving":
+            for k, t in enumerate(_grid(slot, bars, TPQ // 2)):
+                p = root + 12 if k % 2 and root + 12 <= high else root
+                out.append(NoteEvent(t, min(t + int(TPQ * 0.4), slot.end), p, _tag("bass")))
+        elif cue.figure in ("bounce", "march"):
+            for t in _grid(slot, bars, beat):
+                k = _beat_index(t, bars)
+                if k % 2 == 0 or t == slot.start:
+                    p = fifth if k % 4 == 2 else root
+                    out.append(NoteEvent(t, min(t + int(beat * (0.5 if cue.figure == "bounce" else 0.9)), slot.end), p, _tag("bass")))
+        elif cue.figure == "pulse":
+            for t in _grid(slot, bars, beat):
+                out.append(NoteEvent(t, min(t + int(beat * 0.9), slot.end), root, _tag("bass")))
+        elif cue.figure == "waltz":
+            for t in _grid(slot, bars, beat):
+                if _beat_index(t, bars) == 0 or t == slot.start:
+                    out.append(NoteEvent(t, min(t + beat, slot.end), root, _tag("bass")))
+        else:
+            out.append(NoteEvent(slot.start, slot.end, root, _tag("bass")))
+    return out
+
+
+def _chord_tones(chord: Chord, low: int, high: int, avoid: Sequence[int]) -> list[int]:
+    pcs = [p for p in chord.pcs if p not in avoid] if len(set(chord.pcs) - set(avoid)) >= 2 else list(chord.pcs)
+    return [p for p in range(low, high + 1) if p % 12 in pcs]
+
+
+def figure_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], avoid: Sequence[list[int]],
+                catches: Sequence[int]) -> list[NoteEvent]:
+    """The accompaniment figure the emotion asks for (see :data:`mm2music.graph.cues.FIGURES`)."""
+    fig = cue.figure
+    low_range = fig in ("ostinato", "driving")
+    low, high = (max(inst.low, 40), min(inst.high, 67)) if low_range else (max(inst.low, 50), min(inst.high, 84))
+    out: list[NoteEvent] = []
+    tag = _tag("figure")
+    previous: list[int] = []
+    for slot, av in zip(slots, avoid):
+        tones = _chord_tones(slot.chord, low, high, av)
+        if not tones:
+            continue
+        beat = next((b.beat for b in bars if b.start <= slot.start < b.end), TPQ)
+        root = next((p for p in tones if p % 12 == slot.chord.root), tones[0])
+        up = [p for p in tones if p >= root][:5] or tones[:5]
+        if fig in ("arpeggio", "broken"):
+            pattern = up + up[-2:0:-1] if len(up) > 2 else up
+            step = TPQ // 2 if fig == "arpeggio" else beat
+            for k, t in enumerate(_grid(slot, bars, step)):
+                out.append(NoteEvent(t, min(t + int(step * 1.5), slot.end), pattern[k % len(pattern)], tag))
+        elif fig in ("ostinato", "driving"):
+            cell = [root, up[min(2, len(up) - 1)], root + 12 if root + 12 <= high else root, up[min(2, len(up) - 1)]]
+            step = TPQ // 4 if fig == "driving" else TPQ // 2
+            if fig == "driving":
+                cell = [root, root, cell[2], root, cell[1], root, cell[2], root]
+            for k, t in enumerate(_grid(slot, bars, step)):
+                out.append(NoteEvent(t, min(t + int(step * 0.8), slot.end), cell[k % len(cell)], tag))
+        elif fig in ("pulse", "bounce", "waltz", "march"):
+            chord = voice(slot.chord, max(low, 55), min(high, 76), 3, previous, av)
+            previous = chord
+            step = TPQ // 2 if fig == "pulse" else beat
+            for t in _grid(slot, bars, step):
+                k = _beat_index(t, bars)
+                play = (fig == "pulse" or fig == "march" or (fig == "bounce" and k % 2 == 1)
+                        or (fig == "waltz" and k > 0) or t == slot.start and fig != "bounce")
+                if play:
+                    dur = int(step * (0.45 if fig in ("pulse", "bounce") else 0.6))
+                    out += [NoteEvent(t, min(t + dur, slot.end), p, tag) for p in chord]
+        elif fig == "tremolo":
+            chord = voice(slot.chord, max(low, 52), min(high, 79), 3, previous, av)
+            previous = chord
+            out += [NoteEvent(slot.start, slot.end, p, tag) for p in chord]
+        elif fig == "drone":
+            stab_at = [t for t in _grid(slot, bars, beat) if _beat_index(t, bars) == 1] + [c for c in catches if slot.start <= c < slot.end]
+            for t in sorted(set(stab_at))[:2]:
+                r = _nearest(slot.chord.root, max(low, 48), min(high, 64), 55)
+                out += [NoteEvent(t, min(t + beat // 2, slot.end), p, tag) for p in (r, r + 1, r + 7) if p <= inst.high]
+    return out
+
+
+def counter_line(slots: Sequence[Slot], inst: Instrument, melody: Sequence[NoteEvent], avoid: Sequence[list[int]]) -> list[NoteEvent]:
+    """A slow line on the chords' guide tones (third, then fifth), moving by the smallest step, under the melody."""
+    low, high = max(inst.low, 53), min(inst.high, 74)
+    out, previous = [], (low + high) / 2
+    for slot, av in zip(slots, avoid):
+        floor = _melody_floor(melody, slot)
+        top = min(high, floor - 3) if floor is not None else high
+        cands = [p for p in range(low, max(low, top) + 1) if p % 12 in slot.chord.pcs[1:] and p % 12 not in av]
+        if not cands:
+            continue
+        p = min(cands, key=lambda x: abs(x - previous))
+        out.append(NoteEvent(slot.start, slot.end, p, _tag("counter")))
+        previous = p
+    return out
+
+
+def percussion_line(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[NoteEvent]:
+    """General MIDI drum patterns per figure, a crash or low tom on every caught cut."""
+    tag = _tag("percussion")
+    out: list[NoteEvent] = []
+    hit = lambda t, note, dur=TPQ // 4: out.append(NoteEvent(t, t + dur, note, tag))  # noqa: E731
+    for bar in bars:
+        beats = list(range(bar.start, bar.end, bar.beat))
+        if cue.figure == "driving":
+            for k, t in enumerate(beats):
+                hit(t, KICK if k % 2 == 0 else SNARE)
+            step = TPQ // 4 if bar.intensity > 0.85 else TPQ // 2
+            for t in range(bar.start, bar.end, step):
+                hit(t, HAT, step // 2)
+        elif cue.figure == "march":
+            for t in range(bar.start, bar.end, TPQ // 2):
+                hit(t, SNARE)
+            for k, t in enumerate(beats):
+                if k % 2 == 0:
+                    hit(t, KICK)
+        elif cue.figure in ("ostinato", "tremolo", "drone"):
+            hit(bar.start, FLOOR_TOM, TPQ // 2)
+            if bar.start + 3 * TPQ // 4 < bar.end:
+                hit(bar.start + 3 * TPQ // 4, FLOOR_TOM, TPQ // 2)
+        else:
+            hit(bar.start, KICK)
+            for t in beats[1:]:
+                hit(t + bar.beat // 2 if t + bar.beat // 2 < bar.end else t, HAT)
+    for c in [0, *catches]:
+        hit(c, CRASH if cue.figure in ("driving", "march", "bounce") else LOW_TOM, TPQ)
+    return sorted(set(out), key=lambda n: (n.start, n.pitch))
+
+
+def _velocities(notes: Sequence[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar], accents: set[int], seed: int) -> list[NoteEvent]:
+    """Velocity = the planned dynamic, moved by the bar's intensity against the cue's mean (builds and decays),
+    the layer's balance, accents on the cue's start, caught cuts and hits, downbeats of rhythmic figures, and a
+    little deterministic variation."""
+    base = DYNAMIC_VELOCITY.get(cue.dynamics, 75) + LAYER_GAIN[layer]
+    mean = cue.intensity
+    rhythmic = layer in ("figure", "bass", "percussion") and cue.figure not in ("sustain", "tremolo")
+    mean_pitch = sum(n.pitch for n in notes) / len(notes)
+    out = []
+    for n in notes:
+        bar = next((b for b in bars if b.start <= n.start < b.end), bars[-1])
+        v = base + 40 * (bar.intensity - mean)
+        if layer == "melody":  # the line swells as it rises (phrase contour)
+            v += max(-8.0, min(8.0, 0.6 * (n.pitch - mean_pitch)))
+        if n.start in accents:
+            v += 12
+        elif rhythmic and n.start == bar.start:
+            v += 5
+        elif rhythmic and (n.start - bar.start) % bar.beat:
+            v -= 4  # off-beats lighter
+        v += ((seed ^ (n.start * 2654435761 + n.pitch * 40503)) % 7) - 3
+        out.append(NoteEvent(n.start, n.end, n.pitch, int(max(1, min(127, round(v))))))
+    return out
+
+
+def _ring_out(part: Part, length: int) -> Part:
+    """The final chord rings to the end: notes starting at the last onset last until ``length``."""
+    if not part.notes or part.is_drum:
+        return part
+    last = max(n.start for n in part.notes)
+    return Part(part.name, part.program, part.is_drum,
+                [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in part.notes])
