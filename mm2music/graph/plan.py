@@ -354,7 +354,8 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
                               band, contrasts, catch_weight=config.catch_weight)
         fits = [(f.bars, f.qpm, None, f.odd_bar) for f in beat_fits]
 
-    dynamics = smooth_dynamics([_argmax(sc["dynamics"]) for sc in scores], [e.arousal for e in emotions], config.contrast_arousal)
+    # dynamics move a step at a time unless the music's energy jumps (a contrast): then subito
+    dynamics = smooth_dynamics([_argmax(sc["dynamics"]) for sc in scores], [2 * x - 1 for x in energies], 2 * config.contrast_energy)
     cues: list[Cue] = []
     theme_keys: dict[str, str] = {}
     prev = None
