@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from mm2music.arrange.compose import CueMusic, end_on_release, percussion_layer
 from mm2music.arrange.orchestrate import ROLE_NAMES, NoteEvent, role_programs, shape_velocities, split_voices
 from mm2music.arrange.timing import TICKS_PER_QUARTER, CueTiming, layout, seconds_to_tick, smpte
-from mm2music.graph.keys import parse_key
+from mm2music.key import Key
 from mm2music.types import Cue
 
 
@@ -75,7 +75,7 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
             num, den = (int(x) for x in cue.meter.split("/"))
             score.time_signatures.append(TimeSignature(t.start_tick, num, den))
             previous_meter = cue.meter
-        pc, mode = parse_key(f"{cue.key} {cue.mode}")
+        pc, mode = Key.of(cue.key, cue.mode)
         sharps = ((pc * 7 + 6) % 12 - 6) if mode == "major" else (((pc + 3) * 7 + 6) % 12 - 6)
         score.key_signatures.append(KeySignature(t.start_tick, sharps, 0 if mode == "major" else 1))
         score.markers.append(TextMeta(t.start_tick, f"Cue {i + 1} {smpte(cue.start, fps)} theme {cue.theme} {cue.key} {cue.mode}"))
