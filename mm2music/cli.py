@@ -116,14 +116,24 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     logging.captureWarnings(True)
 
 
-def _overrides(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
-    """Flags the user actually gave, as config overrides (then ``--set`` ones, which win)."""
-    out = []
-    for dest, key in FLAG_KEYS.items():
-        value = getattr(args, dest)
-        if value != parser.get_default(dest) and value is not None:
-            out.append(f"{key}={value}")
-    return out + list(args.set)
+def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The ``dest`` of every flag typed in ``argv``, even one equal to its default (``--seed 0``).
+
+    ``parser`` is parsed again with every default suppressed, so only what the user typed is left.
+    """
+    for action in parser._actions:  # argparse has no public way to drop defaults after the fact
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _overrides(args: argparse.Namespace, given: set[str]) -> list[str]:
+    """Config overrides in the order they win: ``--set key=value`` first, then the typed flags.
+
+    The layers, lowest first: dataclass defaults < the ``--config`` YAML < ``--set`` < flags. A typed flag
+    always wins, whatever its value; an untyped flag leaves the lower layers alone.
+    """
+    flags = [f"{key}={getattr(args, dest)}" for dest, key in FLAG_KEYS.items() if dest in given]
+    return list(args.set) + flags
 
 
 def print_summary(result) -> None:
@@ -179,14 +189,15 @@ def _segment_text(analysis, scene) -> str:
 def main_score(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    given = given_flags(build_parser(), argv)
     setup_logging(args.debug, args.quiet)
     try:
         from mm2music import pipeline
         from mm2music.config import load_config
 
-        config = load_config(args.config, _overrides(args, parser))
+        config = load_config(args.config, _overrides(args, given))
         if args.batch is not None:  # --- batch (issue 6) ---
-            return _main_batch(args, parser)
+            return _main_batch(args, given)
         video = args.video
         if args.sample or not any((args.video, args.text is not None, args.text_file, args.captions)):
             from mm2music.media.sample import make_sample_video
@@ -212,7 +223,7 @@ def main_score(argv: list[str]) -> int:
 
 
 # --- batch (issue 6) ---
-def _main_batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _main_batch(args: argparse.Namespace, given: set[str]) -> int:
     """``--batch PATH``: run every job, print one line per failure and a summary; exit 1 if any job failed."""
     from mm2music.batch import Settings, run_batch
 
@@ -224,7 +235,7 @@ def _main_batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     config_arg = args.config
     if config_arg and Path(config_arg).exists():
         config_arg = str(Path(config_arg).resolve())  # workers may not share our view of relative paths
-    overrides = [o for o in _overrides(args, parser) if not o.startswith(("output.out_dir=", "output.overwrite="))]
+    overrides = [o for o in _overrides(args, given) if not o.startswith(("output.out_dir=", "output.overwrite="))]
     settings = Settings(out_dir=str(Path(args.out).resolve()), config=config_arg, overrides=tuple(overrides),
                         analyze_only=args.analyze_only)
     try:
