@@ -43,6 +43,9 @@ FLAG_KEYS = {
     "checkpoint": "music.checkpoint",
     "soundfont": "render.soundfont",
     "mix": "render.mix",
+    "cuts_from": "interchange.cuts_from",
+    "edl_rate": "interchange.edl_rate",
+    "stems_format": "interchange.stems_format",
 }
 
 
@@ -77,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default=defaults.output.out_dir, help="output folder")
     run.add_argument("--name", metavar="NAME", help="output subfolder name (default: the video's stem or a slug of the text)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    run.add_argument("--cuts-from", metavar="EDIT", help="the editor's cut list instead of detection: a CMX 3600 .edl, "
+                     "an OpenTimelineIO .otio or Final Cut Pro .xml/.fcpxml (also gives a text/caption score its shots)")
+    run.add_argument("--edl-rate", type=float, metavar="FPS", help="frame rate of an EDL's timecodes (default: the video's)")
     run.add_argument("--cut-detector", choices=["mm2music", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
@@ -96,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
     out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont (default: /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    out.add_argument("--stems-format", choices=["default", "48k24", "none"], default=defaults.interchange.stems_format,
+                     help="stems/<name>_<track>.wav, one per instrument track: the soundtrack's rate at 16 bits, "
+                     "48 kHz 24-bit for post-production, or none")
     out.add_argument("--mix", choices=["keep", "replace"], default=defaults.render.mix,
                      help="keep the video's own audio and duck the music under speech, or replace it")
     cfg = parser.add_argument_group("configuration")

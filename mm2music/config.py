@@ -128,6 +128,16 @@ class EmotionConfig:
 
 
 @dataclass
+class InterchangeConfig:
+    """What comes from and goes to a film-maker's other tools: the editor's cut list, stems, MusicXML."""
+
+    cuts_from: str | None = None  # an EDL (.edl), OpenTimelineIO (.otio) or Final Cut Pro XML (.xml, .fcpxml): its cuts, no detection
+    edl_rate: float | None = None  # frames per second of an EDL's timecodes (EDLs store none); None = the video's
+    stems_format: str = "default"  # stems/<name>_<track>.wav: "default" (the soundtrack's rate, 16-bit), "48k24" or "none"
+    musicxml: bool = True  # write soundtrack.musicxml (one part per pitched track)
+
+
+@dataclass
 class Config:
     """The whole pipeline's configuration."""
 
@@ -140,6 +150,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     emotion: EmotionConfig = field(default_factory=EmotionConfig)
+    interchange: InterchangeConfig = field(default_factory=InterchangeConfig)
     seed: int = 0
 
     def to_dict(self) -> dict:

@@ -28,6 +28,7 @@ from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
 from mm2music.media.audio import read_audio_envelope
 from mm2music.media.cuts import make_detector
+from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
@@ -82,9 +83,12 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     with timings.stage("open"):
         source = VideoSource(path, config.media)
         segments = read_captions(captions) if captions else []
+    edit = None
+    if config.interchange.cuts_from:  # the editor's cuts, read before any decoding: no detection
+        edit = read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate, source.info.fps, source.info.duration)
     with timings.stage("encoders"):
         visual = VisualEmotionConsumer(config)
-    detector = make_detector(config.cuts)
+    detector = EditListCuts(edit) if edit else make_detector(config.cuts)
     sampler = FrameSampler(config.media.sample_fps, visual)
     consumers = [detector, sampler]
     info = source.info
@@ -121,7 +125,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         audio=audio,
         warnings=warnings,
         emotions=tuple(emotions),
-        extra={"sampled_frames": len(sampler.times), "cut_detector": config.cuts.detector, "encoder": track.encoder},
+        extra={"sampled_frames": len(sampler.times), "cut_detector": "edit list" if edit else config.cuts.detector,
+               "encoder": track.encoder, **({"cuts_from": edit.to_json()} if edit else {})},
     )
 
 
@@ -140,6 +145,8 @@ def analyze_text(inputs: Inputs, config: Config, timings: Timings | None = None)
     """Plain text -> one segment of ``config.text.duration`` s; captions -> one segment per block."""
     timings = timings or Timings()
     analysis = _text_analysis(inputs, config)
+    if config.interchange.cuts_from:  # a temp-track timeline: the edit's shots and length
+        analysis = with_edit_list(analysis, read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate))
     with timings.stage("emotion"):
         emotions = scene_emotions(analysis.scenes, None, analysis.segments, None, config)
     return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions)})
