@@ -290,14 +290,12 @@ class CueRenderer:
         self._jobs: list = []
 
     def _render(self, i: int, music) -> None:
-        from mm2music.arrange.score import cue_parts, hit_ticks
-        from mm2music.arrange.timing import TICKS_PER_QUARTER
+        from mm2music.render.stems import timed_parts
 
-        cue, synth = music.cue, self._synth.result()
-        for part in cue_parts(music, hit_ticks(i, self.cues, self.timings, self.hits), last=i == len(self.cues) - 1):
-            synth.add([(cue.seconds_at(n.start / TICKS_PER_QUARTER), cue.seconds_at(n.end / TICKS_PER_QUARTER), n.pitch, n.velocity)
-                       for n in part.notes], part.program, part.is_drum)
-        synth.render_until(cue.end)
+        synth = self._synth.result()
+        for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
+            synth.add(notes, part.program, part.is_drum, track=part.name)
+        synth.render_until(music.cue.end)
 
     def composed(self, music) -> None:
         """Queue the next cue (cues arrive in order)."""
@@ -351,6 +349,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
+    files.update(write_exports(music, hits, analysis, config, staging, timings, gain=10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0))
     roll = [(_tick_seconds(m, n_.start), _tick_seconds(m, n_.end), n_.pitch) for m in music for n_ in m.notes]
     extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
     if analysis.kind == "video" and analysis.video is not None:
@@ -381,6 +380,23 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
     files.update(cue_sheet="cue_sheet.json")
     return files, sync
+
+
+def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float) -> dict:
+    """The stems (scaled by the mix's normalisation ``gain``) and ``soundtrack.musicxml``, as configured."""
+    from mm2music.arrange.musicxml import write_musicxml
+    from mm2music.render.stems import write_stems
+
+    files: dict = {}
+    fmt, name = config.interchange.stems_format, config.output.name or Path(analysis.source).stem
+    with timings.stage("stems+musicxml"), ThreadPoolExecutor(1) as pool:  # the synths render while music21 writes
+        stems = pool.submit(write_stems, music, hits, analysis.duration, config.render, fmt, gain, staging, name) if fmt != "none" else None
+        if config.interchange.musicxml:
+            write_musicxml(music, staging / "soundtrack.musicxml", title=Path(analysis.source).stem, hits=hits)
+            files["musicxml"] = "soundtrack.musicxml"
+        if stems is not None:
+            files["stems"] = f"stems/ ({len(stems.result())} stems)"
+    return files
 
 
 def _tick_seconds(music, tick: int) -> float:
