@@ -49,6 +49,10 @@ FLAG_KEYS = {
 }
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the help; the epilog's list of subcommands kept as written."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mm2music.config import Config
 
@@ -56,9 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mm2music",
         description="Score a video, a text or captions with original music. With no input, the embedded sample video is used.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="Subcommands: 'mm2music train --config configs/train/music21.yaml' trains the music model "
-        "(see 'mm2music train --help').",
+        formatter_class=_HelpFormatter,
+        epilog="subcommands (each has its own --help):\n" + "\n".join(f"  {name:<16} {what}" for name, (_, what) in SUBCOMMANDS.items()),
     )
     src = parser.add_argument_group("input")
     src.add_argument("--video", metavar="PATH", help="video to score (MP4, MOV, MKV, WebM, AVI)")
@@ -263,29 +266,21 @@ def _main_batch(args: argparse.Namespace, given: set[str]) -> int:
 
 
 SUBCOMMANDS = {
-    # name -> the recipe in pipelines/ that implements it (thin scripts over the library)
-    "train": "train.py",
-    "prepare-corpus": "prepare_corpus.py",
+    # name -> (module in mm2music.recipes with a main(argv), what it does); `pipelines/<module>.py` runs the same
+    "train": ("train", "train the music decoder, resume a run or export its checkpoint"),
+    "prepare-corpus": ("prepare_corpus", "convert a MIDI corpus (music21, Lakh, MAESTRO, ...) for training"),
 }
 
 
 def run_recipe(name: str, argv: list[str]) -> int:
-    """Run ``pipelines/<recipe>`` with ``argv`` (``run_pipeline.py train ...`` == ``python pipelines/train.py ...``)."""
-    import runpy
+    """``mm2music train ...`` == ``python pipelines/train.py ...``: the recipe's own parser and exit codes."""
+    import importlib
 
-    script = Path(__file__).resolve().parent.parent / "pipelines" / SUBCOMMANDS[name]
-    if not script.exists():
-        print(f"error: {script} is missing; reinstall mm2music from its repository", file=sys.stderr)
-        return 1
-    saved = sys.argv
-    sys.argv = [str(script), *argv]
+    module = importlib.import_module(f"mm2music.recipes.{SUBCOMMANDS[name][0]}")
     try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as exc:
+        return module.main(argv)
+    except SystemExit as exc:  # argparse: --help, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = saved
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import yaml
 
 from mm2music.errors import ConfigError
+from mm2music.resources import resource_path
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = resource_path("configs")  # the shipped YAML configs (package data)
 
 T = TypeVar("T")
 
@@ -278,7 +279,7 @@ def read_yaml(path_or_name: str | Path) -> dict:
         if candidate.exists():
             path = candidate
         else:
-            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            names = sorted(p.relative_to(CONFIG_DIR).with_suffix("").as_posix() for p in CONFIG_DIR.rglob("*.yaml"))
             raise ConfigError(f"config '{path_or_name}' not found: give a YAML path or one of {names}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
