@@ -389,13 +389,14 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
 
     files: dict = {}
     fmt, name = config.interchange.stems_format, config.output.name or Path(analysis.source).stem
-    with timings.stage("stems+musicxml"), ThreadPoolExecutor(1) as pool:  # the synths render while music21 writes
-        stems = pool.submit(write_stems, music, hits, analysis.duration, config.render, fmt, gain, staging, name) if fmt != "none" else None
-        if config.interchange.musicxml:
+    if fmt != "none":
+        with timings.stage("stems"):
+            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name)
+        files["stems"] = f"stems/ ({len(stems)} stems)"
+    if config.interchange.musicxml:
+        with timings.stage("musicxml"):
             write_musicxml(music, staging / "soundtrack.musicxml", title=Path(analysis.source).stem, hits=hits)
-            files["musicxml"] = "soundtrack.musicxml"
-        if stems is not None:
-            files["stems"] = f"stems/ ({len(stems.result())} stems)"
+        files["musicxml"] = "soundtrack.musicxml"
     return files
 
 
