@@ -53,6 +53,8 @@ def read_edit_list(path: str | Path, rate: float | None = None, video_fps: float
                          f"export a CMX 3600 .edl, an OpenTimelineIO .otio or Final Cut Pro .xml/.fcpxml")
     if not path.is_file():
         raise MediaError(f"--cuts-from '{path}' does not exist; give the path of the editor's EDL, .otio or FCP XML file")
+    if rate is not None and not rate > 0:
+        raise MediaError(f"--edl-rate {rate} is not a frame rate; pass the EDL's frames per second, e.g. 24, 25 or 29.97")
     kwargs: dict = {}
     if fmt == "cmx_3600":
         edl_rate = rate or video_fps

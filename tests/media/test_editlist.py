@@ -58,6 +58,15 @@ def test_edl_cuts_exact_at_the_videos_rate(tmp_path):
     assert _cuts(read_edit_list(same, rate=24.0, video_fps=25.0)) == [0.5, 1.0]
 
 
+def test_drop_frame_edl_at_2997(tmp_path):
+    path = tmp_path / "df.edl"
+    path.write_text("TITLE: df\nFCM: DROP FRAME\n\n"
+                    "001  AX V C 01:00:00;00 01:01:00;02 01:00:00;00 01:01:00;02\n"
+                    "002  AX V C 01:00:00;00 01:00:10;00 01:01:00;02 01:01:10;02\n")
+    (cut,) = read_edit_list(path, video_fps=30000 / 1001).transitions
+    assert cut.frame == 1800 and cut.time == pytest.approx(1800 * 1001 / 30000)  # 01:01:00;02 is frame 1800
+
+
 @pytest.mark.parametrize("suffix, adapter", [(".otio", "otio_json"), (".xml", "fcp_xml"), (".fcpxml", "fcpx_xml")])
 def test_otio_and_fcp_xml_cuts(tmp_path, suffix, adapter):
     path = tmp_path / f"edit{suffix}"
@@ -80,6 +89,8 @@ def test_refusals_are_one_line(tmp_path):
         read_edit_list(edl, video_fps=25.0, video_duration=1.5)
     with pytest.raises(MediaError, match="stores no frame rate .* pass --edl-rate"):
         read_edit_list(edl)
+    with pytest.raises(MediaError, match="--edl-rate 0.0 is not a frame rate"):
+        read_edit_list(edl, rate=0.0)
     overlap = tmp_path / "overlap.edl"
     overlap.write_text("TITLE: x\n001  AX V C 01:00:00:00 01:00:03:00 01:00:00:00 01:00:03:00\n"
                        "002  AX V C 00:00:10:00 00:00:13:00 01:00:02:00 01:00:05:00\n")
