@@ -43,7 +43,14 @@ FLAG_KEYS = {
     "checkpoint": "music.checkpoint",
     "soundfont": "render.soundfont",
     "mix": "render.mix",
+    "cuts_from": "interchange.cuts_from",
+    "edl_rate": "interchange.edl_rate",
+    "stems_format": "interchange.stems_format",
 }
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the help; the epilog's list of subcommands kept as written."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,9 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mm2music",
         description="Score a video, a text or captions with original music. With no input, the embedded sample video is used.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="Subcommands: 'mm2music train --config configs/train/music21.yaml' trains the music model "
-        "(see 'mm2music train --help').",
+        formatter_class=_HelpFormatter,
+        epilog="subcommands (each has its own --help):\n" + "\n".join(f"  {name:<16} {what}" for name, (_, what) in SUBCOMMANDS.items()),
     )
     src = parser.add_argument_group("input")
     src.add_argument("--video", metavar="PATH", help="video to score (MP4, MOV, MKV, WebM, AVI)")
@@ -77,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default=defaults.output.out_dir, help="output folder")
     run.add_argument("--name", metavar="NAME", help="output subfolder name (default: the video's stem or a slug of the text)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    run.add_argument("--cuts-from", metavar="EDIT", help="the editor's cut list instead of detection: a CMX 3600 .edl, "
+                     "an OpenTimelineIO .otio or Final Cut Pro .xml/.fcpxml (also gives a text/caption score its shots)")
+    run.add_argument("--edl-rate", type=float, metavar="FPS", help="frame rate of an EDL's timecodes (default: the video's)")
     run.add_argument("--cut-detector", choices=["mm2music", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
@@ -96,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
     out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont (default: /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    out.add_argument("--stems-format", choices=["default", "48k24", "none"], default=defaults.interchange.stems_format,
+                     help="stems/<name>_<track>.wav, one per instrument track: the soundtrack's rate at 16 bits, "
+                     "48 kHz 24-bit for post-production, or none")
     out.add_argument("--mix", choices=["keep", "replace"], default=defaults.render.mix,
                      help="keep the video's own audio and duck the music under speech, or replace it")
     cfg = parser.add_argument_group("configuration")
@@ -116,14 +128,24 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     logging.captureWarnings(True)
 
 
-def _overrides(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
-    """Flags the user actually gave, as config overrides (then ``--set`` ones, which win)."""
-    out = []
-    for dest, key in FLAG_KEYS.items():
-        value = getattr(args, dest)
-        if value != parser.get_default(dest) and value is not None:
-            out.append(f"{key}={value}")
-    return out + list(args.set)
+def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The ``dest`` of every flag typed in ``argv``, even one equal to its default (``--seed 0``).
+
+    ``parser`` is parsed again with every default suppressed, so only what the user typed is left.
+    """
+    for action in parser._actions:  # argparse has no public way to drop defaults after the fact
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _overrides(args: argparse.Namespace, given: set[str]) -> list[str]:
+    """Config overrides in the order they win: ``--set key=value`` first, then the typed flags.
+
+    The layers, lowest first: dataclass defaults < the ``--config`` YAML < ``--set`` < flags. A typed flag
+    always wins, whatever its value; an untyped flag leaves the lower layers alone.
+    """
+    flags = [f"{key}={getattr(args, dest)}" for dest, key in FLAG_KEYS.items() if dest in given]
+    return list(args.set) + flags
 
 
 def print_summary(result) -> None:
@@ -179,14 +201,15 @@ def _segment_text(analysis, scene) -> str:
 def main_score(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    given = given_flags(build_parser(), argv)
     setup_logging(args.debug, args.quiet)
     try:
         from mm2music import pipeline
         from mm2music.config import load_config
 
-        config = load_config(args.config, _overrides(args, parser))
+        config = load_config(args.config, _overrides(args, given))
         if args.batch is not None:  # --- batch (issue 6) ---
-            return _main_batch(args, parser)
+            return _main_batch(args, given)
         video = args.video
         if args.sample or not any((args.video, args.text is not None, args.text_file, args.captions)):
             from mm2music.media.sample import make_sample_video
@@ -212,7 +235,7 @@ def main_score(argv: list[str]) -> int:
 
 
 # --- batch (issue 6) ---
-def _main_batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _main_batch(args: argparse.Namespace, given: set[str]) -> int:
     """``--batch PATH``: run every job, print one line per failure and a summary; exit 1 if any job failed."""
     from mm2music.batch import Settings, run_batch
 
@@ -224,7 +247,7 @@ def _main_batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     config_arg = args.config
     if config_arg and Path(config_arg).exists():
         config_arg = str(Path(config_arg).resolve())  # workers may not share our view of relative paths
-    overrides = [o for o in _overrides(args, parser) if not o.startswith(("output.out_dir=", "output.overwrite="))]
+    overrides = [o for o in _overrides(args, given) if not o.startswith(("output.out_dir=", "output.overwrite="))]
     settings = Settings(out_dir=str(Path(args.out).resolve()), config=config_arg, overrides=tuple(overrides),
                         analyze_only=args.analyze_only)
     try:
@@ -243,29 +266,21 @@ def _main_batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 SUBCOMMANDS = {
-    # name -> the recipe in pipelines/ that implements it (thin scripts over the library)
-    "train": "train.py",
-    "prepare-corpus": "prepare_corpus.py",
+    # name -> (module in mm2music.recipes with a main(argv), what it does); `pipelines/<module>.py` runs the same
+    "train": ("train", "train the music decoder, resume a run or export its checkpoint"),
+    "prepare-corpus": ("prepare_corpus", "convert a MIDI corpus (music21, Lakh, MAESTRO, ...) for training"),
 }
 
 
 def run_recipe(name: str, argv: list[str]) -> int:
-    """Run ``pipelines/<recipe>`` with ``argv`` (``run_pipeline.py train ...`` == ``python pipelines/train.py ...``)."""
-    import runpy
+    """``mm2music train ...`` == ``python pipelines/train.py ...``: the recipe's own parser and exit codes."""
+    import importlib
 
-    script = Path(__file__).resolve().parent.parent / "pipelines" / SUBCOMMANDS[name]
-    if not script.exists():
-        print(f"error: {script} is missing; reinstall mm2music from its repository", file=sys.stderr)
-        return 1
-    saved = sys.argv
-    sys.argv = [str(script), *argv]
+    module = importlib.import_module(f"mm2music.recipes.{SUBCOMMANDS[name][0]}")
     try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as exc:
+        return module.main(argv)
+    except SystemExit as exc:  # argparse: --help, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = saved
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import yaml
 
 from mm2music.errors import ConfigError
+from mm2music.resources import resource_path
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = resource_path("configs")  # the shipped YAML configs (package data)
 
 T = TypeVar("T")
 
@@ -135,6 +136,16 @@ class EmotionConfig:
 
 
 @dataclass
+class InterchangeConfig:
+    """What comes from and goes to a film-maker's other tools: the editor's cut list, stems, MusicXML."""
+
+    cuts_from: str | None = None  # an EDL (.edl), OpenTimelineIO (.otio) or Final Cut Pro XML (.xml, .fcpxml): its cuts, no detection
+    edl_rate: float | None = None  # frames per second of an EDL's timecodes (EDLs store none); None = the video's
+    stems_format: str = "default"  # stems/<name>_<track>.wav: "default" (the soundtrack's rate, 16-bit), "48k24" or "none"
+    musicxml: bool = True  # write soundtrack.musicxml (one part per pitched track)
+
+
+@dataclass
 class Config:
     """The whole pipeline's configuration."""
 
@@ -147,6 +158,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     emotion: EmotionConfig = field(default_factory=EmotionConfig)
+    interchange: InterchangeConfig = field(default_factory=InterchangeConfig)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -274,7 +286,7 @@ def read_yaml(path_or_name: str | Path) -> dict:
         if candidate.exists():
             path = candidate
         else:
-            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            names = sorted(p.relative_to(CONFIG_DIR).with_suffix("").as_posix() for p in CONFIG_DIR.rglob("*.yaml"))
             raise ConfigError(f"config '{path_or_name}' not found: give a YAML path or one of {names}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -28,6 +28,7 @@ from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
 from mm2music.media.audio import read_audio_envelope
 from mm2music.media.cuts import make_detector
+from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
@@ -82,9 +83,12 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     with timings.stage("open"):
         source = VideoSource(path, config.media)
         segments = read_captions(captions) if captions else []
+    edit = None
+    if config.interchange.cuts_from:  # the editor's cuts, read before any decoding: no detection
+        edit = read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate, source.info.fps, source.info.duration)
     with timings.stage("encoders"):
         visual = VisualEmotionConsumer(config)
-    detector = make_detector(config.cuts)
+    detector = EditListCuts(edit) if edit else make_detector(config.cuts)
     sampler = FrameSampler(config.media.sample_fps, visual)
     consumers = [detector, sampler]
     info = source.info
@@ -121,7 +125,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         audio=audio,
         warnings=warnings,
         emotions=tuple(emotions),
-        extra={"sampled_frames": len(sampler.times), "cut_detector": config.cuts.detector, "encoder": track.encoder},
+        extra={"sampled_frames": len(sampler.times), "cut_detector": "edit list" if edit else config.cuts.detector,
+               "encoder": track.encoder, **({"cuts_from": edit.to_json()} if edit else {})},
     )
 
 
@@ -140,6 +145,8 @@ def analyze_text(inputs: Inputs, config: Config, timings: Timings | None = None)
     """Plain text -> one segment of ``config.text.duration`` s; captions -> one segment per block."""
     timings = timings or Timings()
     analysis = _text_analysis(inputs, config)
+    if config.interchange.cuts_from:  # a temp-track timeline: the edit's shots and length
+        analysis = with_edit_list(analysis, read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate))
     with timings.stage("emotion"):
         emotions = scene_emotions(analysis.scenes, None, analysis.segments, None, config)
     return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions)})
@@ -283,14 +290,12 @@ class CueRenderer:
         self._jobs: list = []
 
     def _render(self, i: int, music) -> None:
-        from mm2music.arrange.score import cue_parts, hit_ticks
-        from mm2music.arrange.timing import TICKS_PER_QUARTER
+        from mm2music.render.stems import timed_parts
 
-        cue, synth = music.cue, self._synth.result()
-        for part in cue_parts(music, hit_ticks(i, self.cues, self.timings, self.hits), last=i == len(self.cues) - 1):
-            synth.add([(cue.seconds_at(n.start / TICKS_PER_QUARTER), cue.seconds_at(n.end / TICKS_PER_QUARTER), n.pitch, n.velocity)
-                       for n in part.notes], part.program, part.is_drum)
-        synth.render_until(cue.end)
+        synth = self._synth.result()
+        for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
+            synth.add(notes, part.program, part.is_drum, track=part.name)
+        synth.render_until(music.cue.end)
 
     def composed(self, music) -> None:
         """Queue the next cue (cues arrive in order)."""
@@ -347,6 +352,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
+    files.update(write_exports(music, hits, analysis, config, staging, timings, gain=10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0))
     roll = [(n_.time, n_.time + n_.duration, n_.pitch) for track in score.to("second").tracks if not track.is_drum for n_ in track.notes]
     extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
     if analysis.kind == "video" and analysis.video is not None:
@@ -377,6 +383,24 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
     files.update(cue_sheet="cue_sheet.json")
     return files, sync
+
+
+def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float) -> dict:
+    """The stems (scaled by the mix's normalisation ``gain``) and ``soundtrack.musicxml``, as configured."""
+    from mm2music.arrange.musicxml import write_musicxml
+    from mm2music.render.stems import write_stems
+
+    files: dict = {}
+    fmt, name = config.interchange.stems_format, config.output.name or Path(analysis.source).stem
+    if fmt != "none":
+        with timings.stage("stems"):
+            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name)
+        files["stems"] = f"stems/ ({len(stems)} stems)"
+    if config.interchange.musicxml:
+        with timings.stage("musicxml"):
+            write_musicxml(music, staging / "soundtrack.musicxml", title=Path(analysis.source).stem, hits=hits)
+        files["musicxml"] = "soundtrack.musicxml"
+    return files
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:

@@ -122,3 +122,32 @@ def test_usage_error_exits_2_and_debug_shows_traceback(tmp_path):
     assert proc.returncode == 2
     proc = subprocess.run(cmd + ["--video", str(tmp_path / "nope.mp4"), "--debug"], capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+def test_flags_always_override_the_config_file(capfd, tmp_path, small_video):
+    """Layers, lowest first: defaults < --config YAML < --set < flags; a typed flag wins whatever its value."""
+    yaml_file = tmp_path / "mine.yaml"
+    yaml_file.write_text("seed: 5\ncuts:\n  threshold: 0.5\n  detector: pyscenedetect\nplan:\n  key: D minor\n"
+                         "media:\n  sample_fps: 3.0\n  frame_short_side: 64\n")
+    argv = ["--video", str(small_video), "--analyze-only", "-q", "--config", str(yaml_file),
+            "--seed", "0",  # a flag equal to its default still beats the file
+            "--cut-detector", "mm2music", "--set", "cuts.detector=pyscenedetect",  # flag beats --set
+            "--set", "cuts.threshold=0.4",  # --set beats the file
+            "--set", "plan.key=Bbm", "--key", "E-flat major"]
+    code, _, err = run_cli(capfd, *argv, "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    config = json.loads((tmp_path / "o" / "small" / "config.json").read_text())
+    assert config["seed"] == 0
+    assert config["cuts"]["detector"] == "mm2music" and config["cuts"]["threshold"] == 0.4
+    assert config["plan"]["key"] == "E-flat major"
+    assert config["media"]["sample_fps"] == 3.0  # the file beats the default when no flag is typed
+    assert config["media"]["frame_short_side"] == 64
+    assert config["output"]["out_dir"] == str(tmp_path / "o")
+
+
+def test_given_flags_sees_flags_equal_to_their_default():
+    argv = ["--seed", "0", "--mix", "keep", "--set", "seed=3", "--overwrite"]
+    assert cli.given_flags(cli.build_parser(), argv) == {"seed", "mix", "set", "overwrite"}
+    args = cli.build_parser().parse_args(argv)
+    assert cli._overrides(args, cli.given_flags(cli.build_parser(), argv)) == [
+        "seed=3", "output.overwrite=True", "seed=0", "render.mix=keep"]

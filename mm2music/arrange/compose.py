@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
-from mm2music.graph.keys import parse_key
+from mm2music.key import Key
 from mm2music.music.attributes import DENSITY_BINS, attributes_from_notes, density_bin, tempo_band
 from mm2music.types import Cue
 
@@ -106,7 +106,7 @@ def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, 
     """Score a candidate against its cue: key (most), density bin, cadence at the end of the piece."""
     if not notes:
         return -10.0, {"empty": True}
-    tonic_pc, mode = parse_key(f"{cue.key} {cue.mode}")
+    tonic_pc, mode = Key.of(cue.key, cue.mode)
     tpq = TICKS_PER_QUARTER
     num, den = cue.meter.split("/")
     attrs = attributes_from_notes([(n.start / tpq, (n.end - n.start) / tpq, n.pitch) for n in notes],
@@ -164,7 +164,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
         restated: list[int] = []
         if cue.theme in first_statement and config.theme_bars > 0:
             src = first_statement[cue.theme]
-            shift = (tonic_pc - parse_key(f"{src.cue.key} {src.cue.mode}")[0] + 6) % 12 - 6
+            shift = (tonic_pc - Key.of(src.cue.key, src.cue.mode).pc + 6) % 12 - 6
             keep = min(config.theme_bars, cue.bars - 1, src.cue.bars)
             if keep > 0 and src.cue.meter == cue.meter:
                 theme_opening = [t for bar in _bars(src.tokens, tokenizer.bar_id)[:keep] for t in bar]

@@ -35,7 +35,7 @@ from mm2music.arrange.harmony import Chord, Slot, chord_slots, voice
 from mm2music.arrange.instruments import Ensemble, Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
-from mm2music.graph.keys import parse_key
+from mm2music.key import Key
 from mm2music.types import Cue
 
 LAYERS = ("melody", "pad", "bass", "figure", "counter", "percussion")
@@ -143,7 +143,7 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     length = music.length_ticks
     bars = bars_of(cue)
     catches = catch_ticks(cue)
-    tonic, mode = parse_key(f"{cue.key} {cue.mode}")
+    tonic, mode = Key.of(cue.key, cue.mode)
     slots = chord_slots(music.notes, slot_bounds(cue, bars, catches), tonic, mode, cue.cadence, final=last)
     ensemble = choose_ensemble(cue.instruments, cue.figure, low_melody=cue.register == "low")
     melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)

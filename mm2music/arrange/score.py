@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from mm2music.arrange.compose import CueMusic
 from mm2music.arrange.realise import Part, realise
 from mm2music.arrange.timing import TICKS_PER_QUARTER, CueTiming, layout, seconds_to_tick, smpte
-from mm2music.graph.keys import parse_key
+from mm2music.key import Key
 from mm2music.types import Cue
 
 __all__ = ["Part", "build_score", "cue_parts", "hit_ticks"]
@@ -54,7 +54,7 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
             odd_start = t.start_tick + round(sum(cue.bar_quarters()[:-1]) * TICKS_PER_QUARTER)
             score.time_signatures.append(TimeSignature(odd_start, num, den))
             previous_meter = cue.odd_bar
-        pc, mode = parse_key(f"{cue.key} {cue.mode}")
+        pc, mode = Key.of(cue.key, cue.mode)
         sharps = ((pc * 7 + 6) % 12 - 6) if mode == "major" else (((pc + 3) * 7 + 6) % 12 - 6)
         score.key_signatures.append(KeySignature(t.start_tick, sharps, 0 if mode == "major" else 1))
         score.markers.append(TextMeta(t.start_tick, f"Cue {i + 1} {smpte(cue.start, fps)} theme {cue.theme} {cue.key} {cue.mode}"))

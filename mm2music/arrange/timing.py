@@ -46,13 +46,34 @@ def seconds_to_tick(seconds: float, cues: Sequence[Cue], timings: Sequence[CueTi
     return 0
 
 
+DROP_FRAME_RATES = {30: 2, 60: 4}  # nominal rate of 29.97 / 59.94 fps -> frame numbers skipped each minute
+
+
+def is_drop_frame(fps: float) -> bool:
+    """29.97 (30000/1001) and 59.94 fps video is timed in drop-frame timecode (SMPTE ST 12-1)."""
+    nominal = round(fps)
+    return nominal in DROP_FRAME_RATES and abs(fps - nominal * 1000 / 1001) < 0.005
+
+
 def smpte(seconds: float, fps: float) -> str:
-    """SMPTE-style timecode HH:MM:SS:FF at ``fps`` frames per second (non-drop)."""
+    """SMPTE timecode of the frame at ``seconds``: HH:MM:SS:FF, or HH:MM:SS;FF (drop-frame) at 29.97/59.94 fps.
+
+    Drop-frame skips frame numbers 00 and 01 (00-03 at 59.94) at the start of every minute except each tenth,
+    so the timecode keeps to the wall clock (non-drop at 29.97 fps runs 3.6 s an hour slow).
+    """
     fps_int = max(1, round(fps))
     frames = round(seconds * fps)
+    sep = ":"
+    if is_drop_frame(fps):
+        drop = DROP_FRAME_RATES[fps_int]
+        per_minute = fps_int * 60 - drop  # frames in a minute that drops numbers
+        per_ten = fps_int * 600 - drop * 9  # frames in ten minutes
+        tens, rest = divmod(frames, per_ten)
+        frames += drop * 9 * tens + (drop * ((rest - drop) // per_minute) if rest > drop else 0)
+        sep = ";"
     ff = frames % fps_int
     total = frames // fps_int
-    return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}:{ff:02d}"
+    return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}{sep}{ff:02d}"
 
 
 def sync_report(midi_path, points: dict[str, Sequence[float]], caught: Sequence[float] = ()) -> dict:

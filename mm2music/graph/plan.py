@@ -30,7 +30,8 @@ from mm2music.graph.build import attr_id, attribute_scores, build_graph, emotion
 from mm2music.graph.beats import fit_beats
 from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS, film_profile
 from mm2music.graph.intensity import bar_intensities
-from mm2music.graph.keys import key_distance, key_name, key_path, parse_key, relative
+from mm2music.graph.keys import key_distance, key_name, key_path, relative
+from mm2music.key import Key
 from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
 from mm2music.types import Cue, Emotion, Plan, Scene, Transition, tempo_steps
 
@@ -250,12 +251,12 @@ def ramp_tempi(tempi: Sequence[tuple[int, float]], durations: Sequence[float], b
 def _home_key(mode: str, arousal: float) -> int:
     keys = HOME_KEYS[mode]
     idx = min(len(keys) - 1, int((arousal + 1) / 2 * len(keys)))
-    return parse_key(keys[idx])[0]
+    return Key.parse(keys[idx]).pc
 
 
 def _next_key(prev: str, mode: str, prev_arousal: float, arousal: float) -> str:
     """One step on the key graph (or none) from ``prev`` towards ``mode``, led by the change of arousal."""
-    pc, prev_mode = parse_key(prev)
+    pc, prev_mode = Key.parse(prev)
     if mode != prev_mode:
         return key_name(*relative(pc, prev_mode))  # relative: same key signature, smoothest change of mode
     if arousal - prev_arousal > 0.5:
@@ -268,11 +269,7 @@ def _next_key(prev: str, mode: str, prev_arousal: float, arousal: float) -> str:
 def _pinned_key(config: PlanConfig) -> str | None:
     if not config.key:
         return None
-    try:
-        pc, mode = parse_key(config.key)
-    except ValueError:
-        raise ConfigError(f"--key {config.key!r} is not a key; use e.g. 'D minor', 'F# major', 'Bb' or 'Em'") from None
-    return key_name(pc, mode)
+    return str(Key.parse(config.key, what="--key"))
 
 
 def _pinned_instruments(config: PlanConfig) -> tuple[str, ...] | None:

@@ -1,12 +1,15 @@
 """The embedded sample video: several shots of different colour and motion, made with ffmpeg's lavfi.
 
 The README's main command scores this clip on a fresh machine. It is generated on demand (deterministic,
-about a second of encoding) instead of being committed, and cached under ``data/generated/``.
+about a second of encoding) instead of being committed, and cached in the user's cache folder
+(``~/.cache/mm2music/samples/`` on Linux; ``MM2MUSIC_SAMPLE_DIR`` overrides it), so an installed package
+never writes into its own folder.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,6 @@ from mm2music.errors import MediaError
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "generated"
 SIZE = "640x360"
 FPS = 25
 
@@ -37,6 +39,13 @@ SHOTS = (
 )
 
 
+def sample_dir() -> Path:
+    """Where the generated sample is cached: ``$MM2MUSIC_SAMPLE_DIR``, else ``<user cache>/mm2music/samples``."""
+    import platformdirs
+
+    return Path(os.environ.get("MM2MUSIC_SAMPLE_DIR") or Path(platformdirs.user_cache_dir("mm2music")) / "samples")
+
+
 def sample_cuts() -> list[float]:
     """The true shot boundaries of the sample (seconds), for tests and the README."""
     t, out = 0.0, []
@@ -48,7 +57,7 @@ def sample_cuts() -> list[float]:
 
 def make_sample_video(path: str | Path | None = None, overwrite: bool = False) -> Path:
     """Write the sample video (H.264 + AAC MP4) and return its path; reuse an existing one."""
-    out = Path(path) if path else SAMPLE_DIR / "sample.mp4"
+    out = Path(path) if path else sample_dir() / "sample.mp4"
     if out.exists() and out.stat().st_size > 0 and not overwrite:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)

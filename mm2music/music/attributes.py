@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.errors import Mm2MusicError
+from mm2music.key import MODES as KEY_MODES, tonic_name  # noqa: F401  (re-exported: the tonic spelling lives in key.py)
 
 DRUM_PROGRAM = -1  # program number used for drum tracks (MidiTok's convention)
 DEFAULT_TEMPO_BPM = 120.0  # the MIDI default when a file has no tempo event
@@ -41,12 +42,6 @@ TEMPO_BANDS = ("slow", "moderate", "fast", "very_fast")
 POLYPHONY_EDGES = (1.5, 2.5, 3.5)
 POLYPHONY_BINS = ("monophonic", "two_voices", "three_voices", "four_or_more_voices")
 
-KEY_MODES = ("major", "minor")
-# Tonic spellings with the fewest accidentals in the key signature (a MIDI file has no spelling).
-_TONIC_NAMES = {
-    "major": ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"),
-    "minor": ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B"),
-}
 
 
 def bin_index(value: float, edges: Sequence[float]) -> int:
@@ -68,11 +63,6 @@ def tempo_band(bpm: float) -> str:
 
 def polyphony_bin(mean_voices: float) -> str:
     return POLYPHONY_BINS[bin_index(mean_voices, POLYPHONY_EDGES)]
-
-
-def tonic_name(pitch_class: int, mode: str) -> str:
-    """Conventional spelling of a key's tonic: ``tonic_name(10, 'major') == 'Bb'``."""
-    return _TONIC_NAMES[mode][pitch_class % 12]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from mm2music.errors import CheckpointError
+from mm2music.resources import resource_path
 from mm2music.music.model import ModelConfig, MusicTransformer
 from mm2music.music.tokenizer import MusicTokenizer
 
@@ -28,7 +29,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
 _TIED = "lm_head.weight"  # tied to wte.weight: stored once
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "music21"  # the shipped one
+DEFAULT_CHECKPOINT = resource_path("music21")  # the shipped one (package data; checkpoints/music21 in the repository)
 
 
 def save_checkpoint(directory: str | Path, model: MusicTransformer, tokenizer: MusicTokenizer, training: dict | None = None) -> Path:

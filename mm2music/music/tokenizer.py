@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from mm2music.errors import CheckpointError, ConfigError, Mm2MusicError
+from mm2music.key import Key
 from mm2music.music.attributes import (
     DENSITY_BINS,
     DRUM_PROGRAM,
@@ -66,8 +67,6 @@ FAMILIES = GM_FAMILIES + ("drums",)
 # Time signatures of the REMI vocabulary, {denominator: numerators}: covers music21's corpus and pop/classical.
 TIME_SIGNATURES = {8: [3, 6, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7], 2: [1, 2, 3, 4]}
 
-_PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
 
 def program_family(program: int) -> str:
     """General MIDI family of a program (0-127), ``'drums'`` for :data:`DRUM_PROGRAM`."""
@@ -76,15 +75,6 @@ def program_family(program: int) -> str:
     if not 0 <= program <= 127:
         raise Mm2MusicError(f"MIDI program {program} is outside 0-127 (or {DRUM_PROGRAM} for drums)")
     return GM_FAMILIES[program // 8]
-
-
-def parse_key(text: str) -> tuple[int, str]:
-    """``'F# minor'`` / ``'Bb major'`` / ``'B- major'`` (music21 flats) -> (pitch class, mode)."""
-    m = re.fullmatch(r"\s*([A-Ga-g])([#b\-]*)\s+(major|minor)\s*", text or "")
-    if not m:
-        raise ConfigError(f"key {text!r} is not like 'C major' or 'F# minor'; give a tonic and major/minor")
-    pc = _PITCH_CLASSES[m.group(1).upper()] + m.group(2).count("#") - m.group(2).count("b") - m.group(2).count("-")
-    return pc % 12, m.group(3)
 
 
 def _meter_names() -> list[str]:
@@ -111,8 +101,7 @@ class Conditions:
 
     def __post_init__(self) -> None:
         if self.key is not None:
-            pc, mode = parse_key(self.key)
-            object.__setattr__(self, "key", f"{tonic_name(pc, mode)} {mode}")
+            object.__setattr__(self, "key", str(Key.parse(self.key)))
         object.__setattr__(self, "families", tuple(self.families))
         for name, value, allowed in (
             ("tempo_band", self.tempo_band, TEMPO_BANDS),
@@ -130,11 +119,11 @@ class Conditions:
 
     @property
     def key_pc(self) -> int | None:
-        return None if self.key is None else parse_key(self.key)[0]
+        return None if self.key is None else Key.parse(self.key).pc
 
     @property
     def key_mode(self) -> str | None:
-        return None if self.key is None else parse_key(self.key)[1]
+        return None if self.key is None else Key.parse(self.key).mode
 
     @classmethod
     def from_attributes(cls, attrs: Any, opening: bool = False) -> Conditions:
@@ -165,8 +154,7 @@ class Conditions:
         ``pitch_mean + semitones`` when the (untransposed) mean pitch is given."""
         key = self.key
         if key is not None:
-            pc, mode = parse_key(key)
-            key = f"{tonic_name(pc + semitones, mode)} {mode}"
+            key = str(Key.parse(key).transpose(semitones))
         register = self.register
         if pitch_mean is not None:
             register = register_bin(pitch_mean + semitones)
@@ -471,7 +459,7 @@ class MusicTokenizer:
                     table[r, i] = self.remi.vocab.get(f"Pitch_{p + s}", -1)
             elif tok.startswith("Key_") and tok != "Key_none":
                 _, tonic, mode = tok.split("_")
-                pc = parse_key(f"{tonic} {mode}")[0]
+                pc = Key.of(tonic, mode).pc
                 for r, s in enumerate(shifts):
                     table[r, i] = self._cond_id[f"Key_{tonic_name(pc + s, mode)}_{mode}"]
         return table, shifts

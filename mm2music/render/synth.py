@@ -42,7 +42,7 @@ class Synthesizer:
     ``render_until`` a time, ``finish`` -> the audio, ``loudness`` -> its LUFS.
 
     Notes may arrive in any order as long as none starts before the audio already rendered. Each General MIDI
-    program gets its own channel (drums: channel 10, the GM kit); past 15 programs, channels are shared and
+    program (or each named track) gets its own channel (drums: channel 10, the GM kit); past 15 programs, channels are shared and
     the program is re-selected before a note that needs another one (sounding notes keep their sound).
     Nothing renders past ``length``; the last ``fade_s`` seconds fade out (notes still ringing at the end);
     every rendered piece is measured as it comes (:class:`LoudnessMeter`). Use it from one thread at a time.
@@ -64,7 +64,7 @@ class Synthesizer:
             self._fs.delete()
             raise RenderError(f"FluidSynth cannot load the soundfont '{sf}'; check that it is a valid .sf2 file")
         self._fs.program_select(DRUM_CHANNEL, self._sfid, 128, 0)
-        self._channel_of: dict[int, int] = {}  # program -> channel
+        self._channel_of: dict[int | str, int] = {}  # program (or track) -> channel
         self._selected: dict[int, int] = {}  # channel -> program selected on it
         self._events: list[tuple[int, int, int, int, int, int, int]] = []  # heap: (sample, on, seq, channel, program, pitch, velocity)
         self._seq = 0
@@ -72,16 +72,20 @@ class Synthesizer:
         self._meter = LoudnessMeter(sample_rate)
         self.rendered = 0  # samples rendered so far
 
-    def _channel(self, program: int, is_drum: bool) -> int:
+    def _channel(self, program: int, is_drum: bool, track: str | None) -> int:
         if is_drum:
             return DRUM_CHANNEL
-        if program not in self._channel_of:
-            self._channel_of[program] = _MELODIC_CHANNELS[len(self._channel_of) % len(_MELODIC_CHANNELS)]
-        return self._channel_of[program]
+        owner = program if track is None else track
+        if owner not in self._channel_of:
+            self._channel_of[owner] = _MELODIC_CHANNELS[len(self._channel_of) % len(_MELODIC_CHANNELS)]
+        return self._channel_of[owner]
 
-    def add(self, notes: Iterable[tuple[float, float, int, int]], program: int = 0, is_drum: bool = False) -> None:
-        """Schedule ``(start s, end s, pitch, velocity)`` notes on ``program`` (or the drum kit)."""
-        channel = self._channel(program, is_drum)
+    def add(self, notes: Iterable[tuple[float, float, int, int]], program: int = 0, is_drum: bool = False,
+            track: str | None = None) -> None:
+        """Schedule ``(start s, end s, pitch, velocity)`` notes on ``program`` (or the drum kit). With ``track``,
+        each track gets its own channel even where two share a program (a note-off of one never cuts the
+        other's note), so the mix equals the sum of the tracks rendered apart (the stems)."""
+        channel = self._channel(program, is_drum, track)
         for start, end, pitch, velocity in notes:
             on, off = round(start * self.sample_rate), round(end * self.sample_rate)
             if on < self.rendered:

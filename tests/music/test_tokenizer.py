@@ -73,7 +73,7 @@ def test_conditions_validate_themselves():
     assert Conditions(key="B- minor").key == "Bb minor"  # music21's flat sign
     with pytest.raises(ConfigError, match=r"condition density='loud' is not one of \['very_sparse'"):
         Conditions(density="loud")
-    with pytest.raises(ConfigError, match="key 'H major' is not like 'C major'"):
+    with pytest.raises(ConfigError, match="key 'H major' is not a key like 'D minor'"):
         Conditions(key="H major")
     with pytest.raises(ConfigError, match="family 'kazoo'"):
         Conditions(families=("kazoo",))

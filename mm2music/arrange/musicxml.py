@@ -1,0 +1,97 @@
+"""``soundtrack.musicxml``: the score for a composer to open in MuseScore or Sibelius and orchestrate further.
+
+Written with music21 from the same orchestrated parts as ``soundtrack.mid``: one part per pitched track
+(percussion stays in the MIDI), the key and time signature of every cue, a metronome mark at every tempo of
+the tempo map (a ramp is one mark a beat) and a rehearsal mark numbered like the cue at each cue's first bar.
+Onsets and lengths are rounded to the nearest sixteenth or eighth-note triplet (1/12 of a quarter); notes that
+start together in a part become a chord, held until the next onset at most, so each part reads as one voice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from mm2music.arrange.compose import CueMusic
+from mm2music.arrange.score import cue_parts, hit_ticks
+from mm2music.arrange.timing import TICKS_PER_QUARTER, layout
+from mm2music.key import Key
+
+GRID = 12  # positions per quarter note: sixteenths (3) and eighth-note triplets (4)
+
+
+def music21_key(key: Key):
+    """Our key as a ``music21.key.Key`` (music21 writes flats as '-': 'E-')."""
+    from music21 import key as m21key
+
+    return m21key.Key(key.tonic[0] + key.tonic[1:].replace("b", "-"), key.mode)
+
+
+def _quarters(tick: int) -> Fraction:
+    return Fraction(round(tick * GRID / TICKS_PER_QUARTER), GRID)
+
+
+def build_musicxml_score(music: Sequence[CueMusic], title: str = "Soundtrack", hits: Sequence[float] = ()):
+    """A ``music21.stream.Score`` of the pitched tracks of the soundtrack (see the module docstring)."""
+    from music21 import chord, expressions, instrument, metadata, meter, note, stream, tempo
+
+    cues = [m.cue for m in music]
+    timings = layout(cues)
+    tracks: dict[tuple[str, int], list[tuple[int, int, int, int]]] = {}  # (name, program) -> (start, end, pitch, vel) ticks
+    for i, (m, t) in enumerate(zip(music, timings)):
+        for part in cue_parts(m, hit_ticks(i, cues, timings, hits), last=i == len(music) - 1):
+            if not part.is_drum:
+                tracks.setdefault((part.name, part.program), []).extend(
+                    (t.start_tick + n.start, t.start_tick + n.end, n.pitch, n.velocity) for n in part.notes)
+    score = stream.Score()
+    score.metadata = metadata.Metadata(title=title)
+    for k, ((name, program), notes) in enumerate(tracks.items()):
+        part = stream.Part()
+        inst = instrument.instrumentFromMidiProgram(program)
+        inst.partName = name
+        part.partName = name
+        part.insert(0, inst)
+        previous_meter = previous_key = None
+        for i, (cue, t) in enumerate(zip(cues, timings)):
+            at = _quarters(t.start_tick)
+            if cue.meter != previous_meter:
+                part.insert(at, meter.TimeSignature(cue.meter))
+                previous_meter = cue.meter
+            key = Key.of(cue.key, cue.mode)
+            if key != previous_key:
+                part.insert(at, music21_key(key))
+                previous_key = key
+            if k == 0:  # directions for the whole score sit on the top part
+                part.insert(at, expressions.RehearsalMark(str(i + 1)))
+                for quarters, qpm in cue.tempo_map():
+                    part.insert(at + Fraction(quarters).limit_denominator(GRID), tempo.MetronomeMark(number=round(qpm, 1)))
+        _insert_notes(part, notes, note, chord)
+        score.insert(0, part)
+    return score
+
+
+def _insert_notes(part, notes: list[tuple[int, int, int, int]], note, chord) -> None:
+    """Group ``notes`` by rounded onset into notes and chords, each held until the next onset at most."""
+    by_onset: dict[Fraction, list[tuple[Fraction, int, int]]] = {}
+    for start, end, pitch, velocity in notes:
+        on = _quarters(start)
+        by_onset.setdefault(on, []).append((max(_quarters(end), on + Fraction(1, GRID)), pitch, velocity))
+    onsets = sorted(by_onset)
+    for j, on in enumerate(onsets):
+        group = by_onset[on]
+        end = max(e for e, _, _ in group)
+        if j + 1 < len(onsets):
+            end = min(end, onsets[j + 1])
+        pitches = sorted({p for _, p, _ in group})
+        element = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(pitches)
+        element.quarterLength = end - on
+        element.volume.velocity = max(v for _, _, v in group)
+        part.insert(on, element)
+
+
+def write_musicxml(music: Sequence[CueMusic], path: Path, title: str = "Soundtrack", hits: Sequence[float] = ()) -> Path:
+    """Write :func:`build_musicxml_score` to ``path`` (MusicXML 4, uncompressed)."""
+    score = build_musicxml_score(music, title, hits)
+    score.write("musicxml", fp=str(path))
+    return path
