@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +28,7 @@ from mm2music.media.cuts import make_detector
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
+from mm2music.output import claimed_output
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -199,38 +197,6 @@ def output_name(inputs: Inputs, config: Config) -> str:
     return slug(inputs.text or "")
 
 
-def check_output(final: Path, overwrite: bool) -> None:
-    """Fail before any work if the result could not be written."""
-    if final.exists() and not overwrite:
-        raise OutputError(f"output folder '{final}' already exists; pass --overwrite to replace it or --name to choose another")
-    parent = final.parent
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise OutputError(f"cannot write to '{probe}' (permission denied); pass --out with a writable folder")
-
-
-@contextmanager
-def staged_output(final: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a staging folder beside ``final``; move it into place only if the block succeeds."""
-    check_output(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    trash = None
-    if final.exists():
-        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(trash)
-    staging.rename(final)
-    if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
-
-
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -382,21 +348,22 @@ def _tick_seconds(music, tick: int) -> float:
     return music.cue.seconds_at(tick / TICKS_PER_QUARTER)
 
 
-def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:
+def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None,
+        replaceable: Callable[[Path], bool] | None = None, seal: Callable[[Path], None] | None = None) -> Result:
     """Analyse the inputs, plan the music on the concept graph and write the results to ``<out>/<name>/``:
     ``analysis.json``, ``plan.json``, ``concept_graph.graphml`` (+ node-link ``concept_graph.json``),
     ``timeline.png`` and the resolved ``config.json``; unless ``analyze_only``, also the music:
     ``soundtrack.mid``, ``soundtrack.wav``, ``cue_sheet.json`` / ``.md`` and, for a video,
-    ``<stem>_scored.mp4``."""
+    ``<stem>_scored.mp4``. The output folder is claimed first (see :func:`~mm2music.output.claimed_output`:
+    locked, checked, staged, published atomically); ``replaceable`` and ``seal`` are passed on to it."""
     final = Path(config.output.out_dir) / output_name(inputs, config)
-    check_output(final, config.output.overwrite)
     timings = Timings()
-    analysis = analyze(inputs, config, timings, progress)
-    with timings.stage("graph+plan"):
-        plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
     files: dict[str, str] = {}
     sync = None
-    with staged_output(final, config.output.overwrite) as staging:
+    with claimed_output(final, config.output.overwrite, replaceable, seal) as staging:
+        analysis = analyze(inputs, config, timings, progress)
+        with timings.stage("graph+plan"):
+            plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
         with timings.stage("write"):
             write_json(staging / "analysis.json", analysis.to_json())
             write_json(staging / "plan.json", plan.to_json())

@@ -1,0 +1,163 @@
+"""Nothing the user has is ever lost (issue 16): output folders, concurrent runs, bad values, limits.
+
+Every case runs through the CLI and checks the contract: exit code, one ``error:`` line on stderr, nothing left
+behind, nothing of the user's lost. Concurrency tests run real processes.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mm2music import cli
+from tests.conftest import REPO, ffmpeg
+from tests.test_cli import assert_one_line_error
+
+FAST = ["--config", "debug", "--encoder", "affect", "-q"]
+CLI = [sys.executable, str(REPO / "run_pipeline.py")]
+
+
+def run_cli(capfd, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def hidden(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clip")
+    path = d / "cup.mp4"
+    ffmpeg("-f", "lavfi", "-t", "2", "-i", "testsrc2=s=160x90:r=25", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def hold_lock(path):
+    """A real second process holding an mm2music lock file (as a running mm2music would) until killed."""
+    code = ("import sys, time; from pathlib import Path; from mm2music.output import FolderLock; "
+            "FolderLock(Path(sys.argv[1]), 'x', 'y').acquire(); print('held', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+# --- data loss ---------------------------------------------------------------------------------------
+
+
+def test_batch_never_replaces_a_folder_it_did_not_make(capfd, tmp_path):
+    out = tmp_path / "out"
+    (out / "cup").mkdir(parents=True)
+    (out / "cup" / "notes.txt").write_text("my notes\n")
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text("text,name\nA cup of tea at dawn,cup\nRain on the roof,rain\n", encoding="utf-8")
+    code, out_text, err = run_cli(capfd, "--batch", manifest, "--out", out, "--analyze-only", *FAST)
+    assert code == 1
+    assert "failed: cup: output folder" in err and "was not made by a batch" in err
+    assert (out / "cup" / "notes.txt").read_text() == "my notes\n" and sorted(os.listdir(out / "cup")) == ["notes.txt"]
+    assert (out / "rain" / "plan.json").exists()
+    # a re-run still refuses it; the finished job is skipped
+    code, out_text, err = run_cli(capfd, "--batch", manifest, "--out", out, "--analyze-only", *FAST)
+    assert code == 1 and "1 skipped, 1 failed" in out_text and (out / "cup" / "notes.txt").exists()
+    assert hidden(out) == []
+
+
+def test_folder_created_during_the_run_is_not_replaced(capfd, tmp_path, clip, monkeypatch):
+    from mm2music import pipeline
+
+    real = pipeline.plan_music
+
+    def plan_while_user_creates_the_folder(*args, **kwargs):
+        (tmp_path / "cup").mkdir()
+        (tmp_path / "cup" / "notes.txt").write_text("mine")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "plan_music", plan_while_user_creates_the_folder)
+    code, _, err = run_cli(capfd, "--video", clip, "--out", tmp_path, "--analyze-only", *FAST)
+    assert_one_line_error(code, err, f"output folder '{tmp_path / 'cup'}' already exists")
+    assert os.listdir(tmp_path / "cup") == ["notes.txt"] and hidden(tmp_path) == []
+
+
+def test_the_final_rename_never_replaces(tmp_path):
+    from mm2music.output import rename_no_replace
+
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "staging" / "a").write_text("new")
+    (tmp_path / "final").mkdir()  # an empty folder: a plain rename(2) would silently replace it
+    with pytest.raises(FileExistsError):
+        rename_no_replace(tmp_path / "staging", tmp_path / "final")
+    assert (tmp_path / "staging" / "a").exists() and os.listdir(tmp_path / "final") == []
+    rename_no_replace(tmp_path / "staging", tmp_path / "free")
+    assert (tmp_path / "free" / "a").read_text() == "new"
+
+
+def test_a_locked_output_folder_fails_naming_the_holder(capfd, tmp_path, clip):
+    holder = hold_lock(tmp_path / ".cup.lock")
+    try:
+        code, _, err = run_cli(capfd, "--video", clip, "--out", tmp_path, "--analyze-only", *FAST)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_one_line_error(code, err, f"output folder '{tmp_path / 'cup'}' is in use by another mm2music run (pid {holder.pid} on ")
+    assert not (tmp_path / "cup").exists()
+    # the holder died without cleaning up: its lock file is stale, the next run takes it and removes it
+    code, _, err = run_cli(capfd, "--video", clip, "--out", tmp_path, "--analyze-only", *FAST)
+    assert code == 0, err
+    assert hidden(tmp_path) == []
+
+
+def test_two_real_runs_into_one_folder_never_both_write(tmp_path, clip):
+    cmd = [*CLI, "--video", str(clip), "--out", str(tmp_path), "--analyze-only", *FAST]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
+    codes = sorted(r[0] for r in results)
+    assert codes == [0, 1], results
+    (loser,) = [r for r in results if r[0] == 1]
+    lines = loser[2].strip().splitlines()
+    assert len(lines) == 1 and ("is in use by another mm2music run (pid" in lines[0] or "already exists" in lines[0])
+    assert (tmp_path / "cup" / "analysis.json").exists() and hidden(tmp_path) == []
+
+
+def test_a_second_batch_into_the_same_folder_fails_naming_the_first(capfd, tmp_path):
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text("text\nRain on the roof\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = hold_lock(out / ".batch.lock")
+    try:
+        code, _, err = run_cli(capfd, "--batch", manifest, "--out", out, "--analyze-only", *FAST)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_one_line_error(code, err, f"batch folder '{out}' is in use by another mm2music run (pid {holder.pid} on ")
+    assert sorted(os.listdir(out)) == [".batch.lock"]  # only the dead holder's stale lock
+
+
+def test_a_clip_named_like_the_report_does_not_replace_it(capfd, tmp_path, clip):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(clip, src / "batch_report.json.mp4")
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capfd, "--batch", src, "--out", out, "--analyze-only", *FAST)
+    assert code == 0, err
+    report = json.loads((out / "batch_report.json").read_text())
+    assert [j["name"] for j in report["jobs"]] == ["batch_report.json-2"]
+    assert (out / "batch_report.json-2" / "analysis.json").exists()
+
+
+def test_outputs_follow_the_users_umask(capfd, tmp_path, clip):
+    old = os.umask(0o022)
+    try:
+        code, _, err = run_cli(capfd, "--video", clip, "--out", tmp_path, "--analyze-only", *FAST)
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    assert oct((tmp_path / "cup").stat().st_mode & 0o777) == oct(0o755)
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "cup").iterdir()} == {oct(0o644)}
