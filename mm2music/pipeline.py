@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from mm2music.checks import MAX_CAPTION_SCENES, check_duration, check_hits, check_settings
 from mm2music.config import Config, RenderConfig
 from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError, OutputError
@@ -79,6 +80,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     timings = timings or Timings()
     with timings.stage("open"):
         source = VideoSource(path, config.media)
+        check_duration(source.info.duration, f"video '{source.path.name}'")
+        check_hits(config.plan.hits, source.info.duration, f"video '{source.path.name}'")
         segments = read_captions(captions) if captions else []
     with timings.stage("encoders"):
         visual = VisualEmotionConsumer(config)
@@ -98,6 +101,7 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     with timings.stage("audio"):
         audio = read_audio_envelope(source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
     duration = info.duration
+    check_duration(duration, f"video '{source.path.name}' (as decoded)")
     transitions = [t for t in transitions if 0 < t.time < duration]
     scenes = scenes_from_transitions(transitions, duration)
     warnings = tuple(source.warnings)
@@ -123,9 +127,16 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     )
 
 
-def caption_scenes(segments: list[TextSegment], duration: float) -> tuple[Scene, ...]:
-    """One scene per caption block, stretched over the gaps so that scenes tile ``[0, duration]``."""
-    bounds = [0.0] + [s.start for s in segments[1:]] + [duration]
+def caption_scenes(segments: list[TextSegment], duration: float, max_scenes: int = MAX_CAPTION_SCENES) -> tuple[Scene, ...]:
+    """One scene per caption block, stretched over the gaps so that scenes tile ``[0, duration]``. Past
+    ``max_scenes`` blocks (a film's subtitles), consecutive blocks are grouped into scenes of at least
+    ``duration / max_scenes`` seconds, so that what follows (emotion fusion, the concept graph) stays near-linear."""
+    shortest = duration / max_scenes if len(segments) > max_scenes else 0.0
+    bounds = [0.0]
+    for s in segments[1:]:
+        if s.start - bounds[-1] >= shortest and duration - s.start >= shortest:
+            bounds.append(s.start)
+    bounds.append(duration)
     scenes, index = [], 0
     for a, b in zip(bounds[:-1], bounds[1:]):
         if b > a:
@@ -147,6 +158,7 @@ def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
     if inputs.captions:
         segments = read_captions(inputs.captions)
         duration = max(s.end for s in segments)
+        check_duration(duration, f"captions '{Path(inputs.captions).name}'")
         return Analysis(source=str(inputs.captions), kind="captions", duration=duration,
                         scenes=caption_scenes(segments, duration), segments=tuple(segments))
     if inputs.text_file is not None:
@@ -156,8 +168,7 @@ def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
         segment = text_segment(inputs.text or "", "--text")
         source = "text"
     duration = config.text.duration
-    if not duration > 0:
-        raise MediaError(f"duration {duration} s must be positive; pass e.g. --duration 30")
+    check_duration(duration, "--duration")
     return Analysis(source=source, kind="text", duration=duration, scenes=(Scene(0, 0.0, duration),),
                     segments=(TextSegment(segment.text, 0.0, duration),))
 
@@ -356,12 +367,17 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     ``soundtrack.mid``, ``soundtrack.wav``, ``cue_sheet.json`` / ``.md`` and, for a video,
     ``<stem>_scored.mp4``. The output folder is claimed first (see :func:`~mm2music.output.claimed_output`:
     locked, checked, staged, published atomically); ``replaceable`` and ``seal`` are passed on to it."""
+    config = check_settings(config, music=not analyze_only)  # every value checked before the slow work
     final = Path(config.output.out_dir) / output_name(inputs, config)
     timings = Timings()
+    if not analyze_only:
+        with timings.stage("load model"):  # a broken checkpoint fails before decoding, not after it
+            load_music_model(config.music.checkpoint, config.music.quantize)
     files: dict[str, str] = {}
     sync = None
     with claimed_output(final, config.output.overwrite, replaceable, seal) as staging:
         analysis = analyze(inputs, config, timings, progress)
+        check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
         with timings.stage("write"):

@@ -161,3 +161,114 @@ def test_outputs_follow_the_users_umask(capfd, tmp_path, clip):
     assert code == 0, err
     assert oct((tmp_path / "cup").stat().st_mode & 0o777) == oct(0o755)
     assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "cup").iterdir()} == {oct(0o644)}
+
+
+# --- one line, exit 1, nothing left: bad values and odd paths ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory, clip):
+    d = tmp_path_factory.mktemp("odd")
+    os.mkfifo(d / "fifo.mp4")
+    os.symlink(d / "loop-b", d / "loop-a")
+    os.symlink(d / "loop-a", d / "loop-b")
+    (d / "file.txt").write_text("not a folder, not a soundfont\n")
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=25", "-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           str(d / "one-frame.mp4"))
+    return d
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--hits=-2,4"], "--hits value -2.0 is not a time in seconds"),
+    (["--hits", "nan"], "--hits value nan is not a time"),
+    (["--hits", "inf"], "--hits value inf is not a time"),
+    (["--hits", "1.5,7"], "--hits 7 s is outside video 'cup.mp4' (0-2.00 s)"),
+    (["--set", "media.sample_fps=0"], "media.sample_fps 0.0 is out of range"),
+    (["--set", "cuts.threshold=nan"], "cuts.threshold nan is out of range"),
+    (["--seed", "-1"], "--seed -1 is out of range"),
+    (["--out", "{d}/file.txt"], "output path '{d}/file.txt' is a file, not a folder"),
+    (["--out", "{d}/file.txt/sub"], "output path '{d}/file.txt' is a file, not a folder"),
+    (["--out", "/proc"], "cannot write the output in '/proc'"),
+    (["--out", "/proc/mm2music/out"], "cannot create output folder '/proc/mm2music'"),
+    (["--out", "/sys/kernel"], "cannot write the output in '/sys/kernel'"),
+    (["--video", "{d}/fifo.mp4"], "is a pipe, not a regular file"),
+    (["--video", "/dev/zero"], "'/dev/zero' is a device, not a regular file"),
+    (["--video", "{d}/loop-a"], "is a symbolic link that loops back on itself"),
+    (["--video", "{d}/one-frame.mp4"], "video 'one-frame.mp4' lasts 0.04 s, too short for a bar of music; the minimum is 1 s"),
+])
+def test_bad_values_and_paths_are_one_line_errors(capfd, tmp_path, clip, odd, argv, match):
+    argv = [a.format(d=odd) for a in argv]
+    if "--video" not in argv:
+        argv = ["--video", str(clip), *argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    code, _, err = run_cli(capfd, *argv, "--analyze-only", *FAST)
+    assert_one_line_error(code, err, match.format(d=odd))
+    assert not (tmp_path / "out").exists()
+    assert sorted(os.listdir(odd)) == ["fifo.mp4", "file.txt", "loop-a", "loop-b", "one-frame.mp4"]
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--duration", "0.01"], "--duration 0.01 is out of range; give seconds between 1 and 10800"),
+    (["--duration", "inf"], "--duration inf is out of range"),
+    (["--duration", "100000"], "--duration 100000.0 is out of range"),
+    (["--key", "H-moll"], "--key 'H-moll' is not a key"),
+    (["--instruments", "strings,kazoo"], "unknown instrument family 'kazoo'"),
+    (["--soundfont", "{d}/file.txt", "--music"], "is not a SoundFont 2 file (no RIFF 'sfbk' header)"),
+    (["--checkpoint", "{d}/nowhere", "--music"], "music checkpoint '{d}/nowhere' does not exist"),
+])
+def test_settings_are_checked_before_any_model_loads(capfd, tmp_path, odd, monkeypatch, argv, match):
+    """A bad value with --text fails before the text model (or the music model) is loaded."""
+    from mm2music.emotion import fusion
+
+    def no_model(*_):
+        raise AssertionError("a model was loaded before the settings were checked")
+
+    monkeypatch.setattr(fusion, "text_encoders", no_model)
+    argv = [a.format(d=odd) for a in argv]
+    music = "--music" in argv
+    argv = [a for a in argv if a != "--music"] + ([] if music else ["--analyze-only"])
+    code, _, err = run_cli(capfd, "--text", "A storm at sea", *argv, "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, match.format(d=odd))
+    assert not (tmp_path / "out").exists()
+
+
+def test_instrument_names_ignore_case(capfd, tmp_path):
+    code, _, err = run_cli(capfd, "--text", "A storm at sea", "--instruments", "Strings,PIANO", "--analyze-only",
+                           "--out", tmp_path, *FAST)
+    assert code == 0, err
+    assert json.loads((tmp_path / "a-storm-at-sea" / "plan.json").read_text())["cues"][0]["instruments"][:2] == ["strings", "piano"]
+
+
+def test_duplicate_hits_count_once(capfd, tmp_path, clip):
+    code, out, err = run_cli(capfd, "--video", clip, "--hits", "1,1,1", "--analyze-only", "--out", tmp_path, *FAST)
+    assert code == 0, err
+    assert json.loads((tmp_path / "cup" / "config.json").read_text())["plan"]["hits"] == [1.0]
+    assert out.count("hit 1 s") <= 1
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_before_decoding(capfd, tmp_path, clip, tiny_checkpoint):
+    from safetensors.torch import load_file, save_file
+
+    bad = tmp_path / "nan-ckpt"
+    shutil.copytree(tiny_checkpoint, bad)
+    tensors = load_file(str(bad / "model.safetensors"))
+    tensors["wte.weight"][3, 1] = float("nan")
+    save_file(tensors, str(bad / "model.safetensors"))
+    code, _, err = run_cli(capfd, "--video", clip, "--checkpoint", bad, "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "tensor 'wte.weight' in ")
+    assert "holds NaN or infinite values" in err and not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(capfd, tmp_path, clip, monkeypatch):
+    import errno
+
+    from mm2music import pipeline
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pipeline, "write_json", full)
+    code, _, err = run_cli(capfd, "--video", clip, "--analyze-only", "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "(No space left on device); free some space or pass --out on another disk")
+    assert not (tmp_path / "out").exists()
