@@ -19,7 +19,7 @@ MAX_DURATION_S = 3 * 3600.0  # the longest input scored (a feature film); longer
 MAX_TEXT_BYTES = 1_000_000  # --text / --text-file
 MAX_CAPTION_BYTES = 20_000_000  # --captions file size
 MAX_CAPTION_CUES = 20_000  # a feature film's subtitles hold 1,500-2,500
-MAX_CAPTION_SCENES = 300  # caption blocks beyond this are grouped into scenes, so planning stays near-linear
+MAX_CAPTION_SCENES = 150  # caption blocks beyond this are grouped into scenes (~1 a minute for a 2-hour film), so planning stays near-linear
 METERS = ("4/4", "3/4", "6/8", "2/4")
 SAMPLE_RATES = (8000, 96000)
 

@@ -272,3 +272,67 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(capfd, tmp_path, clip, monke
     code, _, err = run_cli(capfd, "--video", clip, "--analyze-only", "--out", tmp_path / "out", *FAST)
     assert_one_line_error(code, err, "(No space left on device); free some space or pass --out on another disk")
     assert not (tmp_path / "out").exists()
+
+
+# --- captions: decoded, checked, and linear in their number ----------------------------------------------
+
+
+def _srt_time(t):
+    ms = int(round(t * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def write_srt(path, cues):
+    path.write_text("".join(f"{i + 1}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(cues)),
+                    encoding="utf-8")
+    return path
+
+
+def test_webvtt_entities_are_decoded(tmp_path):
+    from mm2music.media.text import read_captions
+
+    vtt = tmp_path / "a.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nSalt &amp; pepper &lt;3 caf&eacute;&nbsp;noir\n", encoding="utf-8")
+    assert [s.text for s in read_captions(vtt)] == ["Salt & pepper <3 café\xa0noir"]
+
+
+def test_a_cue_ending_before_it_starts_is_an_error(capfd, tmp_path):
+    srt = write_srt(tmp_path / "typo.srt", [(0, 2, "Hello"), (5, 4.5, "Lost line"), (6, 8, "Bye")])
+    code, _, err = run_cli(capfd, "--captions", srt, "--analyze-only", "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "cue 2 ends at 4.500 s, before it starts at 5.000 s; fix its times")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsorted_and_overlapping_cues_are_reported(capfd, tmp_path):
+    srt = write_srt(tmp_path / "messy.srt", [(0, 3, "Dawn"), (10, 12, "Noon"), (5, 11, "Late morning"), (14, 16, "Dusk")])
+    code, out, err = run_cli(capfd, "--captions", srt, "--analyze-only", "--out", tmp_path / "out", "--config", "debug")
+    assert code == 0, err
+    assert "1 cue(s) start before the cue listed above them; they were put in time order" in err
+    assert "1 cue(s) start before the previous one ends" in err
+    scenes = json.loads((tmp_path / "out" / "messy" / "analysis.json").read_text())["scenes"]
+    assert [s["start"] for s in scenes] == [0.0, 5.0, 10.0, 14.0]
+
+
+def test_2500_caption_cues_stay_near_linear(capfd, tmp_path, monkeypatch):
+    """A film's subtitles (2,500 cues): scenes are grouped (at most MAX_CAPTION_SCENES), so fusion, the concept
+    graph and the plan stay near-linear. The text encoder (linear, and the slow part) is replaced by a stand-in."""
+    import numpy as np
+
+    from mm2music.checks import MAX_CAPTION_SCENES
+    from mm2music.emotion import fusion
+
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(fusion, "text_encoders", lambda config: [])
+    monkeypatch.setattr(fusion, "text_distributions", lambda texts, enc, temp=None: rng.dirichlet(np.ones(len(fusion.NAMES)), len(texts)))
+    cues, t = [], 0.0
+    for i in range(2500):
+        cues.append((t, t + 2.0, f"line {i}"))
+        t += 2.0 + (i % 3) * 0.4
+    srt = write_srt(tmp_path / "film.srt", cues)
+    t0 = time.perf_counter()
+    code, _, err = run_cli(capfd, "--captions", srt, "--analyze-only", "--out", tmp_path / "out", *FAST)
+    seconds = time.perf_counter() - t0
+    assert code == 0, err
+    data = json.loads((tmp_path / "out" / "film" / "analysis.json").read_text())
+    assert len(data["segments"]) == 2500 and MAX_CAPTION_SCENES * 0.8 <= len(data["scenes"]) <= MAX_CAPTION_SCENES
+    assert seconds < 60  # measured ~8 s on 2 busy cores; it took minutes (quadratic) before
