@@ -2,8 +2,11 @@
 
 Jobs are resumable and failure-isolated. A job counts as complete only when its folder holds
 ``.complete.json``, written last, with the job's input fingerprint and the sha256 of every output file;
-a re-run verifies it and skips the job, or redoes the job (replacing that job's folder only). The single-clip
-pipeline stages its output, so a batch killed mid-way leaves no half-written folder. Seeds are given per row
+a re-run verifies it and skips the job, or redoes the job. The record is written into the job's staging folder
+before that folder takes its name, so a folder without one was not made by a batch and is never replaced (the
+job fails instead). The single-clip pipeline stages its output and locks each job's folder, and one batch at a
+time writes to an output folder, so a batch killed mid-way leaves no half-written folder and two runs never
+overwrite each other. Seeds are given per row
 or derived from the job's inputs, never from its position or timing.
 """
 
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from mm2music.config import Config, load_config
 from mm2music.errors import ConfigError, Mm2MusicError, OutputError
+from mm2music.output import FolderLock, user_umask
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ CAPTION_EXTS = {".srt", ".vtt"}
 COMPLETE = ".complete.json"
 REPORT_JSON = "batch_report.json"
 REPORT_CSV = "batch_report.csv"
+BATCH_LOCK = ".batch.lock"
 FORMAT_VERSION = 1
 
 # manifest column -> config key (the same keys the single-clip flags map to)
@@ -212,7 +217,7 @@ def checked_name(name: str) -> str:
 
 def unique_names(jobs: list[Job]) -> list[Job]:
     """``clip``, ``clip-2``, ``clip-3``... in input order (case-insensitively distinct, for macOS/Windows)."""
-    taken: set[str] = set()
+    taken = {REPORT_JSON.lower(), REPORT_CSV.lower()}  # a clip 'batch_report.json.mp4' must not become the report
     out = []
     for job in jobs:
         name, n = job.name, 1
@@ -296,6 +301,7 @@ def verify_complete(folder: Path, fp: dict) -> list[str] | None:
 def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~user_umask())  # mkstemp makes it private; the user's umask decides
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -321,7 +327,7 @@ def job_config(job: Job, settings: Settings) -> Config:
     base = load_config(settings.config, [*settings.overrides, *job.overrides])
     seed = derived_seed(job, base.seed)
     return load_config(settings.config, [*settings.overrides, *job.overrides, f"seed={seed}",
-                                         f"output.out_dir={settings.out_dir}", f"output.name={job.name}", "output.overwrite=true"])
+                                         f"output.out_dir={settings.out_dir}", f"output.name={job.name}", "output.overwrite=false"])
 
 
 def one_line(exc: BaseException) -> str:
@@ -346,11 +352,15 @@ def run_job(job: Job, settings: Settings) -> dict:
         files = verify_complete(folder, fp)
         if files is not None:
             record.update(status="skipped", files=files)
+        elif os.path.lexists(folder) and not made_by_batch(folder):
+            raise OutputError(f"output folder '{folder}' exists and was not made by a batch (it has no {COMPLETE}); "
+                              "move it away, or give the job another name")
         else:
-            clear_leftovers(folder)
             inputs = pipeline.Inputs(video=job.video, text=job.text, text_file=job.text_file, captions=job.captions)
-            result = pipeline.run(inputs, config, analyze_only=settings.analyze_only, progress=False)
-            record.update(status="done", files=write_complete(result.out_dir, fp))
+            sealed: list[str] = []
+            pipeline.run(inputs, config, analyze_only=settings.analyze_only, progress=False,
+                                  replaceable=made_by_batch, seal=lambda staging: sealed.extend(write_complete(staging, fp)))
+            record.update(status="done", files=sealed)
     except Exception as exc:  # noqa: BLE001 - a job's failure, whatever it is, must not stop the batch
         log.debug("job %s failed", job.name, exc_info=True)
         record["error"] = one_line(exc)
@@ -358,13 +368,14 @@ def run_job(job: Job, settings: Settings) -> dict:
     return record
 
 
-def clear_leftovers(folder: Path) -> None:
-    """Remove the staging/trash folders a killed run of this job left beside ``folder`` (hidden, never output)."""
-    import shutil
-
-    for pattern in (f".{folder.name}.partial-*", f".{folder.name}.old-*"):
-        for p in folder.parent.glob(pattern):
-            shutil.rmtree(p, ignore_errors=True)
+def made_by_batch(folder: Path) -> bool:
+    """Whether ``folder`` is a batch job's output (it holds a completion record, written into the staging folder
+    before it took its name): only such folders are ever replaced by a batch."""
+    try:
+        marker = json.loads((folder / COMPLETE).read_text(encoding="utf-8"))
+        return isinstance(marker, dict) and "fingerprint" in marker and isinstance(marker.get("files"), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def _init_worker(settings: Settings, log_level: int) -> None:
@@ -442,9 +453,8 @@ def run_batch(batch_input: str | Path, settings: Settings, workers: int = 1, pro
               on_record: Callable[[dict], None] | None = None, executor: str = "local",
               ray_address: str | None = None) -> Summary:
     """Run every job of ``batch_input``: in this process (``workers`` 1), in ``workers`` spawned processes, or as
-    Ray tasks (``executor='ray'``: a local Ray with ``workers`` CPUs, or the cluster at ``ray_address``)."""
-    from tqdm import tqdm
-
+    Ray tasks (``executor='ray'``: a local Ray with ``workers`` CPUs, or the cluster at ``ray_address``). One batch
+    at a time writes to an output folder (``.batch.lock``); a second fails with a line naming the first."""
     if workers < 1:
         raise ConfigError(f"--workers {workers} must be at least 1")
     if executor not in EXECUTORS:
@@ -453,8 +463,18 @@ def run_batch(batch_input: str | Path, settings: Settings, workers: int = 1, pro
     out = Path(settings.out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"output path '{out}' is a file, not a folder; pass --out with a folder") from None
     except OSError as exc:
         raise OutputError(f"cannot create output folder '{out}': {exc.strerror}; pass --out with a writable folder") from None
+    with FolderLock(out / BATCH_LOCK, f"batch folder '{out}'", "wait for that batch to finish or pass another --out"):
+        return _run_locked(jobs, out, batch_input, settings, workers, progress, on_record, executor, ray_address)
+
+
+def _run_locked(jobs: list[Job], out: Path, batch_input: str | Path, settings: Settings, workers: int, progress: bool | None,
+                on_record: Callable[[dict], None] | None, executor: str, ray_address: str | None) -> Summary:
+    from tqdm import tqdm
+
     report = Report(out, jobs, str(batch_input))
     report.write()
     bar = tqdm(total=len(jobs), desc="batch", unit="job", disable=None if progress is None else not progress)

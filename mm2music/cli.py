@@ -205,9 +205,11 @@ def main_score(argv: list[str]) -> int:
     setup_logging(args.debug, args.quiet)
     try:
         from mm2music import pipeline
+        from mm2music.checks import check_settings
         from mm2music.config import load_config
 
         config = load_config(args.config, _overrides(args, given))
+        check_settings(config, music=not args.analyze_only)  # before any decoding or model loading
         if args.batch is not None:  # --- batch (issue 6) ---
             return _main_batch(args, given)
         video = args.video

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from mm2music.checks import MAX_CAPTION_SCENES, check_duration, check_hits, check_settings
 from mm2music.config import Config, RenderConfig
 from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError, OutputError
@@ -32,6 +30,7 @@ from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
+from mm2music.output import claimed_output
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -82,6 +81,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     timings = timings or Timings()
     with timings.stage("open"):
         source = VideoSource(path, config.media)
+        check_duration(source.info.duration, f"video '{source.path.name}'")
+        check_hits(config.plan.hits, source.info.duration, f"video '{source.path.name}'")
         segments = read_captions(captions) if captions else []
     edit = None
     if config.interchange.cuts_from:  # the editor's cuts, read before any decoding: no detection
@@ -104,6 +105,7 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     with timings.stage("audio"):
         audio = read_audio_envelope(source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
     duration = info.duration
+    check_duration(duration, f"video '{source.path.name}' (as decoded)")
     transitions = [t for t in transitions if 0 < t.time < duration]
     scenes = scenes_from_transitions(transitions, duration)
     warnings = tuple(source.warnings)
@@ -130,9 +132,16 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     )
 
 
-def caption_scenes(segments: list[TextSegment], duration: float) -> tuple[Scene, ...]:
-    """One scene per caption block, stretched over the gaps so that scenes tile ``[0, duration]``."""
-    bounds = [0.0] + [s.start for s in segments[1:]] + [duration]
+def caption_scenes(segments: list[TextSegment], duration: float, max_scenes: int = MAX_CAPTION_SCENES) -> tuple[Scene, ...]:
+    """One scene per caption block, stretched over the gaps so that scenes tile ``[0, duration]``. Past
+    ``max_scenes`` blocks (a film's subtitles), consecutive blocks are grouped into scenes of at least
+    ``duration / max_scenes`` seconds, so that what follows (emotion fusion, the concept graph) stays near-linear."""
+    shortest = duration / max_scenes if len(segments) > max_scenes else 0.0
+    bounds = [0.0]
+    for s in segments[1:]:
+        if s.start - bounds[-1] >= shortest and duration - s.start >= shortest:
+            bounds.append(s.start)
+    bounds.append(duration)
     scenes, index = [], 0
     for a, b in zip(bounds[:-1], bounds[1:]):
         if b > a:
@@ -156,6 +165,7 @@ def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
     if inputs.captions:
         segments = read_captions(inputs.captions)
         duration = max(s.end for s in segments)
+        check_duration(duration, f"captions '{Path(inputs.captions).name}'")
         return Analysis(source=str(inputs.captions), kind="captions", duration=duration,
                         scenes=caption_scenes(segments, duration), segments=tuple(segments))
     if inputs.text_file is not None:
@@ -165,8 +175,7 @@ def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
         segment = text_segment(inputs.text or "", "--text")
         source = "text"
     duration = config.text.duration
-    if not duration > 0:
-        raise MediaError(f"duration {duration} s must be positive; pass e.g. --duration 30")
+    check_duration(duration, "--duration")
     return Analysis(source=source, kind="text", duration=duration, scenes=(Scene(0, 0.0, duration),),
                     segments=(TextSegment(segment.text, 0.0, duration),))
 
@@ -204,38 +213,6 @@ def output_name(inputs: Inputs, config: Config) -> str:
     if inputs.text_file:
         return safe_name(Path(inputs.text_file).stem)
     return slug(inputs.text or "")
-
-
-def check_output(final: Path, overwrite: bool) -> None:
-    """Fail before any work if the result could not be written."""
-    if final.exists() and not overwrite:
-        raise OutputError(f"output folder '{final}' already exists; pass --overwrite to replace it or --name to choose another")
-    parent = final.parent
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise OutputError(f"cannot write to '{probe}' (permission denied); pass --out with a writable folder")
-
-
-@contextmanager
-def staged_output(final: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a staging folder beside ``final``; move it into place only if the block succeeds."""
-    check_output(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    trash = None
-    if final.exists():
-        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(trash)
-    staging.rename(final)
-    if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -403,21 +380,27 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
     return files
 
 
-def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None) -> Result:
+def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None,
+        replaceable: Callable[[Path], bool] | None = None, seal: Callable[[Path], None] | None = None) -> Result:
     """Analyse the inputs, plan the music on the concept graph and write the results to ``<out>/<name>/``:
     ``analysis.json``, ``plan.json``, ``concept_graph.graphml`` (+ node-link ``concept_graph.json``),
     ``timeline.png`` and the resolved ``config.json``; unless ``analyze_only``, also the music:
     ``soundtrack.mid``, ``soundtrack.wav``, ``cue_sheet.json`` / ``.md`` and, for a video,
-    ``<stem>_scored.mp4``."""
+    ``<stem>_scored.mp4``. The output folder is claimed first (see :func:`~mm2music.output.claimed_output`:
+    locked, checked, staged, published atomically); ``replaceable`` and ``seal`` are passed on to it."""
+    config = check_settings(config, music=not analyze_only)  # every value checked before the slow work
     final = Path(config.output.out_dir) / output_name(inputs, config)
-    check_output(final, config.output.overwrite)
     timings = Timings()
-    analysis = analyze(inputs, config, timings, progress)
-    with timings.stage("graph+plan"):
-        plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
+    if not analyze_only:
+        with timings.stage("load model"):  # a broken checkpoint fails before decoding, not after it
+            load_music_model(config.music.checkpoint, config.music.quantize)
     files: dict[str, str] = {}
     sync = None
-    with staged_output(final, config.output.overwrite) as staging:
+    with claimed_output(final, config.output.overwrite, replaceable, seal) as staging:
+        analysis = analyze(inputs, config, timings, progress)
+        check_hits(config.plan.hits, analysis.duration)
+        with timings.stage("graph+plan"):
+            plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
         with timings.stage("write"):
             write_json(staging / "analysis.json", analysis.to_json())
             write_json(staging / "plan.json", plan.to_json())

@@ -57,8 +57,9 @@ def test_folder_isolates_a_corrupt_clip_and_resumes_after_a_kill(capfd, tmp_path
     assert [s["text"] for s in analysis["segments"]] == ["A joyful morning"]  # same-stem captions attached
     assert json.loads((out / "beta-2" / "analysis.json").read_text())["kind"] == "text"
 
-    # a kill after alpha's folder moved into place but before its marker; a corrupted output in beta
-    (out / "alpha" / COMPLETE).unlink()
+    # alpha made by an earlier batch with other settings; a kill mid-job; a corrupted output in beta
+    marker = json.loads((out / "alpha" / COMPLETE).read_text())
+    (out / "alpha" / COMPLETE).write_text(json.dumps({**marker, "fingerprint": "0" * 64}))
     (out / ".alpha.partial-x1y2").mkdir()  # the staging folder a SIGKILL would leave
     with open(out / "beta" / "plan.json", "a", encoding="utf-8") as f:
         f.write(" ")

@@ -11,10 +11,12 @@ garbage (decord returns about -3.8e17 for AVI files without timestamps).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
@@ -33,12 +35,22 @@ VIDEO_HINT = "give a video file (MP4, MOV, MKV, WebM or AVI)"
 
 
 def check_input_file(path: str | Path, what: str = "video") -> Path:
-    """Fail early, in one line, on the input mistakes users make: missing, directory, unreadable, empty."""
+    """Fail early, in one line, on the input mistakes users make: missing, directory, a device or pipe (which
+    would hang or never end), a symlink loop, unreadable, empty."""
     p = Path(path)
-    if not p.exists():
-        raise MediaError(f"{what} '{p}' does not exist; check the path")
-    if p.is_dir():
+    try:
+        st = p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MediaError(f"{what} '{p}' is a symbolic link that loops back on itself; give the path of the real file") from None
+        if exc.errno == errno.ENOENT:
+            raise MediaError(f"{what} '{p}' does not exist; check the path") from None
+        raise MediaError(f"{what} '{p}' cannot be read ({exc.strerror}); check the path") from None
+    if stat.S_ISDIR(st.st_mode):
         raise MediaError(f"{what} '{p}' is a directory, not a file; give the path of a file inside it")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a pipe" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+        raise MediaError(f"{what} '{p}' is {kind}, not a regular file; save the input to a file and give its path")
     if not os.access(p, os.R_OK):
         raise MediaError(f"{what} '{p}' is not readable (permission denied); fix its permissions (chmod +r)")
     try:
@@ -46,7 +58,7 @@ def check_input_file(path: str | Path, what: str = "video") -> Path:
             fh.read(1)
     except OSError as exc:
         raise MediaError(f"{what} '{p}' cannot be read ({exc.strerror}); check the file") from None
-    if p.stat().st_size == 0:
+    if st.st_size == 0:
         raise MediaError(f"{what} '{p}' is empty (0 bytes); give a complete file")
     return p
 

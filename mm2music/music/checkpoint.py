@@ -125,6 +125,10 @@ def load_checkpoint(
             raise CheckpointError(f"tensor '{k}' is missing from '{weights.name}'; the weights do not match the model config in '{CONFIG}'")
         if tensors[k].shape != shape:
             raise CheckpointError(f"tensor '{k}' has shape {tuple(tensors[k].shape)} in '{weights.name}', the config expects {tuple(shape)}; the files come from different models")
+    for k, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"tensor '{k}' in '{weights}' holds NaN or infinite values; the training diverged or the "
+                                  "file is damaged: use an earlier checkpoint or retrain")
     extra = sorted(set(tensors) - set(expected))
     if extra:
         raise CheckpointError(f"'{weights.name}' has unexpected tensor '{extra[0]}'; the weights do not match the model config in '{CONFIG}'")
