@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default=defaults.output.out_dir, help="output folder")
     run.add_argument("--name", metavar="NAME", help="output subfolder name (default: the video's stem or a slug of the text)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    run.add_argument("--lock", metavar="N,M", help="with --overwrite on a scored project: keep cues N,M (1-based) as they are "
+                     "while the rest is written again (the previous version goes to history/; see `revise --help`)")
     run.add_argument("--cut-detector", choices=["mm2music", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
@@ -197,7 +199,12 @@ def main_score(argv: list[str]) -> int:
             log.info("no input given: using the embedded sample video %s", video)
         inputs = pipeline.Inputs(video=video, text=args.text, text_file=args.text_file, captions=args.captions)
         progress = False if args.quiet else None
-        result = pipeline.run(inputs, config, analyze_only=args.analyze_only, progress=progress)
+        lock = ()
+        if args.lock:  # --- project (issue 13) ---
+            from mm2music.revise import parse_cue_list
+
+            lock = parse_cue_list(args.lock)
+        result = pipeline.run(inputs, config, analyze_only=args.analyze_only, progress=progress, lock=lock)
     except Mm2MusicError as exc:
         if args.debug:
             raise
@@ -246,6 +253,8 @@ SUBCOMMANDS = {
     # name -> the recipe in pipelines/ that implements it (thin scripts over the library)
     "train": "train.py",
     "prepare-corpus": "prepare_corpus.py",
+    "revise": "revise.py",  # issue 13: revise one cue, variations, undo
+    "refine": "refine.py",  # issue 13: refine a cue with a slider (sequential line search)
 }
 
 
