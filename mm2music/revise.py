@@ -389,7 +389,7 @@ class Revision:
     variations: list[Path] | None = None
 
 
-def _commit(project: Project, changed: dict[int, CueEntry], model_music=None) -> Revision:
+def commit_cues(project: Project, changed: dict[int, CueEntry]) -> Revision:
     """Replace the entries ``changed`` (index -> entry), re-render their spans, rebuild everything, stage it
     and rename it into place with the previous version in history."""
     import time
@@ -432,7 +432,7 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
         s = cue_seed(seed, new_cue) if seed is not None else new_seed(entry, f"v{project.version + 1}")
         music = write_cue(project, i, new_cue, s, model, tokenizer)
         changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
-    revision = _commit(project, changed)
+    revision = commit_cues(project, changed)
     revision.seconds = time.perf_counter() - t0
     return revision
 
@@ -494,7 +494,7 @@ def pick(folder: str | Path, cue: int, j: int) -> Revision:
     music, s = music_from_json(data, str(path))
     if abs(music.cue.start - project.cues[i].music.cue.start) > 1e-6:
         raise ProjectError(f"{path} was written for another cut of the film; write the variations again")
-    revision = _commit(project, {i: CueEntry(music, s, project.cues[i].locked, dict(data.get("pinned", {})))})
+    revision = commit_cues(project, {i: CueEntry(music, s, project.cues[i].locked, dict(data.get("pinned", {})))})
     revision.seconds = time.perf_counter() - t0
     return revision
 
