@@ -201,3 +201,26 @@ def test_tempo_refit_reuses_the_planner(scored):
     assert abs(c.seconds_at(bars * c.beats_per_bar) - c.end) < 1e-6
     with pytest.raises(revise.ConfigError, match="tempo 400 BPM is out of range"):
         revise.fit_tempo(cues, 0, 400.0, "tempo")
+
+
+def test_refine_with_picks_then_continue(capfd, project):
+    before = notes_by_cue(project)
+    code = cli.main(["refine", str(project), "--cue", "2", "--rounds", "2", "--previews", "3", "--pick", "3,2", "-q"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert "round 2: cue 2" in out and "kept the best of 2 round(s) for cue 2" in out
+    folder = project / "refine/cue02"
+    assert sorted(p.name for p in (folder / "round01").iterdir()) == ["p1.json", "p1.wav", "p2.json", "p2.wav", "p3.json", "p3.wav"]
+    state = json.loads((folder / "state.json").read_text())
+    assert state["engine"]["rounds"] == 2 and len(state["engine"]["choices"]) == 2
+    best = json.loads((project / state["heard"][str(state["engine"]["choices"][-1][0])]).read_text())
+    stored = json.loads((project / "cues/02.json").read_text())
+    assert stored["tokens"] == best["tokens"]  # exactly the music that was heard and picked
+    after = notes_by_cue(project)
+    assert after[0] == before[0] and after[2] == before[2]
+    assert (project / "history/001/cues/02.json").is_file()
+    code = cli.main(["refine", str(project), "--cue", "2", "--rounds", "1", "--previews", "3", "--pick", "1", "-q"])
+    capfd.readouterr()
+    assert code == 0 and json.loads((folder / "state.json").read_text())["engine"]["rounds"] == 3
+    code = cli.main(["refine", str(project), "--rounds", "1", "-q"])
+    assert code == 1 and "has 3 cues; pass --cue N" in capfd.readouterr().err

@@ -29,8 +29,8 @@ class SequentialLineSearch:
     """Sequential line search over ``[0, 1]^dim``. ``start``: the point the first slider starts from (the
     current settings); ``seed``: the random candidates of the EI search (and the first slider's other end)."""
 
-    def __init__(self, dim: int, seed: int = 0, start: Sequence[float] | None = None, lengthscale: float = 0.5,
-                 noise: float = 0.01):
+    def __init__(self, dim: int, seed: int = 0, start: Sequence[float] | None = None, lengthscale: float = 0.35,
+                 noise: float = 0.1):
         self.dim = dim
         self.seed = seed
         self.start = np.clip(np.full(dim, 0.5) if start is None else np.asarray(start, dtype=float), 0.0, 1.0)
@@ -50,17 +50,15 @@ class SequentialLineSearch:
         if not self.gp.choices:
             return best, rng.random(self.dim)
         self.gp.fit()
-        mean, _ = self.gp.predict(best[None])
-        target = float(mean[0])
         cands = np.vstack([rng.random((512 * self.dim, self.dim)),
                            np.clip(best + 0.1 * rng.standard_normal((64, self.dim)), 0, 1)])
-        ei = expected_improvement(self.gp, cands, target)
+        ei = expected_improvement(self.gp, cands, best)
         top = cands[np.argsort(-ei)[:3]]
         x, value = top[0], float(ei.max())
         from scipy.optimize import minimize
 
         for x0 in top:  # polish the best candidates
-            res = minimize(lambda v: -float(expected_improvement(self.gp, v[None], target)[0]), x0, method="L-BFGS-B",
+            res = minimize(lambda v: -float(expected_improvement(self.gp, v[None], best)[0]), x0, method="L-BFGS-B",
                            bounds=[(0.0, 1.0)] * self.dim, options={"maxiter": 30})
             if -res.fun > value:
                 x, value = np.clip(res.x, 0, 1), -float(res.fun)
