@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cuts-from", metavar="EDIT", help="the editor's cut list instead of detection: a CMX 3600 .edl, "
                      "an OpenTimelineIO .otio or Final Cut Pro .xml/.fcpxml (also gives a text/caption score its shots)")
     run.add_argument("--edl-rate", type=float, metavar="FPS", help="frame rate of an EDL's timecodes (default: the video's)")
+    run.add_argument("--lock", metavar="N,M", help="with --overwrite on a scored project: keep cues N,M (1-based) as they are "
+                     "while the rest is written again (the previous version goes to history/; see `revise --help`)")
     run.add_argument("--cut-detector", choices=["mm2music", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
@@ -222,7 +224,12 @@ def main_score(argv: list[str]) -> int:
             log.info("no input given: using the embedded sample video %s", video)
         inputs = pipeline.Inputs(video=video, text=args.text, text_file=args.text_file, captions=args.captions)
         progress = False if args.quiet else None
-        result = pipeline.run(inputs, config, analyze_only=args.analyze_only, progress=progress)
+        lock = ()
+        if args.lock:  # --- project (issue 13) ---
+            from mm2music.revise import parse_cue_list
+
+            lock = parse_cue_list(args.lock)
+        result = pipeline.run(inputs, config, analyze_only=args.analyze_only, progress=progress, lock=lock)
     except Mm2MusicError as exc:
         if args.debug:
             raise
@@ -271,6 +278,8 @@ SUBCOMMANDS = {
     # name -> (module in mm2music.recipes with a main(argv), what it does); `pipelines/<module>.py` runs the same
     "train": ("train", "train the music decoder, resume a run or export its checkpoint"),
     "prepare-corpus": ("prepare_corpus", "convert a MIDI corpus (music21, Lakh, MAESTRO, ...) for training"),
+    "revise": ("revise", "write one cue of a scored project again (variations, pick, undo), keeping the others"),
+    "refine": ("refine", "refine a cue with a slider: sequential line search on your choices"),
 }
 
 

@@ -291,8 +291,11 @@ class CueRenderer:
         self._thread.shutdown(wait=True)
 
 
-def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None) -> tuple[dict, dict]:
-    """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync)."""
+def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None,
+                locked: dict | None = None, previous: Path | None = None) -> tuple[dict, dict]:
+    """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync).
+    ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``); ``previous``: the folder
+    being replaced (its project goes to history)."""
     import numpy as np
 
     from mm2music.arrange.compose import compose
@@ -314,7 +317,8 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         with timings.stage("generate"):
             # a theme from words opens like a tune; a film's music starts on its first frame
             music = compose(plan.cues, model, tokenizer, config.music, config.seed, opening=analysis.kind != "video",
-                            progress=lambda m: (bar.update(1), renderer.composed(m)))
+                            progress=lambda m: (bar.update(1), renderer.composed(m)),
+                            fixed={i: e.music for i, e in (locked or {}).items()})
         bar.close()
         fps = analysis.video.fps if analysis.video else 25.0
         midi = staging / "soundtrack.mid"
@@ -326,6 +330,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             sync = sync_report(midi, {"cut": scene_cuts, "hit": hits}, caught)
         with timings.stage("render"):
             audio, measured = renderer.finish()
+            raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
             audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
@@ -359,6 +364,18 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     write_json(staging / "cue_sheet.json", sheet)
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
     files.update(cue_sheet="cue_sheet.json")
+    # --- project (issue 13): what revise / refine / --lock need to rebuild and edit the score ---
+    from mm2music.arrange.compose import cue_seed
+    from mm2music.project import new_project
+
+    locked = locked or {}
+    project = new_project(staging, analysis, plan, config, music,
+                          [locked[i].seed if i in locked else cue_seed(config.seed, c) for i, c in enumerate(plan.cues)], raw,
+                          locked=set(locked), pinned={i: e.pinned for i, e in locked.items()}, previous=previous)
+    if locked:
+        from mm2music.revise import annotate_cue_sheet
+
+        annotate_cue_sheet(staging, project)
     return files, sync
 
 
@@ -381,13 +398,16 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None,
-        replaceable: Callable[[Path], bool] | None = None, seal: Callable[[Path], None] | None = None) -> Result:
+        replaceable: Callable[[Path], bool] | None = None, seal: Callable[[Path], None] | None = None,
+        lock: Sequence[int] = ()) -> Result:
     """Analyse the inputs, plan the music on the concept graph and write the results to ``<out>/<name>/``:
     ``analysis.json``, ``plan.json``, ``concept_graph.graphml`` (+ node-link ``concept_graph.json``),
     ``timeline.png`` and the resolved ``config.json``; unless ``analyze_only``, also the music:
     ``soundtrack.mid``, ``soundtrack.wav``, ``cue_sheet.json`` / ``.md`` and, for a video,
     ``<stem>_scored.mp4``. The output folder is claimed first (see :func:`~mm2music.output.claimed_output`:
-    locked, checked, staged, published atomically); ``replaceable`` and ``seal`` are passed on to it."""
+    locked, checked, staged, published atomically); ``replaceable`` and ``seal`` are passed on to it.
+    ``lock``: cue numbers (1-based) of the existing project in ``<out>/<name>/`` kept as they are while the
+    rest is written again."""
     config = check_settings(config, music=not analyze_only)  # every value checked before the slow work
     final = Path(config.output.out_dir) / output_name(inputs, config)
     timings = Timings()
@@ -401,6 +421,11 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
         check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
+        locked: dict = {}
+        if lock:  # --- project (issue 13): the locked cues come from the project being replaced ---
+            from mm2music.revise import apply_locks
+
+            plan, locked = apply_locks(final, plan, lock)
         with timings.stage("write"):
             write_json(staging / "analysis.json", analysis.to_json())
             write_json(staging / "plan.json", plan.to_json())
@@ -409,5 +434,5 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
                 write_timeline(staging / "timeline.png", analysis, plan)
             write_json(staging / "config.json", config.to_dict())
         if not analyze_only:
-            files, sync = write_music(analysis, plan, config, staging, timings, progress)
+            files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final)
     return Result(final, analysis, plan, timings, files, sync)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mm2music.arrange.orchestrate import NoteEvent
@@ -144,55 +144,102 @@ def _transpose(tokens: Sequence[int], table, semitones: int) -> list[int] | None
     return None if any(t < 0 for t in out) else out
 
 
-def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None,
-            opening: bool = False) -> list[CueMusic]:
-    """Generate every cue in order (see the module docstring). ``progress`` is called with each finished cue.
-    ``opening``: the first cue is asked to open a piece (decoders trained with an opening slot may then start
-    with a pickup, as tunes do); otherwise it starts like any bar inside a piece, with music on the downbeat."""
+def cue_seed(base: int, cue: Cue) -> int:
+    """The sampling seed of ``cue`` in a run with seed ``base`` (what :func:`compose` uses)."""
+    return _seed(base, cue)
+
+
+def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
+    """The first statement of ``cue``'s theme among the music written before it (None: the theme is new)."""
+    return next((m for m in earlier if m.cue.theme == cue.theme), None)
+
+
+def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, previous: CueMusic | None = None,
+                theme: CueMusic | None = None, final: bool = False, opening: bool = False,
+                following: CueMusic | None = None, table=None) -> CueMusic:
+    """Write one cue with the per-cue ``seed`` (:func:`cue_seed`): primed by ``previous`` (the music just before it,
+    same meter), restating ``theme`` (its theme's first statement, if returning), the best of several candidates.
+    ``following``: the music right after it, kept as it is (a revised cue): the candidates are then all
+    measured and the choice also weighs how smoothly the cue's top voice leads into it (:func:`join_score`).
+    ``table``: the tokenizer's transposition table, if already built. This is the seam `revise` uses."""
     from mm2music.music.generate import GenerationConfig, generate_tokens
 
+    conditions = conditions_for(cue, opening=opening)
+    tonic_pc, mode = conditions.key_pc, conditions.key_mode
+    length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
+    primer: list[int] = []
+    restated: list[int] = []
+    if theme is not None and config.theme_bars > 0:
+        shift = (tonic_pc - Key.of(theme.cue.key, theme.cue.mode).pc + 6) % 12 - 6
+        keep = min(config.theme_bars, cue.bars - 1, theme.cue.bars)
+        if keep > 0 and theme.cue.meter == cue.meter:
+            theme_opening = [t for bar in _bars(theme.tokens, tokenizer.bar_id)[:keep] for t in bar]
+            if table is None:
+                table, _ = tokenizer.transposition_table(6)
+            restated = _transpose(theme_opening, table, shift) or []
+    if previous is not None and config.primer_bars > 0 and previous.cue.meter == cue.meter:
+        primer = [t for bar in _bars(previous.tokens, tokenizer.bar_id)[-config.primer_bars:] for t in bar]
+    n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0
+    gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=seed,
+                           max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
+    n = max(1, config.final_candidates if final else config.candidates)
+    measured: dict[int, CueMusic] = {}
+    perfect = candidate_score(tonic_pc, mode, cue.density, tonic_pc, mode, cue.density) + (CADENCE_WEIGHT if final else 0.0)
+
+    def judge(k: int, tokens: list[int]) -> bool:
+        """Measure candidate ``k`` as it finishes; a perfect fit stops the others (best of N, early)."""
+        ids = restated + tokens
+        notes = _notes_of(tokenizer.decode(ids), length_ticks) if ids else []
+        score, report = plan_fit(notes, cue, final)
+        report = {**report, "candidate": k, "restated_bars": n_restated}
+        if following is not None:
+            join = join_score(notes, following.notes)
+            score += JOIN_WEIGHT * join
+            report["join"] = round(join, 2)
+        measured[k] = CueMusic(cue, ids, notes, length_ticks, n, score, report)
+        return following is None and score >= perfect
+
+    generate_tokens(model, tokenizer, conditions, cue.bars - n_restated, num_samples=n, primer=primer + restated,
+                    config=gen, accept=judge)
+    return max(measured.values(), key=lambda m: (m.score, -m.report["candidate"]))
+
+
+JOIN_WEIGHT = 0.5  # weight of join_score when a revised cue must lead into kept music
+
+
+def join_score(notes: Sequence[NoteEvent], following: Sequence[NoteEvent]) -> float:
+    """How smoothly ``notes`` lead into ``following`` (the next cue's opening): 1 when the last top-voice note
+    steps (up to a tone) to the next cue's first top-voice note, falling to 0 at an octave's leap. In [0, 1]."""
+    if not notes or not following:
+        return 0.0
+    last = max(n.start for n in notes)
+    first = min(n.start for n in following)
+    top_out = max(n.pitch for n in notes if n.start == last)
+    top_in = max(n.pitch for n in following if n.start == first)
+    leap = abs(top_out - top_in)
+    return 1.0 if leap <= 2 else max(0.0, 1.0 - (leap - 2) / 10)
+
+
+def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None,
+            opening: bool = False, fixed: Mapping[int, CueMusic] | None = None) -> list[CueMusic]:
+    """Generate every cue in order with :func:`compose_cue` (see the module docstring). ``progress`` is called
+    with each finished cue. ``opening``: the first cue is asked to open a piece (decoders trained with an opening
+    slot may then start with a pickup, as tunes do); otherwise it starts like any bar inside a piece, with music
+    on the downbeat. ``fixed``: cue index -> music kept as it is (locked cues), not written again."""
     config = config or MusicConfig()
+    fixed = fixed or {}
     table = None  # the tokenizer's transposition table, built the first time a theme returns
     out: list[CueMusic] = []
-    first_statement: dict[str, CueMusic] = {}
     for i, cue in enumerate(cues):
-        final = i == len(cues) - 1
-        conditions = conditions_for(cue, opening=opening and i == 0)
-        tonic_pc, mode = conditions.key_pc, conditions.key_mode
-        length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
-        primer: list[int] = []
-        restated: list[int] = []
-        if cue.theme in first_statement and config.theme_bars > 0:
-            src = first_statement[cue.theme]
-            shift = (tonic_pc - Key.of(src.cue.key, src.cue.mode).pc + 6) % 12 - 6
-            keep = min(config.theme_bars, cue.bars - 1, src.cue.bars)
-            if keep > 0 and src.cue.meter == cue.meter:
-                theme_opening = [t for bar in _bars(src.tokens, tokenizer.bar_id)[:keep] for t in bar]
-                if table is None:
-                    table, _ = tokenizer.transposition_table(6)
-                restated = _transpose(theme_opening, table, shift) or []
-        if out and config.primer_bars > 0 and out[-1].cue.meter == cue.meter:
-            primer = [t for bar in _bars(out[-1].tokens, tokenizer.bar_id)[-config.primer_bars:] for t in bar]
-        n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0
-        gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=_seed(seed, cue),
-                               max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
-        n = max(1, config.final_candidates if final else config.candidates)
-        measured: dict[int, CueMusic] = {}
-        perfect = candidate_score(tonic_pc, mode, cue.density, tonic_pc, mode, cue.density) + (CADENCE_WEIGHT if final else 0.0)
-
-        def judge(k: int, tokens: list[int]) -> bool:
-            """Measure candidate ``k`` as it finishes; a perfect fit stops the others (best of N, early)."""
-            ids = restated + tokens
-            notes = _notes_of(tokenizer.decode(ids), length_ticks) if ids else []
-            score, report = plan_fit(notes, cue, final)
-            measured[k] = CueMusic(cue, ids, notes, length_ticks, n, score, {**report, "candidate": k, "restated_bars": n_restated})
-            return score >= perfect
-
-        generate_tokens(model, tokenizer, conditions, cue.bars - n_restated, num_samples=n, primer=primer + restated,
-                        config=gen, accept=judge)
-        best = max(measured.values(), key=lambda m: (m.score, -m.report["candidate"]))
+        theme = theme_source(cue, out)
+        if i in fixed:
+            best = fixed[i]
+        else:
+            if table is None and theme is not None:
+                table, _ = tokenizer.transposition_table(6)
+            best = compose_cue(cue, model, tokenizer, config, _seed(seed, cue), previous=out[-1] if out else None,
+                               theme=theme, final=i == len(cues) - 1, opening=opening and i == 0, table=table)
         out.append(best)
-        first_statement.setdefault(cue.theme, best)
         if progress:
             progress(best)
     return out

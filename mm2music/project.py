@@ -1,0 +1,347 @@
+"""The output folder is the project: what is stored there to rebuild and edit the score without the video's
+analysis running again (``revise``, ``refine``, ``--lock``).
+
+Layout of ``out/<name>/`` (besides the files a run always writes)::
+
+    project.json      format version, the checkpoint (path + sha256), the run's seed and hits, whether the
+                      music opens like a tune, the project version (one more per revise) and one entry per cue:
+                      {"file": "cues/01.json", "seed", "locked", "pinned": {setting: value}}
+    cues/NN.json      cue N (1-based): the plan's cue at full precision and the decoder's output for it, as
+                      ``compose.CueMusic`` holds it: tokens, notes [start, end, pitch, velocity] in ticks from the
+                      cue start, length_ticks, candidates, score, report; and the per-cue seed
+    render/music.npy  the music before loudness normalisation, float32 (samples, 2): a revise re-renders only
+                      the changed span into it
+    history/NNN/      earlier versions (every file of the folder as it was), newest last: ``revise --undo``
+
+Everything else (plan.json, cue sheet, MIDI, WAV, timeline, scored video) is derived from these and the
+analysis. Files are replaced by building the next version in a staging folder beside the project and renaming
+it into place (:func:`commit`): a failed step leaves the previous version as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from mm2music.arrange.compose import CueMusic
+from mm2music.arrange.orchestrate import NoteEvent
+from mm2music.errors import Mm2MusicError
+from mm2music.types import Analysis, AudioEnvelope, Cue, Emotion, Plan, Scene, TextSegment, Transition, VideoInfo
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+PROJECT_FILE = "project.json"
+MIX_FILE = "render/music.npy"
+HISTORY = "history"
+
+
+class ProjectError(Mm2MusicError):
+    """A project folder that cannot be read or edited as asked."""
+
+
+# --- (de)serialisation ----------------------------------------------------------------------------------
+
+
+def cue_to_json(cue: Cue) -> dict:
+    """A cue at full precision (plan.json rounds for people; the project must rebuild the exact tempo map)."""
+    out = asdict(cue)
+    out["instruments"], out["merged"] = list(cue.instruments), list(cue.merged)
+    return out
+
+
+def cue_from_json(data: dict, where: str) -> Cue:
+    """A Cue from its JSON; a missing or unknown field, or an invalid value, is a one-line ProjectError."""
+    names = {f.name for f in fields(Cue)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ProjectError(f"{where}: unknown cue field {unknown[0]!r}; valid fields are {', '.join(sorted(names))}")
+    try:
+        return Cue(**{**data, **{k: tuple(data.get(k, ())) for k in ("instruments", "merged", "catches", "bar_intensity")}})
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"{where}: {' '.join(str(exc).split())}; fix the value or run `revise --undo`") from None
+
+
+def music_to_json(music: CueMusic, seed: int) -> dict:
+    return {"cue": cue_to_json(music.cue), "seed": seed, "tokens": list(music.tokens),
+            "notes": [[n.start, n.end, n.pitch, n.velocity] for n in music.notes], "length_ticks": music.length_ticks,
+            "candidates": music.candidates, "score": music.score, "report": music.report}
+
+
+def music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
+    cue = cue_from_json(data["cue"], where)
+    notes = [NoteEvent(*n) for n in data["notes"]]
+    return CueMusic(cue, [int(t) for t in data["tokens"]], notes, int(data["length_ticks"]), int(data["candidates"]),
+                    float(data["score"]), dict(data["report"])), int(data["seed"])
+
+
+def analysis_from_json(data: dict) -> Analysis:
+    """The Analysis a run wrote to ``analysis.json`` (the audio envelope is re-read from the source when needed)."""
+    scenes = tuple(Scene(i, s["start"], s["end"]) for i, s in enumerate(data["scenes"]))
+    emotions = []
+    for s in data["scenes"]:
+        if "valence" in s:
+            total = sum(s["emotions"].values()) or 1.0
+            emotions.append(Emotion(s["valence"], s["arousal"], {k: v / total for k, v in s["emotions"].items()},
+                                    s["confidence"], tuple(s.get("sources", ()))))
+    transitions = tuple(Transition(**t) for t in data.get("transitions", ()))
+    segments = tuple(TextSegment(**s) for s in data.get("segments", ()))
+    video = VideoInfo(**data["video"]) if data.get("video") else None
+    return Analysis(source=data["source"], kind=data["kind"], duration=data["duration"], scenes=scenes,
+                    transitions=transitions, segments=segments, video=video, warnings=tuple(data.get("warnings", ())),
+                    emotions=tuple(emotions))
+
+
+def checkpoint_hash(path: str | Path) -> str:
+    """sha256 of a checkpoint's weights and configuration (what makes its music reproducible)."""
+    h = hashlib.sha256()
+    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+        f = Path(path) / name
+        if f.is_file():
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    replace_file(path).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# --- the project ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CueEntry:
+    """One cue of the project: its music, the seed that wrote it, and what the user fixed about it."""
+
+    music: CueMusic
+    seed: int
+    locked: bool = False
+    pinned: dict = field(default_factory=dict)  # settings set by revise/refine: {"key": "D minor", "tempo": 96.0, ...}
+
+
+@dataclass
+class Project:
+    folder: Path
+    config: dict  # the resolved configuration of the run (config.json)
+    analysis: Analysis
+    cues: list[CueEntry]
+    checkpoint: dict  # {"path": str | None, "sha256": str}
+    seed: int
+    hits: list[float]
+    opening: bool  # the first cue opens like a tune (text and captions)
+    version: int = 1
+    notes: tuple[str, ...] = ()  # the plan's remarks
+
+    @property
+    def plan(self) -> Plan:
+        return Plan(tuple(e.music.cue for e in self.cues), self.analysis.duration, self.notes)
+
+    @property
+    def music(self) -> list[CueMusic]:
+        return [e.music for e in self.cues]
+
+    def cue_index(self, number: int) -> int:
+        """0-based index of cue ``number`` (1-based, as the cue sheet counts); a one-line error if out of range."""
+        if not 1 <= number <= len(self.cues):
+            raise ProjectError(f"--cue {number} does not exist; {self.folder.name} has cues 1-{len(self.cues)} (see its cue_sheet.md)")
+        return number - 1
+
+    def fps(self) -> float:
+        return self.analysis.video.fps if self.analysis.video else 25.0
+
+    def audio_envelope(self) -> AudioEnvelope | None:
+        """The source's audio envelope (for ducking), read again from the source: no video decoding."""
+        from mm2music.media.audio import read_audio_envelope
+
+        if self.analysis.kind != "video" or not self.analysis.video or not self.analysis.video.has_audio:
+            return None
+        media = self.config.get("media", {})
+        return read_audio_envelope(self.analysis.source, media.get("audio_sample_rate", 16000), media.get("audio_hop_s", 0.05))
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "kind": "mm2music-project", "version": self.version, "checkpoint": self.checkpoint,
+                "seed": self.seed, "hits": self.hits, "opening": self.opening, "notes": list(self.notes),
+                "cues": [{"file": cue_file(i), "seed": e.seed, "locked": e.locked, "pinned": e.pinned}
+                         for i, e in enumerate(self.cues)]}
+
+    def write(self, folder: Path, changed: set[int] | None = None) -> None:
+        """Write project.json and the cue files (only those in ``changed``, if given) into ``folder``."""
+        for i, e in enumerate(self.cues):
+            if changed is None or i in changed:
+                _write_json(folder / cue_file(i), music_to_json(e.music, e.seed))
+        _write_json(folder / PROJECT_FILE, self.to_json())
+
+
+def cue_file(i: int) -> str:
+    return f"cues/{i + 1:02d}.json"
+
+
+def is_project(folder: Path) -> bool:
+    return (Path(folder) / PROJECT_FILE).is_file()
+
+
+def load_project(folder: str | Path) -> Project:
+    """Read a project folder; a folder that is not one (or is from another format) is a one-line error."""
+    folder = Path(folder)
+    path = folder / PROJECT_FILE
+    if not path.is_file():
+        hint = "score it first (run_pipeline.py --video ...)" if not folder.exists() else "it was written without music (--analyze-only) or by an older mm2music; score it again"
+        raise ProjectError(f"'{folder}' is not an mm2music project (no {PROJECT_FILE}); {hint}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        analysis = analysis_from_json(json.loads((folder / "analysis.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"cannot read the project '{folder}': {' '.join(str(exc).split())}; restore it with `revise {folder} --undo`") from None
+    if data.get("format") != FORMAT:
+        raise ProjectError(f"'{folder}' has project format {data.get('format')!r}; this mm2music reads format {FORMAT}: score it again")
+    cues = []
+    for item in data["cues"]:
+        where = str(folder / item["file"])
+        try:
+            music, seed = music_from_json(json.loads((folder / item["file"]).read_text(encoding="utf-8")), where)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ProjectError(f"cannot read {where}: {' '.join(str(exc).split())}; restore it with `revise {folder} --undo`") from None
+        cues.append(CueEntry(music, seed, bool(item.get("locked")), dict(item.get("pinned", {}))))
+    return Project(folder, config, analysis, cues, data["checkpoint"], int(data["seed"]), list(data["hits"]),
+                   bool(data["opening"]), int(data.get("version", 1)), tuple(data.get("notes", ())))
+
+
+def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: list[CueMusic], seeds: list[int],
+                raw_audio: np.ndarray | None, locked: set[int] = frozenset(), pinned: dict[int, dict] | None = None,
+                previous: Path | None = None) -> Project:
+    """Write the project files of a full run into ``staging`` (the pipeline calls this after the music);
+    ``previous``: the folder this run replaces; if it is a project, it becomes the newest version in history."""
+    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
+
+    ckpt = config.music.checkpoint or str(DEFAULT_CHECKPOINT)
+    pinned = pinned or {}
+    entries = [CueEntry(m, s, i in locked, dict(pinned.get(i, {}))) for i, (m, s) in enumerate(zip(music, seeds))]
+    project = Project(staging, config.to_dict(), analysis, entries,
+                      {"path": config.music.checkpoint, "sha256": checkpoint_hash(ckpt)}, config.seed,
+                      sorted(config.plan.hits or []), analysis.kind != "video", 1, tuple(plan.notes))
+    project.write(staging)
+    if previous is not None and is_project(previous):  # a re-run of a project keeps its history: undo goes back
+        versions = history_versions(previous)
+        number = int(versions[-1].name) + 1 if versions else 1
+        _link_tree(previous, staging / HISTORY / f"{number:03d}", skip=lambda rel: rel.startswith(HISTORY + "/"))
+        for v in versions:
+            _link_tree(v, staging / HISTORY / v.name)
+    if raw_audio is not None:
+        save_mix(staging, raw_audio)
+    return project
+
+
+def save_mix(folder: Path, audio: np.ndarray) -> None:
+    np.save(replace_file(folder / MIX_FILE), np.ascontiguousarray(audio, dtype=np.float32))
+
+
+def load_mix(folder: Path) -> np.ndarray:
+    path = folder / MIX_FILE
+    if not path.is_file():
+        raise ProjectError(f"'{path}' is missing; the project cannot be re-rendered piecewise: score it again")
+    return np.load(path)
+
+
+# --- versions: staged, renamed into place, history kept --------------------------------------------------
+
+
+def _link_tree(src: Path, dst: Path, skip: Callable[[str], bool] = lambda rel: False) -> None:
+    """Hard-link every file of ``src`` into ``dst`` (same file system: no copy), except those ``skip`` names."""
+    for root, _, files in os.walk(src):
+        for name in files:
+            s = Path(root) / name
+            rel = s.relative_to(src).as_posix()
+            if skip(rel):
+                continue
+            d = dst / rel
+            d.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(s, d)
+            except OSError:
+                shutil.copy2(s, d)
+
+
+def history_versions(folder: Path) -> list[Path]:
+    h = Path(folder) / HISTORY
+    return sorted((p for p in h.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)) if h.is_dir() else []
+
+
+@contextmanager
+def next_version(folder: Path, keep_history: bool = True) -> Iterator[Path]:
+    """Yield a staging folder holding the current version (hard links); what the block writes there replaces
+    files (write new files, never edit a linked one in place: :func:`replace_file`). When the block succeeds
+    the current version goes to ``history/NNN/`` (if ``keep_history``) and the staging folder is renamed into
+    place; when it fails, the project is left exactly as it was."""
+    folder = Path(folder)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        _link_tree(folder, staging)
+        if keep_history:
+            versions = history_versions(folder)
+            number = int(versions[-1].name) + 1 if versions else 1
+            _link_tree(folder, staging / HISTORY / f"{number:03d}", skip=lambda rel: rel.startswith(HISTORY + "/"))
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    swap(folder, staging)
+
+
+def swap(folder: Path, staging: Path) -> None:
+    """Rename ``staging`` into place of ``folder`` (the old one is removed only after the rename)."""
+    trash = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    folder.rename(trash)
+    try:
+        staging.rename(folder)
+    except BaseException:
+        trash.rename(folder)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def replace_file(path: Path) -> Path:
+    """Unlink ``path`` (a hard link shared with history) so that writing it makes a new file; returns it."""
+    path.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def undo(folder: str | Path) -> int:
+    """Restore the newest version in ``history/`` (it leaves the history); returns the number of versions left."""
+    folder = Path(folder)
+    versions = history_versions(folder)
+    if not versions:
+        raise ProjectError(f"'{folder}' has no earlier version to restore (history/ is empty); nothing was changed")
+    last = versions[-1]
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        _link_tree(last, staging)
+        for v in versions[:-1]:
+            _link_tree(v, staging / HISTORY / v.name)
+        _link_tree(folder / HISTORY, staging / HISTORY,
+                   skip=lambda rel: rel.split("/")[0].isdigit())  # other files kept in history/ (none today)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    swap(folder, staging)
+    return len(versions) - 1
+
+
+def with_pinned(cue: Cue, **changes) -> Cue:
+    """``cue`` with ``changes``; a field the Cue does not have (e.g. ``intensity`` before the planner has it)
+    is dropped here and kept in the project's ``pinned`` settings."""
+    names = {f.name for f in fields(Cue)}
+    return replace(cue, **{k: v for k, v in changes.items() if k in names})

@@ -1,0 +1,82 @@
+"""Revise a scored project: write one cue again and keep the others, variations to pick from, undo.
+
+    run_pipeline.py revise out/clip --cue 3 [--seed S] [--key K] [--tempo BPM] [--instruments LIST] [--intensity X]
+    run_pipeline.py revise out/clip --cue 3 --variations 4      # variations/cue03/v1..v4 (.wav preview, .mid, .json)
+    run_pipeline.py revise out/clip --cue 3 --pick 2            # keep variation 2
+    run_pipeline.py revise out/clip                             # apply the edits made by hand to plan.json
+    run_pipeline.py revise out/clip --undo                      # restore the previous version (history/)
+
+Only the revised cue's notes change in soundtrack.mid; the audio is re-rendered over that cue (and its release
+into the next) and spliced in. Exit 0 on success, 1 with ``error: ...`` on a user error (nothing changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mm2music.errors import Mm2MusicError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="run_pipeline.py revise", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("project", type=Path, help="a scored output folder, e.g. out/clip")
+    p.add_argument("--cue", type=int, metavar="N", help="the cue to write again (1-based, as in cue_sheet.md)")
+    p.add_argument("--seed", type=int, help="seed (default: a new one); the cue a full run with --seed S would write")
+    p.add_argument("--key", metavar="KEY", help="e.g. 'D minor', 'F# major', Bb, Em")
+    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo; the cue keeps filling its span with whole bars")
+    p.add_argument("--instruments", metavar="LIST", help="instrument families, melody first, e.g. strings,piano")
+    p.add_argument("--intensity", type=float, metavar="X", help="0 (calm) .. 1 (intense): dynamics and note density")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--variations", type=int, metavar="K", help="write K alternatives side by side instead (variations/cueNN/)")
+    what.add_argument("--pick", type=int, metavar="J", help="keep variation J of --cue")
+    what.add_argument("--undo", action="store_true", help="restore the previous version from history/")
+    p.add_argument("--debug", action="store_true", help="tracebacks and debug logs")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    from mm2music import project, revise
+
+    try:
+        if args.undo:
+            left = project.undo(args.project)
+            print(f"restored the previous version of {args.project} ({left} earlier version{'s' if left != 1 else ''} left in history/)")
+            return 0
+        if (args.variations is not None or args.pick is not None) and args.cue is None:
+            raise Mm2MusicError("--variations and --pick need --cue N")
+        settings = revise.settings_from_args(args.key, args.tempo, args.instruments, args.intensity)
+        if args.pick is not None:
+            r = revise.pick(args.project, args.cue, args.pick)
+            print(f"kept variation {args.pick} of cue {args.cue} in {r.folder} (version {r.version}, {r.seconds:.1f} s)")
+            return 0
+        if args.variations is not None:
+            r = revise.variations(args.project, args.cue, args.variations, settings, args.seed)
+            print(f"wrote {len(r.variations)} variations of cue {args.cue} in {r.seconds:.1f} s (the score is unchanged):")
+            for path in r.variations:
+                print(f"  {path} (+ {path.with_suffix('.mid').name}); keep one with --cue {args.cue} --pick {path.stem[1:]}")
+            return 0
+        r = revise.revise(args.project, args.cue, settings, args.seed)
+    except Mm2MusicError as exc:
+        if args.debug:
+            raise
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the project was not changed", file=sys.stderr)
+        return 130
+    cues = ", ".join(str(c) for c in r.cues)
+    print(f"revised cue{'s' if len(r.cues) > 1 else ''} {cues} of {r.folder} in {r.seconds:.1f} s (version {r.version}; "
+          f"the previous one is in history/, `--undo` restores it)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

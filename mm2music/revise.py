@@ -1,0 +1,538 @@
+"""Revise a scored project: write one cue again and keep the rest, offer variations, lock cues, undo.
+
+A revise re-composes only cue N (:func:`~mm2music.arrange.compose.compose_cue`, primed by the previous cue's
+last bars as a full run is, and chosen among its candidates also for how it leads into the kept next cue), and
+rebuilds the MIDI from the stored music of every cue with the same score builder, so every other cue's notes
+come out byte-identical. The audio is re-rendered only over the changed span (from a short pre-roll before
+the cue, so the previous cue's ringing notes sound on, to the release tail into the next cue) and spliced into
+the stored pre-normalisation mix with a short crossfade at each join; then it is normalised, muxed, and the
+cue sheet, timeline and plan are written again. Each revise is staged and renamed into place; the previous
+version goes to ``history/`` (:mod:`mm2music.project`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from mm2music.arrange.compose import CueMusic, compose_cue, cue_seed, theme_source
+from mm2music.config import MusicConfig, RenderConfig
+from mm2music.errors import ConfigError, Mm2MusicError
+from mm2music.graph.cues import DYNAMICS, FAMILIES
+from mm2music.key import Key
+from mm2music.graph.beats import fit_beats
+from mm2music.graph.plan import fit_tempi, ramp_tempi
+from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS
+from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, cue_file, load_mix, load_project,
+                              music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
+from mm2music.types import Cue, Plan
+
+log = logging.getLogger(__name__)
+
+PRE_ROLL_S = 2.0  # re-render from this long before the cue: the previous cue's notes ring on into it
+TAIL_S = 2.0  # ... to this long after it: the revised cue's release rings into the next one
+CROSSFADE_S = 0.01  # the splice at each join
+
+
+# --- what can be changed about a cue ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CueSettings:
+    """Changes asked for one cue; None = keep. ``intensity`` in [0, 1] sets the dynamics and the density bin
+    (and the cue's ``intensity`` field where the plan has one); the rest are the plan's own fields."""
+
+    key: str | None = None  # "D minor", "Bb", "Em"
+    tempo: float | None = None  # BPM; the cue keeps filling its span with whole bars
+    instruments: tuple[str, ...] | None = None
+    intensity: float | None = None
+    density: str | None = None
+    register: str | None = None
+    dynamics: str | None = None
+    texture: str | None = None
+    articulation: str | None = None
+
+    def pinned(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_pinned(cls, data: dict) -> CueSettings:
+        return cls(**{k: (tuple(v) if k == "instruments" else v) for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _one_of(value: str, allowed: Sequence[str], what: str, where: str) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{where}: {what} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def fit_tempo(cues: Sequence[Cue], i: int, bpm: float, where: str = "--tempo") -> tuple[int, float, float | None, str]:
+    """(bars, base tempo, ramp target, odd last bar) of cue ``i`` at about ``bpm``, filling its span exactly as
+    the planner does: whole beats at one tempo with an odd last bar (:func:`fit_beats`, its caught cuts near
+    the grid), or, for a plan made with ramps, whole bars (:func:`fit_tempi`) and a last-bar ramp into the
+    next cue's tempo when they differ by more than its threshold (:func:`ramp_tempi`)."""
+    if not 20 <= bpm <= 320:
+        raise ConfigError(f"{where} {bpm:g} BPM is out of range; give 20-320")
+    cue = cues[i]
+    duration = cue.end - cue.start
+    band = (bpm * 0.85, bpm * 1.15)
+    if not any(c.ramp_to_bpm is not None for c in cues):
+        fit, = fit_beats([duration], [bpm], cue.meter, [[c - cue.start for c in cue.catches]], band)
+        return fit.bars, fit.qpm, None, fit.odd_bar
+    (bars, fitted), = fit_tempi([duration], [bpm], cue.beats_per_bar, band)
+    if i + 1 < len(cues):
+        nxt = cues[i + 1]
+        base, ramp = ramp_tempi([(bars, fitted), (nxt.bars, nxt.tempo_bpm)], [duration, nxt.end - nxt.start],
+                                cue.beats_per_bar, band=band)[0]
+        return bars, base, ramp, ""
+    return bars, fitted, None, ""
+
+
+def _resample(values: Sequence[float], n: int, default: float) -> tuple[float, ...]:
+    """``values`` (per bar) stretched to ``n`` bars (nearest value), or ``default`` everywhere."""
+    if not values:
+        return (default,) * n
+    return tuple(values[min(len(values) - 1, int(k * len(values) / n))] for k in range(n))
+
+
+def apply_settings(cues: Sequence[Cue], i: int, settings: CueSettings, where: str = "revise") -> Cue:
+    """Cue ``i`` with ``settings`` applied and validated (one-line errors naming the bad value)."""
+    cue = cues[i]
+    changes: dict = {}
+    if settings.key is not None:
+        try:
+            key = Key.parse(settings.key)
+            tonic, mode = key.tonic, key.mode
+        except (ValueError, Mm2MusicError):
+            raise ConfigError(f"{where}: key {settings.key!r} is not a key; use e.g. 'D minor', 'F# major', 'Bb' or 'Em'") from None
+        changes.update(key=tonic, mode=mode)
+    if settings.instruments is not None:
+        for f in settings.instruments:
+            _one_of(f, FAMILIES, "instrument family", where)
+        if not settings.instruments:
+            raise ConfigError(f"{where}: no instruments given; name at least one of {', '.join(FAMILIES)}")
+        changes["instruments"] = tuple(settings.instruments)
+    if settings.intensity is not None:
+        x = settings.intensity
+        if not 0.0 <= x <= 1.0:
+            raise ConfigError(f"{where}: intensity {x:g} is outside [0, 1]; give e.g. 0.8 for intense, 0.2 for calm")
+        curve = [min(1.0, max(0.0, v - cue.intensity + x)) for v in cue.bar_intensity] or [x] * cue.bars
+        changes.update(bar_intensity=tuple(curve), dynamics=DYNAMICS[round(x * (len(DYNAMICS) - 1))],
+                       density=DENSITY_BINS[round(x * (len(DENSITY_BINS) - 1))])
+    for name, allowed in (("density", DENSITY_BINS), ("register", REGISTER_BINS), ("dynamics", DYNAMICS)):
+        value = getattr(settings, name)
+        if value is not None:
+            changes[name] = _one_of(value, allowed, name, where)
+    for name in ("texture", "articulation"):
+        if getattr(settings, name) is not None:
+            changes[name] = getattr(settings, name)
+    if settings.texture is not None:
+        from mm2music.arrange.compose import TEXTURE_CONDITIONS
+
+        _one_of(settings.texture, tuple(TEXTURE_CONDITIONS), "texture", where)
+    if settings.tempo is not None:
+        bars, base, ramp, odd = fit_tempo(cues, i, float(settings.tempo), f"{where}: tempo")
+        curve = changes.get("bar_intensity", cue.bar_intensity)
+        changes.update(bars=bars, tempo_bpm=base, ramp_to_bpm=ramp, odd_bar=odd, bar_intensity=_resample(curve, bars, cue.intensity))
+    return with_pinned(cue, **changes)
+
+
+# --- plan.json edited by hand ------------------------------------------------------------------------------
+
+EDITABLE = {"key", "mode", "tempo_bpm", "instruments", "density", "register", "dynamics", "texture", "articulation", "intensity"}
+
+
+def plan_edits(project: Project) -> dict[int, CueSettings]:
+    """Cues whose entry in ``plan.json`` differs from the project (an edit by hand), as settings; an edit
+    of a field that cannot change (times, bars, ...) or of an unknown one is a one-line error."""
+    path = project.folder / "plan.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        edited = data["cues"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"cannot read {path}: {' '.join(str(exc).split())}; fix the JSON or run `revise {project.folder} --undo`") from None
+    if not isinstance(edited, list) or len(edited) != len(project.cues):
+        raise ProjectError(f"{path} has {len(edited) if isinstance(edited, list) else 'no'} cues, the project {len(project.cues)}; "
+                           "cues follow the cuts: edit a cue's fields, do not add or remove cues")
+    out: dict[int, CueSettings] = {}
+    for i, (entry, new) in enumerate(zip(project.cues, edited)):
+        old = entry.music.cue.to_json()
+        if not isinstance(new, dict):
+            raise ProjectError(f"{path}: cue {i + 1} is not a JSON object")
+        changed = {k for k in set(old) | set(new) if new.get(k, old.get(k)) != old.get(k) or k not in old}
+        if not changed:
+            continue
+        fixed = sorted(changed - EDITABLE)
+        if fixed:
+            raise ProjectError(f"{path}: cue {i + 1} field {fixed[0]!r} cannot be edited (it follows the cuts and the tempo); "
+                               f"edit one of {', '.join(sorted(EDITABLE))}, or restore it to {old.get(fixed[0])!r}")
+        settings: dict = {}
+        if changed & {"key", "mode"}:
+            settings["key"] = f"{new.get('key', old['key'])} {new.get('mode', old['mode'])}"
+        if "tempo_bpm" in changed:
+            if not isinstance(new["tempo_bpm"], (int, float)):
+                raise ProjectError(f"{path}: cue {i + 1} tempo_bpm {new['tempo_bpm']!r} is not a number of BPM")
+            settings["tempo"] = float(new["tempo_bpm"])
+        if "instruments" in changed:
+            if not isinstance(new["instruments"], list):
+                raise ProjectError(f"{path}: cue {i + 1} instruments {new['instruments']!r} is not a list like [\"strings\", \"piano\"]")
+            settings["instruments"] = tuple(new["instruments"])
+        for k in ("density", "register", "dynamics", "texture", "articulation", "intensity"):
+            if k in changed:
+                settings[k] = new[k]
+        out[i] = CueSettings(**settings)
+    return out
+
+
+# --- locks on a full re-run ----------------------------------------------------------------------------
+
+
+def apply_locks(folder: Path, plan: Plan, numbers: Sequence[int]) -> tuple[Plan, dict[int, CueEntry]]:
+    """The new ``plan`` with the project's cues ``numbers`` (1-based) kept as they were, and those cues'
+    entries (index -> entry). The cues must still span the same time (the cuts decide the cues)."""
+    project = load_project(folder)
+    cues = list(plan.cues)
+    kept: dict[int, CueEntry] = {}
+    for number in sorted(set(numbers)):
+        i = project.cue_index(number)
+        old = project.cues[i].music.cue
+        if i >= len(cues) or abs(cues[i].start - old.start) > 1e-3 or abs(cues[i].end - old.end) > 1e-3:
+            raise ProjectError(f"--lock {number}: cue {number} spans {old.start:.2f}-{old.end:.2f} s in the project but the new plan "
+                               "has no cue there (the cuts changed); drop --lock or keep the analysis settings")
+        cues[i] = old
+        kept[i] = replace(project.cues[i], locked=True)
+    for i in range(1, len(cues)):  # a cue ramping into a kept one lands on its tempo
+        if i in kept and (i - 1) not in kept and cues[i - 1].ramp_to_bpm is not None:
+            prev = cues[i - 1]
+            base, ramp = ramp_tempi([(prev.bars, prev.tempo_bpm), (cues[i].bars, cues[i].tempo_bpm)],
+                                    [prev.end - prev.start, cues[i].end - cues[i].start], prev.beats_per_bar)[0]
+            cues[i - 1] = replace(prev, tempo_bpm=base, ramp_to_bpm=ramp)
+    return Plan(tuple(cues), plan.duration, plan.notes), kept
+
+
+# --- composing ---------------------------------------------------------------------------------------------
+
+
+def _music_config(project: Project) -> MusicConfig:
+    data = project.config.get("music", {})
+    return MusicConfig(**{k: v for k, v in data.items() if k in MusicConfig.__dataclass_fields__})
+
+
+def _render_config(project: Project) -> RenderConfig:
+    data = project.config.get("render", {})
+    return RenderConfig(**{k: v for k, v in data.items() if k in RenderConfig.__dataclass_fields__})
+
+
+def load_model(project: Project):
+    """The project's decoder; a warning if its checkpoint changed since the project was scored."""
+    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
+    from mm2music.pipeline import load_music_model
+
+    config = _music_config(project)
+    model, tokenizer = load_music_model(project.checkpoint.get("path"), config.quantize)
+    path = project.checkpoint.get("path") or str(DEFAULT_CHECKPOINT)
+    if checkpoint_hash(path) != project.checkpoint.get("sha256"):
+        log.warning("the checkpoint %s changed since %s was scored: revised cues are written by another model", path, project.folder.name)
+    return model, tokenizer
+
+
+def new_seed(entry: CueEntry, salt: str) -> int:
+    return zlib.crc32(f"{entry.seed}:{salt}".encode()) & 0x7FFFFFFF
+
+
+def write_cue(project: Project, i: int, cue: Cue, seed: int, model, tokenizer) -> CueMusic:
+    """Compose cue ``i`` as ``cue`` with ``seed``, primed by the stored previous cue and leading into the next."""
+    music = project.music
+    before = music[:i]
+    return compose_cue(cue, model, tokenizer, _music_config(project), seed, previous=before[-1] if before else None,
+                       theme=theme_source(cue, before), final=i == len(music) - 1, opening=project.opening and i == 0,
+                       following=music[i + 1] if i + 1 < len(music) else None)
+
+
+# --- audio: re-render one span and splice it -------------------------------------------------------------
+
+
+def _span_parts(music: Sequence[CueMusic], hits: Sequence[float]):
+    """Every cue's orchestrated parts, as (cue index, part) with notes in seconds."""
+    from mm2music.arrange.score import cue_parts, hit_ticks
+    from mm2music.arrange.timing import TICKS_PER_QUARTER, layout
+
+    cues = [m.cue for m in music]
+    timings = layout(cues)
+    for i, m in enumerate(music):
+        for part in cue_parts(m, hit_ticks(i, cues, timings, hits), last=i == len(music) - 1):
+            notes = [(m.cue.seconds_at(n.start / TICKS_PER_QUARTER), m.cue.seconds_at(n.end / TICKS_PER_QUARTER), n.pitch, n.velocity)
+                     for n in part.notes]
+            yield i, part, notes
+
+
+def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_total: int, config: RenderConfig,
+                pre_s: float = PRE_ROLL_S, tail_s: float = TAIL_S) -> tuple[int, np.ndarray]:
+    """(first sample, audio) of the soundtrack from ``pre_s`` before cue ``i`` to ``tail_s`` after it: the
+    notes sounding in that window (earlier ones from the window's start), rendered by a fresh synth."""
+    from mm2music.render.synth import Synthesizer
+
+    sr = config.sample_rate
+    cue = music[i].cue
+    a = max(0, round((cue.start - pre_s) * sr))
+    b = min(n_total, round((cue.end + tail_s) * sr))
+    t0, t1 = a / sr, b / sr
+    synth = Synthesizer(b - a, config.soundfont, sr, fade_s=0.03 if b == n_total else 0.0)
+    try:
+        for _, part, notes in _span_parts(music, hits):
+            window = [(max(s, t0) - t0, e - t0, p, v) for s, e, p, v in notes if e > t0 and s < t1]
+            if window:
+                synth.add(window, part.program, part.is_drum)
+        return a, synth.finish()
+    finally:
+        synth.close()
+
+
+def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: int, crossfade_s: float = CROSSFADE_S) -> np.ndarray:
+    """``mix`` with ``segment`` (rendered from sample ``start``) in place from ``join_at`` (the cue's start) to
+    the segment's end, with a linear crossfade of ``crossfade_s`` ending at ``join_at`` and one ending at the
+    segment's end (none at the soundtrack's own start or end). Outside them, ``mix`` is untouched."""
+    out = mix.copy()
+    end = start + len(segment)
+    x = max(1, round(crossfade_s * sr))
+    a = max(start, join_at - x)
+    out[join_at:end] = segment[join_at - start:]
+    if a < join_at:
+        r = np.linspace(0.0, 1.0, join_at - a, endpoint=False, dtype=np.float32)[:, None]
+        out[a:join_at] = mix[a:join_at] * (1 - r) + segment[a - start:join_at - start] * r
+    if end < len(mix):
+        b = max(join_at, end - x)
+        r = np.linspace(1.0, 0.0, end - b, endpoint=False, dtype=np.float32)[:, None]
+        out[b:end] = segment[b - start:] * r + mix[b:end] * (1 - r)
+    return out
+
+
+# --- rebuilding the outputs -----------------------------------------------------------------------------
+
+
+def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
+    """Write every derived file of ``project`` into ``staging`` from its stored music and ``mix`` (the music
+    before normalisation): plan, MIDI, WAV, scored video, timeline, cue sheet. Returns the sync report."""
+    from mm2music.arrange.cuesheet import cue_sheet
+    from mm2music.arrange.score import build_score
+    from mm2music.arrange.timing import sync_report
+    from mm2music.graph.export import write_timeline
+    from mm2music.render.mix import duck_gain, ducked_fraction
+    from mm2music.render.mux import mux, verify_muxed
+    from mm2music.render.synth import normalize_loudness, write_wav
+
+    config = _render_config(project)
+    analysis, plan, music, hits = project.analysis, project.plan, project.music, project.hits
+    sr = config.sample_rate
+    replace_file(staging / "plan.json").write_text(json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    midi = replace_file(staging / "soundtrack.mid")
+    score = build_score(music, project.fps(), analysis.cuts, hits)
+    score.dump_midi(str(midi))
+    caught = sorted(c for m in music for c in m.cue.catches)  # shot cuts inside a cue: caught by a note
+    sync = sync_report(midi, {"cut": [c for c in analysis.cuts if all(abs(c - k) > 1e-6 for k in caught)], "hit": hits}, caught)
+    audio, lufs = normalize_loudness(mix, sr, config.target_lufs)
+    write_wav(replace_file(staging / "soundtrack.wav"), audio, sr)
+    roll = [(n.time, n.time + n.duration, n.pitch) for track in score.to("second").tracks if not track.is_drum for n in track.notes]
+    extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
+    timeline = replace_file(staging / "timeline.png")
+    if analysis.kind == "video" and analysis.video is not None:
+        envelope = project.audio_envelope()
+        keep = config.mix == "keep" and envelope is not None
+        mixed = audio
+        if keep:
+            gain = duck_gain(envelope, len(audio), sr, config.duck_db)
+            mixed = audio * gain[:, None]
+            extra["ducked_fraction"] = round(ducked_fraction(gain, config.duck_db), 3)
+        tmp = replace_file(staging / ".music_for_mux.wav")
+        write_wav(tmp, mixed, sr)
+        scored = replace_file(staging / f"{Path(analysis.source).stem}_scored.mp4")
+        with ThreadPoolExecutor(1) as pool:
+            muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
+                                 keep, analysis.video.has_audio, analysis.duration)
+            write_timeline(timeline, analysis, plan, roll)
+            muxing.result()
+        tmp.unlink()
+        extra["muxed"] = verify_muxed(scored, analysis.duration)
+    else:
+        write_timeline(timeline, analysis, plan, roll)
+    extra["mix"] = config.mix if analysis.kind == "video" else None
+    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, project.fps(), extra)
+    write_cue_sheet(project, sheet, staging)
+    return sync
+
+
+def write_cue_sheet(project: Project, sheet: dict, staging: Path) -> None:
+    """The cue sheet with each cue's seed, lock and pinned settings (JSON fields and Markdown lines)."""
+    from mm2music.arrange.cuesheet import cue_sheet_markdown
+
+    lines = []
+    for n, (item, entry) in enumerate(zip(sheet["cues"], project.cues), 1):
+        item.update(seed=entry.seed, locked=entry.locked, pinned=entry.pinned)
+        if entry.pinned or entry.locked:
+            what = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entry.pinned.items())
+            lines.append(f"- cue {n}: " + ("locked" + ("; " if what else "") if entry.locked else "") + (f"pinned {what}" if what else ""))
+    sheet["project_version"] = project.version
+    replace_file(staging / "cue_sheet.json").write_text(json.dumps(sheet, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md = cue_sheet_markdown(sheet, Path(project.analysis.source).name)
+    if lines:
+        md += "\nSettings kept by revise / refine / --lock:\n" + "\n".join(lines) + "\n"
+    replace_file(staging / "cue_sheet.md").write_text(md, encoding="utf-8")
+
+
+def annotate_cue_sheet(folder: Path, project: Project) -> None:
+    """Add seeds, locks and pinned settings to the cue sheet a full run wrote in ``folder``."""
+    sheet = json.loads((folder / "cue_sheet.json").read_text(encoding="utf-8"))
+    write_cue_sheet(project, sheet, folder)
+
+
+# --- the revise operations ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Revision:
+    """What a revise did: the cues rewritten, the seconds it took, the files' folder, the version number."""
+
+    folder: Path
+    cues: list[int]  # 1-based
+    version: int
+    seconds: float = 0.0
+    variations: list[Path] | None = None
+
+
+def commit_cues(project: Project, changed: dict[int, CueEntry]) -> Revision:
+    """Replace the entries ``changed`` (index -> entry), re-render their spans, rebuild everything, stage it
+    and rename it into place with the previous version in history."""
+    import time
+
+    t0 = time.perf_counter()
+    config = _render_config(project)
+    mix = load_mix(project.folder)
+    for i in sorted(changed):
+        project.cues[i] = changed[i]
+        start, segment = render_span(project.music, i, project.hits, len(mix), config)
+        mix = splice(mix, start, segment, round(project.music[i].cue.start * config.sample_rate), config.sample_rate)
+    project.version += 1
+    with next_version(project.folder) as staging:
+        project.write(staging, set(changed))
+        save_mix(staging, mix)
+        write_outputs(project, mix, staging)
+    return Revision(project.folder, [i + 1 for i in sorted(changed)], project.version, time.perf_counter() - t0)
+
+
+def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = CueSettings(), seed: int | None = None) -> Revision:
+    """Write cue ``cue`` (1-based) again with ``settings`` and a new seed (``seed``: the seed a full run with
+    ``--seed seed`` gives this cue), and every cue whose ``plan.json`` entry was edited by hand."""
+    import time
+
+    t0 = time.perf_counter()
+    project = load_project(folder)
+    edits = plan_edits(project)
+    targets = dict(edits)
+    if cue is not None:
+        i = project.cue_index(cue)
+        base = targets.get(i, CueSettings())
+        targets[i] = replace(base, **{k: v for k, v in settings.__dict__.items() if v is not None})
+    if not targets:
+        raise ProjectError(f"nothing to revise in '{project.folder}'; pass --cue N (1-{len(project.cues)}) or edit plan.json first")
+    model, tokenizer = load_model(project)
+    changed: dict[int, CueEntry] = {}
+    for i in sorted(targets):
+        entry = project.cues[i]
+        new_cue = apply_settings([e.music.cue for e in project.cues], i, targets[i], f"cue {i + 1}")
+        s = cue_seed(seed, new_cue) if seed is not None else new_seed(entry, f"v{project.version + 1}")
+        music = write_cue(project, i, new_cue, s, model, tokenizer)
+        changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
+    revision = commit_cues(project, changed)
+    revision.seconds = time.perf_counter() - t0
+    return revision
+
+
+def _variation_dir(cue: int) -> str:
+    return f"variations/cue{cue:02d}"
+
+
+def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = CueSettings(), seed: int | None = None) -> Revision:
+    """Write ``k`` alternatives of cue ``cue`` side by side in ``variations/cueNN/``: ``vJ.json`` (the music),
+    ``vJ.mid`` (the whole soundtrack with it) and ``vJ.wav`` (a preview of the cue with its joins). The score
+    itself is unchanged; ``revise --pick J`` keeps one."""
+    import time
+
+    from mm2music.arrange.score import build_score
+    from mm2music.render.synth import normalize_loudness, write_wav
+
+    t0 = time.perf_counter()
+    if not 1 <= k <= 16:
+        raise ConfigError(f"--variations {k} is out of range; give 1-16")
+    project = load_project(folder)
+    i = project.cue_index(cue)
+    model, tokenizer = load_model(project)
+    config = _render_config(project)
+    n_total = len(load_mix(project.folder))
+    entry = project.cues[i]
+    new_cue = apply_settings([e.music.cue for e in project.cues], i, settings, f"cue {cue}")
+    written = []
+    with next_version(project.folder, keep_history=False) as staging:
+        out = staging / _variation_dir(cue)
+        for j in range(1, k + 1):
+            s = cue_seed(seed + j - 1, new_cue) if seed is not None else new_seed(entry, f"v{project.version}-var{j}")
+            music = write_cue(project, i, new_cue, s, model, tokenizer)
+            data = music_to_json(music, s)
+            data["pinned"] = {**entry.pinned, **settings.pinned()}
+            path = replace_file(out / f"v{j}.json")
+            path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+            alt = project.music[:i] + [music] + project.music[i + 1:]
+            build_score(alt, project.fps(), project.analysis.cuts, project.hits).dump_midi(str(replace_file(out / f"v{j}.mid")))
+            _, preview = render_span(alt, i, project.hits, n_total, config)
+            write_wav(replace_file(out / f"v{j}.wav"), normalize_loudness(preview, config.sample_rate, config.target_lufs)[0], config.sample_rate)
+            written.append(project.folder / _variation_dir(cue) / f"v{j}.wav")
+    return Revision(project.folder, [cue], project.version, time.perf_counter() - t0, written)
+
+
+def pick(folder: str | Path, cue: int, j: int) -> Revision:
+    """Keep variation ``j`` of cue ``cue`` (written by :func:`variations`) in the score."""
+    import time
+
+    t0 = time.perf_counter()
+    project = load_project(folder)
+    i = project.cue_index(cue)
+    path = project.folder / _variation_dir(cue) / f"v{j}.json"
+    if not path.is_file():
+        have = sorted(p.stem for p in (project.folder / _variation_dir(cue)).glob("v*.json"))
+        raise ProjectError(f"--pick {j}: cue {cue} has no variation {j} ({'have ' + ', '.join(have) if have else 'none written'}); "
+                           f"write them with `revise {project.folder} --cue {cue} --variations K`")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    music, s = music_from_json(data, str(path))
+    if abs(music.cue.start - project.cues[i].music.cue.start) > 1e-6:
+        raise ProjectError(f"{path} was written for another cut of the film; write the variations again")
+    revision = commit_cues(project, {i: CueEntry(music, s, project.cues[i].locked, dict(data.get("pinned", {})))})
+    revision.seconds = time.perf_counter() - t0
+    return revision
+
+
+def settings_from_args(key: str | None, tempo: float | None, instruments: str | None, intensity: float | None) -> CueSettings:
+    fams = None
+    if instruments is not None:
+        fams = tuple(f.strip() for f in instruments.split(",") if f.strip())
+    return CueSettings(key=key, tempo=tempo, instruments=fams, intensity=intensity)
+
+
+def parse_cue_list(text: str, flag: str = "--lock") -> list[int]:
+    """'1,3' -> [1, 3]; a one-line error for anything else."""
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a list of cue numbers; give e.g. {flag} 1,3") from None
+    if not out or any(n < 1 for n in out):
+        raise ConfigError(f"{flag} {text!r} is not a list of cue numbers (1 = the first cue); give e.g. {flag} 1,3")
+    return out
+
+
+__all__ = ["CueSettings", "Revision", "apply_locks", "apply_settings", "fit_tempo", "pick", "plan_edits", "render_span",
+           "revise", "splice", "variations", "write_outputs"]
