@@ -159,6 +159,7 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
     rec["cue_lufs"] = cue_loudness(folder / "soundtrack.wav", plan["cues"])
     if job.kind == "clip":
         rec.update(montage_figures(music, plan, analysis, job.cuts, a.contrast))
+    rec["notes_hash"] = notes_hash(music)
     rec["texture"] = ff.texture_features(music)
     rec["sketch_texture"] = ff.texture_features(music.tracks_matching(a.sketch_tracks))
     rec["windows"] = {"full": excerpt_features(music), "sketch": excerpt_features(music.tracks_matching(a.sketch_tracks))}
@@ -167,6 +168,14 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
 
         shutil.rmtree(folder, ignore_errors=True)
     return rec
+
+
+def notes_hash(m: ff.Music) -> str:
+    """A short hash of every note (onset, end, pitch, velocity, track): equal hashes = the same music."""
+    import hashlib
+
+    a = np.stack([np.round(m.start_s, 4), np.round(m.end_s, 4), m.pitch, m.velocity, m.track]).astype(np.float64)
+    return hashlib.sha1(a.tobytes()).hexdigest()[:12]
 
 
 def read_quadrant(plan: dict) -> str:
@@ -494,7 +503,8 @@ def print_report(res: dict) -> None:
           f"notes per onset {c['mean_notes_per_onset']:.2f}, sustained {c['sustained']:.0%}")
     g = res["generated_summary"]
     print(f"Generated ({g['pieces']} pieces): clash rate {g['clash_rate']:.1%}, pieces with > 6 notes at one onset {g['over6']}, "
-          f"with >= 12 (a cluster) {g['clusters']}, max notes per onset {g['max_per_onset']}, notes out of range {g['out_of_range']} of {g['notes']}")
+          f"with >= 12 (a cluster) {g['clusters']}, max notes per onset {g['max_per_onset']}, notes out of range {g['out_of_range']} of {g['notes']}; "
+          f"{g['distinct_text_outputs']} distinct outputs from {g['text_runs']} text runs (different texts can get the same music)")
     e = res["emotion"]
     print(f"\nEmotion from the notes: intended quadrant, grouped CV by prompt (chance {e['chance']:.0%}; EMOPIA symbolic {EMOPIA_SYMBOLIC:.2f})")
     print(f"  {'set':<11}{'features':<28}{'logreg':>8}{'forest':>8}{'n':>5}{'groups':>7}")
@@ -582,6 +592,8 @@ def summarize(records: list[dict], corpus_feats: list[dict], corpus_wins: list[f
         "max_per_onset": int(max(r["max_per_onset"] for r in gen)),
         "out_of_range": int(sum(r["out_of_range"] for r in gen)),
         "notes": int(sum(r["notes"] for r in gen)),
+        "text_runs": sum(r["kind"] != "clip" for r in gen),
+        "distinct_text_outputs": len({r["notes_hash"] for r in gen if r["kind"] != "clip"}),
     }
     return corpus, generated
 

@@ -103,3 +103,72 @@ def test_texture_features_are_finite_on_a_chorale_and_empty_safe():
     f = ff.texture_features(chorale)
     assert all(np.isfinite(v) for v in f.values())
     assert f["mean_notes_per_onset"] == 4 and f["sustained_share"] == 1.0 and f["offbeat_share"] == 0.0
+
+
+def test_quadrants_and_inputs_cover_the_circumplex():
+    from bench.film_inputs import PROMPTS, QUADRANTS, REAL_TEXTS, quadrant_of
+
+    assert [quadrant_of(v, a) for v, a in ((0.5, 0.5), (-0.5, 0.5), (-0.5, -0.5), (0.5, -0.5))] == list(QUADRANTS)
+    for inputs in (PROMPTS, REAL_TEXTS):
+        assert {q: sum(p.quadrant == q for p in inputs) for q in QUADRANTS} == {q: 4 for q in QUADRANTS}
+    # a real text's human valence rating agrees with its quadrant's valence
+    assert all((p.rating > 0) == (p.quadrant in ("Q1", "Q4")) for p in REAL_TEXTS)
+
+
+def test_score_rows_skips_the_pickup_and_merges_ties():
+    from music21 import meter, note, stream
+
+    from bench.film import score_rows
+
+    score = stream.Score()
+    for k, pitches in enumerate(((72, 74, 76, 77, 79), (48, 50, 52, 53, 55))):
+        part = stream.Part()
+        pickup = stream.Measure(number=0)
+        pickup.append(meter.TimeSignature("4/4"))
+        pickup.append(note.Note(pitches[0], quarterLength=1))
+        part.append(pickup)
+        for b in range(2):
+            m = stream.Measure(number=b + 1)
+            first = note.Note(pitches[1 + 2 * b], quarterLength=2)
+            second = note.Note(pitches[2 + 2 * b], quarterLength=2)
+            if b == 0:
+                first.tie = note.tie.Tie("start")
+                second = note.Note(pitches[1], quarterLength=2)
+                second.tie = note.tie.Tie("stop")
+            m.append([first, second])
+            part.append(m)
+        score.insert(0, part)
+    piece = score_rows(score)
+    rows = sorted(piece["rows"], key=lambda r: (r[4], r[0]))
+    assert piece["bar_q"] == 4.0
+    assert rows[:3] == [(0.0, 4.0, 74, 80, 0), (4.0, 6.0, 77, 80, 0), (6.0, 8.0, 79, 80, 0)]  # pickup gone, tie merged
+    assert piece["bars"] == 2
+
+
+def test_montage_figures_on_a_known_plan():
+    from bench.film import montage_figures
+
+    m = ff.music_from_notes([(0, 1, 60), (2, 3, 62), (4, 5, 64)])  # onsets at 0, 1, 2 s (120 BPM)
+    m.tempo_times_s, m.tempo_bpm = np.array([0.0, 2.0]), np.array([120.0, 132.0])
+    plan = {"cues": [{"start": 0.0, "end": 1.5}, {"start": 1.5, "end": 3.0}]}
+    scene = lambda s, v: {"start": s, "valence": v, "arousal": 0.0}  # noqa: E731
+    analysis = {"duration": 3.0, "transitions": [{"kind": "cut", "time": 1.0}, {"kind": "cut", "time": 2.0}],
+                "scenes": [scene(0.0, 0.0), scene(1.0, 0.1), scene(2.0, 0.2)]}
+    f = montage_figures(m, plan, analysis, truth=[1.0, 1.5], contrast=0.5)
+    assert (f["cuts"], f["cuts_detected"]) == (2, 2)
+    assert f["cuts_caught"] == 0.5 and f["cuts_caught_detected"] == 1.0
+    assert f["cue_tempo_spread_max"] == pytest.approx(12.0) and f["cue_tempo_spread_mean"] == pytest.approx(6.0)
+    assert f["noncontrast_changes"] == 2 and f["noncontrast_tempo_changed"] == 0.5
+
+
+def test_grouped_cv_keeps_groups_apart():
+    from bench.film import grouped_cv
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["a", "b"]), 20)
+    groups = np.repeat(np.arange(10), 4)  # each group holds one class only
+    separable = np.c_[np.where(y == "a", 0.0, 5.0) + rng.normal(0, 0.3, 40), rng.normal(0, 1, 40)]
+    assert grouped_cv(separable, y, groups, "logreg")["accuracy"] == 1.0
+    # a feature that only identifies the group says nothing about an unseen group's class
+    ids = groups.astype(np.float64)[:, None] * 1000 % 7
+    assert grouped_cv(ids, y, groups, "forest")["accuracy"] < 0.8
