@@ -220,6 +220,7 @@ def piece_figures(m: ff.Music, midi_path: Path) -> dict:
         "max_per_onset_track": max(pitched_tracks.values(), default=0),
         "max_per_onset_by_track": by_track,
         "out_of_range": ff.out_of_range(m),
+        "out_of_range_by_track": {k: v for k, v in ff.out_of_range_by_track(m).items() if v},
         "notes": int(len(m.start_s)),
         "tracks": [f"{t.name} (program {t.program}{', drums' if t.is_drum else ''})" for t in m.tracks],
     }
@@ -383,6 +384,9 @@ def grouped_cv(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model: str, see
         return {"accuracy": float("nan"), "balanced_accuracy": float("nan"), "n": int(len(y))}
     pred = np.empty_like(y)
     for train, test in GroupKFold(n_splits=n_splits).split(x, y, groups):
+        if len(set(y[train].tolist())) < 2:
+            pred[test] = y[train][0]
+            continue
         clf = (make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced")) if model == "logreg"
                else RandomForestClassifier(n_estimators=300, min_samples_leaf=2, class_weight="balanced", random_state=seed, n_jobs=1))
         clf.fit(x[train], y[train])
@@ -500,7 +504,7 @@ def print_report(res: dict) -> None:
     c = res["corpus"]
     print(f"\nReal corpus ({c['files']} music21 scores, {c['windows']} 8-bar excerpts): clash rate {c['clash_rate']:.1%}, "
           f"max notes per onset {c['max_per_onset']:.0f} (mean of excerpt maxima {c['max_per_onset_mean']:.1f}), "
-          f"notes per onset {c['mean_notes_per_onset']:.2f}, sustained {c['sustained']:.0%}")
+          f"notes per onset {c['mean_notes_per_onset']:.2f}, sustained {c['sustained']:.0%}, rest {c['rest_onset']:.0%}, layers (parts) {c['layers']:.1f}")
     g = res["generated_summary"]
     print(f"Generated ({g['pieces']} pieces): clash rate {g['clash_rate']:.1%}, pieces with > 6 notes at one onset {g['over6']}, "
           f"with >= 12 (a cluster) {g['clusters']}, max notes per onset {g['max_per_onset']}, notes out of range {g['out_of_range']} of {g['notes']}; "
@@ -556,6 +560,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="config override, as the CLI's --set")
     p.add_argument("--keep", default=None, metavar="DIR", help="keep every run's output folder here (default: a deleted temp folder)")
     p.add_argument("--seed", type=int, default=0, help="corpus sample and classifier seed")
+    p.add_argument("--resume", action="store_true", help="reuse the runs already measured in <json>.runs.jsonl (same code, same settings)")
+    p.add_argument("--only", default=None, metavar="REGEX", help="run only the inputs whose id matches (e.g. 'funeral|chase|montage')")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 8 real texts, 2 generated clips, 16 corpus files")
     p.add_argument("--json", default=str(RESULTS / "film.json"), help="where to write the results")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -571,6 +577,10 @@ def build_jobs(a: argparse.Namespace) -> list[Job]:
     if a.clips:
         footage = a.footage if a.footage is not None else ([] if a.quick else default_footage())
         jobs += clip_jobs(a.quick, footage)
+    if a.only:
+        import re
+
+        jobs = [j for j in jobs if re.search(a.only, j.id)]
     return jobs
 
 
@@ -583,6 +593,8 @@ def summarize(records: list[dict], corpus_feats: list[dict], corpus_wins: list[f
         "max_per_onset_mean": float(np.mean([ff.max_notes_per_onset(w) for w in corpus_wins])) if corpus_wins else float("nan"),
         "mean_notes_per_onset": float(np.nanmean([f["mean_notes_per_onset"] for f in corpus_feats])) if corpus_feats else float("nan"),
         "sustained": float(np.nanmean([f["sustained_share"] for f in corpus_feats])) if corpus_feats else float("nan"),
+        "rest_onset": float(np.nanmean([f["rest_onset_share"] for f in corpus_feats])) if corpus_feats else float("nan"),
+        "layers": float(np.mean([ff.layers_per_bar(w) for w in corpus_wins])) if corpus_wins else float("nan"),
     }
     generated = {
         "pieces": len(gen),
@@ -601,12 +613,24 @@ def summarize(records: list[dict], corpus_feats: list[dict], corpus_wins: list[f
 def run_bench(a: argparse.Namespace) -> dict:
     t_start = time.perf_counter()
     jobs = build_jobs(a)
+    runs_log = Path(a.json).with_suffix(".runs.jsonl")  # one record per line as runs finish (--resume reads it)
+    done = {}
+    if a.resume and runs_log.exists():
+        for line in runs_log.read_text().splitlines():
+            r = json.loads(line)
+            done[(r["kind"], r["id"], r["seed"])] = r
+    runs_log.parent.mkdir(parents=True, exist_ok=True)
     records = []
-    with tempfile.TemporaryDirectory(prefix="filmbench_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="filmbench_") as tmp, runs_log.open("a" if a.resume else "w") as sink:
         out_dir = Path(a.keep) if a.keep else Path(tmp)
         for i, job in enumerate(jobs):
+            if (job.kind, job.id, job.seed) in done:
+                records.append(done[(job.kind, job.id, job.seed)])
+                continue
             log.info("[%d/%d] %s %s seed %d", i + 1, len(jobs), job.kind, job.id, job.seed)
             records.append(run_job(job, out_dir, a))
+            sink.write(json.dumps(records[-1], default=float) + "\n")
+            sink.flush()
     pipeline_s = sum(r["wall_s"] for r in records)
     pieces = corpus_pieces(a.corpus_files, a.seed)
     corpus_feats, corpus_groups, corpus_wins = corpus_windows(pieces)

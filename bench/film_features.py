@@ -273,16 +273,20 @@ def velocity_stats(m: Music) -> tuple[float, float]:
     return (float(v.mean()), float(v.std())) if len(v) else (float("nan"), float("nan"))
 
 
-def out_of_range(m: Music) -> int:
-    """Pitched notes outside the General MIDI program's playable range (:func:`gm_range`)."""
-    bad = 0
+def out_of_range_by_track(m: Music) -> dict[str, int]:
+    """Per pitched track name: notes outside its General MIDI program's playable range (:func:`gm_range`)."""
+    out = {}
     for k, t in enumerate(m.tracks):
-        if t.is_drum:
-            continue
-        lo, hi = gm_range(t.program)
-        p = m.pitch[m.track == k]
-        bad += int(np.sum((p < lo) | (p > hi)))
-    return bad
+        if not t.is_drum:
+            lo, hi = gm_range(t.program)
+            p = m.pitch[m.track == k]
+            out[t.name] = int(np.sum((p < lo) | (p > hi)))
+    return out
+
+
+def out_of_range(m: Music) -> int:
+    """Pitched notes outside their General MIDI program's playable range, all tracks."""
+    return sum(out_of_range_by_track(m).values())
 
 
 def onset_offbeat_share(m: Music) -> float:

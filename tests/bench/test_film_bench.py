@@ -78,6 +78,7 @@ def test_out_of_range_uses_the_program(tmp_path):
     m = midi({("Melody - Violin", 40, False): [(0, 1, 50, 80), (1, 2, 60, 80)],  # violin's lowest is G3 = 55
               ("Bass - Tuba", 58, False): [(0, 1, 30, 80)]}, tmp_path=tmp_path)
     assert ff.out_of_range(m) == 1
+    assert ff.out_of_range_by_track(m) == {"Melody - Violin": 1, "Bass - Tuba": 0}
 
 
 def test_tempo_map_quarters_spread_and_cuts(tmp_path):
