@@ -67,7 +67,7 @@ class PlanConfig:
     tempo_smoothing: float = 0.5  # 0: each cue its own tempo; 1: one tempo throughout
     contrast_arousal: float = 0.8  # an arousal jump at least this big may change tempo abruptly
     hits: list[float] | None = None  # seconds: extra bar lines (accents) at these moments
-    scene_similarity: float = 0.8  # neighbouring shots this similar (0-1) form one scene, one cue; their cuts are caught
+    scene_similarity: float = 0.8  # neighbouring shots more similar than this (0-1) form one scene, one cue; their cuts are caught (1: never)
     max_cue_s: float = 60.0  # a scene longer than this gets a new cue at its next shot cut
     contrast_energy: float = 0.3  # a jump of musical energy (0-1) at least this big is a contrast too
     catch_weight: float = 1.0  # tempo choice: cost per second of a caught cut's distance from the 16th-note grid

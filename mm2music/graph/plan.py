@@ -102,7 +102,7 @@ def group_scenes(scenes: Sequence[Scene], emotions: Sequence[Emotion], threshold
     links = [link(i) for i in range(len(spans) - 1)]
     while links:
         i = max(range(len(links)), key=links.__getitem__)
-        if links[i] < threshold:
+        if links[i] <= threshold:
             break
         a, b = spans[i], spans[i + 1]
         spans[i:i + 2] = [[a[0], b[1], a[2] + b[2], _blend(a, b)]]

@@ -58,7 +58,9 @@ class Synthesizer:
         self.sample_rate = sample_rate
         self.length = length
         self._fade_from = length - min(length, int(fade_s * sample_rate))
-        self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
+        # layered cues with long release tails can sound hundreds of voices at once: 1,024 keeps FluidSynth from
+        # stealing voices (the default is 256), so the mix is the sum of its stems
+        self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate), **{"synth.polyphony": 1024})
         self._sfid = self._fs.sfload(str(sf))
         if self._sfid < 0:
             self._fs.delete()
