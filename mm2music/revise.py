@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -463,6 +464,7 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
     written = []
     with next_version(project.folder, keep_history=False) as staging:
         out = staging / _variation_dir(cue)
+        shutil.rmtree(out, ignore_errors=True)  # links only: the current version's files stay
         for j in range(1, k + 1):
             s = cue_seed(seed + j - 1, new_cue) if seed is not None else new_seed(entry, f"v{project.version}-var{j}")
             music = write_cue(project, i, new_cue, s, model, tokenizer)

@@ -65,7 +65,7 @@ def notes_by_cue(folder):
     out = [[] for _ in cues]
     for inst in midi.instruments:
         for n in inst.notes:
-            i = max(k for k, c in enumerate(cues) if n.start >= c["start"] - 1e-6)
+            i = max(k for k, c in enumerate(cues) if n.start >= c["start"] - 1e-3)  # tick -> s rounding: ~0.01 ms
             out[i].append((inst.program, inst.is_drum, round(n.start, 5), round(n.end, 5), n.pitch, n.velocity))
     return [sorted(x) for x in out]
 
