@@ -7,7 +7,7 @@ what the revise kept: the other cues' MIDI notes (identical), the music before n
 re-rendered span (identical), and the written WAV there (equal up to the new loudness gain and 16-bit
 rounding).
 
-    python bench/revise.py [--video clip.mp4] [--cue 3] [--repeats 3] [--checkpoint DIR]
+    python bench/revise.py [--video clip.mp4 | --seconds 60] [--cue 3] [--repeats 3] [--checkpoint DIR]
 """
 
 from __future__ import annotations
@@ -74,10 +74,15 @@ def in_process(args, out: Path) -> tuple[list[float], list[float]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", help="clip to score (default: the embedded sample)")
+    p.add_argument("--seconds", type=float, help="score bench/e2e.py's generated clip of this length instead")
     p.add_argument("--cue", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--checkpoint", help="decoder checkpoint (default: the shipped one)")
     args = p.parse_args()
+    if args.seconds:
+        from bench.e2e import make_clip
+
+        args.video = str(make_clip(args.seconds))
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         score = [py, "run_pipeline.py", "--out", tmp, "--name", "bench", "--overwrite", "-q"]
