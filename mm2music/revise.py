@@ -30,7 +30,7 @@ from mm2music.graph.cues import DYNAMICS, FAMILIES
 from mm2music.graph.keys import key_name, parse_key
 from mm2music.graph.plan import fit_tempi, ramp_tempi
 from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS
-from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, cue_file, load_mix, load_project,
+from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, load_mix, load_project,
                               music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
 from mm2music.types import Cue, Plan
 
