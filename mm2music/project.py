@@ -162,7 +162,16 @@ class Project:
         return self.analysis.video.fps if self.analysis.video else 25.0
 
     def audio_envelope(self) -> AudioEnvelope | None:
-        """The source's audio envelope (for ducking), read again from the source: no video decoding."""
+        """The source's audio envelope (for ducking), read again from the source: no video decoding
+        (read on a thread if :meth:`prefetch_envelope` started it)."""
+        future = getattr(self, "_envelope", None)
+        return future.result() if future is not None else self._read_envelope()
+
+    def prefetch_envelope(self, pool) -> None:
+        """Start reading the audio envelope on ``pool`` (an executor) while the cue is composed."""
+        self._envelope = pool.submit(self._read_envelope)
+
+    def _read_envelope(self) -> AudioEnvelope | None:
         from mm2music.media.audio import read_audio_envelope
 
         if self.analysis.kind != "video" or not self.analysis.video or not self.analysis.video.has_audio:
@@ -248,11 +257,12 @@ def save_mix(folder: Path, audio: np.ndarray) -> None:
     np.save(replace_file(folder / MIX_FILE), np.ascontiguousarray(audio, dtype=np.float32))
 
 
-def load_mix(folder: Path) -> np.ndarray:
+def load_mix(folder: Path, mmap: bool = False) -> np.ndarray:
+    """The stored music before normalisation (``mmap``: mapped read-only, e.g. to read its length)."""
     path = folder / MIX_FILE
     if not path.is_file():
         raise ProjectError(f"'{path}' is missing; the project cannot be re-rendered piecewise: score it again")
-    return np.load(path)
+    return np.load(path, mmap_mode="r" if mmap else None)
 
 
 # --- versions: staged, renamed into place, history kept --------------------------------------------------

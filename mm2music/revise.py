@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from mm2music.key import Key
 from mm2music.graph.beats import fit_beats
 from mm2music.graph.plan import fit_tempi, ramp_tempi
 from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS
-from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, cue_file, load_mix, load_project,
+from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, load_mix, load_project,
                               music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
 from mm2music.types import Cue, Plan
 
@@ -273,18 +274,29 @@ def _span_parts(music: Sequence[CueMusic], hits: Sequence[float]):
             yield i, part, notes
 
 
-def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_total: int, config: RenderConfig,
-                pre_s: float = PRE_ROLL_S, tail_s: float = TAIL_S) -> tuple[int, np.ndarray]:
-    """(first sample, audio) of the soundtrack from ``pre_s`` before cue ``i`` to ``tail_s`` after it: the
-    notes sounding in that window (earlier ones from the window's start), rendered by a fresh synth."""
+def _window(cue: Cue, n_total: int, sr: int, pre_s: float = PRE_ROLL_S, tail_s: float = TAIL_S) -> tuple[int, int]:
+    """First and end sample of the span re-rendered for ``cue``."""
+    return max(0, round((cue.start - pre_s) * sr)), min(n_total, round((cue.end + tail_s) * sr))
+
+
+def span_synth(cue: Cue, n_total: int, config: RenderConfig):
+    """A fresh synth (soundfont loaded: the slow part) for the span of ``cue``; build it on a thread while
+    the cue is composed, then hand it to :func:`render_span`."""
     from mm2music.render.synth import Synthesizer
 
+    a, b = _window(cue, n_total, config.sample_rate)
+    return Synthesizer(b - a, config.soundfont, config.sample_rate, fade_s=0.03 if b == n_total else 0.0)
+
+
+def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_total: int, config: RenderConfig,
+                synth=None) -> tuple[int, np.ndarray]:
+    """(first sample, audio) of the soundtrack from :data:`PRE_ROLL_S` before cue ``i`` to :data:`TAIL_S` after
+    it: the notes sounding in that window (earlier ones from the window's start), rendered by a fresh synth
+    (``synth``: one from :func:`span_synth`, used and closed here)."""
     sr = config.sample_rate
-    cue = music[i].cue
-    a = max(0, round((cue.start - pre_s) * sr))
-    b = min(n_total, round((cue.end + tail_s) * sr))
+    a, b = _window(music[i].cue, n_total, sr)
     t0, t1 = a / sr, b / sr
-    synth = Synthesizer(b - a, config.soundfont, sr, fade_s=0.03 if b == n_total else 0.0)
+    synth = synth or span_synth(music[i].cue, n_total, config)
     try:
         for _, part, notes in _span_parts(music, hits):
             window = [(max(s, t0) - t0, e - t0, p, v) for s, e, p, v in notes if e > t0 and s < t1]
@@ -406,17 +418,19 @@ class Revision:
     variations: list[Path] | None = None
 
 
-def commit_cues(project: Project, changed: dict[int, CueEntry]) -> Revision:
+def commit_cues(project: Project, changed: dict[int, CueEntry], synths: dict | None = None) -> Revision:
     """Replace the entries ``changed`` (index -> entry), re-render their spans, rebuild everything, stage it
-    and rename it into place with the previous version in history."""
+    and rename it into place with the previous version in history. ``synths``: index -> a ready synth for
+    that cue's span (:func:`span_synth`)."""
     import time
 
     t0 = time.perf_counter()
     config = _render_config(project)
     mix = load_mix(project.folder)
+    synths = dict(synths or {})
     for i in sorted(changed):
         project.cues[i] = changed[i]
-        start, segment = render_span(project.music, i, project.hits, len(mix), config)
+        start, segment = render_span(project.music, i, project.hits, len(mix), config, synths.pop(i, None))
         mix = splice(mix, start, segment, round(project.music[i].cue.start * config.sample_rate), config.sample_rate)
     project.version += 1
     with next_version(project.folder) as staging:
@@ -441,15 +455,27 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
         targets[i] = replace(base, **{k: v for k, v in settings.__dict__.items() if v is not None})
     if not targets:
         raise ProjectError(f"nothing to revise in '{project.folder}'; pass --cue N (1-{len(project.cues)}) or edit plan.json first")
-    model, tokenizer = load_model(project)
-    changed: dict[int, CueEntry] = {}
-    for i in sorted(targets):
-        entry = project.cues[i]
-        new_cue = apply_settings([e.music.cue for e in project.cues], i, targets[i], f"cue {i + 1}")
-        s = cue_seed(seed, new_cue) if seed is not None else new_seed(entry, f"v{project.version + 1}")
-        music = write_cue(project, i, new_cue, s, model, tokenizer)
-        changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
-    revision = commit_cues(project, changed)
+    config = _render_config(project)
+    n_total = len(load_mix(project.folder, mmap=True))
+    with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:  # soundfont and source audio load meanwhile
+        synths = {i: pool.submit(span_synth, project.cues[i].music.cue, n_total, config) for i in targets}
+        project.prefetch_envelope(pool)
+        try:
+            model, tokenizer = load_model(project)
+            changed: dict[int, CueEntry] = {}
+            for i in sorted(targets):
+                entry = project.cues[i]
+                new_cue = apply_settings([e.music.cue for e in project.cues], i, targets[i], f"cue {i + 1}")
+                s = cue_seed(seed, new_cue) if seed is not None else new_seed(entry, f"v{project.version + 1}")
+                music = write_cue(project, i, new_cue, s, model, tokenizer)
+                changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
+            ready = {i: f.result() for i, f in synths.items()}
+        except BaseException:
+            for f in synths.values():
+                if f.done() and f.exception() is None:
+                    f.result().close()
+            raise
+    revision = commit_cues(project, changed, ready)
     revision.seconds = time.perf_counter() - t0
     return revision
 
@@ -480,6 +506,7 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
     written = []
     with next_version(project.folder, keep_history=False) as staging:
         out = staging / _variation_dir(cue)
+        shutil.rmtree(out, ignore_errors=True)  # links only: the current version's files stay
         for j in range(1, k + 1):
             s = cue_seed(seed + j - 1, new_cue) if seed is not None else new_seed(entry, f"v{project.version}-var{j}")
             music = write_cue(project, i, new_cue, s, model, tokenizer)

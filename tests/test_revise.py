@@ -66,7 +66,7 @@ def notes_by_cue(folder):
     out = [[] for _ in cues]
     for inst in midi.instruments:
         for n in inst.notes:
-            i = max(k for k, c in enumerate(cues) if n.start >= c["start"] - 1e-6)
+            i = max(k for k, c in enumerate(cues) if n.start >= c["start"] - 1e-3)  # tick -> s rounding: ~0.01 ms
             out[i].append((inst.program, inst.is_drum, round(n.start, 5), round(n.end, 5), n.pitch, n.velocity))
     return [sorted(x) for x in out]
 
@@ -81,6 +81,7 @@ def test_project_holds_what_rebuilds_the_score(scored):
 
 def test_revise_rewrites_one_cue_and_keeps_the_others(capfd, project):
     before_notes, before_mix = notes_by_cue(project), load_mix(project)
+    before_wav = read_wav(project / "soundtrack.wav")
     before = digest(project)
     code, out, err = run_revise(capfd, project, "--cue", 2, "--key", "D minor", "--tempo", 100, "--intensity", 0.9)
     assert code == 0, err
@@ -101,6 +102,10 @@ def test_revise_rewrites_one_cue_and_keeps_the_others(capfd, project):
     a, b = round((3.0 - revise.CROSSFADE_S) * sr), round((6.0 + revise.TAIL_S) * sr)
     assert np.array_equal(mix[:a], before_mix[:a]) and np.array_equal(mix[b:], before_mix[b:])
     assert not np.array_equal(mix[a:b], before_mix[a:b])
+    wav = read_wav(project / "soundtrack.wav")  # the written WAV: the same audio under the new loudness gain
+    outside = np.r_[0:a, b:len(wav)]
+    gain = np.abs(wav[outside]).sum() / np.abs(before_wav[outside]).sum()
+    assert np.max(np.abs(wav[outside] - before_wav[outside] * gain)) <= 2 / 32768
     md = (project / "cue_sheet.md").read_text()
     assert "cue 2: pinned key D minor, tempo 100.0, intensity 0.9" in md
     assert (project / "three_scored.mp4").stat().st_size > 0 and (project / "history/001/soundtrack.mid").is_file()
