@@ -27,21 +27,22 @@ def _run(cmd, cwd, env, timeout=300):
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("install")
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}  # nothing of the checkout
     built = _run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q",
-                  "-w", str(root / "dist")], cwd=root, env=os.environ.copy())
+                  "-w", str(root / "dist")], cwd=root, env=clean)
     assert built.returncode == 0, built.stderr
     (wheel,) = (root / "dist").glob("mm2music-*.whl")
     venv.EnvBuilder(with_pip=False).create(root / "venv")
     python = root / "venv" / "bin" / "python"
     done = _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
-                cwd=root, env=os.environ.copy())
+                cwd=root, env=clean)
     assert done.returncode == 0, done.stderr
-    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root, os.environ.copy())
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root, clean)
     deps = site.getsitepackages()  # this (test) venv's: the dependencies
     (Path(purelib.stdout.strip()) / "mm2music-test-deps.pth").write_text("\n".join(deps) + "\n")
     empty = root / "empty"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = dict(clean)
     env.update(HF_HUB_OFFLINE="1", MM2MUSIC_SAMPLE_DIR=str(root / "cache"), PATH=f"{python.parent}:{env.get('PATH', '')}")
     return python.parent, empty, env
 
