@@ -71,6 +71,7 @@ def test_one_stem_per_midi_track_as_long_as_the_soundtrack(scored):
 def test_pitched_stems_add_up_to_the_mix_up_to_rounding(scored):
     stems, mix, _, residual = _stems_and_mix(scored["pitched"])
     assert len(stems) >= 2 and not any(p.endswith("_percussion.wav") for p in stems)
+    assert all(p.split("/")[-1].startswith("pitched_") for p in stems)  # <name>_<track>.wav, <name> = --name
     # each stem file and the mix are rounded to 16 bits after FluidSynth's own 16-bit dithered output was scaled
     # by the normalisation gain: a few LSB per file, times the gain
     assert 20 * np.log10(np.sqrt(np.mean(residual ** 2)) / np.sqrt(np.mean(mix ** 2))) < -45
