@@ -34,48 +34,34 @@ def scored(tmp_path_factory, tiny_checkpoint):
     root = tmp_path_factory.mktemp("interchange")
     edit = temp_track(root / "temp.otio")
     runs = {}
-    for name, fmt, instruments in (("default", "default", "strings,piano,percussion"), ("48k24", "48k24", "strings,piano,percussion"),
-                                   ("pitched", "default", "strings,piano")):
+    for fmt in ("default", "48k24"):
         code = cli.main(["--text", "a chase through the night market", "--cuts-from", str(edit), "--stems-format", fmt,
-                         "--key", "E-flat major", "--instruments", instruments, "--name", name, "--mix", "replace",
+                         "--key", "E-flat major", "--instruments", "strings,piano,percussion", "--name", fmt, "--mix", "replace",
                          "--checkpoint", str(tiny_checkpoint), "--config", "debug", "--set", "interchange.musicxml=true",
                          "--out", str(root), "-q"])
         assert code == 0
-        runs[name] = root / name
+        runs[fmt] = root / fmt
     return runs
-
-
-def _stems_and_mix(out):
-    mix, sr = soundfile.read(str(out / "soundtrack.wav"))
-    stems = sorted(glob.glob(str(out / "stems" / "*.wav")))
-    total = np.zeros_like(mix)
-    for path in stems:
-        audio, rate = soundfile.read(path)
-        assert rate == sr and audio.shape == mix.shape and soundfile.info(path).subtype == "PCM_16"
-        total += audio
-    return stems, mix, sr, total - mix
 
 
 def test_one_stem_per_midi_track_as_long_as_the_soundtrack(scored):
     out = scored["default"]
     midi = pretty_midi.PrettyMIDI(str(out / "soundtrack.mid"))
-    stems, mix, sr, residual = _stems_and_mix(out)
+    stems = sorted(glob.glob(str(out / "stems" / "*.wav")))
     assert sorted(p.split("/")[-1] for p in stems) == sorted(f"default_{stem_slug(i.name)}.wav" for i in midi.instruments)
     assert any(i.is_drum for i in midi.instruments) and any(p.endswith("_percussion.wav") for p in stems)
+    mix, sr = soundfile.read(str(out / "soundtrack.wav"))
     assert sr == 44100 and len(mix) == round(8.0 * sr)
-    # sample-aligned and scaled like the mix: with the GM drum kit, FluidSynth's voices differ a little with what
-    # else plays, so the sum is only close to soundtrack.wav
-    assert 20 * np.log10(np.sqrt(np.mean(residual ** 2)) / np.sqrt(np.mean(mix ** 2))) < -35
-
-
-def test_pitched_stems_add_up_to_the_mix_up_to_rounding(scored):
-    stems, mix, _, residual = _stems_and_mix(scored["pitched"])
-    assert len(stems) >= 2 and not any(p.endswith("_percussion.wav") for p in stems)
-    assert all(p.split("/")[-1].startswith("pitched_") for p in stems)  # <name>_<track>.wav, <name> = --name
-    # each stem file and the mix are rounded to 16 bits after FluidSynth's own 16-bit dithered output was scaled
-    # by the normalisation gain: a few LSB per file, times the gain
-    assert 20 * np.log10(np.sqrt(np.mean(residual ** 2)) / np.sqrt(np.mean(mix ** 2))) < -45
-    assert np.quantile(np.abs(residual), 0.999) < 64 / 32768
+    total = np.zeros_like(mix)
+    for path in stems:
+        audio, rate = soundfile.read(path)
+        info = soundfile.info(path)
+        assert rate == sr and audio.shape == mix.shape and info.subtype == "PCM_16"
+        total += audio
+    # sample-aligned, scaled like the mix: the stems add up to soundtrack.wav (--mix replace: no ducking)
+    residual = total - mix
+    assert 20 * np.log10(np.sqrt(np.mean(residual ** 2)) / np.sqrt(np.mean(mix ** 2))) < -40
+    assert np.mean(np.abs(residual) <= 16 / 32768) > 0.999  # up to each file's 16-bit rounding and the synths' dither
 
 
 def test_48k24_stems(scored):
@@ -95,8 +81,9 @@ def test_musicxml_parts_keys_meters_tempos_rehearsal_marks(scored):
     score = converter.parse(str(out / "soundtrack.musicxml"))
     assert [p.partName for p in score.parts] == pitched
     plan_cues = __import__("json").loads((out / "plan.json").read_text())["cues"]
+    assert len(plan_cues) == 3
     marks = list(score.parts[0].recurse().getElementsByClass(expressions.RehearsalMark))
-    assert [m.content for m in marks] == [str(i + 1) for i in range(len(plan_cues))]  # one at every cue
+    assert [m.content for m in marks] == ["1", "2", "3"]
     for part in score.parts:
         keys = list(part.recurse().getElementsByClass(key.KeySignature))
         assert keys and keys[0].sharps == -3  # E-flat major
