@@ -54,7 +54,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mm2music.config import Config
+    from mm2music.config import STEM_FORMATS, Config
 
     defaults = Config()
     parser = argparse.ArgumentParser(
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
     out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont (default: /usr/share/sounds/sf2/FluidR3_GM.sf2)")
-    out.add_argument("--stems-format", choices=["default", "48k24", "none"], default=defaults.interchange.stems_format,
+    out.add_argument("--stems-format", choices=STEM_FORMATS, default=defaults.interchange.stems_format,
                      help="stems/<name>_<track>.wav, one per instrument track: the soundtrack's rate at 16 bits, "
                      "48 kHz 24-bit for post-production, or none")
     out.add_argument("--mix", choices=["keep", "replace"], default=defaults.render.mix,

@@ -24,6 +24,7 @@ from mm2music.resources import resource_path
 CONFIG_DIR = resource_path("configs")  # the shipped YAML configs (package data)
 
 T = TypeVar("T")
+STEM_FORMATS = ("default", "48k24", "none")  # see mm2music/render/stems.py
 
 
 @dataclass
@@ -143,6 +144,11 @@ class InterchangeConfig:
     edl_rate: float | None = None  # frames per second of an EDL's timecodes (EDLs store none); None = the video's
     stems_format: str = "default"  # stems/<name>_<track>.wav: "default" (the soundtrack's rate, 16-bit), "48k24" or "none"
     musicxml: bool = True  # write soundtrack.musicxml (one part per pitched track)
+
+    def __post_init__(self) -> None:
+        if self.stems_format not in STEM_FORMATS:
+            raise ConfigError(f"interchange.stems_format {self.stems_format!r} is not one of {list(STEM_FORMATS)}; "
+                              "pass --stems-format default, 48k24 or none")
 
 
 @dataclass

@@ -385,7 +385,9 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
     from mm2music.render.stems import write_stems
 
     files: dict = {}
-    fmt, name = config.interchange.stems_format, config.output.name or Path(analysis.source).stem
+    fmt = config.interchange.stems_format
+    # named like the output folder (output_name): --name, the input's stem, or a slug of a plain text
+    name = config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
     if fmt != "none":
         with timings.stage("stems"):
             stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name)

@@ -151,3 +151,11 @@ def test_given_flags_sees_flags_equal_to_their_default():
     args = cli.build_parser().parse_args(argv)
     assert cli._overrides(args, cli.given_flags(cli.build_parser(), argv)) == [
         "seed=3", "output.overwrite=True", "seed=0", "render.mix=keep"]
+
+
+def test_bad_stems_format_in_a_config_file_fails_before_any_work(capfd, tmp_path, small_video):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("interchange:\n  stems_format: 96k32\n")
+    code, _, err = run_cli(capfd, "--video", str(small_video), "--config", str(bad), "--out", str(tmp_path / "o"))
+    assert_one_line_error(code, err, "interchange.stems_format '96k32' is not one of ['default', '48k24', 'none']")
+    assert not (tmp_path / "o").exists()

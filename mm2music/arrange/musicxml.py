@@ -58,6 +58,10 @@ def build_musicxml_score(music: Sequence[CueMusic], title: str = "Soundtrack", h
             if cue.meter != previous_meter:
                 part.insert(at, meter.TimeSignature(cue.meter))
                 previous_meter = cue.meter
+            odd = getattr(cue, "odd_bar", "")  # a last bar of another meter, where the planner makes one
+            if odd:
+                part.insert(at + Fraction(sum(cue.bar_quarters()[:-1])).limit_denominator(GRID), meter.TimeSignature(odd))
+                previous_meter = odd
             key = Key.of(cue.key, cue.mode)
             if key != previous_key:
                 part.insert(at, music21_key(key))
