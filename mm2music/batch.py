@@ -250,7 +250,11 @@ def _size(path: str) -> int:
 
 
 def fingerprint(job: Job, config: Config, analyze_only: bool) -> dict:
-    """What the job's output depends on: its inputs (path, size, mtime) and the resolved config (seed included)."""
+    """What the job's output depends on: its inputs (path, size, mtime), the resolved config (seed included), the
+    package version and, when it writes music, the checkpoint's content and the soundfont. A model retrained in
+    place, a new release or another soundfont changes it, so a resumed batch redoes the job."""
+    from mm2music import __version__
+
     inputs = {}
     for p in job.paths:
         try:
@@ -260,9 +264,42 @@ def fingerprint(job: Job, config: Config, analyze_only: bool) -> dict:
             inputs[p] = None
     resolved = config.to_dict()
     resolved.pop("output", None)  # where it goes does not change what it is
-    data = {"inputs": inputs, "text": job.text, "config": resolved, "analyze_only": analyze_only}
+    data = {"inputs": inputs, "text": job.text, "config": resolved, "analyze_only": analyze_only, "version": __version__}
+    if not analyze_only:
+        data["checkpoint"] = checkpoint_digest(config.music.checkpoint)
+        data["soundfont"] = _stat_key(config.render.soundfont or "/usr/share/sounds/sf2/FluidR3_GM.sf2")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return {"sha256": digest, **data}
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def checkpoint_digest(checkpoint: str | None) -> str | None:
+    """sha256 over the checkpoint folder's files (weights, config, tokenizer), cached per process by their
+    size and mtime; ``None`` if there is none (the job then fails on its own)."""
+    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
+
+    folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else [folder]
+    key = tuple((str(p), *_stat_key(p)) for p in files)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        for p in files:
+            try:
+                h.update(p.name.encode() + b"\0" + sha256_file(p).encode())
+            except OSError:
+                return None
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def _stat_key(path: str | Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+        return st.st_size, st.st_mtime_ns
+    except OSError:
+        return -1, -1
 
 
 def sha256_file(path: Path) -> str:
@@ -502,14 +539,34 @@ def _run_locked(jobs: list[Job], out: Path, batch_input: str | Path, settings: S
     return Summary(len(jobs), counts, round(time.perf_counter() - report.t0, 3), out / REPORT_JSON, out / REPORT_CSV, failures)
 
 
-def _run_pool(jobs: list[Job], settings: Settings, workers: int, finished: Callable[[int, dict], None]) -> None:
-    """At most ``2 * workers`` jobs in flight, so memory stays bounded however many jobs there are."""
+def _run_pool(jobs: list[Job], settings: Settings, workers: int, finished: Callable[[int, dict], None],
+              task: Callable[[Job, Settings], dict] = run_job) -> None:
+    """At most ``2 * workers`` jobs in flight, so memory stays bounded however many jobs there are. A worker that
+    dies (killed, out of memory, a crash in native code) breaks the pool: the jobs it held are then re-run one
+    at a time in a fresh process each, so only a job that kills its own worker again fails (as under Ray)."""
+    todo = list(range(len(jobs)))
+    while todo:
+        caught, todo = _pool_pass(jobs, todo, settings, workers, finished, task)
+        for index in caught:
+            again, _ = _pool_pass(jobs, [index], settings, 1, finished, task)
+            if again:
+                job = jobs[index]
+                finished(index, {"name": job.name, "source": job.source, "status": "failed", "seconds": None, "seed": job.seed,
+                                 "out_dir": str(Path(settings.out_dir) / job.name), "files": [],
+                                 "error": "its worker process died (killed, out of memory or crashed) twice; run it alone "
+                                          "with --debug to see why"})
+
+
+def _pool_pass(jobs: list[Job], todo: list[int], settings: Settings, workers: int, finished: Callable[[int, dict], None],
+               task: Callable[[Job, Settings], dict]) -> tuple[list[int], list[int]]:
+    """Run ``todo`` in one process pool; if a worker dies, return (the jobs in flight then, the jobs not started)."""
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
-    pending = iter(enumerate(jobs))
+    pending = iter(todo)
+    caught: list[int] = []
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(settings, level)) as pool:
         inflight: dict[Future, int] = {}
 
@@ -518,7 +575,7 @@ def _run_pool(jobs: list[Job], settings: Settings, workers: int, finished: Calla
                 nxt = next(pending, None)
                 if nxt is None:
                     return
-                inflight[pool.submit(run_job, nxt[1], settings)] = nxt[0]
+                inflight[pool.submit(task, jobs[nxt], settings)] = nxt
 
         fill()
         while inflight:
@@ -528,10 +585,15 @@ def _run_pool(jobs: list[Job], settings: Settings, workers: int, finished: Calla
                 try:
                     record = fut.result()
                 except BrokenProcessPool:
-                    raise OutputError("a batch worker process died (out of memory or killed); re-run the same command "
-                                      "to resume, or use fewer --workers") from None
+                    caught.append(index)
+                    continue
                 finished(index, record)
+            if caught:
+                caught += list(inflight.values())
+                log.warning("a batch worker process died; re-running the %d job(s) it may have held one at a time", len(caught))
+                return sorted(set(caught)), list(pending)
             fill()
+    return [], []
 
 
 # --- Ray ------------------------------------------------------------------------------------------------

@@ -360,3 +360,49 @@ def test_a_merged_cut_is_reported_as_merged_not_as_a_sync_error(capfd, tmp_path,
     assert len(sync["merged_cuts"]) == 1 and len(sync["points"]) == 1
     assert sync["max_ms"] < 10  # the cut on a cue's first bar is in sync; the merged one is not counted
     assert "1 cut(s) merged into a cue, not on a bar line" in out
+
+
+# --- batch: a changed model redoes the job; a dying worker fails only its own job -----------------------
+
+
+def test_a_model_retrained_in_place_redoes_the_batch_job(capfd, tmp_path, tiny_checkpoint):
+    import torch
+
+    from mm2music.music.checkpoint import load_checkpoint, save_checkpoint
+    from mm2music.music.model import MusicTransformer
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    manifest = tmp_path / "jobs.jsonl"
+    manifest.write_text(json.dumps({"text": "A joyful wedding in the sun", "duration": 3}) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["--batch", manifest, "--out", out, "--checkpoint", ckpt, *FAST]
+    code, stdout, err = run_cli(capfd, *argv)
+    assert code == 0 and "1 done" in stdout, err
+    code, stdout, _ = run_cli(capfd, *argv)
+    assert code == 0 and "1 skipped" in stdout
+    marker = json.loads((out / "a-joyful-wedding-in-the-sun" / ".complete.json").read_text())
+    model, tokenizer, _ = load_checkpoint(ckpt)
+    torch.manual_seed(1)
+    save_checkpoint(ckpt, MusicTransformer(model.config), tokenizer)  # retrained in place: same path, new weights
+    code, stdout, err = run_cli(capfd, *argv)
+    assert code == 0 and "1 done, 0 skipped" in stdout, err
+    assert json.loads((out / "a-joyful-wedding-in-the-sun" / ".complete.json").read_text())["fingerprint"] != marker["fingerprint"]
+
+
+def crash_on_boom(job, settings):
+    """A batch task whose worker process dies on the job named 'boom' (as a native crash or the OOM killer would)."""
+    if job.name == "boom":
+        os._exit(9)
+    return {"name": job.name, "status": "done", "error": None}
+
+
+def test_a_dying_worker_fails_only_its_own_job(tmp_path):
+    from mm2music.batch import Job, Settings, _run_pool
+
+    jobs = [Job(name=n, source=f"{n}.txt", text=t) for n, t in (("calm", "A calm lake"), ("boom", "Fireworks"))]
+    settings = Settings(out_dir=str(tmp_path / "out"), config="debug", overrides=("encoder.backend=affect",), analyze_only=True)
+    records = {}
+    _run_pool(jobs, settings, 2, lambda i, r: records.__setitem__(jobs[i].name, r), task=crash_on_boom)
+    assert {n: r["status"] for n, r in records.items()} == {"calm": "done", "boom": "failed"}
+    assert "worker process died" in records["boom"]["error"]
