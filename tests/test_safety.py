@@ -406,3 +406,16 @@ def test_a_dying_worker_fails_only_its_own_job(tmp_path):
     _run_pool(jobs, settings, 2, lambda i, r: records.__setitem__(jobs[i].name, r), task=crash_on_boom)
     assert {n: r["status"] for n, r in records.items()} == {"calm": "done", "boom": "failed"}
     assert "worker process died" in records["boom"]["error"]
+
+
+def test_a_checkpoint_config_that_disagrees_with_its_weights_is_refused(capfd, tmp_path, tiny_checkpoint):
+    """n_head cannot be read off the weights' shapes: the weights record the config they were saved with."""
+    bad = tmp_path / "edited"
+    shutil.copytree(tiny_checkpoint, bad)
+    config = json.loads((bad / "config.json").read_text())
+    assert config["model"]["n_head"] == 2
+    config["model"]["n_head"] = 4
+    (bad / "config.json").write_text(json.dumps(config))
+    code, _, err = run_cli(capfd, "--text", "A storm at sea", "--checkpoint", bad, "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "n_head is 4 in ")
+    assert "were saved with 2; restore the checkpoint's own config.json" in err and not (tmp_path / "out").exists()
