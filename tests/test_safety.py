@@ -419,3 +419,14 @@ def test_a_checkpoint_config_that_disagrees_with_its_weights_is_refused(capfd, t
     code, _, err = run_cli(capfd, "--text", "A storm at sea", "--checkpoint", bad, "--out", tmp_path / "out", *FAST)
     assert_one_line_error(code, err, "n_head is 4 in ")
     assert "were saved with 2; restore the checkpoint's own config.json" in err and not (tmp_path / "out").exists()
+
+
+def test_inputs_past_the_limits_are_refused(capfd, tmp_path):
+    big = tmp_path / "novel.txt"
+    big.write_text("word " * 250_000, encoding="utf-8")  # 1.25 MB
+    code, _, err = run_cli(capfd, "--text-file", big, "--analyze-only", "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "is 1,250,000 bytes, more than the 1,000,000 mm2music reads")
+    long = write_srt(tmp_path / "long.srt", [(0, 2, "Hello"), (4 * 3600, 4 * 3600 + 2, "Four hours later")])
+    code, _, err = run_cli(capfd, "--captions", long, "--analyze-only", "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "captions 'long.srt' lasts 14402 s, longer than the 10800 s (3 h) mm2music scores")
+    assert not (tmp_path / "out").exists()
