@@ -392,20 +392,23 @@ def test_a_model_retrained_in_place_redoes_the_batch_job(capfd, tmp_path, tiny_c
 
 def crash_on_boom(job, settings):
     """A batch task whose worker process dies on the job named 'boom' (as a native crash or the OOM killer would)."""
+    from mm2music.batch import JobRecord
+
     if job.name == "boom":
         os._exit(9)
-    return {"name": job.name, "status": "done", "error": None}
+    return JobRecord.of(job, settings.out_dir, status="done")
 
 
 def test_a_dying_worker_fails_only_its_own_job(tmp_path):
-    from mm2music.batch import Job, Settings, _run_pool
+    from mm2music.batch import Job, Settings
+    from mm2music.batch.executors import _run_pool
 
     jobs = [Job(name=n, source=f"{n}.txt", text=t) for n, t in (("calm", "A calm lake"), ("boom", "Fireworks"))]
     settings = Settings(out_dir=str(tmp_path / "out"), config="debug", overrides=("encoder.backend=affect",), analyze_only=True)
     records = {}
     _run_pool(jobs, settings, 2, lambda i, r: records.__setitem__(jobs[i].name, r), task=crash_on_boom)
-    assert {n: r["status"] for n, r in records.items()} == {"calm": "done", "boom": "failed"}
-    assert "worker process died" in records["boom"]["error"]
+    assert {n: r.status for n, r in records.items()} == {"calm": "done", "boom": "failed"}
+    assert "worker process died" in records["boom"].error
 
 
 def test_a_checkpoint_config_that_disagrees_with_its_weights_is_refused(capfd, tmp_path, tiny_checkpoint):
