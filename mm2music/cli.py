@@ -160,15 +160,8 @@ def print_summary(result) -> None:
                   f"x{c.bars:<3} {c.dynamics:<2} {c.density:<11} theme {c.theme}  {', '.join(c.instruments)}")
         for note in plan.notes:
             print(f"  note: {note}")
-    sync = getattr(result, "sync", None) or {}
-    if sync.get("points"):
-        print(f"music: cuts and hits on bar lines within {sync['max_ms']:.3f} ms (measured on the MIDI)")
-    if sync.get("merged_cuts"):
-        print(f"music: {len(sync['merged_cuts'])} cut(s) merged into a cue, not on a bar line (too close to the one before): "
-              + ", ".join(f"{t:.2f} s" for t in sync["merged_cuts"]))
-    if sync.get("unaligned_hits"):
-        print(f"music: {len(sync['unaligned_hits'])} hit(s) accented where they fall, not on a bar line: "
-              + ", ".join(f"{t:.2f} s" for t in sync["unaligned_hits"]))
+    if getattr(result, "sync", None) and result.sync.get("points"):
+        print(f"music: cuts and hits on bar lines within {result.sync['max_ms']:.3f} ms (measured on the MIDI)")
     for w in a.warnings:
         print(f"warning: {w}", file=sys.stderr)
     files = getattr(result, "files", {}) or {}

@@ -293,6 +293,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     from mm2music.arrange.compose import compose
     from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
     from mm2music.arrange.score import build_score
+    from mm2music.arrange.timing import sync_report
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
     from mm2music.render.synth import find_soundfont, normalize_loudness, write_wav
@@ -314,7 +315,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         midi = staging / "soundtrack.mid"
         with timings.stage("arrange"):
             build_score(music, fps, analysis.cuts, hits).dump_midi(str(midi))
-            sync = placed_sync(midi, plan, analysis.cuts, hits, 0.5 / fps)
+            sync = sync_report(midi, {"cut": analysis.cuts, "hit": hits})
         with timings.stage("render"):
             audio, measured = renderer.finish()
             audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
@@ -350,27 +351,6 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
     files.update(cue_sheet="cue_sheet.json")
     return files, sync
-
-
-def placed_sync(midi: Path, plan: Plan, cuts: Sequence[float], hits: Sequence[float], tolerance: float) -> dict:
-    """The sync report of the cuts and hits the plan put on a cue's first bar line. A cut merged into a cue (its
-    shot was shorter than a bar) or a hit accented where it falls was never meant to be on a bar line: those are
-    listed apart (``merged_cuts``, ``unaligned_hits``), not counted as sync errors."""
-    import bisect
-
-    from mm2music.arrange.timing import sync_report
-
-    starts = sorted(c.start for c in plan.cues)
-
-    def on_cue_start(t: float) -> bool:
-        i = bisect.bisect_left(starts, t)
-        return any(abs(starts[j] - t) <= tolerance for j in (i - 1, i) if 0 <= j < len(starts))
-
-    placed = {"cut": [t for t in cuts if on_cue_start(t)], "hit": [h for h in hits if on_cue_start(h)]}
-    sync = sync_report(midi, placed)
-    sync["merged_cuts"] = [round(t, 6) for t in cuts if not on_cue_start(t)]
-    sync["unaligned_hits"] = [round(h, 6) for h in hits if not on_cue_start(h)]
-    return sync
 
 
 def _tick_seconds(music, tick: int) -> float:
