@@ -56,6 +56,7 @@ def fingerprint(job: Job, config: Config, analyze_only: bool) -> dict:
     package version and, when it writes music, the checkpoint's content and the soundfont. A model retrained in
     place, a new release or another soundfont changes it, so a resumed batch redoes the job."""
     from mm2music import __version__
+    from mm2music.render.synth import DEFAULT_SOUNDFONT
 
     inputs = {}
     for p in job.paths:
@@ -69,7 +70,7 @@ def fingerprint(job: Job, config: Config, analyze_only: bool) -> dict:
     data = {"inputs": inputs, "text": job.text, "config": resolved, "analyze_only": analyze_only, "version": __version__}
     if not analyze_only:
         data["checkpoint"] = checkpoint_digest(config.music.checkpoint)
-        data["soundfont"] = _stat_key(config.render.soundfont or "/usr/share/sounds/sf2/FluidR3_GM.sf2")
+        data["soundfont"] = _stat_key(config.render.soundfont or DEFAULT_SOUNDFONT)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return {"sha256": digest, **data}
 
