@@ -409,3 +409,23 @@ def test_inputs_past_the_limits_are_refused(capfd, tmp_path):
     code, _, err = run_cli(capfd, "--captions", long, "--analyze-only", "--out", tmp_path / "out", *FAST)
     assert_one_line_error(code, err, "captions 'long.srt' lasts 14402 s, longer than the 10800 s (3 h) mm2music scores")
     assert not (tmp_path / "out").exists()
+
+
+def test_two_real_batches_into_one_folder_never_lose_a_failure(tmp_path, clip):
+    """Two real batch processes at once into one --out: either the second is refused naming the first, or (if they
+    did not overlap) it finds every job complete; the report always lists the failing job."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(clip, src / "good.mp4")
+    (src / "bad.mp4").write_bytes(os.urandom(3000))
+    out = tmp_path / "out"
+    cmd = [*CLI, "--batch", str(src), "--out", str(out), "--analyze-only", *FAST]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=180), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert all(code == 1 for code, _, _ in results), results  # both report (or refuse on) the bad clip
+    refused = [err for _, out_, err in results if "is in use by another mm2music run (pid" in err]
+    assert len(refused) <= 1 and all(len(err.strip().splitlines()) == 1 for err in refused)
+    report = json.loads((out / "batch_report.json").read_text())
+    assert {j["name"]: j["status"] for j in report["jobs"]} == {"bad": "failed", "good": report["jobs"][1]["status"]}
+    assert report["jobs"][1]["status"] in ("done", "skipped") and (out / "good" / "analysis.json").exists()
+    assert hidden(out) == []
