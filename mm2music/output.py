@@ -248,7 +248,11 @@ def _publish(staging: Path, final: Path, overwrite: bool, replaceable: Callable[
         trash = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.rename(final, trash)
         if not overwrite and replaceable is not None and not replaceable(trash):  # swapped meanwhile: put it back
-            rename_no_replace(trash, final)
+            try:
+                rename_no_replace(trash, final)
+            except OSError:
+                raise OutputError(f"output folder '{final}' changed while this run was working; it is kept as '{trash}' "
+                                  "and nothing was replaced") from None
             raise OutputError(f"output folder '{final}' changed while this run was working; nothing was replaced, "
                               "re-run to try again")
     try:

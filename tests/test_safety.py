@@ -335,4 +335,97 @@ def test_2500_caption_cues_stay_near_linear(capfd, tmp_path, monkeypatch):
     assert code == 0, err
     data = json.loads((tmp_path / "out" / "film" / "analysis.json").read_text())
     assert len(data["segments"]) == 2500 and MAX_CAPTION_SCENES * 0.8 <= len(data["scenes"]) <= MAX_CAPTION_SCENES
-    assert seconds < 60  # measured ~8 s on 2 busy cores; it took minutes (quadratic) before
+    assert seconds < 60  # measured ~6 s on 2 busy cores; it took minutes (quadratic) before
+
+
+# --- batch: a changed model redoes the job; a dying worker fails only its own job -----------------------
+
+
+def test_a_model_retrained_in_place_redoes_the_batch_job(capfd, tmp_path, tiny_checkpoint):
+    import torch
+
+    from mm2music.music.checkpoint import load_checkpoint, save_checkpoint
+    from mm2music.music.model import MusicTransformer
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    manifest = tmp_path / "jobs.jsonl"
+    manifest.write_text(json.dumps({"text": "A joyful wedding in the sun", "duration": 3}) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["--batch", manifest, "--out", out, "--checkpoint", ckpt, *FAST]
+    code, stdout, err = run_cli(capfd, *argv)
+    assert code == 0 and "1 done" in stdout, err
+    code, stdout, _ = run_cli(capfd, *argv)
+    assert code == 0 and "1 skipped" in stdout
+    marker = json.loads((out / "a-joyful-wedding-in-the-sun" / ".complete.json").read_text())
+    model, tokenizer, _ = load_checkpoint(ckpt)
+    torch.manual_seed(1)
+    save_checkpoint(ckpt, MusicTransformer(model.config), tokenizer)  # retrained in place: same path, new weights
+    code, stdout, err = run_cli(capfd, *argv)
+    assert code == 0 and "1 done, 0 skipped" in stdout, err
+    assert json.loads((out / "a-joyful-wedding-in-the-sun" / ".complete.json").read_text())["fingerprint"] != marker["fingerprint"]
+
+
+def crash_on_boom(job, settings):
+    """A batch task whose worker process dies on the job named 'boom' (as a native crash or the OOM killer would)."""
+    from mm2music.batch import JobRecord
+
+    if job.name == "boom":
+        os._exit(9)
+    return JobRecord.of(job, settings.out_dir, status="done")
+
+
+def test_a_dying_worker_fails_only_its_own_job(tmp_path):
+    from mm2music.batch import Job, Settings
+    from mm2music.batch.executors import _run_pool
+
+    jobs = [Job(name=n, source=f"{n}.txt", text=t) for n, t in (("calm", "A calm lake"), ("boom", "Fireworks"))]
+    settings = Settings(out_dir=str(tmp_path / "out"), config="debug", overrides=("encoder.backend=affect",), analyze_only=True)
+    records = {}
+    _run_pool(jobs, settings, 2, lambda i, r: records.__setitem__(jobs[i].name, r), task=crash_on_boom)
+    assert {n: r.status for n, r in records.items()} == {"calm": "done", "boom": "failed"}
+    assert "worker process died" in records["boom"].error
+
+
+def test_a_checkpoint_config_that_disagrees_with_its_weights_is_refused(capfd, tmp_path, tiny_checkpoint):
+    """n_head cannot be read off the weights' shapes: the weights record the config they were saved with."""
+    bad = tmp_path / "edited"
+    shutil.copytree(tiny_checkpoint, bad)
+    config = json.loads((bad / "config.json").read_text())
+    assert config["model"]["n_head"] == 2
+    config["model"]["n_head"] = 4
+    (bad / "config.json").write_text(json.dumps(config))
+    code, _, err = run_cli(capfd, "--text", "A storm at sea", "--checkpoint", bad, "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "n_head is 4 in ")
+    assert "were saved with 2; restore the checkpoint's own config.json" in err and not (tmp_path / "out").exists()
+
+
+def test_inputs_past_the_limits_are_refused(capfd, tmp_path):
+    big = tmp_path / "novel.txt"
+    big.write_text("word " * 250_000, encoding="utf-8")  # 1.25 MB
+    code, _, err = run_cli(capfd, "--text-file", big, "--analyze-only", "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "is 1,250,000 bytes, more than the 1,000,000 mm2music reads")
+    long = write_srt(tmp_path / "long.srt", [(0, 2, "Hello"), (4 * 3600, 4 * 3600 + 2, "Four hours later")])
+    code, _, err = run_cli(capfd, "--captions", long, "--analyze-only", "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, "captions 'long.srt' lasts 14402 s, longer than the 10800 s (3 h) mm2music scores")
+    assert not (tmp_path / "out").exists()
+
+
+def test_two_real_batches_into_one_folder_never_lose_a_failure(tmp_path, clip):
+    """Two real batch processes at once into one --out: either the second is refused naming the first, or (if they
+    did not overlap) it finds every job complete; the report always lists the failing job."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(clip, src / "good.mp4")
+    (src / "bad.mp4").write_bytes(os.urandom(3000))
+    out = tmp_path / "out"
+    cmd = [*CLI, "--batch", str(src), "--out", str(out), "--analyze-only", *FAST]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=180), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert all(code == 1 for code, _, _ in results), results  # both report (or refuse on) the bad clip
+    refused = [err for _, out_, err in results if "is in use by another mm2music run (pid" in err]
+    assert len(refused) <= 1 and all(len(err.strip().splitlines()) == 1 for err in refused)
+    report = json.loads((out / "batch_report.json").read_text())
+    assert {j["name"]: j["status"] for j in report["jobs"]} == {"bad": "failed", "good": report["jobs"][1]["status"]}
+    assert report["jobs"][1]["status"] in ("done", "skipped") and (out / "good" / "analysis.json").exists()
+    assert hidden(out) == []

@@ -41,7 +41,8 @@ def save_checkpoint(directory: str | Path, model: MusicTransformer, tokenizer: M
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items() if k != _TIED}
-    meta = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION), "vocab_size": str(tokenizer.vocab_size)}
+    meta = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION), "vocab_size": str(tokenizer.vocab_size),
+            "model": json.dumps(model.config.to_dict(), sort_keys=True)}  # what the weights were made with (see _check_saved_config)
     config = {
         "format": CHECKPOINT_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -81,6 +82,25 @@ def read_config(path: str | Path) -> dict:
     if config.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"'{cfg_path}' has format version {config.get('format_version')}, this code reads {FORMAT_VERSION}; use the matching mm2music release")
     return config
+
+
+def _check_saved_config(weights: Path, model_cfg: ModelConfig, config_path: Path) -> None:
+    """The weights file records the model config it was saved with; ``config.json`` must agree. Shapes alone cannot
+    tell 8 attention heads from 4 (the same matrices), and the wrong one loads and generates noise."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            saved = json.loads((f.metadata() or {}).get("model") or "null")
+    except (OSError, ValueError, RuntimeError):
+        return  # unreadable: reported by the load that follows
+    if not isinstance(saved, dict):
+        return  # saved before this was recorded
+    current = model_cfg.to_dict()
+    for key in sorted(set(saved) & set(current)):
+        if saved[key] != current[key]:
+            raise CheckpointError(f"{key} is {current[key]!r} in '{config_path}' but the weights in '{weights.name}' were saved "
+                                  f"with {saved[key]!r}; restore the checkpoint's own {CONFIG}")
 
 
 def load_checkpoint(
@@ -132,6 +152,7 @@ def load_checkpoint(
     extra = sorted(set(tensors) - set(expected))
     if extra:
         raise CheckpointError(f"'{weights.name}' has unexpected tensor '{extra[0]}'; the weights do not match the model config in '{CONFIG}'")
+    _check_saved_config(weights, model_cfg, directory / CONFIG)  # what the shapes cannot tell (e.g. n_head)
     model.load_state_dict(tensors, strict=False)  # lm_head.weight is tied to wte.weight
     model.to(device).eval()
     log.info("loaded music decoder from %s (%.2f M parameters, vocab %d)", directory, model.num_params() / 1e6, tokenizer.vocab_size)
