@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -395,8 +395,26 @@ def grouped_cv(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model: str, see
             "n": int(len(y)), "groups": int(len(set(groups.tolist())))}
 
 
+def merged_groups(records: list[dict]) -> np.ndarray:
+    """CV groups where inputs that produced identical music at any seed (same ``notes_hash``) are one group:
+    different texts that the pipeline maps to the same plan cannot sit on both sides of a split."""
+    parent = {r["id"]: r["id"] for r in records}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    first_with: dict[str, str] = {}
+    for r in records:
+        other = first_with.setdefault(r["notes_hash"], r["id"])
+        parent[root(r["id"])] = root(other)
+    return np.array([root(r["id"]) for r in records])
+
+
 def emotion_classifier(records: list[dict]) -> dict:
-    """Intended quadrant from the notes: per input set and feature set, grouped CV by prompt."""
+    """Intended quadrant from the notes: per input set and feature set, grouped CV by prompt (and, stricter, by
+    prompts merged when they produced identical music)."""
     names = list(records[0]["texture"]) if records else []
     sets = {"prompts": [r for r in records if r["kind"] == "prompt"], "real_texts": [r for r in records if r["kind"] == "real_text"]}
     sets["both"] = sets["prompts"] + sets["real_texts"]
@@ -407,13 +425,15 @@ def emotion_classifier(records: list[dict]) -> dict:
         y = np.array([r["quadrant"] for r in recs])
         groups = np.array([r["id"] for r in recs])
         texture = [r["texture"] for r in recs]
+        dyn = [{**t, **{k: r[k] for k in DYNAMICS}} for t, r in zip(texture, recs)]
         feature_sets = {
-            "notes": (texture, names),
-            "notes+dynamics": ([{**t, **{k: r[k] for k in DYNAMICS}} for t, r in zip(texture, recs)], names + list(DYNAMICS)),
-            "reference: tempo+mode only": ([{k: r[k] for k in REFERENCE} for r in recs], list(REFERENCE)),
+            "notes": (texture, names, groups),
+            "notes, same music merged": (texture, names, merged_groups(recs)),
+            "notes+dynamics": (dyn, names + list(DYNAMICS), groups),
+            "reference: tempo+mode only": ([{k: r[k] for k in REFERENCE} for r in recs], list(REFERENCE), groups),
         }
-        out[set_name] = {fs: {m: grouped_cv(matrix(rows, cols), y, groups, m) for m in ("logreg", "forest")}
-                         for fs, (rows, cols) in feature_sets.items()}
+        out[set_name] = {fs: {m: grouped_cv(matrix(rows, cols), y, g, m) for m in ("logreg", "forest")}
+                         for fs, (rows, cols, g) in feature_sets.items()}
         out[set_name]["label_check"] = float(np.mean([r["read_quadrant"] == r["quadrant"] for r in recs]))
     return out
 
@@ -532,7 +552,8 @@ def print_report(res: dict) -> None:
         print("  caught: cuts with a note onset within 40 ms (c.det: of the detected cuts); spread/max: tempo range inside a cue (BPM), mean/max"
               " over cues; nc: scene changes between scenes < contrast apart; dBPM%: mean tempo change there; chg: share changing > 3%;"
               " LUFS gap: loudest - quietest cue")
-    print("\nHuman-likeness: real corpus vs generated 8-bar excerpts, random forest, grouped CV (balanced accuracy; 50% = indistinguishable)")
+    print("\nHuman-likeness: real corpus vs generated 8-bar excerpts, random forest, CV grouped by source file and by prompt "
+          "(prompts with identical music merged); balanced accuracy, 50% = indistinguishable")
     for name, t in res["two_sample"].items():
         print(f"  {name:<40}{_f(t['balanced_accuracy'], '.0%', 6)}  ({t['n_real']} real, {t['n_generated']} generated)")
         for f in t.get("top_features", [])[:4]:
@@ -585,7 +606,7 @@ def build_jobs(a: argparse.Namespace) -> list[Job]:
 
 
 def summarize(records: list[dict], corpus_feats: list[dict], corpus_wins: list[ff.Music]) -> tuple[dict, dict]:
-    gen = [r for r in records]
+    gen = records
     corpus = {
         "windows": len(corpus_feats),
         "clash_rate": float(np.nanmean([ff.clash_rate(w) for w in corpus_wins])) if corpus_wins else float("nan"),
@@ -644,18 +665,19 @@ def run_bench(a: argparse.Namespace) -> dict:
                             "lufs_gap": max(lufs) - min(lufs) if len(lufs) > 1 else float("nan")})
     texts = [r for r in records if r["kind"] in ("prompt", "real_text")]
     two_sample = {}
+    group_of = dict(zip((r["id"] for r in texts), merged_groups(texts))) if texts else {}
     for view in ("full", "sketch"):
         gen, groups = [], []
         for r in texts:
             gen += r["windows"][view]
-            groups += [r["id"]] * len(r["windows"][view])
+            groups += [group_of[r["id"]]] * len(r["windows"][view])
         label = "full written MIDI (all pitched tracks)" if view == "full" else f"sketch (tracks ~ /{a.sketch_tracks}/)"
         two_sample[label] = two_sample_test(corpus_feats, corpus_groups, gen, groups, a.seed)
     corpus, generated = summarize(records, corpus_feats, corpus_wins)
     corpus["files"] = len(pieces)
     return {
         "command": " ".join(shlex.quote(x) for x in [sys.executable, *sys.argv]),
-        "setup": {k: v for k, v in vars(a).items()},
+        "setup": dict(vars(a)),
         "records": records, "corpus": corpus, "corpus_files": [p["file"] for p in pieces],
         "generated_summary": generated, "emotion": emotion_classifier(texts), "montage": montage, "two_sample": two_sample,
         "per_prompt": per_input_rows(records, "prompt"), "per_real_text": per_input_rows(records, "real_text"),
