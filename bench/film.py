@@ -22,20 +22,23 @@ Measured:
    their General MIDI instrument's range; the same clash and onset figures on the real excerpts;
 2. emotion from the notes: logistic regression and random forest on texture/rhythm/pitch features only (no
    tempo, key, mode or instrument; ``film_features.texture_features``) predicting the intended quadrant,
-   cross-validated grouped by prompt (all seeds of a prompt on one side). Chance = 25%; EMOPIA's symbolic
-   classifier reaches 0.68 on real 4-quadrant music;
+   cross-validated grouped by prompt (all seeds of a prompt on one side) and, stricter, with the prompts that
+   produced identical music merged into one group (the pipeline maps some different texts to the same plan).
+   Chance = 25%; EMOPIA's symbolic classifier reaches 0.68 on real 4-quadrant music;
 3. montage: share of shot cuts with a note onset within 40 ms, tempo spread inside cues, tempo change at
    non-contrast scene changes (neighbouring scenes < ``--contrast`` apart in valence-arousal), loudness
    spread between cues (LUFS of each cue's audio);
 4. human-likeness: a random forest tells real corpus 8-bar excerpts from generated ones (balanced accuracy,
-   cross-validated grouped by source file / prompt; 50% = indistinguishable), on the full written MIDI and on
-   the decoder's sketch (``--sketch-tracks``, a regular expression on track names), with the features that
-   give it away.
+   cross-validated grouped by source file / prompt, identical music merged; 50% = indistinguishable), on the
+   full written MIDI and on the decoder's sketch (``--sketch-tracks``, a regular expression on track names),
+   with the features that give it away.
 
 Speed is ``bench/e2e.py``'s job. Prints the command line, tables and a summary; writes ``--json``.
 
     .venv/bin/python bench/film.py                 # full: 16 prompts x 3 seeds + 16 real texts x 2 + clips
     .venv/bin/python bench/film.py --quick         # smoke: 1 seed, 8 real texts, 2 clips, 16 corpus files
+    .venv/bin/python bench/film.py --only 'funeral|chase' --seeds 1 --real-seeds 0 --no-clips   # a few inputs
+    .venv/bin/python bench/film.py --resume        # re-analyse the runs logged in bench/results/film.runs.jsonl
 """
 
 from __future__ import annotations
