@@ -89,6 +89,7 @@ class Job:
     quadrant: str | None = None
     text: str | None = None
     video: str | None = None
+    captions: str | None = None
     cuts: list[float] | None = None  # true cut times (s) of a generated clip; None = use the detected ones
     source: str = ""
 
@@ -105,7 +106,7 @@ def clip_jobs(quick: bool, footage: list[str]) -> list[Job]:
     made = [testclips.action(out, "film_action_montage", cuts=7, shot_s=1.5, seed=41),  # one mood, 8 shots
             testclips.hard_cuts(out, "film_quick_cuts", shots=10, shot_s=1.2, similar=True, seed=42)]
     jobs = [Job(c.name, "clip", 0, video=str(c.path), cuts=[t.start for t in c.transitions if t.kind == "cut"],
-                source="mm2music.media.testclips") for c in made]
+                source="mm2music.media.testclips") for c in made] + [arc_job()]
     if not quick:
         from bench.e2e import make_clip
 
@@ -116,6 +117,21 @@ def clip_jobs(quick: bool, footage: list[str]) -> list[Job]:
     for path in footage:
         jobs.append(Job(Path(path).stem, "clip", 0, video=path, source=f"real footage {path}"))
     return jobs
+
+
+ARC = (  # a three-scene caption arc (seconds, text): grief -> action -> calm, as the issue tried it
+    (0.0, 12.0, PROMPTS[8].text), (12.0, 24.0, PROMPTS[4].text), (24.0, 36.0, PROMPTS[12].text))
+
+
+def arc_job() -> Job:
+    """Captions of :data:`ARC` (an SRT in bench/results/clips): cue loudness and tempo across contrasting scenes."""
+    def stamp(t: float) -> str:
+        return f"00:00:{int(t):02d},{int(round((t % 1) * 1000)):03d}"
+
+    path = RESULTS / "clips" / "film_arc.srt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{i + 1}\n{stamp(a)} --> {stamp(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(ARC)), encoding="utf-8")
+    return Job("caption_arc", "clip", 0, captions=str(path), cuts=[], source="captions: funeral -> chase -> dawn")
 
 
 def default_footage(seconds: float = 30.0, start: float = 60.0) -> list[str]:
@@ -149,7 +165,7 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
     overrides += [f"music.checkpoint={a.checkpoint}"] if a.checkpoint else []
     config = load_config(a.config, overrides + list(a.overrides))
     t0 = time.perf_counter()
-    result = run(Inputs(text=job.text, video=job.video), config, progress=False)
+    result = run(Inputs(text=job.text, video=job.video, captions=job.captions), config, progress=False)
     wall = time.perf_counter() - t0
     folder = Path(result.out_dir)
     midi_path = folder / "soundtrack.mid"
@@ -164,7 +180,9 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
         rec.update(montage_figures(music, plan, analysis, job.cuts, a.contrast))
     rec["notes_hash"] = notes_hash(music)
     rec["texture"] = ff.texture_features(music)
-    rec["sketch_texture"] = ff.texture_features(music.tracks_matching(a.sketch_tracks))
+    sketch = music.tracks_matching(a.sketch_tracks)
+    rec["sketch_tracks"] = sorted({music.tracks[k].name for k in np.unique(sketch.track)})
+    rec["sketch_texture"] = ff.texture_features(sketch)
     rec["windows"] = {"full": excerpt_features(music), "sketch": excerpt_features(music.tracks_matching(a.sketch_tracks))}
     if not a.keep:
         import shutil
@@ -265,6 +283,7 @@ def montage_figures(m: ff.Music, plan: dict, analysis: dict, truth: list[float] 
         "cuts_caught": ff.cuts_caught(m, cuts),
         "cuts_caught_detected": ff.cuts_caught(m, detected),
         "cues": len(plan["cues"]),
+        "cue_bpm": [round(ff.tempo_at(m, (c["start"] + c["end"]) / 2), 1) for c in plan["cues"]],
         "cue_tempo_spread_mean": float(np.mean(spreads)), "cue_tempo_spread_max": float(np.max(spreads)),
         "noncontrast_changes": len(changes),
         "noncontrast_tempo_change_mean": float(np.mean(changes)) if changes else float("nan"),
@@ -552,13 +571,19 @@ def print_report(res: dict) -> None:
                   f"{_f(r['cuts_caught_detected'], '.0%', 7)}{r['cues']:5d}{r['cue_tempo_spread_mean']:8.1f}{r['cue_tempo_spread_max']:6.1f}"
                   f"{r['noncontrast_changes']:4d}{_f(100 * r['noncontrast_tempo_change_mean'], '.1f', 7)}{_f(r['noncontrast_tempo_changed'], '.0%', 6)}"
                   f"{_f(r['lufs_gap'], '.1f', 9)}")
+        for r in res["montage"]:
+            if r["source"].startswith("captions") and r.get("cue_bpm"):
+                cues = " | ".join(f"{b:.0f} BPM {_f(lu, '.1f', 0)} LUFS" for b, lu in zip(r["cue_bpm"], r["cue_lufs"]))
+                print(f"  {r['id']} ({r['source']}): {cues}")
         print("  caught: cuts with a note onset within 40 ms (c.det: of the detected cuts); spread/max: tempo range inside a cue (BPM), mean/max"
               " over cues; nc: scene changes between scenes < contrast apart; dBPM%: mean tempo change there; chg: share changing > 3%;"
               " LUFS gap: loudest - quietest cue")
     print("\nHuman-likeness: real corpus vs generated 8-bar excerpts, random forest, CV grouped by source file and by prompt "
           "(prompts with identical music merged); balanced accuracy, 50% = indistinguishable")
     for name, t in res["two_sample"].items():
-        print(f"  {name:<40}{_f(t['balanced_accuracy'], '.0%', 6)}  ({t['n_real']} real, {t['n_generated']} generated)")
+        tracks = t.get("tracks", [])
+        shown = ", ".join(tracks[:5]) + (f", ... ({len(tracks)} track names)" if len(tracks) > 5 else "")
+        print(f"  {name:<40}{_f(t['balanced_accuracy'], '.0%', 6)}  ({t['n_real']} real, {t['n_generated']} generated; tracks: {shown})")
         for f in t.get("top_features", [])[:4]:
             print(f"      {f['feature']:<22} importance {f['importance']:.2f}: real {f['real_mean']:.3g}, generated {f['generated_mean']:.3g}")
     print(f"\nwall time {res['wall_s']:.0f} s ({res['pipeline_s']:.0f} s in the pipeline, {len(records)} runs) -> {res['json']}")
@@ -662,7 +687,7 @@ def run_bench(a: argparse.Namespace) -> dict:
     for r in records:
         if r["kind"] == "clip":
             lufs = [x for x in r["cue_lufs"] if x is not None]
-            montage.append({**{k: r[k] for k in ("id", "duration_s", "cuts", "cuts_truth", "cuts_detected", "cuts_caught", "cuts_caught_detected",
+            montage.append({**{k: r[k] for k in ("id", "source", "cue_bpm", "cue_lufs", "duration_s", "cuts", "cuts_truth", "cuts_detected", "cuts_caught", "cuts_caught_detected",
                                                  "cues", "cue_tempo_spread_mean", "cue_tempo_spread_max", "noncontrast_changes",
                                                  "noncontrast_tempo_change_mean", "noncontrast_tempo_changed")},
                             "lufs_gap": max(lufs) - min(lufs) if len(lufs) > 1 else float("nan")})
@@ -675,7 +700,8 @@ def run_bench(a: argparse.Namespace) -> dict:
             gen += r["windows"][view]
             groups += [group_of[r["id"]]] * len(r["windows"][view])
         label = "full written MIDI (all pitched tracks)" if view == "full" else f"sketch (tracks ~ /{a.sketch_tracks}/)"
-        two_sample[label] = two_sample_test(corpus_feats, corpus_groups, gen, groups, a.seed)
+        names = sorted({n for r in texts for n in r.get("sketch_tracks", [])} if view == "sketch" else {t for r in texts for t in r["tracks"]})
+        two_sample[label] = {**two_sample_test(corpus_feats, corpus_groups, gen, groups, a.seed), "tracks": names}
     corpus, generated = summarize(records, corpus_feats, corpus_wins)
     corpus["files"] = len(pieces)
     return {
