@@ -687,7 +687,7 @@ def run_bench(a: argparse.Namespace) -> dict:
     for r in records:
         if r["kind"] == "clip":
             lufs = [x for x in r["cue_lufs"] if x is not None]
-            montage.append({**{k: r[k] for k in ("id", "source", "cue_bpm", "cue_lufs", "duration_s", "cuts", "cuts_truth", "cuts_detected", "cuts_caught", "cuts_caught_detected",
+            montage.append({**{k: r.get(k) for k in ("id", "source", "cue_bpm", "cue_lufs", "duration_s", "cuts", "cuts_truth", "cuts_detected", "cuts_caught", "cuts_caught_detected",
                                                  "cues", "cue_tempo_spread_mean", "cue_tempo_spread_max", "noncontrast_changes",
                                                  "noncontrast_tempo_change_mean", "noncontrast_tempo_changed")},
                             "lufs_gap": max(lufs) - min(lufs) if len(lufs) > 1 else float("nan")})
