@@ -583,7 +583,8 @@ def print_report(res: dict) -> None:
     for name, t in res["two_sample"].items():
         tracks = t.get("tracks", [])
         shown = ", ".join(tracks[:5]) + (f", ... ({len(tracks)} track names)" if len(tracks) > 5 else "")
-        print(f"  {name:<40}{_f(t['balanced_accuracy'], '.0%', 6)}  ({t['n_real']} real, {t['n_generated']} generated; tracks: {shown})")
+        shown = f"; tracks: {shown}" if tracks else ""
+        print(f"  {name:<40}{_f(t['balanced_accuracy'], '.0%', 6)}  ({t['n_real']} real, {t['n_generated']} generated{shown})")
         for f in t.get("top_features", [])[:4]:
             print(f"      {f['feature']:<22} importance {f['importance']:.2f}: real {f['real_mean']:.3g}, generated {f['generated_mean']:.3g}")
     print(f"\nwall time {res['wall_s']:.0f} s ({res['pipeline_s']:.0f} s in the pipeline, {len(records)} runs) -> {res['json']}")
