@@ -22,20 +22,23 @@ Measured:
    their General MIDI instrument's range; the same clash and onset figures on the real excerpts;
 2. emotion from the notes: logistic regression and random forest on texture/rhythm/pitch features only (no
    tempo, key, mode or instrument; ``film_features.texture_features``) predicting the intended quadrant,
-   cross-validated grouped by prompt (all seeds of a prompt on one side). Chance = 25%; EMOPIA's symbolic
-   classifier reaches 0.68 on real 4-quadrant music;
+   cross-validated grouped by prompt (all seeds of a prompt on one side) and, stricter, with the prompts that
+   produced identical music merged into one group (the pipeline maps some different texts to the same plan).
+   Chance = 25%; EMOPIA's symbolic classifier reaches 0.68 on real 4-quadrant music;
 3. montage: share of shot cuts with a note onset within 40 ms, tempo spread inside cues, tempo change at
    non-contrast scene changes (neighbouring scenes < ``--contrast`` apart in valence-arousal), loudness
    spread between cues (LUFS of each cue's audio);
 4. human-likeness: a random forest tells real corpus 8-bar excerpts from generated ones (balanced accuracy,
-   cross-validated grouped by source file / prompt; 50% = indistinguishable), on the full written MIDI and on
-   the decoder's sketch (``--sketch-tracks``, a regular expression on track names), with the features that
-   give it away.
+   cross-validated grouped by source file / prompt, identical music merged; 50% = indistinguishable), on the
+   full written MIDI and on the decoder's sketch (``--sketch-tracks``, a regular expression on track names),
+   with the features that give it away.
 
 Speed is ``bench/e2e.py``'s job. Prints the command line, tables and a summary; writes ``--json``.
 
     .venv/bin/python bench/film.py                 # full: 16 prompts x 3 seeds + 16 real texts x 2 + clips
     .venv/bin/python bench/film.py --quick         # smoke: 1 seed, 8 real texts, 2 clips, 16 corpus files
+    .venv/bin/python bench/film.py --only 'funeral|chase' --seeds 1 --real-seeds 0 --no-clips   # a few inputs
+    .venv/bin/python bench/film.py --resume        # re-analyse the runs logged in bench/results/film.runs.jsonl
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +89,7 @@ class Job:
     quadrant: str | None = None
     text: str | None = None
     video: str | None = None
+    captions: str | None = None
     cuts: list[float] | None = None  # true cut times (s) of a generated clip; None = use the detected ones
     source: str = ""
 
@@ -102,7 +106,7 @@ def clip_jobs(quick: bool, footage: list[str]) -> list[Job]:
     made = [testclips.action(out, "film_action_montage", cuts=7, shot_s=1.5, seed=41),  # one mood, 8 shots
             testclips.hard_cuts(out, "film_quick_cuts", shots=10, shot_s=1.2, similar=True, seed=42)]
     jobs = [Job(c.name, "clip", 0, video=str(c.path), cuts=[t.start for t in c.transitions if t.kind == "cut"],
-                source="mm2music.media.testclips") for c in made]
+                source="mm2music.media.testclips") for c in made] + [arc_job()]
     if not quick:
         from bench.e2e import make_clip
 
@@ -113,6 +117,21 @@ def clip_jobs(quick: bool, footage: list[str]) -> list[Job]:
     for path in footage:
         jobs.append(Job(Path(path).stem, "clip", 0, video=path, source=f"real footage {path}"))
     return jobs
+
+
+ARC = (  # a three-scene caption arc (seconds, text): grief -> action -> calm, as the issue tried it
+    (0.0, 12.0, PROMPTS[8].text), (12.0, 24.0, PROMPTS[4].text), (24.0, 36.0, PROMPTS[12].text))
+
+
+def arc_job() -> Job:
+    """Captions of :data:`ARC` (an SRT in bench/results/clips): cue loudness and tempo across contrasting scenes."""
+    def stamp(t: float) -> str:
+        return f"00:00:{int(t):02d},{int(round((t % 1) * 1000)):03d}"
+
+    path = RESULTS / "clips" / "film_arc.srt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{i + 1}\n{stamp(a)} --> {stamp(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(ARC)), encoding="utf-8")
+    return Job("caption_arc", "clip", 0, captions=str(path), cuts=[], source="captions: funeral -> chase -> dawn")
 
 
 def default_footage(seconds: float = 30.0, start: float = 60.0) -> list[str]:
@@ -146,7 +165,7 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
     overrides += [f"music.checkpoint={a.checkpoint}"] if a.checkpoint else []
     config = load_config(a.config, overrides + list(a.overrides))
     t0 = time.perf_counter()
-    result = run(Inputs(text=job.text, video=job.video), config, progress=False)
+    result = run(Inputs(text=job.text, video=job.video, captions=job.captions), config, progress=False)
     wall = time.perf_counter() - t0
     folder = Path(result.out_dir)
     midi_path = folder / "soundtrack.mid"
@@ -161,7 +180,9 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
         rec.update(montage_figures(music, plan, analysis, job.cuts, a.contrast))
     rec["notes_hash"] = notes_hash(music)
     rec["texture"] = ff.texture_features(music)
-    rec["sketch_texture"] = ff.texture_features(music.tracks_matching(a.sketch_tracks))
+    sketch = music.tracks_matching(a.sketch_tracks)
+    rec["sketch_tracks"] = sorted({music.tracks[k].name for k in np.unique(sketch.track)})
+    rec["sketch_texture"] = ff.texture_features(sketch)
     rec["windows"] = {"full": excerpt_features(music), "sketch": excerpt_features(music.tracks_matching(a.sketch_tracks))}
     if not a.keep:
         import shutil
@@ -262,6 +283,7 @@ def montage_figures(m: ff.Music, plan: dict, analysis: dict, truth: list[float] 
         "cuts_caught": ff.cuts_caught(m, cuts),
         "cuts_caught_detected": ff.cuts_caught(m, detected),
         "cues": len(plan["cues"]),
+        "cue_bpm": [round(ff.tempo_at(m, (c["start"] + c["end"]) / 2), 1) for c in plan["cues"]],
         "cue_tempo_spread_mean": float(np.mean(spreads)), "cue_tempo_spread_max": float(np.max(spreads)),
         "noncontrast_changes": len(changes),
         "noncontrast_tempo_change_mean": float(np.mean(changes)) if changes else float("nan"),
@@ -395,8 +417,26 @@ def grouped_cv(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model: str, see
             "n": int(len(y)), "groups": int(len(set(groups.tolist())))}
 
 
+def merged_groups(records: list[dict]) -> np.ndarray:
+    """CV groups where inputs that produced identical music at any seed (same ``notes_hash``) are one group:
+    different texts that the pipeline maps to the same plan cannot sit on both sides of a split."""
+    parent = {r["id"]: r["id"] for r in records}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    first_with: dict[str, str] = {}
+    for r in records:
+        other = first_with.setdefault(r["notes_hash"], r["id"])
+        parent[root(r["id"])] = root(other)
+    return np.array([root(r["id"]) for r in records])
+
+
 def emotion_classifier(records: list[dict]) -> dict:
-    """Intended quadrant from the notes: per input set and feature set, grouped CV by prompt."""
+    """Intended quadrant from the notes: per input set and feature set, grouped CV by prompt (and, stricter, by
+    prompts merged when they produced identical music)."""
     names = list(records[0]["texture"]) if records else []
     sets = {"prompts": [r for r in records if r["kind"] == "prompt"], "real_texts": [r for r in records if r["kind"] == "real_text"]}
     sets["both"] = sets["prompts"] + sets["real_texts"]
@@ -407,13 +447,15 @@ def emotion_classifier(records: list[dict]) -> dict:
         y = np.array([r["quadrant"] for r in recs])
         groups = np.array([r["id"] for r in recs])
         texture = [r["texture"] for r in recs]
+        dyn = [{**t, **{k: r[k] for k in DYNAMICS}} for t, r in zip(texture, recs)]
         feature_sets = {
-            "notes": (texture, names),
-            "notes+dynamics": ([{**t, **{k: r[k] for k in DYNAMICS}} for t, r in zip(texture, recs)], names + list(DYNAMICS)),
-            "reference: tempo+mode only": ([{k: r[k] for k in REFERENCE} for r in recs], list(REFERENCE)),
+            "notes": (texture, names, groups),
+            "notes, same music merged": (texture, names, merged_groups(recs)),
+            "notes+dynamics": (dyn, names + list(DYNAMICS), groups),
+            "reference: tempo+mode only": ([{k: r[k] for k in REFERENCE} for r in recs], list(REFERENCE), groups),
         }
-        out[set_name] = {fs: {m: grouped_cv(matrix(rows, cols), y, groups, m) for m in ("logreg", "forest")}
-                         for fs, (rows, cols) in feature_sets.items()}
+        out[set_name] = {fs: {m: grouped_cv(matrix(rows, cols), y, g, m) for m in ("logreg", "forest")}
+                         for fs, (rows, cols, g) in feature_sets.items()}
         out[set_name]["label_check"] = float(np.mean([r["read_quadrant"] == r["quadrant"] for r in recs]))
     return out
 
@@ -529,12 +571,20 @@ def print_report(res: dict) -> None:
                   f"{_f(r['cuts_caught_detected'], '.0%', 7)}{r['cues']:5d}{r['cue_tempo_spread_mean']:8.1f}{r['cue_tempo_spread_max']:6.1f}"
                   f"{r['noncontrast_changes']:4d}{_f(100 * r['noncontrast_tempo_change_mean'], '.1f', 7)}{_f(r['noncontrast_tempo_changed'], '.0%', 6)}"
                   f"{_f(r['lufs_gap'], '.1f', 9)}")
+        for r in res["montage"]:
+            if r["source"].startswith("captions") and r.get("cue_bpm"):
+                cues = " | ".join(f"{b:.0f} BPM {_f(lu, '.1f', 0)} LUFS" for b, lu in zip(r["cue_bpm"], r["cue_lufs"]))
+                print(f"  {r['id']} ({r['source']}): {cues}")
         print("  caught: cuts with a note onset within 40 ms (c.det: of the detected cuts); spread/max: tempo range inside a cue (BPM), mean/max"
               " over cues; nc: scene changes between scenes < contrast apart; dBPM%: mean tempo change there; chg: share changing > 3%;"
               " LUFS gap: loudest - quietest cue")
-    print("\nHuman-likeness: real corpus vs generated 8-bar excerpts, random forest, grouped CV (balanced accuracy; 50% = indistinguishable)")
+    print("\nHuman-likeness: real corpus vs generated 8-bar excerpts, random forest, CV grouped by source file and by prompt "
+          "(prompts with identical music merged); balanced accuracy, 50% = indistinguishable")
     for name, t in res["two_sample"].items():
-        print(f"  {name:<40}{_f(t['balanced_accuracy'], '.0%', 6)}  ({t['n_real']} real, {t['n_generated']} generated)")
+        tracks = t.get("tracks", [])
+        shown = ", ".join(tracks[:5]) + (f", ... ({len(tracks)} track names)" if len(tracks) > 5 else "")
+        shown = f"; tracks: {shown}" if tracks else ""
+        print(f"  {name:<40}{_f(t['balanced_accuracy'], '.0%', 6)}  ({t['n_real']} real, {t['n_generated']} generated{shown})")
         for f in t.get("top_features", [])[:4]:
             print(f"      {f['feature']:<22} importance {f['importance']:.2f}: real {f['real_mean']:.3g}, generated {f['generated_mean']:.3g}")
     print(f"\nwall time {res['wall_s']:.0f} s ({res['pipeline_s']:.0f} s in the pipeline, {len(records)} runs) -> {res['json']}")
@@ -585,7 +635,7 @@ def build_jobs(a: argparse.Namespace) -> list[Job]:
 
 
 def summarize(records: list[dict], corpus_feats: list[dict], corpus_wins: list[ff.Music]) -> tuple[dict, dict]:
-    gen = [r for r in records]
+    gen = records
     corpus = {
         "windows": len(corpus_feats),
         "clash_rate": float(np.nanmean([ff.clash_rate(w) for w in corpus_wins])) if corpus_wins else float("nan"),
@@ -638,24 +688,26 @@ def run_bench(a: argparse.Namespace) -> dict:
     for r in records:
         if r["kind"] == "clip":
             lufs = [x for x in r["cue_lufs"] if x is not None]
-            montage.append({**{k: r[k] for k in ("id", "duration_s", "cuts", "cuts_truth", "cuts_detected", "cuts_caught", "cuts_caught_detected",
+            montage.append({**{k: r.get(k) for k in ("id", "source", "cue_bpm", "cue_lufs", "duration_s", "cuts", "cuts_truth", "cuts_detected", "cuts_caught", "cuts_caught_detected",
                                                  "cues", "cue_tempo_spread_mean", "cue_tempo_spread_max", "noncontrast_changes",
                                                  "noncontrast_tempo_change_mean", "noncontrast_tempo_changed")},
                             "lufs_gap": max(lufs) - min(lufs) if len(lufs) > 1 else float("nan")})
     texts = [r for r in records if r["kind"] in ("prompt", "real_text")]
     two_sample = {}
+    group_of = dict(zip((r["id"] for r in texts), merged_groups(texts))) if texts else {}
     for view in ("full", "sketch"):
         gen, groups = [], []
         for r in texts:
             gen += r["windows"][view]
-            groups += [r["id"]] * len(r["windows"][view])
+            groups += [group_of[r["id"]]] * len(r["windows"][view])
         label = "full written MIDI (all pitched tracks)" if view == "full" else f"sketch (tracks ~ /{a.sketch_tracks}/)"
-        two_sample[label] = two_sample_test(corpus_feats, corpus_groups, gen, groups, a.seed)
+        names = sorted({n for r in texts for n in r.get("sketch_tracks", [])} if view == "sketch" else {t for r in texts for t in r["tracks"]})
+        two_sample[label] = {**two_sample_test(corpus_feats, corpus_groups, gen, groups, a.seed), "tracks": names}
     corpus, generated = summarize(records, corpus_feats, corpus_wins)
     corpus["files"] = len(pieces)
     return {
         "command": " ".join(shlex.quote(x) for x in [sys.executable, *sys.argv]),
-        "setup": {k: v for k, v in vars(a).items()},
+        "setup": dict(vars(a)),
         "records": records, "corpus": corpus, "corpus_files": [p["file"] for p in pieces],
         "generated_summary": generated, "emotion": emotion_classifier(texts), "montage": montage, "two_sample": two_sample,
         "per_prompt": per_input_rows(records, "prompt"), "per_real_text": per_input_rows(records, "real_text"),

@@ -173,3 +173,12 @@ def test_grouped_cv_keeps_groups_apart():
     # a feature that only identifies the group says nothing about an unseen group's class
     ids = groups.astype(np.float64)[:, None] * 1000 % 7
     assert grouped_cv(ids, y, groups, "forest")["accuracy"] < 0.8
+
+
+def test_merged_groups_join_inputs_that_produced_the_same_music():
+    from bench.film import merged_groups
+
+    recs = [{"id": "chase", "notes_hash": "a"}, {"id": "chase", "notes_hash": "b"}, {"id": "horror", "notes_hash": "b"},
+            {"id": "mystery", "notes_hash": "c"}, {"id": "horror", "notes_hash": "d"}]
+    g = merged_groups(recs)
+    assert g[0] == g[1] == g[2] == g[4] and g[3] != g[0]
