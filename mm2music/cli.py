@@ -185,7 +185,12 @@ def print_summary(result) -> None:
         for note in plan.notes:
             print(f"  note: {note}")
     if getattr(result, "sync", None) and result.sync.get("points"):
-        print(f"music: cuts and hits on bar lines within {result.sync['max_ms']:.3f} ms (measured on the MIDI)")
+        kinds = {p["kind"] for p in result.sync["points"]}
+        line = f"music: scene changes and hits on bar lines within {result.sync['max_ms']:.3f} ms" if kinds - {"caught cut"} else "music:"
+        if "caught cut" in kinds:
+            caught = sum(p["kind"] == "caught cut" for p in result.sync["points"])
+            line += f"{';' if line != 'music:' else ''} {caught} shot cut(s) inside cues caught by a note within {result.sync['caught_max_ms']:.1f} ms"
+        print(line + " (measured on the MIDI)")
     for w in a.warnings:
         print(f"warning: {w}", file=sys.stderr)
     files = getattr(result, "files", {}) or {}
