@@ -180,15 +180,48 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
         rec.update(montage_figures(music, plan, analysis, job.cuts, a.contrast))
     rec["notes_hash"] = notes_hash(music)
     rec["texture"] = ff.texture_features(music)
-    sketch = music.tracks_matching(a.sketch_tracks)
-    rec["sketch_tracks"] = sorted({music.tracks[k].name for k in np.unique(sketch.track)})
+    sketch = project_sketch(folder)  # what the decoder wrote, as the project stored it
+    if sketch is None:
+        sketch = music.tracks_matching(a.sketch_tracks)
+        rec["sketch_tracks"] = sorted({music.tracks[k].name for k in np.unique(sketch.track)})
+    else:
+        rec["sketch_tracks"] = ["(the decoder's notes stored in cues/*.json)"]
     rec["sketch_texture"] = ff.texture_features(sketch)
-    rec["windows"] = {"full": excerpt_features(music), "sketch": excerpt_features(music.tracks_matching(a.sketch_tracks))}
+    rec["windows"] = {"full": excerpt_features(music), "sketch": excerpt_features(sketch)}
     if not a.keep:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
     return rec
+
+
+def project_sketch(folder: Path) -> ff.Music | None:
+    """The decoder's sketch of every cue (``cues/NN.json`` of the project folder: its notes before the realiser
+    arranges them) on the score's tempo map and bars, as one track; None when the folder holds no project."""
+    import pretty_midi
+
+    from mm2music.arrange.score import build_score
+    from mm2music.errors import Mm2MusicError
+    from mm2music.project import load_project
+    from symusic import Note, Track
+
+    if not (folder / "project.json").exists():
+        return None
+    try:
+        project = load_project(folder)
+    except Mm2MusicError:
+        return None
+    score = build_score(project.music, 25.0)  # the tempo map, meters and bar lines of the written score
+    track = Track(name="Sketch", program=0)
+    start = 0
+    for m in project.music:
+        track.notes.extend(Note(start + n.start, n.end - n.start, n.pitch, n.velocity) for n in m.notes)
+        start += m.length_ticks
+    score.tracks.clear()
+    score.tracks.append(track)
+    path = folder / ".sketch.mid"
+    score.dump_midi(str(path))
+    return ff.music_from_pretty_midi(pretty_midi.PrettyMIDI(str(path)))
 
 
 def notes_hash(m: ff.Music) -> str:
@@ -700,7 +733,7 @@ def run_bench(a: argparse.Namespace) -> dict:
         for r in texts:
             gen += r["windows"][view]
             groups += [group_of[r["id"]]] * len(r["windows"][view])
-        label = "full written MIDI (all pitched tracks)" if view == "full" else f"sketch (tracks ~ /{a.sketch_tracks}/)"
+        label = "full written MIDI (all pitched tracks)" if view == "full" else "decoder's sketch (project cues, else tracks ~ /{}/)".format(a.sketch_tracks)
         names = sorted({n for r in texts for n in r.get("sketch_tracks", [])} if view == "sketch" else {t for r in texts for t in r["tracks"]})
         two_sample[label] = {**two_sample_test(corpus_feats, corpus_groups, gen, groups, a.seed), "tracks": names}
     corpus, generated = summarize(records, corpus_feats, corpus_wins)
