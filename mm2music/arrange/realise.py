@@ -196,10 +196,12 @@ def _tag(layer: str) -> int:
 
 
 def _avoid(melody: Sequence[NoteEvent], slot: Slot) -> list[int]:
-    """Pitch classes a semitone from a long melody note that is not a chord tone (a pad note there would clash)."""
+    """Pitch classes a semitone from a melody note that is not a chord tone and that a listener hears as part
+    of the line (on a beat, or an eighth or longer): a sustained accompaniment note there would clash."""
     out = []
     for n in melody:
-        if n.start < slot.end and n.end > slot.start and n.end - n.start >= TPQ and n.pitch % 12 not in slot.chord.pcs:
+        heard = n.start % TPQ == 0 or n.end - n.start >= TPQ // 2
+        if n.start < slot.end and n.end > slot.start and heard and n.pitch % 12 not in slot.chord.pcs:
             out += [(n.pitch + 1) % 12, (n.pitch - 1) % 12, (n.pitch + 11) % 12]
     return out
 
