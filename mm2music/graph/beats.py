@@ -65,6 +65,27 @@ def catch_offsets(duration: float, beats: int, bq: float, catches: Sequence[floa
     return [abs(c / sixteenth - round(c / sixteenth)) * sixteenth for c in catches]
 
 
+def cheapest_path(options: Sequence[Sequence[tuple]], free: Sequence[bool], jump_weight: float) -> list[int]:
+    """Per cue, the index of the chosen option: ``options[i]`` are (count, qpm, own cost) candidates of cue ``i``;
+    the path minimises the own costs plus ``jump_weight`` x |log(qpm ratio)| between neighbours (nothing where
+    ``free[i]``), exactly, by dynamic programming."""
+    back = [[(own, -1) for *_, own in options[0]]]  # per cue and option: (cost so far, best previous option)
+    for i in range(1, len(options)):
+        weight = 0.0 if (i < len(free) and free[i]) else jump_weight
+        row = []
+        for _, qpm, own in options[i]:
+            via = [cost + weight * abs(math.log(qpm / options[i - 1][j][1])) for j, (cost, _) in enumerate(back[-1])]
+            k = min(range(len(via)), key=via.__getitem__)
+            row.append((via[k] + own, k))
+        back.append(row)
+    k = min(range(len(back[-1])), key=lambda j: back[-1][j][0])
+    path = []
+    for i in range(len(options) - 1, -1, -1):
+        path.append(k)
+        k = back[i][k][1]
+    return path[::-1]
+
+
 def fit_beats(durations: Sequence[float], targets: Sequence[float], meter: str, catches: Sequence[Sequence[float]] = (),
               band: tuple[float, float] = (40.0, 200.0), free: Sequence[bool] = (), jump_weight: float = 2.0,
               catch_weight: float = 1.0, spread: float = 0.2) -> list[BeatFit]:
@@ -88,21 +109,10 @@ def fit_beats(durations: Sequence[float], targets: Sequence[float], meter: str, 
             cost += 0.02 * bool(split_bars(n, meter)[1])
             cands.append((n, qpm, cost))
         options.append(cands)
-    back = [[(own, -1) for _, _, own in options[0]]]
-    for i in range(1, len(options)):
-        weight = 0.0 if (i < len(free) and free[i]) else jump_weight
-        row = []
-        for _, qpm, own in options[i]:
-            via = [cost + weight * abs(math.log(qpm / options[i - 1][j][1])) for j, (cost, _) in enumerate(back[-1])]
-            k = min(range(len(via)), key=via.__getitem__)
-            row.append((via[k] + own, k))
-        back.append(row)
-    k = min(range(len(back[-1])), key=lambda j: back[-1][j][0])
     out = []
-    for i in range(len(options) - 1, -1, -1):
+    for i, k in enumerate(cheapest_path(options, free, jump_weight)):
         n, qpm, _ = options[i][k]
         bars, odd = split_bars(n, meter)
         cuts = catches[i] if i < len(catches) else ()
         out.append(BeatFit(n, qpm, bars, odd, tuple(catch_offsets(durations[i], n, bq, cuts))))
-        k = back[i][k][1]
-    return out[::-1]
+    return out

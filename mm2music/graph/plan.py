@@ -27,7 +27,7 @@ import networkx as nx
 from mm2music.config import PlanConfig
 from mm2music.errors import ConfigError
 from mm2music.graph.build import attr_id, attribute_scores, build_graph, emotion_similarity, key_id, seg_id
-from mm2music.graph.beats import fit_beats
+from mm2music.graph.beats import cheapest_path, fit_beats
 from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS, film_profile
 from mm2music.graph.intensity import bar_intensities
 from mm2music.graph.keys import key_distance, key_name, key_path, relative
@@ -191,22 +191,7 @@ def fit_tempi(durations: Sequence[float], targets: Sequence[float], beats_per_ba
             bpm = bars * beats_per_bar * 60 / duration
             cands.append((bars, bpm, abs(math.log(bpm / target)) + (0 if band[0] <= bpm <= band[1] else 10)))
         options.append(cands)
-    back = [[(own, None) for _, _, own in options[0]]]  # per cue and option: (cost so far, best previous option)
-    for i in range(1, len(options)):
-        weight = 0.0 if (i < len(free) and free[i]) else jump_weight
-        row = []
-        for _, bpm, own in options[i]:
-            via = [cost + weight * abs(math.log(bpm / options[i - 1][j][1])) for j, (cost, _) in enumerate(back[-1])]
-            k = min(range(len(via)), key=via.__getitem__)
-            row.append((via[k] + own, k))
-        back.append(row)
-    k = min(range(len(back[-1])), key=lambda j: back[-1][j][0])
-    out = []
-    for i in range(len(options) - 1, -1, -1):
-        bars, bpm, _ = options[i][k]
-        out.append((bars, bpm))
-        k = back[i][k][1]
-    return out[::-1]
+    return [options[i][k][:2] for i, k in enumerate(cheapest_path(options, free, jump_weight))]
 
 
 def ramp_base_tempo(duration: float, bars: int, beats_per_bar: float, target: float) -> float:
