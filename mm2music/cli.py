@@ -179,9 +179,11 @@ def print_summary(result) -> None:
     if plan is not None:
         print(f"musical plan: {len(plan.cues)} cue{'s' if len(plan.cues) != 1 else ''}")
         for c in plan.cues:
-            ramp = f" -> {c.ramp_to_bpm:5.1f}" if c.ramp_to_bpm else " " * 9
-            print(f"  {c.index + 1:>3}  {c.start:7.2f}  {c.end:7.2f}  {c.key + ' ' + c.mode:<9} {c.tempo_bpm:5.1f}{ramp} BPM {c.meter} "
-                  f"x{c.bars:<3} {c.dynamics:<2} {c.density:<11} theme {c.theme}  {', '.join(c.instruments)}")
+            ramp = f" -> {c.ramp_to_bpm:5.1f}" if c.ramp_to_bpm else ""
+            meter = f"{c.meter} x{c.bars}" + (f" (last {c.odd_bar})" if c.odd_bar else "")
+            caught = f", {len(c.catches)} cut{'s' if len(c.catches) != 1 else ''} caught" if c.catches else ""
+            print(f"  {c.index + 1:>3}  {c.start:7.2f}  {c.end:7.2f}  {c.key + ' ' + c.mode:<9} {c.tempo_bpm:5.1f}{ramp} BPM {meter:<18} "
+                  f"{c.dynamics:<2} {c.figure:<8} intensity {c.intensity:.2f}  theme {c.theme}  {', '.join(c.instruments)}{caught}")
         for note in plan.notes:
             print(f"  note: {note}")
     if getattr(result, "sync", None) and result.sync.get("points"):
