@@ -6,7 +6,8 @@ the real-time factor (wall time / clip duration) per stage and in total, and whe
 Model loading is reported apart (a batch run loads once per worker), and so is the wall time of the
 command a film-maker runs (``run_pipeline.py --video clip``: a fresh process, imports and loading included).
 FluidSynth renders each cue on its own thread while the decoder writes the next, so "generate" overlaps most
-of the rendering and "render" is what is left after the last cue (its audio, the gain, the WAV).
+of the rendering and "render" is what is left after the last cue (its audio, the gain, the WAV); the stems and
+MusicXML are written beside the mux and the timeline (their stage times overlap).
 
     .venv/bin/python bench/e2e.py [--seconds 60] [--checkpoint DIR] [--repeat 1] [--json PATH]
 """

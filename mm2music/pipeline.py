@@ -334,31 +334,34 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
-    files.update(write_exports(music, hits, analysis, config, staging, timings, gain=10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0))
-    roll = [(n_.time, n_.time + n_.duration, n_.pitch) for track in score.to("second").tracks if not track.is_drum for n_ in track.notes]
-    extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
-    if analysis.kind == "video" and analysis.video is not None:
-        keep = config.render.mix == "keep" and analysis.audio is not None
-        with timings.stage("mux"):
-            mixed = audio
-            if keep:
-                gain = duck_gain(analysis.audio, n, sr, config.render.duck_db)
-                mixed = audio * gain[:, None]
-                extra["ducked_fraction"] = round(ducked_fraction(gain, config.render.duck_db), 3)
-            tmp = staging / ".music_for_mux.wav"
-            write_wav(tmp, mixed, sr)
-            stem = Path(analysis.source).stem
-            scored = staging / f"{stem}_scored.mp4"
-            with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
-                muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
-                                     keep, analysis.video.has_audio, analysis.duration)
-                write_timeline(staging / "timeline.png", analysis, plan, roll)
-                muxing.result()
-            tmp.unlink()
-            extra["muxed"] = verify_muxed(scored, analysis.duration)
-            files["video"] = scored.name
-    else:
-        write_timeline(staging / "timeline.png", analysis, plan, roll)
+    gain = 10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0
+    with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
+        exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain)
+        roll = [(n_.time, n_.time + n_.duration, n_.pitch) for track in score.to("second").tracks if not track.is_drum for n_ in track.notes]
+        extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
+        if analysis.kind == "video" and analysis.video is not None:
+            keep = config.render.mix == "keep" and analysis.audio is not None
+            with timings.stage("mux"):
+                mixed = audio
+                if keep:
+                    duck = duck_gain(analysis.audio, n, sr, config.render.duck_db)
+                    mixed = audio * duck[:, None]
+                    extra["ducked_fraction"] = round(ducked_fraction(duck, config.render.duck_db), 3)
+                tmp = staging / ".music_for_mux.wav"
+                write_wav(tmp, mixed, sr)
+                stem = Path(analysis.source).stem
+                scored = staging / f"{stem}_scored.mp4"
+                with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
+                    muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
+                                         keep, analysis.video.has_audio, analysis.duration)
+                    write_timeline(staging / "timeline.png", analysis, plan, roll)
+                    muxing.result()
+                tmp.unlink()
+                extra["muxed"] = verify_muxed(scored, analysis.duration)
+                files["video"] = scored.name
+        else:
+            write_timeline(staging / "timeline.png", analysis, plan, roll)
+        files.update(exporting.result())
     extra["mix"] = config.render.mix if analysis.kind == "video" else None
     sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra)
     write_json(staging / "cue_sheet.json", sheet)
