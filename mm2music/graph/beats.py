@@ -88,7 +88,7 @@ def cheapest_path(options: Sequence[Sequence[tuple]], free: Sequence[bool], jump
 
 def fit_beats(durations: Sequence[float], targets: Sequence[float], meter: str, catches: Sequence[Sequence[float]] = (),
               band: tuple[float, float] = (40.0, 200.0), free: Sequence[bool] = (), jump_weight: float = 2.0,
-              catch_weight: float = 1.0, spread: float = 0.2) -> list[BeatFit]:
+              catch_weight: float = 1.0, spread: float = 0.4) -> list[BeatFit]:
     """Whole beats and a tempo for every cue (``durations`` in seconds, ``targets`` in qpm), chosen together.
 
     Cost per cue: |log(qpm / target)| (+10 outside ``band``), ``catch_weight`` x the seconds between each of its
