@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -216,7 +217,7 @@ def project_detail(folder: Path) -> dict:
     return {
         "name": folder.name, "kind": analysis.get("kind"), "source": Path(analysis.get("source", "")).name,
         "duration": analysis.get("duration"), "fps": analysis.get("fps"), "version": data.get("version"),
-        "history": len(history_versions(folder)), "video": video, "audio": "soundtrack.wav",
+        "history": len(history_versions(folder)), "stamp": str((folder / PROJECT_FILE).stat().st_mtime_ns), "video": video, "audio": "soundtrack.wav",
         "cuts": analysis.get("cuts", []), "transitions": analysis.get("transitions", []), "scenes": scenes,
         "segments": [s.get("text", "")[:200] for s in analysis.get("segments", [])][:50],
         "cues": plan.get("cues", []), "intensity": plan.get("intensity"), "notes": plan.get("notes", []),
@@ -242,17 +243,18 @@ def piano_roll(folder: Path) -> dict:
 
 
 def create_app(studio: Studio) -> FastAPI:
-    app = FastAPI(title="mm2music studio", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        studio.jobs.shutdown()
+
+    app = FastAPI(title="mm2music studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.studio = studio
 
     @app.exception_handler(Mm2MusicError)
     async def _user_error(request: Request, exc: Mm2MusicError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Busy) else 413 if isinstance(exc, TooLarge) else 400
         return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
-
-    @app.on_event("shutdown")
-    def _stop() -> None:
-        studio.jobs.shutdown()
 
     # the page
     @app.get("/")

@@ -29,7 +29,13 @@ async function api(path, options = {}) {
 
 const post = (path, data) => api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(data || {})});
 const enc = encodeURIComponent;
-const fileUrl = (rel) => `/api/projects/${enc(S.project.name)}/files/${rel.split("/").map(enc).join("/")}?v=${S.project.version}`;
+const fileUrl = (rel) => `/api/projects/${enc(S.project.name)}/files/${rel.split("/").map(enc).join("/")}?v=${S.project.stamp}`;
+
+const STAGES = {"open": "opening the video", "encoders": "loading the encoders", "decode+cuts+encode": "decoding the video: cuts, frames",
+  "audio": "reading the film's sound", "emotion": "reading the emotion", "graph+plan": "planning the music on the concept graph",
+  "write": "writing the analysis and the plan", "load model": "loading the music model", "generate": "composing",
+  "arrange": "writing the MIDI", "render": "rendering the audio", "stems": "rendering the stems", "musicxml": "writing MusicXML",
+  "mux": "muxing the scored video"};
 
 function follow(job, where, onEnd) {
   // progress of a background job over server-sent events; onEnd(job) when it is over
@@ -38,7 +44,7 @@ function follow(job, where, onEnd) {
   err.textContent = "";
   box.textContent = `${job.kind}: queued`;
   const es = new EventSource(`/api/jobs/${job.id}/events`);
-  es.addEventListener("progress", (e) => { box.textContent = `${job.kind}: ${JSON.parse(e.data).message}`; });
+  es.addEventListener("progress", (e) => { const m = JSON.parse(e.data).message; box.textContent = `${job.kind}: ${STAGES[m] || m}…`; });
   es.addEventListener("end", (e) => {
     es.close();
     const done = JSON.parse(e.data);
@@ -129,7 +135,7 @@ async function loadProjects() {
 
 async function openProject(name, keepSelection) {
   const p = await api(`/api/projects/${enc(name)}`);
-  const sameVersion = S.project && S.project.name === name && S.project.version === p.version;
+  const sameVersion = S.project && S.project.name === name && S.project.stamp === p.stamp;
   S.project = p;
   if (!sameVersion) S.notes = await api(`/api/projects/${enc(name)}/notes`);
   S.hits = [...p.hits];
@@ -261,6 +267,7 @@ function drawLayer() {
   c.dataset.cues = p.cues.length;
   c.dataset.notes = notes.length;
   c.dataset.version = p.version;
+  c.dataset.stamp = p.stamp;
   paint();
 }
 
