@@ -57,9 +57,10 @@ def call(base: str, method: str, path: str, body=None, data: bytes | None = None
     req = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=60) as res:
-            return res.status, json.loads(res.read() or b"{}")
+            status, raw, kind = res.status, res.read(), res.headers.get("content-type", "")
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        status, raw, kind = exc.code, exc.read(), exc.headers.get("content-type", "")
+    return status, json.loads(raw or b"{}") if kind.startswith("application/json") else {"body": raw}
 
 
 def wait_job(base: str, job: dict, timeout: float = 180) -> dict:
