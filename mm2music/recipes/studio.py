@@ -35,19 +35,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def build(args: argparse.Namespace):
-    """(the app, the studio) for ``args``; the config is checked here so a bad one fails before serving."""
+def overrides(args: argparse.Namespace) -> list[str]:
+    """The settings of new scores, checked here so that a bad one fails before serving."""
     from mm2music.config import load_config
-    from mm2music.studio.app import Studio, create_app
 
-    overrides = list(args.set) + ([f"music.checkpoint={args.checkpoint}"] if args.checkpoint else [])
-    load_config(args.config, overrides)
+    out = list(args.set) + ([f"music.checkpoint={args.checkpoint}"] if args.checkpoint else [])
+    load_config(args.config, out)
     if not 0 <= args.port <= 65535:
         raise Mm2MusicError(f"--port {args.port} is not a TCP port; give 1-65535 (or 0 for any free one)")
     if args.max_upload_mb <= 0:
         raise Mm2MusicError(f"--max-upload-mb {args.max_upload_mb:g} must be above 0")
-    studio = Studio(args.out, args.config, tuple(overrides), int(args.max_upload_mb * 1e6))
-    return create_app(studio), studio
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvicorn
 
-        app, studio = build(args)
+        from mm2music.studio.app import Studio, create_app
+
+        settings = overrides(args)
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -69,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
             sock.close()
             why = "is in use; pass --port with another one (or 0)" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
             raise Mm2MusicError(f"port {args.port} on {args.host} {why}") from None
+        try:
+            studio = Studio(args.out, args.config, tuple(settings), int(args.max_upload_mb * 1e6))
+        except OSError as exc:
+            sock.close()
+            raise Mm2MusicError(f"cannot use --out {args.out} ({exc.strerror}); pass --out with a writable folder") from None
+        app = create_app(studio)
+        sock.listen(128)  # connections wait in the backlog until uvicorn has started: the URL printed works at once
         port = sock.getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"mm2music studio: serving http://{host}:{port}/ (projects in {studio.out}); Ctrl-C stops", flush=True)

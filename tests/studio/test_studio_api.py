@@ -132,3 +132,24 @@ def json_notes(path):
     from mm2music.project import music_from_json
 
     return music_from_json(json.loads(path.read_text()), str(path))[0].notes
+
+
+def test_cli_errors_are_one_line(capfd, tmp_path):
+    import socket
+
+    from mm2music import cli
+
+    assert cli.main(["studio", "--port", "70000"]) == 1
+    assert capfd.readouterr().err == "error: --port 70000 is not a TCP port; give 1-65535 (or 0 for any free one)\n"
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        assert cli.main(["studio", "--port", str(busy.getsockname()[1]), "--out", str(tmp_path / "unused")]) == 1
+    finally:
+        busy.close()
+    assert not (tmp_path / "unused").exists()
+    err = capfd.readouterr().err
+    assert err.startswith("error: port ") and "is in use; pass --port with another one" in err and err.count("\n") == 1
+    assert cli.main(["studio", "--config", "no-such-config"]) == 1
+    assert capfd.readouterr().err.startswith("error: ")
