@@ -189,6 +189,7 @@ function label(ctx, text, x, y, color) {
 
 function drawLayer() {
   const c = canvas(), dpr = window.devicePixelRatio || 1, w = c.clientWidth, h = 330;
+  if (!w) return;  // not laid out yet (hidden): drawn when shown
   c._dpr = dpr;
   c.width = Math.round(w * dpr);
   c.height = Math.round(330 * dpr);
@@ -273,7 +274,7 @@ function drawLayer() {
 
 function paint() {
   // the layer, the hit points being edited, and the playhead
-  const c = canvas(); if (!S.layer || !S.project) return;
+  const c = canvas(); if (!S.layer || !S.project || !S.layer.width || !c.width) return;
   const ctx = c.getContext("2d"), dpr = c._dpr || 1;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.drawImage(S.layer, 0, 0);
