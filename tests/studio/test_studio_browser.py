@@ -1,7 +1,7 @@
 """The studio in a real browser (Debian's chromium, headless, driven by Playwright): score a generated
 three-shot clip from the page, see the player and the timeline with its cues, add a hit point by clicking the
 timeline and re-score, regenerate one cue with another tempo, and check on disk that the MIDI changed only in
-the cue that was edited. Set MM2MUSIC_STUDIO_SCREENSHOT=docs/studio.png to keep the screenshot."""
+the cue that was edited; then variations and pick, lock, the refine slider and undo. Set MM2MUSIC_STUDIO_SCREENSHOT=docs/studio.png to keep the screenshot."""
 
 from __future__ import annotations
 
@@ -133,9 +133,35 @@ def test_score_see_edit_in_the_browser(studio, browser, three_shots, tmp_path):
     assert json.loads((folder / "project.json").read_text())["cues"][k]["pinned"]["tempo"] == round(tempo * 0.8)
     assert "pinned" in page.inner_text("#cue-plan")
 
+    # variations to listen to, keep one; lock the cue; the refine slider: previews, a pick, keep the best; undo
+    page.fill("#var-k", "2")
+    page.click("#var-btn")
+    wait_for(page, "#var-list li:nth-child(2) audio[src*='variations/cue']")
+    stamp = page.get_attribute("#timeline", "data-stamp")
+    page.click("#var-list li:nth-child(2) button")
+    wait_for(page, f"#timeline:not([data-stamp='{stamp}'])")
+    picked = json.loads((folder / "cues" / f"{k + 1:02d}.json").read_text())["tokens"]
+    assert picked == json.loads((folder / "variations" / f"cue{k + 1:02d}" / "v2.json").read_text())["tokens"]
+    page.check("#lock-box")
+    wait_for(page, "#timeline:not([data-stamp='%s'])" % page.get_attribute("#timeline", "data-stamp"))
+    assert json.loads((folder / "project.json").read_text())["cues"][k]["locked"] and page.is_checked("#lock-box")
+    page.click("#refine-btn")
+    wait_for(page, "#refine-box:not([hidden])")
+    page.fill("#refine-slider", "3")
+    assert "preview 3 of 5" in page.inner_text("#refine-settings")
+    assert page.evaluate("document.getElementById('refine-audio').src").split("?")[0].endswith(f"refine/cue{k + 1:02d}/round01/p3.wav")
+    page.click("#refine-choose")
+    page.wait_for_function("document.getElementById('job').textContent.startsWith('refine-choose: done')", timeout=60_000)
+    stamp = page.get_attribute("#timeline", "data-stamp")
+    page.click("#refine-apply")
+    wait_for(page, f"#timeline:not([data-stamp='{stamp}'])")
+    assert json.loads((folder / "project.json").read_text())["version"] == 5  # re-score 1, revise 2, pick 3, lock 4, refine 5
+    page.click("#undo-btn")
+    wait_for(page, "#timeline[data-version='4']")
+
     # a reload loses nothing: the state is the folder
     page.goto(base + "/#film")
-    page.wait_for_selector("#timeline[data-version='2']")
+    page.wait_for_selector("#timeline[data-version='4']")
     assert page.locator("#downloads a").count() >= 4
     shot = tmp_path / "studio.png"
     page.mouse.click(*timeline_point(page, 4.5, 165))
