@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             why = "is in use; pass --port with another one (or 0)" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
             raise Mm2MusicError(f"port {args.port} on {args.host} {why}") from None
         try:
-            studio = Studio(args.out, args.config, tuple(settings), int(args.max_upload_mb * 1e6))
+            studio = Studio(args.out, args.config, tuple(settings), int(args.max_upload_mb * 1e6),
+                            local_only=args.host in ("127.0.0.1", "localhost", "::1"))
         except OSError as exc:
             sock.close()
             raise Mm2MusicError(f"cannot use --out {args.out} ({exc.strerror}); pass --out with a writable folder") from None

@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -40,7 +41,7 @@ CAPTION_EXTS = (".srt", ".vtt")
 TEXT_EXTS = (".txt",)
 SOURCE = "source"  # <project>/source/: the uploaded video, captions or text the project was scored from
 STATIC = ("index.html", "studio.js", "studio.css")
-CHUNK = 1 << 20
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class NotFound(Mm2MusicError):
@@ -99,6 +100,7 @@ class Studio:
     config: str | None = None
     overrides: tuple[str, ...] = ()
     max_upload_bytes: int = 2 << 30
+    local_only: bool = True  # listening on 127.0.0.1: refuse requests addressed to another host name (DNS rebinding)
     jobs: JobRunner = field(default_factory=JobRunner)
     refines: dict = field(default_factory=dict)  # (project, cue) -> (RefineSession, last previews)
 
@@ -250,6 +252,18 @@ def create_app(studio: Studio) -> FastAPI:
 
     app = FastAPI(title="mm2music studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.studio = studio
+
+    @app.middleware("http")
+    async def _same_origin(request: Request, call_next):
+        """Only this machine's pages may change projects: a request for another host name (a DNS rebinding
+        page) is refused, and so is a change whose Origin is another site (cross-site requests)."""
+        host = request.headers.get("host", "")
+        if studio.local_only and urlsplit(f"//{host}").hostname not in LOCAL_HOSTS:
+            return JSONResponse({"error": f"host {host!r} is not this studio's; open it at 127.0.0.1"}, status_code=403)
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD") and origin and urlsplit(origin).netloc != host:
+            return JSONResponse({"error": f"a change from {origin!r} is refused; use the studio's own page"}, status_code=403)
+        return await call_next(request)
 
     @app.exception_handler(Mm2MusicError)
     async def _user_error(request: Request, exc: Mm2MusicError) -> JSONResponse:

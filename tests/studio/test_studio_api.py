@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import urllib.error
 import urllib.request
 
 from mm2music.project import load_project
@@ -40,6 +41,23 @@ def test_names_and_paths_are_checked(studio, tmp_path):
     assert call(base, "GET", "/api/projects/p/files/source/a.srt")[0] == 200
     for rel in (".secret", "link.txt", "..%2F..%2Fetc%2Fpasswd", "source/../../p/.secret"):
         assert call(base, "GET", f"/api/projects/p/files/{rel}")[0] == 404, rel
+
+
+def test_other_sites_cannot_change_projects(studio):
+    base, st = studio
+    req = urllib.request.Request(base + "/api/projects/x/undo", data=b"", method="POST", headers={"Origin": "http://evil.example"})
+    try:
+        urllib.request.urlopen(req, timeout=30)
+        raise AssertionError("a cross-site change was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403 and "is refused" in json.loads(exc.read())["error"]
+    req = urllib.request.Request(base + "/api/projects", headers={"Host": "evil.example"})  # DNS rebinding
+    try:
+        urllib.request.urlopen(req, timeout=30)
+        raise AssertionError("a request for another host name was answered")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
+    assert call(base, "GET", "/api/projects")[0] == 200
 
 
 def test_upload_limit_and_nothing_left_behind(studio):
