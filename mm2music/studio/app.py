@@ -374,6 +374,10 @@ def create_app(studio: Studio) -> FastAPI:
             from mm2music.checks import check_settings
 
             check_settings(config)
+            if (folder / SOURCE).is_dir():  # earlier uploads not named now would be taken for the source by a re-score
+                for f in (folder / SOURCE).iterdir():
+                    if f.is_file() and f.name not in (video, captions):
+                        f.unlink()
             text_file = None
             if body.text is not None:
                 (folder / SOURCE).mkdir(parents=True, exist_ok=True)
