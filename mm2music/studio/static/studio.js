@@ -249,7 +249,7 @@ function drawLayer() {
     ctx.fillRect(x0, cy, x1 - x0, ch);
     ctx.strokeStyle = i === S.cue ? "#c99a00" : "#9aa5c8"; ctx.strokeRect(x0 + 0.5, cy + 0.5, x1 - x0 - 1, ch - 1);
     ctx.save(); ctx.beginPath(); ctx.rect(x0, cy, x1 - x0, ch); ctx.clip();
-    label(ctx, `${sheet.locked ? "🔒 " : ""}${i + 1}  ${cue.key} ${cue.mode}  ${+(+cue.tempo_bpm).toFixed(1)} BPM  ${cue.meter}  theme ${cue.theme}`, x0 + 4, cy + 13, "#222");
+    label(ctx, `${i + 1}${sheet.locked ? " (locked)" : ""}  ${cue.key} ${cue.mode}  ${+(+cue.tempo_bpm).toFixed(1)} BPM  ${cue.meter}  theme ${cue.theme}`, x0 + 4, cy + 13, "#222");
     label(ctx, `${cue.figure || cue.texture}, ${cue.dynamics}: ${cue.instruments.join(", ")}`, x0 + 4, cy + 27, "#555");
     ctx.restore();
   });
