@@ -90,7 +90,7 @@ def check_settings(config: Config, music: bool = True) -> Config:
     """Validate every user-settable value of ``config``; return it normalised (hits sorted and unique,
     instrument families in lower case). ``music``: also the checkpoint and the soundfont (not for analysis only)."""
     from mm2music.graph.cues import FAMILIES
-    from mm2music.key import Key
+    from mm2music.graph.keys import parse_key
 
     m, c, p, mu, r, e, em = config.media, config.cuts, config.plan, config.music, config.render, config.encoder, config.emotion
     _finite(m.sample_fps, "media.sample_fps", "give frames per second above 0, e.g. 2", 0, 1000, low_open=True)
@@ -105,7 +105,10 @@ def check_settings(config: Config, music: bool = True) -> Config:
     _finite(config.text.duration, "--duration", f"give seconds between {MIN_DURATION_S:g} and {MAX_DURATION_S:g}",
             MIN_DURATION_S, MAX_DURATION_S)
     if p.key:
-        Key.parse(p.key, "--key")
+        try:
+            parse_key(p.key)
+        except ValueError:
+            raise ConfigError(f"--key {p.key!r} is not a key; use e.g. 'D minor', 'F# major', 'Bb' or 'Em'") from None
     if p.tempo is not None:
         _finite(p.tempo, "--tempo", "give beats per minute between 24 and 264", 24, 264)
     instruments = [f.strip().lower() for f in p.instruments] if p.instruments else p.instruments
