@@ -287,6 +287,7 @@ SUBCOMMANDS = {
     "prepare-corpus": ("prepare_corpus", "convert a MIDI corpus (music21, Lakh, MAESTRO, ...) for training"),
     "revise": ("revise", "write one cue of a scored project again (variations, pick, undo), keeping the others"),
     "refine": ("refine", "refine a cue with a slider: sequential line search on your choices"),
+    "studio": ("studio", "a local web page: score, see the plan on a timeline, play and edit (127.0.0.1:8765)"),
 }
 
 

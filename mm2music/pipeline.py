@@ -61,9 +61,15 @@ class Timings:
     """Wall time per stage, seconds."""
 
     stages: dict[str, float] = field(default_factory=dict)
+    listener: Callable[[str], None] | None = None  # told each stage's name as it starts (the studio's progress)
+
+    def report(self, what: str) -> None:
+        if self.listener is not None:
+            self.listener(what)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        self.report(name)
         t0 = time.perf_counter()
         try:
             yield
@@ -317,7 +323,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         with timings.stage("generate"):
             # a theme from words opens like a tune; a film's music starts on its first frame
             music = compose(plan.cues, model, tokenizer, config.music, config.seed, opening=analysis.kind != "video",
-                            progress=lambda m: (bar.update(1), renderer.composed(m)),
+                            progress=lambda m: (bar.update(1), renderer.composed(m), timings.report(f"composed cue {m.cue.index + 1}/{len(plan.cues)}")),
                             fixed={i: e.music for i, e in (locked or {}).items()})
         bar.close()
         fps = analysis.video.fps if analysis.video else 25.0
@@ -404,7 +410,7 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None,
         replaceable: Callable[[Path], bool] | None = None, seal: Callable[[Path], None] | None = None,
-        lock: Sequence[int] = ()) -> Result:
+        lock: Sequence[int] = (), on_progress: Callable[[str], None] | None = None) -> Result:
     """Analyse the inputs, plan the music on the concept graph and write the results to ``<out>/<name>/``:
     ``analysis.json``, ``plan.json``, ``concept_graph.graphml`` (+ node-link ``concept_graph.json``),
     ``timeline.png`` and the resolved ``config.json``; unless ``analyze_only``, also the music:
@@ -412,10 +418,10 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     ``<stem>_scored.mp4``. The output folder is claimed first (see :func:`~mm2music.output.claimed_output`:
     locked, checked, staged, published atomically); ``replaceable`` and ``seal`` are passed on to it.
     ``lock``: cue numbers (1-based) of the existing project in ``<out>/<name>/`` kept as they are while the
-    rest is written again."""
+    rest is written again. ``on_progress``: told the name of each stage as it starts, and each cue composed."""
     config = check_settings(config, music=not analyze_only)  # every value checked before the slow work
     final = Path(config.output.out_dir) / output_name(inputs, config)
-    timings = Timings()
+    timings = Timings(listener=on_progress)
     if not analyze_only:
         with timings.stage("load model"):  # a broken checkpoint fails before decoding, not after it
             load_music_model(config.music.checkpoint, config.music.quantize)

@@ -543,6 +543,19 @@ def pick(folder: str | Path, cue: int, j: int) -> Revision:
     return revision
 
 
+def set_locked(folder: str | Path, cue: int, locked: bool = True) -> Revision:
+    """Lock (or unlock) cue ``cue``: a full re-run with ``--lock`` (or the studio's re-score) keeps a locked cue
+    as it is. A new version (undo restores the previous one); the music is untouched."""
+    project = load_project(folder)
+    i = project.cue_index(cue)
+    project.cues[i].locked = locked
+    project.version += 1
+    with next_version(project.folder) as staging:
+        project.write(staging, set())
+        write_cue_sheet(project, json.loads((staging / "cue_sheet.json").read_text(encoding="utf-8")), staging)
+    return Revision(project.folder, [cue], project.version)
+
+
 def settings_from_args(key: str | None, tempo: float | None, instruments: str | None, intensity: float | None) -> CueSettings:
     fams = None
     if instruments is not None:
@@ -562,4 +575,4 @@ def parse_cue_list(text: str, flag: str = "--lock") -> list[int]:
 
 
 __all__ = ["CueSettings", "Revision", "apply_locks", "apply_settings", "fit_tempo", "pick", "plan_edits", "render_span",
-           "revise", "splice", "variations", "write_outputs"]
+           "revise", "set_locked", "splice", "variations", "write_outputs"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything mm2music needs; idempotent and fast when all is already in place.
-#   - Debian packages: ffmpeg, fluidsynth (the library pyfluidsynth binds), the GM soundfont.
+#   - Debian packages: ffmpeg, fluidsynth (the library pyfluidsynth binds), the GM soundfont, chromium (tests).
 #   - .venv with the package and its dev extras (pip install -e .[dev]).
 # Used by both README quick-start commands and by .ci/run.
 set -euo pipefail
@@ -10,6 +10,7 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluid-soundfont-gm)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the studio's browser test (Playwright drives it)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}" >&2
     SUDO=""

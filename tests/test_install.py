@@ -67,11 +67,34 @@ def test_installed_package_reads_its_own_data(installed):
 def test_installed_cli_lists_subcommands_from_an_empty_folder(installed):
     bindir, empty, env = installed
     help_ = _run([str(bindir / "mm2music"), "--help"], empty, env)
-    assert help_.returncode == 0 and "train " in help_.stdout and "prepare-corpus" in help_.stdout
+    assert help_.returncode == 0 and "train " in help_.stdout and "prepare-corpus" in help_.stdout and "studio " in help_.stdout
     for sub in ("train", "prepare-corpus"):
         out = _run([str(bindir / "mm2music"), sub, "--help"], empty, env)
         assert out.returncode == 0 and out.stdout.startswith(f"usage: mm2music {sub}")
     assert not list(empty.iterdir())
+
+
+def test_installed_studio_serves_its_page(installed):
+    """`mm2music studio` from the wheel: says where it listens (127.0.0.1) and serves the page from package data."""
+    import urllib.request
+
+    bindir, empty, env = installed
+    proc = subprocess.Popen([str(bindir / "mm2music"), "studio", "--port", "0", "--out", "projects"], cwd=empty, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("mm2music studio: serving http://127.0.0.1:"), line + proc.stderr.read()
+        url = line.split()[3]
+        with urllib.request.urlopen(url, timeout=30) as res:
+            assert b"mm2music studio" in res.read()
+        with urllib.request.urlopen(url + "static/studio.js", timeout=30) as res:
+            assert b"EventSource" in res.read()
+        with urllib.request.urlopen(url + "api/projects", timeout=30) as res:
+            assert b'"projects":[]' in res.read()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert (empty / "projects").is_dir()
 
 
 @pytest.mark.real
