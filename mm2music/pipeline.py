@@ -277,7 +277,7 @@ class CueRenderer:
 
         synth = self._synth.result()
         for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
-            synth.add(notes, part.program, part.is_drum, track=part.name)
+            synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression)
         synth.render_until(music.cue.end)
 
     def composed(self, music) -> None:

@@ -301,7 +301,7 @@ def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_tota
         for _, part, notes in _span_parts(music, hits):
             window = [(max(s, t0) - t0, e - t0, p, v) for s, e, p, v in notes if e > t0 and s < t1]
             if window:
-                synth.add(window, part.program, part.is_drum)
+                synth.add(window, part.program, part.is_drum, expression=part.expression)
         return a, synth.finish()
     finally:
         synth.close()

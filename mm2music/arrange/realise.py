@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mm2music.arrange.harmony import Chord, Slot, chord_slots, voice
-from mm2music.arrange.instruments import Ensemble, Instrument, choose_ensemble
+from mm2music.arrange.instruments import Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
 from mm2music.key import Key
@@ -53,7 +53,10 @@ LAYER_ORDER: dict[str, tuple[str, ...]] = {
     "tremolo": ("figure", "bass", "melody", "percussion", "pad"),
     "drone": ("bass", "pad", "figure", "melody", "percussion"),
 }
-DYNAMIC_VELOCITY = {"pp": 44, "p": 54, "mp": 64, "mf": 75, "f": 87, "ff": 98}
+DYNAMIC_VELOCITY = {"pp": 56, "p": 62, "mp": 69, "mf": 77, "f": 87, "ff": 98}
+# CC 11 per dynamic: FluidSynth attenuates by about 40 log10(value / 127) dB (pp -7.2 dB .. ff 0), so a soft cue
+# is soft on every instrument and a quiet cue sits 10-15 dB under a loud one, not 30 (the arc funeral -> chase -> dawn)
+DYNAMIC_EXPRESSION = {"pp": 84, "p": 94, "mp": 104, "mf": 114, "f": 121, "ff": 127}
 LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2}
 LAYER_NAMES = {"melody": "Melody", "pad": "Pad", "bass": "Bass", "figure": "Figure", "counter": "Counter"}
 REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
@@ -71,6 +74,7 @@ class Part:
     program: int  # General MIDI program (0-based)
     is_drum: bool
     notes: list[NoteEvent]
+    expression: int = 127  # MIDI CC 11 for this cue: the dynamic level, heard even on patches deaf to velocity (organ, choir)
 
 
 @dataclass(frozen=True)
@@ -166,18 +170,15 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         if not notes:
             continue
         notes = _velocities(notes, layer, cue, bars, accent_ticks, rng)
+        expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
         if layer == "percussion":
-            parts.append(Part("Percussion", 0, True, notes))
+            parts.append(Part("Percussion", 0, True, notes, expression))
         else:
-            inst = _instrument(ensemble, layer)
-            parts.append(Part(f"{LAYER_NAMES[layer]} - {inst.name}", inst.program, False, notes))
+            inst = getattr(ensemble, layer)
+            parts.append(Part(f"{LAYER_NAMES[layer]} - {inst.name}", inst.program, False, notes, expression))
     if last:
         parts = [_ring_out(p, length) for p in parts]
     return parts
-
-
-def _instrument(ensemble: Ensemble, layer: str) -> Instrument:
-    return getattr(ensemble, layer)
 
 
 def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar]) -> list[NoteEvent]:
@@ -443,4 +444,4 @@ def _ring_out(part: Part, length: int) -> Part:
         return part
     last = max(n.start for n in part.notes)
     return Part(part.name, part.program, part.is_drum,
-                [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in part.notes])
+                [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in part.notes], part.expression)

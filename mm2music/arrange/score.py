@@ -34,7 +34,7 @@ def cue_parts(music: CueMusic, accents: Sequence[int], last: bool) -> list[Part]
 
 def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (), hits: Sequence[float] = ()):
     """A symusic ``Score`` (480 ticks per quarter) of the whole soundtrack."""
-    from symusic import KeySignature, Note, Score, Tempo, TextMeta, TimeSignature, Track
+    from symusic import ControlChange, KeySignature, Note, Score, Tempo, TextMeta, TimeSignature, Track
 
     cues = [m.cue for m in music]
     timings = layout(cues)
@@ -62,6 +62,8 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
             key = (part.name, part.program, part.is_drum)
             if key not in tracks:
                 tracks[key] = Track(name=part.name, program=part.program, is_drum=part.is_drum)
+            if part.notes:  # the cue's dynamic level as expression (CC 11), as the synth plays it
+                tracks[key].controls.append(ControlChange(t.start_tick + min(n.start for n in part.notes), 11, part.expression))
             for n in part.notes:
                 tracks[key].notes.append(Note(t.start_tick + n.start, n.end - n.start, n.pitch, n.velocity))
     for c in cuts:

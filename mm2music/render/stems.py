@@ -46,8 +46,8 @@ def stem_slug(track: str) -> str:
 
 
 def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, bool, list]]:
-    """``(track name, program, is_drum, notes in seconds)`` per MIDI track, in ``soundtrack.mid``'s order
-    (pitched tracks by first appearance, percussion last)."""
+    """``(track name, program, is_drum, [(expression, notes in seconds) per cue]})`` per MIDI track, in
+    ``soundtrack.mid``'s order (pitched tracks by first appearance, percussion last)."""
     from mm2music.arrange.timing import layout
 
     cues = [m.cue for m in music]
@@ -55,7 +55,7 @@ def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, 
     tracks: dict[tuple[str, int, bool], list] = {}
     for i, m in enumerate(music):
         for part, notes in timed_parts(i, m, cues, timings, hits):
-            tracks.setdefault((part.name, part.program, part.is_drum), []).extend(notes)
+            tracks.setdefault((part.name, part.program, part.is_drum), []).append((part.expression, notes))
     ordered = sorted(tracks.items(), key=lambda kv: kv[0][2])
     return [(name, program, is_drum, notes) for (name, program, is_drum), notes in ordered]
 
@@ -87,7 +87,8 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
         path, program, is_drum, notes = job
         synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)
         try:
-            synth.add(notes, program, is_drum)
+            for expression, cue_notes in notes:
+                synth.add(cue_notes, program, is_drum, expression=expression)
             audio = synth.finish()
         finally:
             synth.close()
