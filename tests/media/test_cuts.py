@@ -1,4 +1,4 @@
-"""Transition detection on generated clips whose cut frames are known exactly (mm2music.media.testclips)."""
+"""Transition detection on generated clips whose cut frames are known exactly (bench/testclips.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from mm2music.config import CutConfig, MediaConfig
 from mm2music.errors import ConfigError, MediaError
-from mm2music.media import testclips
+from bench import testclips
 from mm2music.media.cuts import CutDetector, PySceneDetectBackend, detect_cuts, make_detector
 from mm2music.media.video import iter_chunks
 from mm2music.types import FrameChunk
