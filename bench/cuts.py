@@ -186,10 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.real:
         labels = real_footage.load_labels()["clips"]
         clips += [real(name, labels[name]) for name in labels]
-    if "transnetv2" in names:
+    if {"transnetv2", "mm2music"} & set(names):
         from mm2music.media.cuts.transnet import TransNetV2Model
 
-        TransNetV2Model.load()  # loading the weights is not part of any clip's time
+        t0 = time.perf_counter()
+        TransNetV2Model.load()  # once per process, like an import: not part of any clip's time
+        print(f"TransNetV2 loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
 
     per_clip: dict[str, dict[str, Score]] = {}
     per_class: dict[str, dict[str, Score]] = {}

@@ -1,14 +1,20 @@
 """The default detector (``--cut-detector mm2music``): two cheap detectors, a learned referee, one merger.
 
-* the classic detector (:mod:`.classic`) proposes hard cuts, fades and dissolves;
-* the HSV detector (:mod:`.hsv`) proposes hard cuts on its own, differently built features;
+* the classic detector (:mod:`.classic`) proposes hard cuts, fades and dissolves, and finds flashes;
+* the HSV detector (:mod:`.hsv`) proposes hard cuts from differently built features;
 * a cut both propose (within a frame) is kept; a fade through black is kept;
-* a cut only one of them proposes, and every dissolve, is *unsure*: TransNetV2 (:mod:`.transnet`) looks at a
-  48-frame window around it and keeps it when its boundary probability passes ``VERIFY``.
+* a cut only the classic detector proposes is dropped (on the labelled real footage every one of them was a
+  false cut: motion inside a close-up, a spin), and so is an HSV-only cut on a flash or next to black frames
+  (the fade logic owns those);
+* an HSV-only cut (not on a flash: the picture before it must not come back within a few frames; not a
+  lighting change: one gain per colour channel must not explain it) and every
+  dissolve not next to black are *unsure*: TransNetV2
+  (:mod:`.transnet`) looks at a 48-frame window around it and keeps it when its boundary probability passes
+  ``VERIFY`` (``VERIFY_GRADUAL`` for a dissolve, whose probability spreads over its frames).
 
-So the network runs only where the cheap detectors disagree (a few windows per minute of film), not over
-every frame. The merger then drops hard cuts inside a kept gradual transition and merges boundaries closer
-than ``CutConfig.min_scene_s``, keeping the clearer one (like PySceneDetect's ``SceneManager`` with several
+So the network runs only where the cheap detectors disagree (a handful of windows per film), not over every
+frame. The merger then drops hard cuts inside a kept gradual transition and merges boundaries closer than
+``CutConfig.min_scene_s``, keeping the clearer one (like PySceneDetect's ``SceneManager`` with several
 detectors). Memory stays bounded: the manager keeps a ring of 48 x 27 frames a few seconds long.
 """
 
@@ -20,14 +26,14 @@ import numpy as np
 
 from mm2music.config import CutConfig
 from mm2music.media.cuts.base import check_config
-from mm2music.media.cuts.classic import CutDetector
+from mm2music.media.cuts.classic import DARK_MEAN, FLASH_FRAMES, CutDetector
 from mm2music.media.cuts.hsv import HsvCutDetector
 from mm2music.media.cuts.transnet import PROBE, TransNetV2Model, resize
 from mm2music.types import FrameChunk, Transition
 
 log = logging.getLogger(__name__)
 
-VERIFY = 0.5  # TransNetV2 probability above which an unsure cut is kept
+VERIFY = 0.25  # TransNetV2 probability above which an unsure cut is kept
 VERIFY_GRADUAL = 0.3  # ... and an unsure dissolve (its probability spreads over the frames it spans)
 BATCH = 8  # windows per network call
 
@@ -92,21 +98,23 @@ class CutManager:
             pos = cuts[self._next_cut][0]
             self._next_cut += 1
             if not hsv_pos & {pos - 1, pos, pos + 1}:
-                self._enqueue(pos, "cut")
+                self._verdicts[(pos, "cut")] = False  # classic alone: dropped
+                self._note(pos)
         while self._next_hsv < len(hsv) and hsv[self._next_hsv][0] < stop:
-            pos, score, _ = hsv[self._next_hsv]
+            pos, _, ratio = hsv[self._next_hsv]
             self._next_hsv += 1
-            if classic_pos & {pos - 1, pos, pos + 1} or pos <= self.classic._flash_until:
+            if classic_pos & {pos - 1, pos, pos + 1} or not self._local_peak(pos):
                 continue
-            if self._local_peak(pos):
-                self._hsv_only.append(pos)
-                self._enqueue(pos, "cut")
+            if any(a - 1 <= pos <= b + 1 for a, b in self.classic.flashes) or self._near_black(pos) or self._flash(pos) or self._relit(pos):
+                continue
+            self._hsv_only.append(pos)
+            self._enqueue(pos, "cut")
         gradual = self.classic._gradual
         while self._next_gradual < len(gradual) and gradual[self._next_gradual][4] < stop:
             start, end, kind, _, mid = gradual[self._next_gradual]
             self._next_gradual += 1
-            if kind == "dissolve":
-                self._enqueue(mid, "dissolve", span=(start, end))
+            if kind == "dissolve" and not self._near_black(mid, reach=(end - start) // 2 + 2):
+                self._enqueue(mid, "dissolve")
         self._done = stop
 
     def _local_peak(self, pos: int) -> bool:
@@ -115,13 +123,51 @@ class CutManager:
         near = [c for c in self.hsv.candidates if abs(c[0] - pos) <= 2]
         return max(near, key=lambda c: c[1])[0] == pos
 
-    def _enqueue(self, pos: int, kind: str, span: tuple[int, int] | None = None) -> None:
+    def _near_black(self, pos: int, reach: int = 2) -> bool:
+        """Whether a frame within ``reach`` of ``pos`` is black (mean below DARK_MEAN): a fade's business."""
+        lo, hi = max(0, pos - reach - self._ring_base), max(0, pos + reach + 1 - self._ring_base)
+        part = self._ring[lo:hi]
+        return bool(len(part)) and float(part.reshape(len(part), -1).mean(axis=1).min()) < DARK_MEAN * 255
+
+    def _flash(self, pos: int) -> bool:
+        """Whether the picture before ``pos`` comes back within ``FLASH_FRAMES`` frames (a flash, lightning):
+        some frame before the change matches some frame after it far better than the change itself."""
+        i = pos - self._ring_base
+        if i < 1 or i >= len(self._ring):
+            return False
+        lo = max(0, i - 1 - FLASH_FRAMES)
+        ring, i = self._ring[lo : i + FLASH_FRAMES].astype(np.float32), i - lo
+        change = float(np.abs(ring[i] - ring[i - 1]).mean())
+        for a in range(0, FLASH_FRAMES):
+            for b in range(0, FLASH_FRAMES - a):
+                if (a or b) and i - 1 - a >= 0 and i + b < len(ring):
+                    if float(np.abs(ring[i + b] - ring[i - 1 - a]).mean()) < 0.35 * change:
+                        return True
+        return False
+
+    def _relit(self, pos: int) -> bool:
+        """Whether frame ``pos`` is frame ``pos - 1`` under other light: one gain per colour channel explains
+        most of the change (a lamp switched on, a door opened onto the sun)."""
+        i = pos - self._ring_base
+        if i < 1 or i >= len(self._ring):
+            return False
+        before, after = self._ring[i - 1].astype(np.float32), self._ring[i].astype(np.float32)
+        gain = after.mean(axis=(0, 1)) / np.maximum(before.mean(axis=(0, 1)), 1.0)  # (3,)
+        change = float(np.abs(after - before).mean())
+        return float(np.abs(after - before * gain).mean()) < 0.35 * change
+
+    def _note(self, pos: int) -> None:
+        i = pos - self._ring_base
+        if 0 <= i < len(self._ring):
+            self._where[pos] = (float(self._times[i]), int(self._indices[i]))
+
+    def _enqueue(self, pos: int, kind: str) -> None:
         i = pos - self._ring_base
         if i < 0 or i >= len(self._ring):
             log.debug("position %d left the frame ring before it could be verified; kept", pos)
             self._verdicts[(pos, kind)] = True
             return
-        self._where[pos] = (float(self._times[i]), int(self._indices[i]))
+        self._note(pos)
         half = PROBE // 2
         lo, hi = i - half, i + half
         window = self._ring[max(0, lo) : min(len(self._ring), hi)]
