@@ -186,7 +186,6 @@ class CutDetector:
         self._fade_start = 0  # where the fade-out ramp into that run began
         self._times: dict[int, tuple[float, int]] = {}  # position -> (time, frame index), events only
         self._flash_until = -1
-        self.flashes: list[tuple[int, int]] = []  # (first, last) position of every flash found
         self._open: tuple[int, int, float] | None = None  # dissolve being assembled: (lo, hi, score)
         self._finished = False
 
@@ -337,7 +336,6 @@ class CutDetector:
             flash = self._flash_length(pos)
             if flash:
                 self._flash_until = pos + flash
-                self.flashes.append((pos, pos + flash))
                 log.debug("flash of %d frames at position %d", flash, pos)
                 continue
             self._remember(pos)

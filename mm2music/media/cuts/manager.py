@@ -1,6 +1,6 @@
 """The default detector (``--cut-detector mm2music``): two cheap detectors, a learned referee, one merger.
 
-* the classic detector (:mod:`.classic`) proposes hard cuts, fades and dissolves, and finds flashes;
+* the classic detector (:mod:`.classic`) proposes hard cuts, fades and dissolves;
 * the HSV detector (:mod:`.hsv`) proposes hard cuts from differently built features;
 * a cut both propose (within a frame) is kept; a fade through black is kept;
 * a cut only the classic detector proposes is dropped (on the labelled real footage every one of them was a
@@ -105,7 +105,7 @@ class CutManager:
             self._next_hsv += 1
             if classic_pos & {pos - 1, pos, pos + 1} or not self._local_peak(pos):
                 continue
-            if any(a - 1 <= pos <= b + 1 for a, b in self.classic.flashes) or self._near_black(pos) or self._flash(pos) or self._relit(pos):
+            if self._near_black(pos) or self._flash(pos) or self._relit(pos):
                 continue
             self._hsv_only.append(pos)
             self._enqueue(pos, "cut")
@@ -136,10 +136,10 @@ class CutManager:
         if i < 1 or i >= len(self._ring):
             return False
         lo = max(0, i - 1 - FLASH_FRAMES)
-        ring, i = self._ring[lo : i + FLASH_FRAMES].astype(np.float32), i - lo
+        ring, i = self._ring[lo : i + FLASH_FRAMES + 1].astype(np.float32), i - lo
         change = float(np.abs(ring[i] - ring[i - 1]).mean())
-        for a in range(0, FLASH_FRAMES):
-            for b in range(0, FLASH_FRAMES - a):
+        for a in range(0, FLASH_FRAMES + 1):
+            for b in range(0, FLASH_FRAMES + 1 - a):
                 if (a or b) and i - 1 - a >= 0 and i + b < len(ring):
                     if float(np.abs(ring[i + b] - ring[i - 1 - a]).mean()) < 0.35 * change:
                         return True

