@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default=defaults.output.out_dir, help="output folder")
     run.add_argument("--name", metavar="NAME", help="output subfolder name (default: the video's stem or a slug of the text)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    run.add_argument("--cut-detector", choices=["mm2music", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
+    run.add_argument("--cut-detector", choices=["mm2music", "classic", "transnetv2", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
     run.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same inputs + seed = same output)")
