@@ -25,7 +25,6 @@ Our detector (``"mm2music"``) works on a ~36-cell-high block-average grid of eac
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 import numpy as np
 
 from mm2music.config import CutConfig

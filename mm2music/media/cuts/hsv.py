@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from mm2music.types import FrameChunk
 
 WIDTH = 96  # px: the score barely changes below PySceneDetect's own downscaling
 CONTENT = 27.0  # ContentDetector's default threshold

@@ -21,6 +21,7 @@ detectors). Memory stays bounded: the manager keeps a ring of 48 x 27 frames a f
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 
 import numpy as np
 
@@ -92,8 +93,9 @@ class CutManager:
             return
         cuts = self.classic._cuts
         hsv = self.hsv.candidates
-        classic_pos = {p for p, _ in cuts}
-        hsv_pos = {p for p, _, _ in hsv}
+        lo = min([self._done] + [c[0] for c in cuts[self._next_cut : self._next_cut + 1]] + [c[0] for c in hsv[self._next_hsv : self._next_hsv + 1]]) - 2
+        classic_pos = {p for p, _ in cuts[bisect_left(cuts, (lo,)) :]}  # only the candidates near those to settle
+        hsv_pos = {p for p, _, _ in hsv[bisect_left(hsv, (lo,)) :]}
         while self._next_cut < len(cuts) and cuts[self._next_cut][0] < stop:
             pos = cuts[self._next_cut][0]
             self._next_cut += 1
@@ -120,7 +122,8 @@ class CutManager:
     def _local_peak(self, pos: int) -> bool:
         """Whether the HSV score at ``pos`` is the largest of the HSV candidates next to it (a burst of
         fast motion proposes several frames in a row; only its peak is worth a look)."""
-        near = [c for c in self.hsv.candidates if abs(c[0] - pos) <= 2]
+        cands = self.hsv.candidates
+        near = [c for c in cands[bisect_left(cands, (pos - 2,)) :] if c[0] <= pos + 2]
         return max(near, key=lambda c: c[1])[0] == pos
 
     def _near_black(self, pos: int, reach: int = 2) -> bool:
