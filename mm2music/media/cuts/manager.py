@@ -6,9 +6,10 @@
 * a cut only the classic detector proposes is dropped (on the labelled real footage every one of them was a
   false cut: motion inside a close-up, a spin), and so is an HSV-only cut on a flash or next to black frames
   (the fade logic owns those);
-* an HSV-only cut (not on a flash: the picture before it must not come back within a few frames; not a
-  lighting change: one gain per colour channel must not explain it) and every
-  dissolve not next to black are *unsure*: TransNetV2
+* an HSV-only cut that is no flash (the picture before it must not come back within a few frames) and no
+  lighting change (one gain per colour channel must not explain it) is kept when it stands ``hsv.RATIO``
+  times above its neighbours (PySceneDetect's adaptive rule); one that passes only the fixed threshold (fast
+  action does that too), and every dissolve not next to black, are *unsure*: TransNetV2
   (:mod:`.transnet`) looks at a 48-frame window around it and keeps it when its boundary probability passes
   ``VERIFY`` (``VERIFY_GRADUAL`` for a dissolve, whose probability spreads over its frames).
 
@@ -28,7 +29,7 @@ import numpy as np
 from mm2music.config import CutConfig
 from mm2music.media.cuts.base import check_config
 from mm2music.media.cuts.classic import DARK_MEAN, FLASH_FRAMES, CutDetector
-from mm2music.media.cuts.hsv import HsvCutDetector
+from mm2music.media.cuts.hsv import RATIO, HsvCutDetector
 from mm2music.media.cuts.transnet import PROBE, TransNetV2Model, resize
 from mm2music.types import FrameChunk, Transition
 
@@ -110,7 +111,11 @@ class CutManager:
             if self._near_black(pos) or self._flash(pos) or self._relit(pos):
                 continue
             self._hsv_only.append(pos)
-            self._enqueue(pos, "cut")
+            if ratio >= RATIO:  # stands alone among its neighbours, no flash, no relighting: a cut
+                self._verdicts[(pos, "cut")] = True
+                self._note(pos)
+            else:
+                self._enqueue(pos, "cut")
         gradual = self.classic._gradual
         while self._next_gradual < len(gradual) and gradual[self._next_gradual][4] < stop:
             start, end, kind, _, mid = gradual[self._next_gradual]
