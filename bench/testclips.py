@@ -65,7 +65,7 @@ class GeneratedClip:
 
     path: Path
     name: str
-    category: str  # clip class: cuts, fades, dissolves, flashes, motion, action, formats, vfr, static
+    category: str  # clip class: cuts, fades, dissolves, flashes, motion, action, vfr, static, same_photo, motion_cuts, lighting, handheld, ...
     width: int
     height: int
     fps: float  # nominal (average) frame rate
@@ -690,6 +690,128 @@ def variable_frame_rate(
     return _build(out_dir, name, "vfr", params, size, avg_fps, "h264", script, seed, times=times)
 
 
+# --- harder classes: one photograph, motion across the cut, lighting, handheld, action without a cut ---------
+
+
+def same_photo(
+    out_dir: str | Path,
+    name: str = "same_photo",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    shots: int = 5,
+    shot_s: float = 1.2,
+    seed: int = 41,
+) -> GeneratedClip:
+    """Cuts between crops of one photograph: every shot frames another part of the same picture, at the
+    same scale, with a slow pan (same palette, same layout: what a colour histogram cannot tell apart)."""
+
+    def script(rng, w, h, fps):
+        tl = _Timeline()
+        world = make_texture(rng, int(h * 1.6), int(w * 2.2), rng.random())
+        for _ in range(shots):
+            shot = Shot(rng, w, h, fps, world=world, pan=(rng.uniform(-0.05, 0.05), rng.uniform(-0.02, 0.02)), discs=1)
+            tl.show(shot, _frames(shot_s * rng.uniform(0.8, 1.2), fps))
+        return tl
+
+    return _build(out_dir, name, "same_photo", {"shots": shots, "shot_s": shot_s}, size, fps, codec, script, seed)
+
+
+def motion_cuts(
+    out_dir: str | Path,
+    name: str = "motion_cuts",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    cuts: int = 3,
+    shot_s: float = 1.5,
+    seed: int = 42,
+) -> GeneratedClip:
+    """Cuts with the camera moving fast on both sides: two places, the pan carrying on across each cut."""
+
+    def script(rng, w, h, fps):
+        tl = _Timeline()
+        worlds = [make_texture(rng, int(h * 1.6), int(w * 2.2), rng.random()) for _ in range(2)]
+        for i in range(cuts + 1):
+            speed = 0.6 * (1 if i % 2 == 0 else -1)
+            shot = Shot(rng, w, h, fps, world=worlds[i % 2], pan=(speed, 0.05), shake=1.5, discs=3, disc_speed=1.0)
+            tl.show(shot, _frames(shot_s, fps))
+        return tl
+
+    return _build(out_dir, name, "motion_cuts", {"cuts": cuts, "shot_s": shot_s}, size, fps, codec, script, seed)
+
+
+def lighting(
+    out_dir: str | Path,
+    name: str = "lighting",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    codec: str = "h264",
+    seconds: float = 5.0,
+    seed: int = 43,
+) -> GeneratedClip:
+    """One shot, no cut: a light switched off and on (the picture halves in brightness within two frames,
+    then comes back), a slow warm colour cast, and a cloud passing (a soft shadow sweeping across)."""
+
+    def script(rng, w, h, fps):
+        tl = _Timeline()
+        shot = Shot(rng, w, h, fps, pan=(0.02, 0.0), discs=2)
+        n = _frames(seconds, fps)
+        tl.show(shot, 0)
+        xs = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
+
+        def render(k: int) -> np.ndarray:
+            img = shot.frame(k)
+            t = k / n
+            gain = 1.0
+            if 0.15 <= t < 0.35:
+                gain = 0.5 if t >= 0.15 + 2 / n else 0.75  # the light goes off, then on again at 0.35
+            cast = np.array([1.0 + 0.25 * max(0.0, t - 0.4), 1.0, 1.0 - 0.25 * max(0.0, t - 0.4)], np.float32)
+            shade = 1.0 - 0.45 * np.exp(-(((xs - (t - 0.6) * 3.0) / 0.25) ** 2)) if t > 0.55 else 1.0
+            return img * gain * cast * shade
+
+        for k in range(n):
+            tl.plan.append(lambda k=k: render(k))
+        return tl
+
+    return _build(out_dir, name, "lighting", {"seconds": seconds}, size, fps, codec, script, seed)
+
+
+def handheld(
+    out_dir: str | Path,
+    name: str = "handheld",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 30.0,
+    codec: str = "h264",
+    seconds: float = 5.0,
+    seed: int = 44,
+) -> GeneratedClip:
+    """One shot, no cut: a handheld camera that sways (rotation up to 6 degrees), breathes in and out
+    (zoom 1.0-1.3) and shakes, over a scene with moving objects."""
+
+    def script(rng, w, h, fps):
+        import cv2
+
+        tl = _Timeline()
+        shot = Shot(rng, w, h, fps, pan=(0.05, 0.0), discs=3, disc_speed=0.6, shake=2.0)
+        n = _frames(seconds, fps)
+        tl.show(shot, 0)
+        phase = rng.uniform(0, 6.28, 3)
+
+        def render(k: int) -> np.ndarray:
+            t = k / fps
+            angle = 6.0 * np.sin(1.3 * t + phase[0]) + 1.5 * np.sin(5.1 * t + phase[1])
+            scale = 1.15 + 0.15 * np.sin(0.9 * t + phase[2])
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+            return cv2.warpAffine(shot.frame(k), m, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+        for k in range(n):
+            tl.plan.append(lambda k=k: render(k))
+        return tl
+
+    return _build(out_dir, name, "handheld", {"seconds": seconds}, size, fps, codec, script, seed)
+
+
 def clip_set(out_dir: str | Path, quick: bool = False) -> list[GeneratedClip]:
     """The benchmark's clips: every class at several sizes, rates and codecs (``quick``: one per class)."""
     out = Path(out_dir)
@@ -704,6 +826,11 @@ def clip_set(out_dir: str | Path, quick: bool = False) -> list[GeneratedClip]:
         whip_pans(out, "whip_320x240_30", (320, 240), 30.0, cuts=1),
         subtle_cuts(out, "subtle_320x240_25", (320, 240), 25.0),
         variable_frame_rate(out, "vfr_320x240"),
+        same_photo(out, "same_photo_320x240_25"),
+        motion_cuts(out, "motion_cuts_320x240_25"),
+        lighting(out, "lighting_320x240_25"),
+        handheld(out, "handheld_320x240_30"),
+        action(out, "action_nocut_320x240_25", (320, 240), 25.0, cuts=0, shot_s=4.0, seed=45),
     ]
     if quick:
         return clips
@@ -729,5 +856,10 @@ def clip_set(out_dir: str | Path, quick: bool = False) -> list[GeneratedClip]:
         whip_pans(out, "whip_854x480_25_fast", (854, 480), 25.0, cuts=2, speed=2.0, seed=31),
         subtle_cuts(out, "subtle_854x480_30", (854, 480), 30.0, shots=8, seed=32),
         variable_frame_rate(out, "vfr_854x480", (854, 480), rates=(30.0, 15.0, 25.0, 60.0), seed=30),
+        same_photo(out, "same_photo_640x360_30", (640, 360), 30.0, shots=6, seed=46),
+        motion_cuts(out, "motion_cuts_640x360_30", (640, 360), 30.0, cuts=4, seed=47),
+        lighting(out, "lighting_640x360_24", (640, 360), 24.0, seed=48),
+        handheld(out, "handheld_640x360_25", (640, 360), 25.0, seed=49),
+        action(out, "action_nocut_640x360_30", (640, 360), 30.0, cuts=0, shot_s=4.0, grain=25.0, seed=50),
     ]
     return clips

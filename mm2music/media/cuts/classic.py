@@ -1,4 +1,4 @@
-"""Shot-transition detection: hard cuts, fades through black and dissolves, in one streaming pass.
+"""The classic detector (``--cut-detector classic``): hard cuts, fades through black and dissolves from hand-made features, one streaming pass.
 
 A detector has one method that matters, ``update(chunk)``, called on every decoded :class:`FrameChunk` in
 order, and ``finish()``, which returns the transitions (like PySceneDetect's ``SceneDetector``). State is
@@ -20,25 +20,21 @@ Our detector (``"mm2music"``) works on a ~36-cell-high block-average grid of eac
   it is the same picture shifted). The span is located by projecting each frame on the line between the
   two ends; candidates whose surroundings keep changing the same way, or whose ends are one picture
   zoomed, are rejected.
-
-``"pyscenedetect"`` runs PySceneDetect's ``ContentDetector`` on the same frames, as a baseline.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Protocol
-
 import numpy as np
 
 from mm2music.config import CutConfig
-from mm2music.errors import ConfigError, MediaError
+from mm2music.errors import MediaError
+from mm2music.media.cuts.base import check_config
 from mm2music.types import FrameChunk, Transition
 
 log = logging.getLogger(__name__)
 
-DETECTORS = ("mm2music", "pyscenedetect")
+DETECTORS = ("mm2music", "classic", "pyscenedetect", "transnetv2")
 
 GRID_ROWS = 36  # feature grid cells along the frame's short side
 HIST_BINS = 4  # colour histogram bins per RGB channel
@@ -170,27 +166,11 @@ def _zoom_explains(a: np.ndarray, b: np.ndarray) -> bool:
     return best < 0.5 * plain
 
 
-class TransitionDetector(Protocol):
-    """What every detector offers: see each frame once, in order, then report."""
-
-    def update(self, chunk: FrameChunk) -> None: ...
-
-    def finish(self) -> list[Transition]: ...
-
-
-def _check_config(config: CutConfig) -> CutConfig:
-    if not 0 < config.threshold <= 1:
-        raise ConfigError(f"cuts.threshold {config.threshold} is outside (0, 1]; use a score such as 0.3")
-    if config.min_scene_s < 0:
-        raise ConfigError(f"cuts.min_scene_s {config.min_scene_s} is negative; use 0 or more seconds")
-    return config
-
-
 class CutDetector:
     """Our streaming transition detector (see the module docstring). Feed every chunk, then ``finish()``."""
 
     def __init__(self, config: CutConfig | None = None):
-        self.config = _check_config(config or CutConfig())
+        self.config = check_config(config or CutConfig())
         self._cell = 0  # pixels per feature-grid cell, fixed by the first chunk
         self._size = (0, 0)
         self._fps = 0.0
@@ -578,73 +558,3 @@ class CutDetector:
         if kind == "cut":
             return Transition("cut", time, time, time, frame, round(float(score), 4))
         return Transition(kind, self._times[start][0], self._times[end][0], time, frame, round(float(score), 4))
-
-
-class PySceneDetectBackend:
-    """PySceneDetect's ``ContentDetector`` fed with our decoded frames (a baseline to compare against)."""
-
-    def __init__(self, config: CutConfig | None = None, threshold: float = 27.0):
-        """``threshold`` is ContentDetector's own (mean HSV change, 0-255), not ``CutConfig.threshold``."""
-        try:
-            from scenedetect import ContentDetector
-        except ImportError:
-            raise ConfigError("cut detector 'pyscenedetect' needs the scenedetect package; pip install scenedetect-headless") from None
-        self.config = config or CutConfig()
-        self._detector_cls = ContentDetector
-        self._threshold = threshold
-        self._detector = None
-        self._fps = 0.0
-        self._lookup: dict[int, tuple[float, int]] = {}  # frame number -> (time, index), recent frames
-        self._cuts: list[Transition] = []
-        self._last = None
-
-    def update(self, chunk: FrameChunk) -> None:
-        from scenedetect import FrameTimecode
-
-        if len(chunk) == 0:
-            return
-        if self._detector is None:
-            steps = np.diff(chunk.times)
-            steps = steps[steps > 0]
-            self._fps = float(1.0 / np.median(steps)) if len(steps) else 25.0
-            min_len = max(1, int(round(self.config.min_scene_s * self._fps)))
-            self._detector = self._detector_cls(threshold=self._threshold, min_scene_len=min_len)
-        for frame, index, time in zip(chunk.frames, chunk.indices, chunk.times):
-            index = int(index)
-            self._lookup[index] = (float(time), index)
-            tc = FrameTimecode(index, self._fps)
-            self._collect(self._detector.process_frame(tc, np.ascontiguousarray(frame[..., ::-1])))
-            self._last = tc
-        horizon = int(chunk.indices[-1]) - 4 * max(16, self._detector.event_buffer_length)
-        for key in [k for k in self._lookup if k < horizon]:
-            del self._lookup[key]
-
-    def _collect(self, timecodes) -> None:
-        for tc in timecodes:
-            time, index = self._lookup.get(tc.frame_num, (float(tc.seconds), int(tc.frame_num)))
-            if index > 0:
-                self._cuts.append(Transition("cut", time, time, time, index, 1.0))
-
-    def finish(self) -> list[Transition]:
-        if self._detector is not None and self._last is not None:
-            self._collect(self._detector.post_process(self._last))
-            self._last = None
-        return sorted(self._cuts, key=lambda t: t.time)
-
-
-def make_detector(config: CutConfig | None = None) -> TransitionDetector:
-    """The detector ``config.detector`` names: ``"mm2music"`` (ours) or ``"pyscenedetect"``."""
-    config = config or CutConfig()
-    if config.detector == "mm2music":
-        return CutDetector(config)
-    if config.detector == "pyscenedetect":
-        return PySceneDetectBackend(config)
-    raise ConfigError(f"unknown cut detector {config.detector!r}; use one of {', '.join(DETECTORS)}")
-
-
-def detect_cuts(chunks: Iterable[FrameChunk], config: CutConfig | None = None) -> list[Transition]:
-    """Run the configured detector over ``chunks`` and return its transitions in time order."""
-    detector = make_detector(config)
-    for chunk in chunks:
-        detector.update(chunk)
-    return detector.finish()
