@@ -4,7 +4,7 @@ small unless the plan asks for a contrast").
 Plans the music (``--analyze-only``: no decoder needed) for the cut benchmark's generated clips (the same
 set as ``bench/cuts.py``, cached under ``bench/results/clips``) and the e2e clip when it exists, and measures,
 over every pair of neighbouring cues that the plan does not mark as a contrast (an arousal jump below
-``plan.contrast_arousal``): the tempo change at the cut (from the tempo the earlier cue ends on to the tempo
+``plan.contrast_arousal`` and an energy jump below ``plan.contrast_energy``): the tempo change at the cut (from the tempo the earlier cue ends on to the tempo
 the later one starts with), how many of those changes are spread over a bar (a ramp in the earlier cue's last
 bar), and the size of the per-beat steps inside those ramps. Cue lengths are whole bars, so a short scene can
 force a big change whatever the planner does; the worst pairs are listed.
@@ -38,6 +38,15 @@ def pct(x: float) -> float:
     return 100 * (math.exp(x) - 1)
 
 
+def is_contrast(a, b, plan) -> bool:
+    """The planner's contrast between neighbouring cues: an arousal jump of ``plan.contrast_arousal`` or a jump
+    of musical energy (the film table's, :func:`film_profile`) of ``plan.contrast_energy``."""
+    from mm2music.graph.cues import film_profile
+
+    energy = [film_profile(c.emotions, c.arousal)[1] for c in (a, b)]
+    return abs(b.arousal - a.arousal) >= plan.contrast_arousal or abs(energy[1] - energy[0]) >= plan.contrast_energy
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one small clip per class")
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(None, [f"output.out_dir={scratch}", "output.overwrite=true"])
         cues = run(Inputs(video=str(video)), config, analyze_only=True, progress=False).plan.cues
         for a, b in zip(cues, cues[1:]):
-            if abs(b.arousal - a.arousal) >= config.plan.contrast_arousal:
+            if is_contrast(a, b, config.plan):
                 continue
             change = abs(math.log(b.tempo_bpm / (a.ramp_to_bpm or a.tempo_bpm)))
             changes.append(change)
