@@ -106,7 +106,7 @@ def clip_jobs(quick: bool, footage: list[str]) -> list[Job]:
     made = [testclips.action(out, "film_action_montage", cuts=7, shot_s=1.5, seed=41),  # one mood, 8 shots
             testclips.hard_cuts(out, "film_quick_cuts", shots=10, shot_s=1.2, similar=True, seed=42)]
     jobs = [Job(c.name, "clip", 0, video=str(c.path), cuts=[t.start for t in c.transitions if t.kind == "cut"],
-                source="mm2music.media.testclips") for c in made] + [arc_job()]
+                source="bench/testclips.py") for c in made] + [arc_job()]
     if not quick:
         from bench.e2e import make_clip
 
