@@ -35,6 +35,17 @@ def small_video(media_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def three_shots(media_dir):
+    """9 s, three shots (cuts at 3 and 6 s), with a tone: a small film to score, revise and edit."""
+    path = media_dir / "three.mp4"
+    ffmpeg("-f", "lavfi", "-t", "3", "-i", "testsrc2=s=160x90:r=25", "-f", "lavfi", "-t", "3", "-i", "mandelbrot=s=160x90:r=25",
+           "-f", "lavfi", "-t", "3", "-i", "color=c=navy:s=160x90:r=25", "-f", "lavfi", "-t", "9", "-i", "sine=f=330",
+           "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1[v]", "-map", "[v]", "-map", "3:a",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
 def silent_avi(media_dir) -> Path:
     """1.6 s MPEG-4 Part 2 AVI with B-frames, no audio: decord returns garbage timestamps (~ -3.7e17) for it."""
     path = media_dir / "silent.avi"

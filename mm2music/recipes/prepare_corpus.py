@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
+from mm2music.recipes import user_error
 
 CORPORA = ("music21", "lakh", "maestro", "lakhnes", "bachdoodle")
 
@@ -68,10 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run(args)
     except Mm2MusicError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return user_error(exc, args.debug)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
+from mm2music.recipes import user_error
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -87,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         x, _ = session.best()
         revision = session.apply()
     except Mm2MusicError as exc:
-        if args.debug:
-            raise
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
+        return user_error(exc, args.debug)
     except KeyboardInterrupt:
         print("error: interrupted; the score is unchanged (the picks so far are kept in refine/)", file=sys.stderr)
         return 130

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
+from mm2music.recipes import user_error
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         server = uvicorn.Server(uvicorn.Config(app, log_level="debug" if args.debug else "warning", access_log=args.debug))
         server.run(sockets=[sock])
     except Mm2MusicError as exc:
-        if args.debug:
-            raise
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
+        return user_error(exc, args.debug)
     except KeyboardInterrupt:
         pass
     return 0

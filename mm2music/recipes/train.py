@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
+from mm2music.recipes import user_error
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,10 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = run(args)
     except Mm2MusicError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return user_error(exc, args.debug)
     if rank == 0:
         print(out)
     return 0

@@ -11,18 +11,6 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ffmpeg
-
-
-@pytest.fixture(scope="module")
-def three_shots(tmp_path_factory):
-    """9 s, three shots (cuts at 3 and 6 s), with a tone."""
-    path = tmp_path_factory.mktemp("media") / "three.mp4"
-    ffmpeg("-f", "lavfi", "-t", "3", "-i", "testsrc2=s=160x90:r=25", "-f", "lavfi", "-t", "3", "-i", "mandelbrot=s=160x90:r=25",
-           "-f", "lavfi", "-t", "3", "-i", "color=c=navy:s=160x90:r=25", "-f", "lavfi", "-t", "9", "-i", "sine=f=330",
-           "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1[v]", "-map", "[v]", "-map", "3:a",
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
