@@ -121,7 +121,10 @@ def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, 
 
 
 def _seed(base: int, cue: Cue) -> int:
-    return zlib.crc32(f"{base}:{cue.index}:{cue.start:.3f}".encode()) & 0x7FFFFFFF
+    """The cue's sampling seed: the run's seed, the cue's place and its emotional reading, so two inputs that
+    plan alike but read differently get music of their own (same inputs + same seed: the same music)."""
+    reading = ",".join(f"{k}={v:.3f}" for k, v in sorted(cue.emotions.items()))
+    return zlib.crc32(f"{base}:{cue.index}:{cue.start:.3f}:{cue.valence:.3f}:{cue.arousal:.3f}:{reading}".encode()) & 0x7FFFFFFF
 
 
 def _bars(tokens: Sequence[int], bar_id: int) -> list[list[int]]:
