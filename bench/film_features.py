@@ -361,10 +361,13 @@ def track_roles(m: Music) -> dict[str, int | None]:
     pitched track with the highest (melody) / lowest (bass) mean pitch. None when no pitched track has notes."""
     sounding = [k for k, t in enumerate(m.tracks) if not t.is_drum and np.any(m.track == k)]
     out: dict[str, int | None] = {"melody": None, "bass": None}
+    for role in ("bass", "melody"):  # a track named by its role ("Bass - Cello") first: "Melody - Cello" is no bass
+        out[role] = next((k for k in sounding if m.tracks[k].name.lower().startswith(f"{role} -")), None)
     for k in sounding:
         name = m.tracks[k].name
         for role in ("bass", "melody"):
-            if out[role] is None and re.search(ROLE_PATTERNS[role], name, re.I) and not re.search(ROLE_PATTERNS["percussion"], name, re.I):
+            if out[role] is None and k not in out.values() and re.search(ROLE_PATTERNS[role], name, re.I) \
+                    and not re.search(ROLE_PATTERNS["percussion"], name, re.I):
                 out[role] = k
                 break
     means = {k: float(m.pitch[m.track == k].mean()) for k in sounding}
