@@ -400,9 +400,12 @@ def tempo_at(m: Music, t: float) -> float:
 
 
 def tempo_spread(m: Music, start: float, end: float) -> float:
-    """Max - min tempo (BPM) of the tempo map between ``start`` and ``end`` seconds."""
-    inside = (m.tempo_times_s > start + 1e-6) & (m.tempo_times_s < end - 1e-6)
-    values = [tempo_at(m, start)] + m.tempo_bpm[inside].tolist()
+    """Max - min tempo (BPM) of the tempo map between ``start`` and ``end`` seconds. A tempo change within 1 ms of
+    either end belongs to the neighbour: MIDI stores tempi as whole microseconds per quarter, so a cue's bars can
+    end a few microseconds off its planned time."""
+    tol = 1e-3
+    inside = (m.tempo_times_s > start + tol) & (m.tempo_times_s < end - tol)
+    values = [tempo_at(m, start + tol)] + m.tempo_bpm[inside].tolist()
     return float(max(values) - min(values))
 
 
