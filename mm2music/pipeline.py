@@ -306,8 +306,8 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
 
     from mm2music.arrange.compose import compose
     from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
-    from mm2music.arrange.score import build_score
-    from mm2music.arrange.timing import sync_report
+    from mm2music.arrange.score import build_score, piano_roll
+    from mm2music.arrange.timing import score_sync
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
     from mm2music.render.synth import find_soundfont, normalize_loudness, write_wav
@@ -331,9 +331,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         with timings.stage("arrange"):
             score = build_score(music, fps, analysis.cuts, hits)
             score.dump_midi(str(midi))
-            caught = sorted(c for cue in plan.cues for c in cue.catches)  # shot cuts inside a cue: caught by a note
-            scene_cuts = [c for c in analysis.cuts if all(abs(c - k) > 1e-6 for k in caught)]
-            sync = sync_report(midi, {"cut": scene_cuts, "hit": hits}, caught)
+            sync = score_sync(midi, plan.cues, analysis.cuts, hits)
         with timings.stage("render"):
             audio, measured = renderer.finish()
             raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
@@ -343,7 +341,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     gain = 10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0
     with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
         exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain)
-        roll = [(n_.time, n_.time + n_.duration, n_.pitch) for track in score.to("second").tracks if not track.is_drum for n_ in track.notes]
+        roll = piano_roll(score)
         extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
         if analysis.kind == "video" and analysis.video is not None:
             keep = config.render.mix == "keep" and analysis.audio is not None

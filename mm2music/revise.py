@@ -333,8 +333,8 @@ def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     """Write every derived file of ``project`` into ``staging`` from its stored music and ``mix`` (the music
     before normalisation): plan, MIDI, WAV, scored video, timeline, cue sheet. Returns the sync report."""
     from mm2music.arrange.cuesheet import cue_sheet
-    from mm2music.arrange.score import build_score
-    from mm2music.arrange.timing import sync_report
+    from mm2music.arrange.score import build_score, piano_roll
+    from mm2music.arrange.timing import score_sync
     from mm2music.graph.export import write_timeline
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
@@ -347,11 +347,10 @@ def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     midi = replace_file(staging / "soundtrack.mid")
     score = build_score(music, project.fps(), analysis.cuts, hits)
     score.dump_midi(str(midi))
-    caught = sorted(c for m in music for c in m.cue.catches)  # shot cuts inside a cue: caught by a note
-    sync = sync_report(midi, {"cut": [c for c in analysis.cuts if all(abs(c - k) > 1e-6 for k in caught)], "hit": hits}, caught)
+    sync = score_sync(midi, [m.cue for m in music], analysis.cuts, hits)
     audio, lufs = normalize_loudness(mix, sr, config.target_lufs)
     write_wav(replace_file(staging / "soundtrack.wav"), audio, sr)
-    roll = [(n.time, n.time + n.duration, n.pitch) for track in score.to("second").tracks if not track.is_drum for n in track.notes]
+    roll = piano_roll(score)
     extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
     timeline = replace_file(staging / "timeline.png")
     if analysis.kind == "video" and analysis.video is not None:

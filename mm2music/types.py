@@ -317,6 +317,18 @@ class Cue:
         """Mean of the per-bar intensity (0.5 when none was planned)."""
         return sum(self.bar_intensity) / len(self.bar_intensity) if self.bar_intensity else 0.5
 
+    def intensities(self) -> tuple[float, ...]:
+        """The intensity of every bar (:attr:`intensity` everywhere when none was planned)."""
+        return self.bar_intensity or (self.intensity,) * self.bars
+
+    def bar_times(self) -> list[float]:
+        """Time (s) of every bar line of the cue, then its end."""
+        q, out = 0.0, []
+        for length in self.bar_quarters():
+            out.append(self.seconds_at(q))
+            q += length
+        return out + [self.end]
+
     def tempo_map(self) -> list[tuple[float, float]]:
         """(quarter notes from the cue start, qpm) of every tempo in the cue (:func:`tempo_steps`)."""
         return tempo_steps(self.tempo_bpm, self.ramp_to_bpm, self.bars, self.beats_per_bar)
@@ -371,13 +383,7 @@ class Plan:
 
     def intensity_curve(self) -> list[tuple[float, float]]:
         """(seconds, intensity 0..1) at every bar line: the curve that adds and removes layers."""
-        points = []
-        for cue in self.cues:
-            q = 0.0
-            for length, value in zip(cue.bar_quarters(), cue.bar_intensity or (cue.intensity,) * cue.bars):
-                points.append((cue.seconds_at(q), value))
-                q += length
-        return points
+        return [point for cue in self.cues for point in zip(cue.bar_times(), cue.intensities())]
 
     def to_json(self) -> dict:
         curve = self.intensity_curve()

@@ -120,9 +120,10 @@ def plan_fit(notes: Sequence[NoteEvent], cue: Cue, final: bool) -> tuple[float, 
     return score, {"key": attrs.key, "key_ok": key_ok, "density_bin": density_bin(density), "cadence": round(cad, 2)}
 
 
-def _seed(base: int, cue: Cue) -> int:
-    """The cue's sampling seed: the run's seed, the cue's place and its emotional reading, so two inputs that
-    plan alike but read differently get music of their own (same inputs + same seed: the same music)."""
+def cue_seed(base: int, cue: Cue) -> int:
+    """The sampling seed of ``cue`` in a run with seed ``base`` (what :func:`compose` uses): the run's seed, the
+    cue's place and its emotional reading, so two inputs that plan alike but read differently get music of their
+    own (same inputs + same seed: the same music)."""
     reading = ",".join(f"{k}={v:.3f}" for k, v in sorted(cue.emotions.items()))
     return zlib.crc32(f"{base}:{cue.index}:{cue.start:.3f}:{cue.valence:.3f}:{cue.arousal:.3f}:{reading}".encode()) & 0x7FFFFFFF
 
@@ -145,11 +146,6 @@ def _transpose(tokens: Sequence[int], table, semitones: int) -> list[int] | None
     row = table[semitones + 6]
     out = [int(row[t]) for t in tokens]
     return None if any(t < 0 for t in out) else out
-
-
-def cue_seed(base: int, cue: Cue) -> int:
-    """The sampling seed of ``cue`` in a run with seed ``base`` (what :func:`compose` uses)."""
-    return _seed(base, cue)
 
 
 def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
@@ -240,7 +236,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
         else:
             if table is None and theme is not None:
                 table, _ = tokenizer.transposition_table(6)
-            best = compose_cue(cue, model, tokenizer, config, _seed(seed, cue), previous=out[-1] if out else None,
+            best = compose_cue(cue, model, tokenizer, config, cue_seed(seed, cue), previous=out[-1] if out else None,
                                theme=theme, final=i == len(cues) - 1, opening=opening and i == 0, table=table)
         out.append(best)
         if progress:

@@ -95,9 +95,20 @@ def chord_slots(notes: Sequence[NoteEvent], bounds: Sequence[int], tonic: int, m
                 s += 0.08 * ((chord.root - prev.root) % 12 in (5, 7)) + 0.03 * ((chord.root - prev.root) % 12 in (2, 10))
             return s
 
-        chord = chords[1] if not sounding and prev is None else prev if not sounding and k not in (n - 1, n - 2) else max(options, key=score)[1]
+        if not sounding and prev is None:  # nothing sounds yet: the tonic
+            chord = chords[1]
+        elif not sounding and k < n - 2:  # a rest: the harmony holds (the cadence's slots always choose)
+            chord = prev
+        else:
+            chord = max(options, key=score)[1]
         out.append(Slot(a, b, chord))
     return out
+
+
+def spared(chord: Chord, avoid: Sequence[int]) -> list[int]:
+    """The chord's pitch classes without those in ``avoid``, when at least two are left; else all three."""
+    pcs = [p for p in chord.pcs if p not in avoid]
+    return pcs if len(set(pcs)) >= 2 else list(chord.pcs)
 
 
 def voice(chord: Chord, low: int, high: int, n: int, previous: Sequence[int] = (), avoid: Sequence[int] = (),
@@ -105,7 +116,7 @@ def voice(chord: Chord, low: int, high: int, n: int, previous: Sequence[int] = (
     """``n`` pitches of ``chord`` in [low, high] (all three tones when n >= 3, avoiding pitch classes in
     ``avoid`` where the chord can spare them), nearest to ``previous`` (smallest total motion: voice leading),
     spaced no wider than an octave between neighbours and kept under ``below`` where possible."""
-    pcs = [p for p in chord.pcs if p not in avoid] if len(set(chord.pcs) - set(avoid)) >= 2 else list(chord.pcs)
+    pcs = spared(chord, avoid)
     pool = [p for p in range(low, high + 1) if p % 12 in pcs]
     best, best_cost = None, float("inf")
     if below is not None and sum(p < below for p in pool) >= n:

@@ -31,14 +31,13 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mm2music.arrange.harmony import Chord, Slot, chord_slots, voice
+from mm2music.arrange.harmony import Chord, Slot, chord_slots, spared, voice
 from mm2music.arrange.instruments import Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
 from mm2music.key import Key
 from mm2music.types import Cue
 
-LAYERS = ("melody", "pad", "bass", "figure", "counter", "percussion")
 # per figure, the order in which layers enter as intensity rises (the first three always play)
 LAYER_ORDER: dict[str, tuple[str, ...]] = {
     "sustain": ("pad", "melody", "bass", "counter", "percussion"),
@@ -53,6 +52,7 @@ LAYER_ORDER: dict[str, tuple[str, ...]] = {
     "tremolo": ("figure", "bass", "melody", "percussion", "pad"),
     "drone": ("bass", "pad", "figure", "melody", "percussion"),
 }
+UNSET = 1  # the velocity notes are built with: :func:`_velocities` sets the real one
 DYNAMIC_VELOCITY = {"pp": 56, "p": 62, "mp": 69, "mf": 77, "f": 87, "ff": 98}
 # CC 11 per dynamic: FluidSynth attenuates by about 40 log10(value / 127) dB (pp -7.2 dB .. ff 0), so a soft cue
 # is soft on every instrument and a quiet cue sits 10-15 dB under a loud one, not 30 (the arc funeral -> chase -> dawn)
@@ -88,7 +88,7 @@ class Bar:
 def bars_of(cue: Cue) -> list[Bar]:
     """The cue's bars in ticks, with their counted beat and intensity."""
     out, tick = [], 0
-    values = cue.bar_intensity or (cue.intensity,) * cue.bars
+    values = cue.intensities()
     for i, quarters in enumerate(cue.bar_quarters()):
         meter = cue.odd_bar if cue.odd_bar and i == cue.bars - 1 else cue.meter
         num, den = (int(x) for x in meter.split("/"))
@@ -128,13 +128,9 @@ def slot_bounds(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[i
     return sorted(b for b in bounds if 0 <= b < length) + [length]
 
 
-def has_percussion(cue: Cue) -> bool:
-    return "percussion" in cue.instruments
-
-
 def active_layers(cue: Cue, intensity: float) -> set[str]:
     """The layers playing at ``intensity`` (at least three; more as it rises, in the figure's order)."""
-    order = [layer for layer in LAYER_ORDER.get(cue.figure, LAYER_ORDER["sustain"]) if layer != "percussion" or has_percussion(cue)]
+    order = [layer for layer in LAYER_ORDER.get(cue.figure, LAYER_ORDER["sustain"]) if layer != "percussion" or "percussion" in cue.instruments]
     count = min(len(order), max(3, 1 + math.ceil(intensity * len(order) - 1e-9)))
     return set(order[:count])
 
@@ -159,10 +155,11 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches),
         "counter": counter_line(slots, ensemble.counter, melody, avoid),
     }
-    if has_percussion(cue):
+    if "percussion" in cue.instruments:
         layers["percussion"] = percussion_line(cue, bars, catches)
     rng = zlib.crc32(f"{cue.index}:{cue.start:.3f}".encode())
     accent_ticks = set(accents) | set(catches) | {0}
+    expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
     parts = []
     for layer, notes in layers.items():
         notes = [n for n in _gate(notes, layer, cue, bars) if n.start < length]
@@ -170,7 +167,6 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         if not notes:
             continue
         notes = _velocities(notes, layer, cue, bars, accent_ticks, rng)
-        expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
         if layer == "percussion":
             parts.append(Part("Percussion", 0, True, notes, expression))
         else:
@@ -189,11 +185,6 @@ def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar])
 
 def _bar_at(tick: int, bars: Sequence[Bar]) -> int:
     return next((i for i, b in enumerate(bars) if b.start <= tick < b.end), len(bars) - 1)
-
-
-def _tag(layer: str) -> int:
-    """Notes are built with their layer's index as a placeholder velocity; :func:`_velocities` sets the real one."""
-    return LAYERS.index(layer) + 1
 
 
 def _avoid(melody: Sequence[NoteEvent], slot: Slot) -> list[int]:
@@ -232,7 +223,7 @@ def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length
         if end > n.start:
             pitch = n.pitch + shift
             pitch += 12 * ((pitch < centre - 9) - (pitch > centre + 12))  # a compact line above the accompaniment
-            out.append(NoteEvent(n.start, end, inst.fold(pitch), _tag("melody")))
+            out.append(NoteEvent(n.start, end, inst.fold(pitch), UNSET))
     return out
 
 
@@ -248,11 +239,11 @@ def pad_line(slots: Sequence[Slot], inst: Instrument, melody: Sequence[NoteEvent
     low, high = max(inst.low, 43), min(inst.high, 79)
     out, previous = [], []
     for slot, av in zip(slots, avoid):
-        bar = next((b for b in bars if b.start <= slot.start < b.end), bars[-1])
+        bar = bars[_bar_at(slot.start, bars)]
         n = 4 if bar.intensity >= 0.5 else 3
         pitches = voice(slot.chord, low, high, n, previous, av, below=_melody_floor(melody, slot))
         end = min(slot.end, slot.start + bar.beat // 2) if stabs else slot.end
-        out += [NoteEvent(slot.start, end, p, _tag("pad")) for p in pitches]
+        out += [NoteEvent(slot.start, end, p, UNSET) for p in pitches]
         previous = pitches
     return out
 
@@ -268,7 +259,7 @@ def _grid(slot: Slot, bars: Sequence[Bar], step: int) -> list[int]:
 
 
 def _beat_index(t: int, bars: Sequence[Bar]) -> int:
-    bar = next((b for b in bars if b.start <= t < b.end), bars[-1])
+    bar = bars[_bar_at(t, bars)]
     return (t - bar.start) // bar.beat if (t - bar.start) % bar.beat == 0 else -1
 
 
@@ -286,31 +277,31 @@ def bass_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[
         root = _nearest(tonic if cue.figure == "drone" else slot.chord.root, low, high, previous)
         fifth = _nearest(slot.chord.pcs[2], low, high, root + 7)
         previous = root
-        beat = next((b.beat for b in bars if b.start <= slot.start < b.end), TPQ)
+        beat = bars[_bar_at(slot.start, bars)].beat
         if cue.figure == "driving":
             for k, t in enumerate(_grid(slot, bars, TPQ // 2)):
                 p = root + 12 if k % 2 and root + 12 <= high else root
-                out.append(NoteEvent(t, min(t + int(TPQ * 0.4), slot.end), p, _tag("bass")))
+                out.append(NoteEvent(t, min(t + int(TPQ * 0.4), slot.end), p, UNSET))
         elif cue.figure in ("bounce", "march"):
             for t in _grid(slot, bars, beat):
                 k = _beat_index(t, bars)
                 if k % 2 == 0 or t == slot.start:
                     p = fifth if k % 4 == 2 else root
-                    out.append(NoteEvent(t, min(t + int(beat * (0.5 if cue.figure == "bounce" else 0.9)), slot.end), p, _tag("bass")))
+                    out.append(NoteEvent(t, min(t + int(beat * (0.5 if cue.figure == "bounce" else 0.9)), slot.end), p, UNSET))
         elif cue.figure == "pulse":
             for t in _grid(slot, bars, beat):
-                out.append(NoteEvent(t, min(t + int(beat * 0.9), slot.end), root, _tag("bass")))
+                out.append(NoteEvent(t, min(t + int(beat * 0.9), slot.end), root, UNSET))
         elif cue.figure == "waltz":
             for t in _grid(slot, bars, beat):
                 if _beat_index(t, bars) == 0 or t == slot.start:
-                    out.append(NoteEvent(t, min(t + beat, slot.end), root, _tag("bass")))
+                    out.append(NoteEvent(t, min(t + beat, slot.end), root, UNSET))
         else:
-            out.append(NoteEvent(slot.start, slot.end, root, _tag("bass")))
+            out.append(NoteEvent(slot.start, slot.end, root, UNSET))
     return out
 
 
 def _chord_tones(chord: Chord, low: int, high: int, avoid: Sequence[int]) -> list[int]:
-    pcs = [p for p in chord.pcs if p not in avoid] if len(set(chord.pcs) - set(avoid)) >= 2 else list(chord.pcs)
+    pcs = spared(chord, avoid)
     return [p for p in range(low, high + 1) if p % 12 in pcs]
 
 
@@ -321,27 +312,26 @@ def figure_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequenc
     low_range = fig in ("ostinato", "driving")
     low, high = (max(inst.low, 40), min(inst.high, 67)) if low_range else (max(inst.low, 50), min(inst.high, 84))
     out: list[NoteEvent] = []
-    tag = _tag("figure")
     previous: list[int] = []
     for slot, av in zip(slots, avoid):
         tones = _chord_tones(slot.chord, low, high, av)
         if not tones:
             continue
-        beat = next((b.beat for b in bars if b.start <= slot.start < b.end), TPQ)
+        beat = bars[_bar_at(slot.start, bars)].beat
         root = next((p for p in tones if p % 12 == slot.chord.root), tones[0])
         up = [p for p in tones if p >= root][:5] or tones[:5]
         if fig in ("arpeggio", "broken"):
             pattern = up + up[-2:0:-1] if len(up) > 2 else up
             step = TPQ // 2 if fig == "arpeggio" else beat
             for k, t in enumerate(_grid(slot, bars, step)):
-                out.append(NoteEvent(t, min(t + int(step * 1.5), slot.end), pattern[k % len(pattern)], tag))
+                out.append(NoteEvent(t, min(t + int(step * 1.5), slot.end), pattern[k % len(pattern)], UNSET))
         elif fig in ("ostinato", "driving"):
             cell = [root, up[min(2, len(up) - 1)], root + 12 if root + 12 <= high else root, up[min(2, len(up) - 1)]]
             step = TPQ // 4 if fig == "driving" else TPQ // 2
             if fig == "driving":
                 cell = [root, root, cell[2], root, cell[1], root, cell[2], root]
             for k, t in enumerate(_grid(slot, bars, step)):
-                out.append(NoteEvent(t, min(t + int(step * 0.8), slot.end), cell[k % len(cell)], tag))
+                out.append(NoteEvent(t, min(t + int(step * 0.8), slot.end), cell[k % len(cell)], UNSET))
         elif fig in ("pulse", "bounce", "waltz", "march"):
             chord = voice(slot.chord, max(low, 55), min(high, 76), 3, previous, av)
             previous = chord
@@ -352,16 +342,16 @@ def figure_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequenc
                         or (fig == "waltz" and k > 0) or t == slot.start and fig != "bounce")
                 if play:
                     dur = int(step * (0.45 if fig in ("pulse", "bounce") else 0.6))
-                    out += [NoteEvent(t, min(t + dur, slot.end), p, tag) for p in chord]
+                    out += [NoteEvent(t, min(t + dur, slot.end), p, UNSET) for p in chord]
         elif fig == "tremolo":
             chord = voice(slot.chord, max(low, 52), min(high, 79), 3, previous, av)
             previous = chord
-            out += [NoteEvent(slot.start, slot.end, p, tag) for p in chord]
+            out += [NoteEvent(slot.start, slot.end, p, UNSET) for p in chord]
         elif fig == "drone":
             stab_at = [t for t in _grid(slot, bars, beat) if _beat_index(t, bars) == 1] + [c for c in catches if slot.start <= c < slot.end]
             for t in sorted(set(stab_at))[:2]:
                 r = _nearest(slot.chord.root, max(low, 48), min(high, 64), 55)
-                out += [NoteEvent(t, min(t + beat // 2, slot.end), p, tag) for p in (r, r + 1, r + 7) if p <= inst.high]
+                out += [NoteEvent(t, min(t + beat // 2, slot.end), p, UNSET) for p in (r, r + 1, r + 7) if p <= inst.high]
     return out
 
 
@@ -376,16 +366,18 @@ def counter_line(slots: Sequence[Slot], inst: Instrument, melody: Sequence[NoteE
         if not cands:
             continue
         p = min(cands, key=lambda x: abs(x - previous))
-        out.append(NoteEvent(slot.start, slot.end, p, _tag("counter")))
+        out.append(NoteEvent(slot.start, slot.end, p, UNSET))
         previous = p
     return out
 
 
 def percussion_line(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[NoteEvent]:
     """General MIDI drum patterns per figure, a crash or low tom on every caught cut."""
-    tag = _tag("percussion")
     out: list[NoteEvent] = []
-    hit = lambda t, note, dur=TPQ // 4: out.append(NoteEvent(t, t + dur, note, tag))  # noqa: E731
+
+    def hit(t: int, note: int, dur: int = TPQ // 4) -> None:
+        out.append(NoteEvent(t, t + dur, note, UNSET))
+
     for bar in bars:
         beats = list(range(bar.start, bar.end, bar.beat))
         if cue.figure == "driving":
@@ -423,7 +415,7 @@ def _velocities(notes: Sequence[NoteEvent], layer: str, cue: Cue, bars: Sequence
     mean_pitch = sum(n.pitch for n in notes) / len(notes)
     out = []
     for n in notes:
-        bar = next((b for b in bars if b.start <= n.start < b.end), bars[-1])
+        bar = bars[_bar_at(n.start, bars)]
         v = base + 40 * (bar.intensity - mean)
         if layer == "melody":  # the line swells as it rises (phrase contour)
             v += max(-8.0, min(8.0, 0.6 * (n.pitch - mean_pitch)))

@@ -16,7 +16,7 @@ from mm2music.arrange.timing import TICKS_PER_QUARTER, CueTiming, layout, second
 from mm2music.key import Key
 from mm2music.types import Cue
 
-__all__ = ["Part", "build_score", "cue_parts", "hit_ticks"]
+__all__ = ["Part", "build_score", "cue_parts", "hit_ticks", "piano_roll"]
 
 
 def hit_ticks(i: int, cues: Sequence[Cue], timings: Sequence[CueTiming], hits: Sequence[float]) -> list[int]:
@@ -75,3 +75,8 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
         score.tracks.append(track)
     score.markers.sort(key=lambda m: m.time)
     return score
+
+
+def piano_roll(score) -> list[tuple[float, float, int]]:
+    """(start s, end s, MIDI pitch) of every pitched note of a :func:`build_score` score, for the timeline."""
+    return [(n.time, n.time + n.duration, n.pitch) for track in score.to("second").tracks if not track.is_drum for n in track.notes]

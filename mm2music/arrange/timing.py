@@ -107,3 +107,11 @@ def sync_report(midi_path, points: dict[str, Sequence[float]], caught: Sequence[
     report["mean_ms"] = round(sum(offsets) / len(offsets), 3) if offsets else 0.0
     report["caught_max_ms"] = round(max(caught_offsets), 3) if caught_offsets else 0.0
     return report
+
+
+def score_sync(midi_path, cues: Sequence[Cue], cuts: Sequence[float], hits: Sequence[float]) -> dict:
+    """:func:`sync_report` of a written score: the scene changes and hits against its bar lines, the shot cuts
+    its cues catch against its note onsets."""
+    caught = sorted(c for cue in cues for c in cue.catches)
+    scene_cuts = [c for c in cuts if all(abs(c - k) > 1e-6 for k in caught)]
+    return sync_report(midi_path, {"cut": scene_cuts, "hit": hits}, caught)

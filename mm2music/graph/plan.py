@@ -56,7 +56,7 @@ def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: flo
     Returns the new scenes (re-indexed), their emotions (duration-weighted blends) and, per new scene, the
     indices of the original segments it holds.
     """
-    spans = [[s.start, s.end, (s.index,), e] for s, e in zip(scenes, emotions)]
+    spans = _spans(scenes, emotions)
     while len(spans) > 1:
         lengths = [b - a for a, b, _, _ in spans]
         i = min(range(len(spans)), key=lambda k: lengths[k])
@@ -76,22 +76,20 @@ def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: flo
             next_sim = emotion_similarity(spans[i][3], spans[i + 1][3])
             j = i - 1 if prev_sim >= next_sim else i + 1
         a, b = sorted((i, j))
-        merged = [spans[a][0], spans[b][1], spans[a][2] + spans[b][2], _blend(spans[a], spans[b])]
-        spans[a:b + 1] = [merged]
-    new_scenes = [Scene(k, a, b) for k, (a, b, _, _) in enumerate(spans)]
-    return new_scenes, [e for *_, e in spans], [ids for _, _, ids, _ in spans]
+        spans[a:b + 1] = [_joined(spans[a], spans[b])]
+    return _unspan(spans)
 
 
 def group_scenes(scenes: Sequence[Scene], emotions: Sequence[Emotion], threshold: float, max_s: float,
                  keep: Sequence[float] = ()) -> tuple[list[Scene], list[Emotion], list[tuple[int, ...]]]:
     """Group neighbouring shots into dramatic scenes: a composer writes one cue per scene and catches the
-    shot cuts inside it. The most similar neighbours (:func:`emotion_similarity` at least ``threshold``) merge
-    first, never across a boundary in ``keep`` (a hit point) and never into a scene longer than ``max_s``.
+    shot cuts inside it. The most similar neighbours (:func:`emotion_similarity` above ``threshold``; 1 keeps
+    every shot its own cue) merge first, never across a boundary in ``keep`` (a hit point) and never into a scene longer than ``max_s``.
 
     Returns the scenes (re-indexed), their emotions (duration-weighted blends) and, per scene, the indices of
     the shots it holds."""
     kept = {round(k, 6) for k in keep}
-    spans = [[s.start, s.end, (s.index,), e] for s, e in zip(scenes, emotions)]
+    spans = _spans(scenes, emotions)
 
     def link(i: int) -> float:  # how much spans i and i + 1 want to be one scene; -1 = never
         a, b = spans[i], spans[i + 1]
@@ -104,14 +102,27 @@ def group_scenes(scenes: Sequence[Scene], emotions: Sequence[Emotion], threshold
         i = max(range(len(links)), key=links.__getitem__)
         if links[i] <= threshold:
             break
-        a, b = spans[i], spans[i + 1]
-        spans[i:i + 2] = [[a[0], b[1], a[2] + b[2], _blend(a, b)]]
+        spans[i:i + 2] = [_joined(spans[i], spans[i + 1])]
         del links[i]
         for j in (i - 1, i):
             if 0 <= j < len(links):
                 links[j] = link(j)
-    return ([Scene(k, a, b) for k, (a, b, _, _) in enumerate(spans)], [e for *_, e in spans],
-            [ids for _, _, ids, _ in spans])
+    return _unspan(spans)
+
+
+# A span being merged: [start s, end s, indices of the original segments, blended emotion].
+def _spans(scenes: Sequence[Scene], emotions: Sequence[Emotion]) -> list[list]:
+    return [[s.start, s.end, (s.index,), e] for s, e in zip(scenes, emotions)]
+
+
+def _joined(x: list, y: list) -> list:
+    """Neighbouring spans ``x`` then ``y`` as one."""
+    return [x[0], y[1], x[2] + y[2], _blend(x, y)]
+
+
+def _unspan(spans: list[list]) -> tuple[list[Scene], list[Emotion], list[tuple[int, ...]]]:
+    """(scenes re-indexed, their emotions, per scene the original segments it holds)."""
+    return [Scene(k, a, b) for k, (a, b, _, _) in enumerate(spans)], [e for *_, e in spans], [ids for _, _, ids, _ in spans]
 
 
 def _blend(x: list, y: list) -> Emotion:
@@ -388,13 +399,7 @@ def _with_intensity(cues: list[Cue], energies: Sequence[float], config: PlanConf
     """Every cue with the intensity of each of its bars (:mod:`mm2music.graph.intensity`)."""
     import dataclasses
 
-    bar_times = []
-    for cue in cues:
-        q, times = 0.0, []
-        for length in cue.bar_quarters():
-            times.append(cue.seconds_at(q))
-            q += length
-        bar_times.append(times + [cue.end])
+    bar_times = [cue.bar_times() for cue in cues]
     rising = [cue.figure in ("drone", "tremolo", "ostinato") for cue in cues]  # tension builds through its cue
     values = bar_intensities(energies, bar_times, config.hits or (), config.intensity, config.intensity_scale, rising)
     return [dataclasses.replace(cue, bar_intensity=v) for cue, v in zip(cues, values)]

@@ -46,7 +46,7 @@ def stem_slug(track: str) -> str:
 
 
 def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, bool, list]]:
-    """``(track name, program, is_drum, [(expression, notes in seconds) per cue]})`` per MIDI track, in
+    """``(track name, program, is_drum, [(expression, notes in seconds) per cue])`` per MIDI track, in
     ``soundtrack.mid``'s order (pitched tracks by first appearance, percussion last)."""
     from mm2music.arrange.timing import layout
 
