@@ -3,6 +3,7 @@ completion record (``.complete.json``) that proves a folder holds that job's com
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -148,6 +149,12 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def clear_stale_writes(path: Path) -> None:
+    """Remove the temporary files a killed :func:`atomic_write` of ``path`` left beside it (call with its lock held)."""
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        p.unlink(missing_ok=True)
 
 
 def made_by_batch(folder: Path) -> bool:

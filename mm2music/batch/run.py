@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mm2music.batch.executors import EXECUTORS, _run_pool, _run_ray
 from mm2music.batch.jobs import Job, discover
-from mm2music.batch.records import BATCH_LOCK, REPORT_CSV, REPORT_JSON, JobRecord, atomic_write
+from mm2music.batch.records import BATCH_LOCK, REPORT_CSV, REPORT_JSON, JobRecord, atomic_write, clear_stale_writes
 from mm2music.batch.worker import Settings, run_job
 from mm2music.errors import ConfigError, OutputError
 from mm2music.output import FolderLock
@@ -90,6 +90,8 @@ def _run_locked(jobs: list[Job], out: Path, batch_input: str | Path, settings: S
                 on_record: Callable[[JobRecord], None] | None, executor: str, ray_address: str | None) -> Summary:
     from tqdm import tqdm
 
+    for name in (REPORT_JSON, REPORT_CSV):
+        clear_stale_writes(out / name)  # a batch killed while rewriting its report left a temporary file
     report = Report(out, jobs, str(batch_input))
     report.write()
     bar = tqdm(total=len(jobs), desc="batch", unit="job", disable=None if progress is None else not progress)
