@@ -77,7 +77,7 @@ class FolderLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "a run that is starting"
+                holder = _holder(fd)
                 os.close(fd)
                 raise OutputError(f"{self.what} is in use by another mm2music run ({holder}); {self.fix}") from None
             try:  # the previous holder may have removed the file between our open and our lock: retry on the new one
@@ -108,6 +108,16 @@ class FolderLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock on ``fd``: the holder writes it just after locking, so an empty file is read again briefly."""
+    for _ in range(10):
+        holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.02)
+    return "a run that is starting"
 
 
 def lock_path(folder: Path) -> Path:
