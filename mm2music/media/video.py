@@ -12,12 +12,15 @@ garbage (decord returns about -3.8e17 for AVI files without timestamps).
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import math
 import os
+import queue
 import stat
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -93,6 +96,15 @@ def _rate(text: str | None) -> float:
         return float(num) / float(den or 1)
     except (ValueError, ZeroDivisionError):
         return 0.0
+
+
+@functools.cache
+def _quiet_ffmpeg() -> None:
+    """Set the log level of the ffmpeg inside decord to quiet (unless ``MM2MUSIC_NATIVE_LOGS`` is set)."""
+    import decord
+
+    if not os.environ.get("MM2MUSIC_NATIVE_LOGS"):
+        decord.logging.set_level(decord.logging.QUIET)
 
 
 def _open_reader(path: Path, width: int = -1, height: int = -1):
@@ -225,27 +237,31 @@ class VideoSource:
         return round(last + (step if step > 0 else 1.0 / fps), 6)
 
     def _decode(self, indices: np.ndarray) -> tuple[np.ndarray, int]:
-        """Decode ``indices``; on a decoder error, decode one by one and return how many succeeded."""
-        with quiet_stderr():
+        """Decode ``indices``; on a decoder error, decode one by one and return how many succeeded.
+
+        Runs in the decode thread, so fd 2 stays as it is (the caller may be writing to it): ffmpeg's own
+        log level keeps the decoder's messages about damaged frames quiet instead."""
+        _quiet_ffmpeg()
+        try:
+            return self.reader.get_batch(indices.tolist()).asnumpy(), len(indices)
+        except Exception:
+            pass
+        frames = []
+        for i in indices.tolist():
             try:
-                return self.reader.get_batch(indices.tolist()).asnumpy(), len(indices)
+                frames.append(self.reader[i].asnumpy())
             except Exception:
-                pass
-            frames = []
-            for i in indices.tolist():
-                try:
-                    frames.append(self.reader[i].asnumpy())
-                except Exception:
-                    break
+                break
         if not frames:
             return np.empty((0, self.frame_size[1], self.frame_size[0], 3), np.uint8), 0
         return np.stack(frames), len(frames)
 
     def chunks(self) -> Iterator[FrameChunk]:
-        """Every frame once, in order, ``chunk_frames`` at a time."""
-        if self.reader is None:
-            yield from self._ffmpeg_chunks()
-            return
+        """Every frame once, in order, ``chunk_frames`` at a time. A thread decodes the next chunks while the
+        caller works on this one (decord and numpy release the GIL), at most ``AHEAD`` chunks ahead."""
+        yield from _ahead(self._ffmpeg_chunks() if self.reader is None else self._decord_chunks())
+
+    def _decord_chunks(self) -> Iterator[FrameChunk]:
         n = self.info.n_frames
         step = max(1, self.config.chunk_frames)
         for start in range(0, n, step):
@@ -301,6 +317,53 @@ class VideoSource:
         log.warning(message)
         self.times = self.times[:decoded]
         self.info = replace(self.info, n_frames=decoded, duration=self._duration(decoded, self.info.fps, None))
+
+
+AHEAD = 2  # decoded chunks waiting for the caller
+
+
+def _ahead(chunks: Iterator[FrameChunk]) -> Iterator[FrameChunk]:
+    """Run ``chunks`` in a thread, ``AHEAD`` items ahead of the caller; its exceptions reach the caller in order.
+    Closing the generator early stops the thread after the chunk it is decoding."""
+    items: queue.Queue = queue.Queue(AHEAD)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        items.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as exc:  # handed to the caller, raised there
+            items.put(exc)
+        finally:
+            chunks.close()
+
+    thread = threading.Thread(target=produce, name="decode-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue, then wait for it
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.05)
 
 
 def probe(path: str | Path, config: MediaConfig | None = None) -> VideoInfo:

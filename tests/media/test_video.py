@@ -128,3 +128,33 @@ def test_formats_users_bring(media_dir, name, size, rate, codec_args, codec):
     times = np.concatenate([c.times for c in chunks])
     assert abs(len(times) - rate * 0.5) <= 1
     np.testing.assert_allclose(np.diff(times), 1 / rate, atol=2e-3)
+
+
+def test_decode_ahead_keeps_order_raises_in_order_and_stops_when_closed():
+    import threading
+    import time
+
+    from mm2music.media.video import _ahead
+
+    def numbers(fail_at=None, log=None):
+        for i in range(10):
+            if i == fail_at:
+                raise MediaError("damaged at 3")
+            if log is not None:
+                log.append(i)
+            yield i
+
+    assert list(_ahead(numbers())) == list(range(10))
+    got = []
+    with pytest.raises(MediaError, match="damaged at 3"):
+        for i in _ahead(numbers(fail_at=3)):
+            got.append(i)
+    assert got == [0, 1, 2]  # everything before the failure arrives first
+
+    produced: list[int] = []
+    it = _ahead(numbers(log=produced))
+    assert next(it) == 0
+    it.close()  # the caller stops early: the thread ends, a few chunks ahead at most
+    time.sleep(0.2)
+    assert not [t for t in threading.enumerate() if t.name == "decode-ahead"]
+    assert len(produced) <= 5

@@ -2,7 +2,9 @@
 
 * the classic detector (:mod:`.classic`) proposes hard cuts, fades and dissolves;
 * the HSV detector (:mod:`.hsv`) proposes hard cuts from differently built features;
-* a cut both propose (within a frame) is kept; a fade through black is kept;
+* a cut both propose (within a frame) is kept when it stands ``hsv.RATIO`` times above its neighbours' HSV
+  change, and is *unsure* otherwise (a handheld close-up whipping away changes every frame around it);
+  a fade through black is kept;
 * a cut only the classic detector proposes is dropped (on the labelled real footage every one of them was a
   false cut: motion inside a close-up, a spin), and so is an HSV-only cut on a flash or next to black frames
   (the fade logic owns those);
@@ -96,13 +98,16 @@ class CutManager:
         hsv = self.hsv.candidates
         lo = min([self._done] + [c[0] for c in cuts[self._next_cut : self._next_cut + 1]] + [c[0] for c in hsv[self._next_hsv : self._next_hsv + 1]]) - 2
         classic_pos = {p for p, _ in cuts[bisect_left(cuts, (lo,)) :]}  # only the candidates near those to settle
-        hsv_pos = {p for p, _, _ in hsv[bisect_left(hsv, (lo,)) :]}
+        hsv_ratio = {p: ratio for p, _, ratio in hsv[bisect_left(hsv, (lo,)) :]}
         while self._next_cut < len(cuts) and cuts[self._next_cut][0] < stop:
             pos = cuts[self._next_cut][0]
             self._next_cut += 1
-            if not hsv_pos & {pos - 1, pos, pos + 1}:
+            ratios = [hsv_ratio[q] for q in (pos - 1, pos, pos + 1) if q in hsv_ratio]
+            if not ratios:
                 self._verdicts[(pos, "cut")] = False  # classic alone: dropped
                 self._note(pos)
+            elif max(ratios) < RATIO:  # both see it, but the frames around it change nearly as much: motion?
+                self._enqueue(pos, "cut")
         while self._next_hsv < len(hsv) and hsv[self._next_hsv][0] < stop:
             pos, _, ratio = hsv[self._next_hsv]
             self._next_hsv += 1
