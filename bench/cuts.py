@@ -13,7 +13,7 @@ clips are fetched from package registries by ``bench/real_footage.py`` and label
 A detection matches a hard cut within one frame, a fade or dissolve anywhere in its span widened by one frame;
 each truth and detection match once. Detections inside a real clip's ``ignore`` ranges are not scored; those
 inside its ``uncut`` ranges are counted as false transitions there. Prints P / R / F1 per clip, per class and
-in total, and seconds per detector; writes ``bench/results/cuts.json``.
+in total, seconds per detector and the seconds of our decode pass alone (the floor under our detectors); writes ``bench/results/cuts.json``.
 
     .venv/bin/python bench/cuts.py --real                 # everything (TransNetV2 dominates the time)
     .venv/bin/python bench/cuts.py --real --no-generated  # real footage only
@@ -149,6 +149,15 @@ def run(name: str, clip: Clip) -> tuple[list[tuple[float, str]], float]:
     return found, time.perf_counter() - start
 
 
+def decode_only(clip: Clip) -> float:
+    """Seconds for our decode pass alone (open, frame times, every frame at the detectors' size): the floor
+    under every detector that uses it."""
+    start = time.perf_counter()
+    for _ in iter_chunks(clip.path, MediaConfig()):
+        pass
+    return time.perf_counter() - start
+
+
 def table(title: str, rows: dict[str, dict[str, Score]], names: list[str]) -> None:
     width = max([len(r) for r in rows] + [8]) + 2
     print(f"\n{title}")
@@ -193,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         TransNetV2Model.load()  # once per process, like an import: not part of any clip's time
         print(f"TransNetV2 loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
 
+    floor: dict[str, float] = {}  # generated / real -> seconds of decoding alone
     per_clip: dict[str, dict[str, Score]] = {}
     per_class: dict[str, dict[str, Score]] = {}
     totals: dict[str, dict[str, Score]] = {"generated": {}, "real": {}}
@@ -209,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             records.append({"clip": clip.name, "class": clip.category, "detector": name, "p": score.precision, "r": score.recall,
                             "f1": score.f1, "tp": score.tp, "fp": score.fp, "fn": score.fn, "uncut_fp": score.uncut_fp,
                             "seconds": seconds, "frames": clip.n_frames, "detail": score.detail})  # fmt: skip
+        kind = "real" if clip.category == "real" else "generated"
+        floor[kind] = floor.get(kind, 0.0) + decode_only(clip)
         line = "  ".join(f"{n} {s.f1:.2f}/{s.seconds:.1f}s" for n, s in per_clip[clip.name].items())
         print(f"{clip.name}: {line}", file=sys.stderr, flush=True)
         if args.verbose:
@@ -223,10 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, s in scores.items():
             extra = f", false transitions in uncut ranges {s.uncut_fp}" if kind == "real" else ""
             print(f"{kind} {name}: {s.frames} frames in {s.seconds:.1f} s ({s.frames / max(s.seconds, 1e-9):.0f} frames/s){extra}")
+    for kind, seconds in floor.items():
+        print(f"{kind}: our decoding alone {seconds:.1f} s (the floor under mm2music, classic and transnetv2)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = {k: {n: {"p": s.precision, "r": s.recall, "f1": s.f1, "seconds": s.seconds, "frames": s.frames, "uncut_fp": s.uncut_fp}
                    for n, s in v.items()} for k, v in totals.items()}  # fmt: skip
+    summary["decode_seconds"] = floor
     out.write_text(json.dumps({"clips": records, "total": summary}, indent=1))
     return 0
 
