@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import glob
 import logging
 import os
 import shutil
@@ -204,9 +205,30 @@ def check_final(final: Path, overwrite: bool, replaceable: Callable[[Path], bool
 
 def clear_stale(final: Path) -> None:
     """Remove the staging/trash folders a killed run for ``final`` left beside it (call with its lock held)."""
-    for pattern in (f".{final.name}.partial-*", f".{final.name}.old-*"):
-        for p in final.parent.glob(pattern):
-            shutil.rmtree(p, ignore_errors=True)
+    for p in _stale(final):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _stale(final: Path) -> list[Path]:
+    """Staging and trash folders of runs for ``final`` (only a killed run leaves them)."""
+    name = glob.escape(final.name)
+    return [p for pattern in (f".{name}.partial-*", f".{name}.old-*") for p in final.parent.glob(pattern)]
+
+
+def clear_leftovers(final: Path) -> None:
+    """Remove what a run killed just after publishing ``final`` left beside it (its lock file, the replaced
+    folder's trash), unless another run holds ``final`` now. For outputs that are reused, not rewritten."""
+    if not os.path.lexists(lock_path(final)) and not _stale(final):
+        return
+    lock = FolderLock(lock_path(final), f"output folder '{final}'", "")
+    try:
+        lock.acquire()
+    except OutputError:
+        return  # in use: its holder tidies up
+    try:
+        clear_stale(final)
+    finally:
+        lock.release()
 
 
 @contextmanager

@@ -62,6 +62,7 @@ def test_folder_isolates_a_corrupt_clip_and_resumes_after_a_kill(capfd, tmp_path
     (out / "alpha" / COMPLETE).write_text(json.dumps({**marker, "fingerprint": "0" * 64}))
     (out / ".alpha.partial-x1y2").mkdir()  # the staging folder a SIGKILL would leave
     (out / ".batch_report.json.k9w3zq").write_text("{")  # ... and a report rewrite it cut short
+    (out / ".beta-2.lock").write_text("pid 1 on elsewhere")  # ... and the lock of a job it had just published
     with open(out / "beta" / "plan.json", "a", encoding="utf-8") as f:
         f.write(" ")
     code, _, _ = batch(capfd, clip_folder, "--out", out, "--analyze-only", *FAST)

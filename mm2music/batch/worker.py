@@ -12,6 +12,7 @@ from mm2music.batch.jobs import Job, derived_seed
 from mm2music.batch.records import COMPLETE, JobRecord, fingerprint, made_by_batch, verify_complete, write_complete
 from mm2music.config import Config, load_config
 from mm2music.errors import Mm2MusicError, OutputError
+from mm2music.output import clear_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def run_job(job: Job, settings: Settings) -> JobRecord:
         files = verify_complete(folder, fp)
         if files is not None:
             record.status, record.files = "skipped", files
+            clear_leftovers(folder)  # a batch killed just after publishing it may have left its lock beside it
         elif os.path.lexists(folder) and not made_by_batch(folder):
             raise OutputError(f"output folder '{folder}' exists and was not made by a batch (it has no {COMPLETE}); "
                               "move it away, or give the job another name")
