@@ -26,9 +26,23 @@ sys.path.insert(0, str(ROOT))
 from bench import real_footage  # noqa: E402
 
 
+def thumb_size(path: Path, size: str) -> tuple[int, int]:
+    """``WxH`` as given, or ``W`` with the height that keeps the clip's display aspect (even, for ffmpeg)."""
+    if "x" in size:
+        w, h = (int(v) for v in size.split("x"))
+        return w, h
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,sample_aspect_ratio", "-of", "json", str(path)]
+    stream = json.loads(subprocess.run(cmd, capture_output=True, check=True, text=True).stdout)["streams"][0]
+    sar = stream.get("sample_aspect_ratio", "1:1")
+    num, den = (int(v) for v in sar.split(":")) if sar not in ("0:1", "N/A") else (1, 1)
+    w = int(size)
+    return w, 2 * round(w * stream["height"] * den / (stream["width"] * num) / 2)
+
+
 def decode(path: Path, width: int, height: int) -> np.ndarray:
-    """Every frame as (N, height, width, 3) uint8, through ffmpeg."""
-    cmd = ["ffmpeg", "-v", "error", "-i", str(path), "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    """Every frame as (N, height, width, 3) uint8, through ffmpeg, one per decoded frame as decord numbers them
+    (without ``passthrough`` ffmpeg repeats the first frame of an AVI with packed B-frames: every label one late)."""
+    cmd = ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     raw = subprocess.run(cmd, capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
@@ -93,12 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--overview", action="store_true", help="overview sheets with the committed labels marked")
     parser.add_argument("--every", type=int, default=3)
-    parser.add_argument("--size", default="128x72", help="thumbnail size")
+    parser.add_argument("--size", default="128", help="thumbnail WxH, or a width W (the height keeps the clip's aspect)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = real_footage.fetch(args.clip)
-    w, h = (int(v) for v in args.size.split("x"))
+    w, h = thumb_size(path, args.size)
     frames = decode(path, w, h)
     if args.overview:
         clip = real_footage.load_labels()["clips"][args.clip]
