@@ -7,6 +7,7 @@ shows shots that no candidate caught.
 
     .venv/bin/python bench/real_sheets.py transnetv2_test --out /tmp/sheets            # candidate strips
     .venv/bin/python bench/real_sheets.py transnetv2_test --out /tmp/sheets --overview  # overview, labels marked
+    .venv/bin/python bench/real_sheets.py megamind --out /tmp/sheets --frames 94:103 --size 200  # frame by frame
 """
 
 from __future__ import annotations
@@ -101,12 +102,29 @@ def overview(frames: np.ndarray, marks: set[int], out: Path, stem: str, every: i
         sheet.save(out / f"{stem}_overview_{s // per_sheet:02d}.png")
 
 
+def tiles(frames: np.ndarray, first: int, last: int, step: int, out: Path, stem: str, per_row: int = 10) -> Path:
+    """Frames ``first``..``last`` (every ``step``-th), numbered, for deciding a boundary or a span frame by frame."""
+    h, w = frames.shape[1:3]
+    picks = list(range(max(first, 0), min(last, len(frames) - 1) + 1, step))
+    rows = (len(picks) + per_row - 1) // per_row
+    sheet = Image.new("RGB", (min(len(picks), per_row) * (w + 4), rows * (h + 12)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, f in enumerate(picks):
+        x0, y0 = (j % per_row) * (w + 4), (j // per_row) * (h + 12)
+        sheet.paste(Image.fromarray(frames[f]), (x0, y0 + 11))
+        draw.text((x0, y0), str(f), fill="black")
+    path = out / f"{stem}_frames_{first}_{last}.png"
+    sheet.save(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("clip", choices=sorted(real_footage.SOURCES))
     parser.add_argument("--out", required=True)
     parser.add_argument("--overview", action="store_true", help="overview sheets with the committed labels marked")
     parser.add_argument("--every", type=int, default=3)
+    parser.add_argument("--frames", metavar="A:B[:STEP]", help="one sheet of frames A..B, numbered (no candidates)")
     parser.add_argument("--size", default="128", help="thumbnail WxH, or a width W (the height keeps the clip's aspect)")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -114,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     path = real_footage.fetch(args.clip)
     w, h = thumb_size(path, args.size)
     frames = decode(path, w, h)
+    if args.frames:
+        first, last, step = ([int(v) for v in args.frames.split(":")] + [1])[:3]
+        print(tiles(frames, first, last, step, out, args.clip))
+        return 0
     if args.overview:
         clip = real_footage.load_labels()["clips"][args.clip]
         marks = set(clip["cuts"]) | {g[0] for g in clip["gradual"]}
