@@ -166,6 +166,13 @@ SOURCES: dict[str, Source | DebianSource] = {
         DebianSource("phone_dog", "forensics-samples-files", "1.1.4-5",
                      "usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4",
                      "9b0710a436413f75cc3cd1c1048aa3c4d7c28f76f51ef6a25413d0018d22ec99"),
+        # Planet Blupi's cut-scenes (planetblupi-common, debian/copyright Files: *: GPL-3+), 320x240 12.048 fps.
+        # A bulldozer drives over the camera, 8 s, no cut.
+        DebianSource("blupi_bulldozer", "planetblupi-common", "1.14.2-3", "usr/share/planetblupi/movie/play110.mkv",
+                     "6b1f297d2eb0bb3a64c57a19680adc03bfccb0b1eb8c28cf483565c7c084c46f"),
+        # Blupi runs at the camera and knocks it over, 7 s, no cut.
+        DebianSource("blupi_knockover", "planetblupi-common", "1.14.2-3", "usr/share/planetblupi/movie/play108.mkv",
+                     "a5b2e351787dea11187cc9c92ba77d5fa0907e2da3cc8649a471c52cda4c8501"),
     )
 }  # fmt: skip
 
