@@ -158,3 +158,34 @@ def test_decode_ahead_keeps_order_raises_in_order_and_stops_when_closed():
     time.sleep(0.2)
     assert not [t for t in threading.enumerate() if t.name == "decode-ahead"]
     assert len(produced) <= 5
+
+
+def test_decord_starting_late_is_caught_and_ffmpeg_decodes_instead(media_dir, monkeypatch):
+    """decord 0.6 starts some MPEG-2 program streams 12 frames late (a real Kivy example clip): its first frame
+    is checked against ffmpeg's for the less common containers, and ffmpeg decodes when they differ."""
+    from mm2music.media import video
+
+    path = media_dir / "program_stream.mpg"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-c:v", "mpeg2video", "-bf", "2", "-g", "12", "-f", "vob", str(path))
+    source = VideoSource(path, MediaConfig(frame_short_side=72))
+    assert source.reader is not None  # this one decord reads right
+
+    class Late:  # what decord does to the real clip
+        def __init__(self, reader):
+            self.reader = reader
+
+        def __getitem__(self, i):
+            return self.reader[i + 12]
+
+        def seek(self, i):
+            self.reader.seek(i)
+
+    assert video._starts_like_ffmpeg(source.reader, path, source.frame_size)
+    assert not video._starts_like_ffmpeg(Late(source.reader), path, source.frame_size)
+
+    monkeypatch.setattr(video, "_starts_like_ffmpeg", lambda *args: False)
+    late = VideoSource(path, MediaConfig(frame_short_side=72))
+    assert late.reader is None
+    chunks = list(late.chunks())
+    assert sum(len(c) for c in chunks) == 50 and late.info.n_frames == 50
+    assert np.allclose(np.concatenate([c.times for c in chunks])[:3], [0.0, 0.04, 0.08])
