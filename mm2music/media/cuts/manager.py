@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 VERIFY = 0.25  # TransNetV2 probability above which an unsure cut is kept
 VERIFY_GRADUAL = 0.3  # ... and an unsure dissolve (its probability spreads over the frames it spans)
 BATCH = 8  # windows per network call
+GRADUAL_FRAMES = 16  # a dissolve longer than this is shown to the network at every 2nd, 3rd ... frame
 
 
 class CutManager:
@@ -126,7 +127,7 @@ class CutManager:
             start, end, kind, _, mid = gradual[self._next_gradual]
             self._next_gradual += 1
             if kind == "dissolve" and not self._near_black(mid, reach=(end - start) // 2 + 2):
-                self._enqueue(mid, "dissolve")
+                self._enqueue(mid, "dissolve", stride=-(-(end - start) // GRADUAL_FRAMES))
         self._done = stop
 
     def _local_peak(self, pos: int) -> bool:
@@ -174,18 +175,17 @@ class CutManager:
         if 0 <= i < len(self._ring):
             self._where[pos] = (float(self._times[i]), int(self._indices[i]))
 
-    def _enqueue(self, pos: int, kind: str) -> None:
+    def _enqueue(self, pos: int, kind: str, stride: int = 1) -> None:
+        """Queue the ``PROBE`` frames around ``pos`` (every ``stride``-th: a long or high-frame-rate dissolve
+        shown at the pace the network learnt from), the ring's first / last frame standing in past its ends."""
         i = pos - self._ring_base
         if i < 0 or i >= len(self._ring):
             log.debug("position %d left the frame ring before it could be verified; kept", pos)
             self._verdicts[(pos, kind)] = True
             return
         self._note(pos)
-        half = PROBE // 2
-        lo, hi = i - half, i + half
-        window = self._ring[max(0, lo) : min(len(self._ring), hi)]
-        window = np.concatenate([np.repeat(window[:1], max(0, -lo), 0), window, np.repeat(window[-1:], max(0, hi - len(self._ring)), 0)])
-        self._queue.append((pos, kind, window))
+        at = i + stride * (np.arange(PROBE) - PROBE // 2)
+        self._queue.append((pos, kind, self._ring[np.clip(at, 0, len(self._ring) - 1)]))
 
     def _verify(self) -> None:
         if not self._queue:
