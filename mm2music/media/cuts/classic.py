@@ -88,6 +88,41 @@ def _block_means(frames: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (cols, rows), interpolation=cv2.INTER_AREA) for f in frames])
 
 
+def _steepest_ramp(alpha: np.ndarray) -> tuple[int, int] | None:
+    """Where ``alpha`` (0 at the window's first frame, 1 at its last) rises from the old picture to the new:
+    between its last frame near 0 and its first frame near 1 (not a drift before, not a flash after), the
+    run of steps around the steepest rise (a 3-frame average, so a frame-doubled blend counts as one) while
+    each keeps a quarter of that pace. (first, last) step index, step j going from frame j to j + 1;
+    ``None`` when there is no such rise of at least half the way."""
+    top = np.flatnonzero(alpha >= 0.95)
+    if not len(top):
+        return None
+    bottom = np.flatnonzero(alpha[: top[0]] <= 0.05)
+    if not len(bottom):
+        return None
+    lo, hi = int(bottom[-1]), int(top[0])
+    steps = np.diff(alpha[lo : hi + 1])
+    if len(steps) < 1:
+        return None
+    smooth = np.convolve(steps, np.ones(3) / 3, mode="same") if len(steps) >= 3 else steps
+    peak = int(np.argmax(smooth))
+    if smooth[peak] <= 0:
+        return None
+    fast = smooth >= 0.25 * smooth[peak]
+    first, last = peak, peak
+    while first > 0 and fast[first - 1]:
+        first -= 1
+    while last < len(fast) - 1 and fast[last + 1]:
+        last += 1
+    while first < last and steps[first] <= 0:  # the average reaches one frame past the blend on either side
+        first += 1
+    while last > first and steps[last] <= 0:
+        last -= 1
+    if alpha[lo + last + 1] - alpha[lo + first] < 0.5:
+        return None
+    return lo + first, lo + last
+
+
 def _profile_shifts(a: np.ndarray, b: np.ndarray, limit: int, k: int) -> np.ndarray:
     """The ``k`` best shifts d in [-limit, limit] with a[:, x] ~ b[:, x + d], profiles (N, L) -> (N, k).
 
@@ -510,6 +545,9 @@ class CutDetector:
         if len(ends[0]) and len(ends[1]) and _zoom_explains(ends[0][0], ends[1][0]):
             log.debug("positions %d-%d are a zoom, not a dissolve", start, end)
             return
+        ramp = _steepest_ramp(alpha)
+        if ramp is not None:  # the blend itself, without a drift (a fly-by, a slow pan) the window caught too
+            start, end = lo + ramp[0] + 1, lo + ramp[1] + 1
         for pos in (start, end, (start + end) // 2):
             self._remember(pos)
         self._gradual.append((start, end, "dissolve", score, (start + end) // 2))
