@@ -262,3 +262,19 @@ def test_labels_are_well_formed():
         assert all(a < b for a, b, _ in clip["gradual"]), name
         for a, b in clip["uncut"].values():
             assert not any(a <= c <= b for c in clip["cuts"]), (name, a, b)
+
+
+def test_a_dissolve_span_is_the_blend_not_the_drift_around_it():
+    from mm2music.media.cuts.classic import _steepest_ramp
+
+    linear = np.concatenate([np.zeros(5), np.linspace(0, 1, 11)[1:], np.ones(5)])  # frames 5-14 blend
+    assert _steepest_ramp(linear) == (4, 13)  # steps 4..13: first mixed frame 5, first new frame 14
+    drift = np.concatenate([np.linspace(0, 0.3, 30), np.linspace(0.3, 1, 8)[1:], np.ones(3)])  # a fly-by, then the blend
+    first, last = _steepest_ramp(drift)
+    assert first >= 27 and last == 35
+    doubled = np.repeat(np.linspace(0, 1, 7), 2)  # an animation on twos: every step taken twice
+    first, last = _steepest_ramp(np.concatenate([np.zeros(3), doubled, np.ones(3)]))
+    assert first <= 4 and last >= 13
+    flash_after = np.concatenate([np.zeros(3), np.linspace(0, 1, 9)[1:], [1.4, 1.9, 1.5, 1.0, 1.0]])  # light flash after it
+    assert _steepest_ramp(flash_after) == (2, 9)
+    assert _steepest_ramp(np.linspace(0, 0.4, 20)) is None  # never reaches the new picture
