@@ -15,8 +15,8 @@ pytestmark = pytest.mark.real
 
 
 KNOWN_GAPS = {
-    # MPEG-1, every frame doubled, block-wise 'dissolves' that are no linear blend: 5 of 9 missed, a late
-    # dissolve centred 4 frames early, TransNetV2 confirms a cut in the shaking camera (2026-12-03: F1 0.53).
+    # MPEG-1, every frame doubled, block-wise 'dissolves' that are no linear blend: 4 of 9 missed, no false
+    # transition (2026-12-03: F1 0.71; TransNetV2 on every frame 0.82).
     "fillets_intro": "block-wise dissolves of a frame-doubled MPEG-1 animation are missed",
 }
 

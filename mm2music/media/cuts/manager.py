@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 VERIFY = 0.25  # TransNetV2 probability above which an unsure cut is kept
 VERIFY_GRADUAL = 0.3  # ... and an unsure dissolve (its probability spreads over the frames it spans)
 BATCH = 8  # windows per network call
+REPEAT = 0.3  # mean change (0-255) of the network's 48 x 27 frames under which a frame may repeat the one before ...
+REPEAT_SHARE = 0.25  # ... when the frames either side of it change 4x more (a still shot repeats nothing)
 GRADUAL_FRAMES = 16  # a dissolve longer than this is shown to the network at every 2nd, 3rd ... frame
 
 
@@ -51,6 +53,7 @@ class CutManager:
         self.classic = CutDetector(self.config)
         self.hsv = HsvCutDetector()
         self._ring = np.zeros((0, 27, 48, 3), np.uint8)  # small frames for positions [_ring_base, ...)
+        self._step = np.zeros(0, np.float32)  # mean change of each ring frame from the one before it
         self._ring_base = 0
         self._seen = 0
         self._where: dict[int, tuple[float, int]] = {}  # position -> (time, frame index), candidates only
@@ -70,7 +73,11 @@ class CutManager:
             return
         self.classic.update(chunk)
         self.hsv.update(chunk.frames)
-        self._ring = np.concatenate([self._ring, resize(chunk.frames)])
+        small = resize(chunk.frames)
+        before = np.concatenate([self._ring[-1:] if len(self._ring) else small[:1], small[:-1]]).astype(np.int16)
+        step = np.abs(small.astype(np.int16) - before).mean(axis=(1, 2, 3)).astype(np.float32)  # change from the frame before
+        self._ring = np.concatenate([self._ring, small])
+        self._step = np.concatenate([self._step, step])
         self._times = np.concatenate([self._times, np.asarray(chunk.times, np.float64)])
         self._indices = np.concatenate([self._indices, np.asarray(chunk.indices, np.int64)])
         self._seen += len(chunk)
@@ -78,6 +85,7 @@ class CutManager:
         keep = max(0, min(self._done, self._seen) - self._ring_base - 4 * PROBE)
         if keep:
             self._ring, self._times, self._indices = self._ring[keep:], self._times[keep:], self._indices[keep:]
+            self._step = self._step[keep:]
             self._ring_base += keep
         if len(self._queue) >= BATCH:
             self._verify()
@@ -175,16 +183,35 @@ class CutManager:
         if 0 <= i < len(self._ring):
             self._where[pos] = (float(self._times[i]), int(self._indices[i]))
 
+    def _repeats(self) -> np.ndarray:
+        """Which ring frames repeat the frame before them in moving footage: animation on twos, a
+        frame-doubled encode (their change is next to nothing while the frames around them move)."""
+        step = self._step
+        nxt = np.concatenate([step[1:], step[-1:]])
+        prev = np.concatenate([step[:1], step[:-1]])
+        return (step < REPEAT) & (step < REPEAT_SHARE * np.minimum(prev, nxt))
+
     def _enqueue(self, pos: int, kind: str, stride: int = 1) -> None:
-        """Queue the ``PROBE`` frames around ``pos`` (every ``stride``-th: a long or high-frame-rate dissolve
-        shown at the pace the network learnt from), the ring's first / last frame standing in past its ends."""
+        """Queue the ``PROBE`` frames around ``pos``, shown at the pace the network learnt from: repeated frames
+        left out (animation on twos, frame-doubled encodes: their jumps look like cuts at double speed), and a
+        long or high-frame-rate dissolve at every ``stride``-th frame; the ring's first / last frame stand in
+        past its ends."""
         i = pos - self._ring_base
         if i < 0 or i >= len(self._ring):
             log.debug("position %d left the frame ring before it could be verified; kept", pos)
             self._verdicts[(pos, kind)] = True
             return
         self._note(pos)
-        at = i + stride * (np.arange(PROBE) - PROBE // 2)
+        half = PROBE // 2
+        fresh = np.flatnonzero(~self._repeats())  # frames that show something new
+        k = int(np.searchsorted(fresh, i))
+        after = fresh[k : k + half * stride : stride]
+        before = fresh[max(0, k - half * stride) : k][::-1][stride - 1 :: stride][::-1] if k else fresh[:0]
+        if not len(after) or after[0] != i:  # pos itself repeats its predecessor (a still): the plain window
+            after = np.arange(i, i + half * stride, stride)
+            before = np.arange(i - half * stride, i, stride)
+        at = np.concatenate([np.full(half - len(before), before[0] if len(before) else i), before,
+                             after, np.full(half - len(after), after[-1])])  # fmt: skip
         self._queue.append((pos, kind, self._ring[np.clip(at, 0, len(self._ring) - 1)]))
 
     def _verify(self) -> None:
