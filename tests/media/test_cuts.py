@@ -278,3 +278,24 @@ def test_a_dissolve_span_is_the_blend_not_the_drift_around_it():
     flash_after = np.concatenate([np.zeros(3), np.linspace(0, 1, 9)[1:], [1.4, 1.9, 1.5, 1.0, 1.0]])  # light flash after it
     assert _steepest_ramp(flash_after) == (2, 9)
     assert _steepest_ramp(np.linspace(0, 0.4, 20)) is None  # never reaches the new picture
+
+
+def test_the_verifier_sees_frame_doubled_footage_at_its_own_pace():
+    """Animation on twos: TransNetV2's window holds each drawing once, so a jump between drawings is no
+    double-speed 'cut'; footage without repeats gets the plain window."""
+    from mm2music.media.cuts.manager import PROBE, CutManager
+
+    rng = np.random.default_rng(0)
+    drawings = np.cumsum(rng.integers(-6, 7, (60, 1, 1, 3)), axis=0) + rng.integers(60, 190, (60, 144, 256, 3))
+    drawings = np.clip(drawings, 0, 255).astype(np.uint8)
+    for frames, doubled in ((np.repeat(drawings, 2, axis=0), True), (drawings, False)):
+        manager = CutManager(CutConfig())
+        n = len(frames)
+        manager.update(FrameChunk(frames=frames, indices=np.arange(n), times=np.arange(n) / 30.0))
+        pos = 50 if doubled else 30  # the first frame of a drawing
+        manager._enqueue(pos, "cut")
+        window = manager._queue[-1][2].astype(np.int16)
+        steps = np.abs(np.diff(window, axis=0)).mean(axis=(1, 2, 3))
+        assert len(window) == PROBE
+        assert (steps[PROBE // 2 - 10 : PROBE // 2 + 10] > 1.0).all()  # no repeat inside the window's core
+        assert np.array_equal(window[PROBE // 2], manager._ring[pos - manager._ring_base])
