@@ -220,6 +220,7 @@ class CutDetector:
         self._fade_start = 0  # where the fade-out ramp into that run began
         self._times: dict[int, tuple[float, int]] = {}  # position -> (time, frame index), events only
         self._flash_until = -1
+        self.whips: list[int] = []  # positions of cut candidates that were a whip pan (the picture shifted sideways)
         self._open: tuple[int, int, float] | None = None  # dissolve being assembled: (lo, hi, score)
         self._finished = False
 
@@ -360,6 +361,7 @@ class CutDetector:
             neighbours = [float(score[i]) for i in (k - 1, k + 1) if 0 <= i < len(score)]
             motion = self._get("motion", pos - 1, pos + 2)
             if len(motion) == 3 and min(motion[0], motion[2]) >= FAST_MOTION and self._whip(pos):
+                self.whips.append(pos)
                 continue  # mid whip pan, moving faster than the per-frame motion search reaches
             if len(around):
                 # fast action and noise raise the local level; a cut must stand out of it

@@ -10,10 +10,11 @@
   (the fade logic owns those);
 * an HSV-only cut that is no flash (the picture before it must not come back within a few frames) and no
   lighting change (one gain per colour channel must not explain it) is kept when it stands ``hsv.RATIO``
-  times above its neighbours (PySceneDetect's adaptive rule); one that passes only the fixed threshold (fast
-  action does that too), and every dissolve not next to black, are *unsure*: TransNetV2
-  (:mod:`.transnet`) looks at a 48-frame window around it and keeps it when its boundary probability passes
-  ``VERIFY`` (``VERIFY_GRADUAL`` for a dissolve, whose probability spreads over its frames).
+  times above its neighbours (PySceneDetect's adaptive rule) and no whip pan is next to it; one that passes
+  only the fixed threshold (fast action does that too), and every dissolve not next to black, are *unsure*:
+  TransNetV2 (:mod:`.transnet`) looks at a 48-frame window around it and keeps it when its boundary
+  probability passes ``VERIFY`` (``VERIFY_GRADUAL`` for a dissolve, whose probability spreads over its frames;
+  ``VERIFY_WHIP`` next to a whip pan the classic detector found, which the network half takes for a cut).
 
 So the network runs only where the cheap detectors disagree (a handful of windows per film), not over every
 frame. The merger then drops hard cuts inside a kept gradual transition and merges boundaries closer than
@@ -38,6 +39,7 @@ from mm2music.types import FrameChunk, Transition
 log = logging.getLogger(__name__)
 
 VERIFY = 0.25  # TransNetV2 probability above which an unsure cut is kept
+VERIFY_WHIP = 0.5  # ... and one next to a whip pan
 VERIFY_GRADUAL = 0.3  # ... and an unsure dissolve (its probability spreads over the frames it spans)
 BATCH = 8  # windows per network call
 REPEAT = 0.3  # mean change (0-255) of the network's 48 x 27 frames under which a frame may repeat the one before ...
@@ -62,6 +64,7 @@ class CutManager:
         self._done = 0  # candidates at positions < _done are settled
         self._queue: list[tuple[int, str, np.ndarray]] = []  # (position, "cut" / "dissolve", window) to verify
         self._verdicts: dict[tuple[int, str], bool] = {}
+        self._sure: set[int] = set()  # candidates that need VERIFY_WHIP
         self._hsv_only: list[int] = []  # positions of cuts only the HSV detector proposed
         self._next_cut = 0  # how many of classic's cuts / gradual transitions / HSV candidates were looked at
         self._next_gradual = 0
@@ -125,7 +128,10 @@ class CutManager:
             if self._near_black(pos) or self._flash(pos) or self._relit(pos):
                 continue
             self._hsv_only.append(pos)
-            if ratio >= RATIO:  # stands alone among its neighbours, no flash, no relighting: a cut
+            if self._whip(pos):  # TransNetV2 takes a whip pan for a cut with little conviction: ask for more
+                self._sure.add(pos)
+                self._enqueue(pos, "cut")
+            elif ratio >= RATIO:  # stands alone among its neighbours, no flash, no relighting: a cut
                 self._verdicts[(pos, "cut")] = True
                 self._note(pos)
             else:
@@ -144,6 +150,12 @@ class CutManager:
         cands = self.hsv.candidates
         near = [c for c in cands[bisect_left(cands, (pos - 2,)) :] if c[0] <= pos + 2]
         return max(near, key=lambda c: c[1])[0] == pos
+
+    def _whip(self, pos: int) -> bool:
+        """Whether the classic detector found the picture at ``pos`` (or next to it) to be the frame before,
+        shifted sideways: a whip pan, too fast for a motion search."""
+        whips = self.classic.whips
+        return any(abs(w - pos) <= 1 for w in whips[bisect_left(whips, pos - 1) : bisect_left(whips, pos + 2)])
 
     def _near_black(self, pos: int, reach: int = 2) -> bool:
         """Whether a frame within ``reach`` of ``pos`` is black (mean below DARK_MEAN): a fade's business."""
@@ -224,7 +236,7 @@ class CutManager:
             probs = model._run(np.stack([w for _, _, w in part]))  # (B, PROBE)
             for (pos, kind, _), p in zip(part, probs):
                 if kind == "cut":
-                    score, need = float(p[half - 2 : half + 1].max()), VERIFY
+                    score, need = float(p[half - 2 : half + 1].max()), VERIFY_WHIP if pos in self._sure else VERIFY
                 else:
                     score, need = float(p[half // 2 : half + half // 2].max()), VERIFY_GRADUAL
                 self._verdicts[(pos, kind)] = score >= need
