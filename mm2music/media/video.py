@@ -98,16 +98,22 @@ def _rate(text: str | None) -> float:
         return 0.0
 
 
+def _ffmpeg_rgb(path: Path, size: tuple[int, int], *output: str) -> list[str]:
+    """The ffmpeg command that writes the first video stream's frames, as decoded and scaled to ``size``, as raw
+    RGB to stdout (``output``: more output options)."""
+    w, h = size
+    return ["ffmpeg", "-nostdin", "-v", "quiet", "-i", str(path), "-map", "0:v:0", "-vf", f"scale={w}:{h}",
+            "-fps_mode", "passthrough", *output, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+
+
 DECORD_TRUSTED = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi")  # containers decord reads from their first frame
 
 
 def _starts_like_ffmpeg(reader, path: Path, size: tuple[int, int]) -> bool:
     """Whether decord's first frame is the one ffmpeg decodes first (checked for the less common containers)."""
     w, h = size
-    cmd = ["ffmpeg", "-nostdin", "-v", "quiet", "-i", str(path), "-map", "0:v:0", "-frames:v", "1", "-vf", f"scale={w}:{h}",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     try:
-        raw = subprocess.run(cmd, capture_output=True, timeout=60).stdout
+        raw = subprocess.run(_ffmpeg_rgb(path, size, "-frames:v", "1"), capture_output=True, timeout=60).stdout
         with quiet_stderr():
             first = reader[0].asnumpy()
             reader.seek(0)
@@ -131,6 +137,7 @@ def _quiet_ffmpeg() -> None:
 def _open_reader(path: Path, width: int = -1, height: int = -1):
     import decord
 
+    _quiet_ffmpeg()
     with quiet_stderr():
         try:
             return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=2)
@@ -265,8 +272,7 @@ class VideoSource:
         """Decode ``indices``; on a decoder error, decode one by one and return how many succeeded.
 
         Runs in the decode thread, so fd 2 stays as it is (the caller may be writing to it): ffmpeg's own
-        log level keeps the decoder's messages about damaged frames quiet instead."""
-        _quiet_ffmpeg()
+        log level keeps the decoder's messages about damaged frames quiet instead (set when a reader opens)."""
         try:
             return self.reader.get_batch(indices.tolist()).asnumpy(), len(indices)
         except Exception:
@@ -301,9 +307,7 @@ class VideoSource:
     def _ffmpeg_chunks(self) -> Iterator[FrameChunk]:
         """Fallback decode through an ffmpeg pipe (frame times = index / fps)."""
         w, h = self.frame_size
-        cmd = ["ffmpeg", "-nostdin", "-v", "quiet", "-i", str(self.path), "-map", "0:v:0", "-vf", f"scale={w}:{h}",
-               "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(_ffmpeg_rgb(self.path, self.frame_size), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         frame_bytes = w * h * 3
         step = max(1, self.config.chunk_frames)
         done = 0

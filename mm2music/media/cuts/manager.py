@@ -64,7 +64,7 @@ class CutManager:
         self._done = 0  # candidates at positions < _done are settled
         self._queue: list[tuple[int, str, np.ndarray]] = []  # (position, "cut" / "dissolve", window) to verify
         self._verdicts: dict[tuple[int, str], bool] = {}
-        self._sure: set[int] = set()  # candidates that need VERIFY_WHIP
+        self._near_whip: set[int] = set()  # HSV-only cuts next to a whip pan: they need VERIFY_WHIP
         self._hsv_only: list[int] = []  # positions of cuts only the HSV detector proposed
         self._next_cut = 0  # how many of classic's cuts / gradual transitions / HSV candidates were looked at
         self._next_gradual = 0
@@ -129,7 +129,7 @@ class CutManager:
                 continue
             self._hsv_only.append(pos)
             if self._whip(pos):  # TransNetV2 takes a whip pan for a cut with little conviction: ask for more
-                self._sure.add(pos)
+                self._near_whip.add(pos)
                 self._enqueue(pos, "cut")
             elif ratio >= RATIO:  # stands alone among its neighbours, no flash, no relighting: a cut
                 self._verdicts[(pos, "cut")] = True
@@ -155,7 +155,7 @@ class CutManager:
         """Whether the classic detector found the picture at ``pos`` (or next to it) to be the frame before,
         shifted sideways: a whip pan, too fast for a motion search."""
         whips = self.classic.whips
-        return any(abs(w - pos) <= 1 for w in whips[bisect_left(whips, pos - 1) : bisect_left(whips, pos + 2)])
+        return bisect_left(whips, pos + 2) > bisect_left(whips, pos - 1)  # one at pos - 1, pos or pos + 1
 
     def _near_black(self, pos: int, reach: int = 2) -> bool:
         """Whether a frame within ``reach`` of ``pos`` is black (mean below DARK_MEAN): a fade's business."""
@@ -236,7 +236,7 @@ class CutManager:
             probs = model._run(np.stack([w for _, _, w in part]))  # (B, PROBE)
             for (pos, kind, _), p in zip(part, probs):
                 if kind == "cut":
-                    score, need = float(p[half - 2 : half + 1].max()), VERIFY_WHIP if pos in self._sure else VERIFY
+                    score, need = float(p[half - 2 : half + 1].max()), VERIFY_WHIP if pos in self._near_whip else VERIFY
                 else:
                     score, need = float(p[half // 2 : half + half // 2].max()), VERIFY_GRADUAL
                 self._verdicts[(pos, kind)] = score >= need
