@@ -305,3 +305,17 @@ def test_the_verifier_sees_frame_doubled_footage_at_its_own_pace():
         assert len(window) == PROBE
         assert (steps[PROBE // 2 - 10 : PROBE // 2 + 10] > 1.0).all()  # no repeat inside the window's core
         assert np.array_equal(window[PROBE // 2], manager._ring[pos - manager._ring_base])
+
+
+def test_the_hsv_baseline_skips_repeats_and_dark_hue_noise():
+    from mm2music.media.cuts.hsv import _baseline, hsv_scores
+
+    on_twos = np.array([0.3, 14.5, 0.4, 14.8])  # nearest first: every other frame repeats its drawing
+    assert sorted(_baseline(on_twos, on_twos)) == [14.5, 14.5, 14.8, 14.8]
+    still = np.array([0.2, 0.1, 0.3])  # a still shot: its own quiet frames are the baseline
+    assert sorted(_baseline(still, still)) == [0.1, 0.1, 0.2, 0.2]
+
+    dark = np.zeros((2, 54, 96, 3), np.uint8)
+    dark[0, ..., 0], dark[1, ..., 2] = 20, 20  # near black: dark red, then dark blue (a keyframe's colour noise)
+    bright = dark * 8  # the same change, 8 times brighter: a real change of colour
+    assert hsv_scores(dark, None)[0][1] < 10 < hsv_scores(bright, None)[0][1]
