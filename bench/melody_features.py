@@ -47,10 +47,11 @@ _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 def tonic_pc(key: str) -> int:
     """Pitch class (0 = C) of a tonic written 'F#', 'Bb', 'E-flat', 'B-' or 'c#'."""
-    m = re.fullmatch(r"\s*([A-Ga-g])\s*(#|sharp|♯|b|flat|♭|-)?\s*", key or "")
+    m = re.fullmatch(r"\s*([A-Ga-g])\s*(#|♯|-?\s*sharp|b|♭|-?\s*flat|-)?\s*", key or "")
     if m is None:
         raise ValueError(f"tonic {key!r} is not a letter A-G with an optional sharp or flat")
-    shift = {"#": 1, "sharp": 1, "♯": 1, "b": -1, "flat": -1, "♭": -1, "-": -1}.get(m.group(2) or "", 0)
+    acc = m.group(2) or ""
+    shift = 1 if ("#" in acc or "♯" in acc or "sharp" in acc) else (-1 if acc else 0)
     return (_LETTERS[m.group(1).upper()] + shift) % 12
 
 
@@ -339,14 +340,18 @@ def chroma(start_q, end_q, pitch, lo: float, hi: float, bass_weight: float = 1.0
     return h
 
 
-def chord_label(h: np.ndarray) -> tuple[int, str] | None:
-    """The triad (root pitch class, quality) whose template best matches a chroma (cosine); None when silent."""
+def chord_label(h: np.ndarray, previous: tuple[int, str] | None = None, keep: float = 0.05) -> tuple[int, str] | None:
+    """The triad (root pitch class, quality) whose template best matches a chroma (cosine); None when silent.
+    The ``previous`` chord stays when it scores within ``keep`` of the best: a bare fifth or a passing note
+    does not change the harmony."""
     if h.sum() <= 0:
         return None
     v = h / np.linalg.norm(h)
-    scores = [float(v @ t) / np.sqrt(3) for _, _, t in TEMPLATES]
-    i = int(np.argmax(scores))
-    return TEMPLATES[i][0], TEMPLATES[i][1]
+    scores = {(root, q): float(v @ t) / np.sqrt(3) for root, q, t in TEMPLATES}
+    best = max(scores, key=scores.get)
+    if previous is not None and scores.get(previous, -1.0) >= scores[best] - keep:
+        return previous
+    return best
 
 
 def chord_spans(m: ff.Music, pattern: str = HARMONY_TRACKS, step_q: float = 1.0) -> list[tuple[float, float, tuple | None]]:
@@ -364,8 +369,9 @@ def chord_spans(m: ff.Music, pattern: str = HARMONY_TRACKS, step_q: float = 1.0)
     end_q = float(a.end_q.max())
     spans: list[list] = []
     for lo in np.arange(float(a.start_q.min()), end_q, step_q):
-        lab = chord_label(chroma(a.start_q, a.end_q, a.pitch, lo, lo + step_q))
-        lab = lab if lab is not None or not spans else spans[-1][2]
+        previous = spans[-1][2] if spans else None
+        lab = chord_label(chroma(a.start_q, a.end_q, a.pitch, lo, lo + step_q), previous)
+        lab = lab if lab is not None else previous
         if spans and spans[-1][2] == lab:
             spans[-1][1] = min(lo + step_q, end_q)
         else:
