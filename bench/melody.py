@@ -122,13 +122,12 @@ def build_jobs(a: argparse.Namespace) -> list[Job]:
     prompts: tuple[Prompt, ...] = PROMPTS[::4] if a.quick else PROMPTS
     real: tuple[Prompt, ...] = REAL_TEXTS[::4] if a.quick else REAL_TEXTS
     arcs = list(ARCS.items())[:1] if a.quick else list(ARCS.items())
+    wanted = (lambda i: re.search(a.only, i) is not None) if a.only else (lambda i: True)
     jobs = [Job(p.id, "prompt", s, p.quadrant, text=p.text) for p in prompts for s in range(a.seeds)]
     jobs += [Job(p.id, "real_text", s, p.quadrant, text=p.text) for p in real for s in range(a.seeds)]
-    jobs += [Job(i, "arc", s, captions=str(arc_captions(i, sc))) for i, sc in arcs for s in range(a.seeds)]
+    jobs += [Job(i, "arc", s, captions=str(arc_captions(i, sc))) for i, sc in arcs if wanted(i) for s in range(a.seeds)]
     jobs += [Job("story_srt", "arc", s, captions=str(STORY)) for s in range(a.seeds)]
-    if a.only:
-        jobs = [j for j in jobs if re.search(a.only, j.id)]
-    return jobs
+    return [j for j in jobs if wanted(j.id)]
 
 
 # --- one run ------------------------------------------------------------------------------------------------

@@ -217,3 +217,10 @@ def test_plans_differ_in_choices_not_in_small_tempo_moves():
     recs = [{"id": "x", "seed": s, "plan": p} for s, p in enumerate((_plan(), _plan(), _plan(key="G")))]
     v = mb.seed_variation(recs)
     assert v["pairs"] == 3 and v["share"] == pytest.approx(2 / 3) and v["choices_changed"] == {"key": 2}
+
+
+def test_an_only_pattern_that_matches_nothing_is_a_one_line_error(tmp_path, capsys):
+    assert mb.main(["--only", "no-such-input", "--json", str(tmp_path / "m.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --only 'no-such-input' matches no input") and err.count("\n") == 1
+    assert not (tmp_path / "m.json").exists()
