@@ -208,7 +208,7 @@ def restatements(music: ff.Music, line: mf.Line, plan: list[dict]) -> list[dict]
         a, b = cue_line(line, plan[j]), cue_line(line, cue)
         if len(a) < 2 or len(b) < 2:
             out.append({"theme": theme, "first_cue": j, "cue": i, "notes": [len(a), len(b)], "semitones": 0, "steps": 0,
-                        "differs": [], "n_differs": 0})
+                        "octave_free": 0, "differs": [], "n_differs": 0})
             continue
         ka, kb = (mf.tonic_pc(plan[k]["key"].split()[0]) for k in (j, i))
         steps_a, steps_b = mf.scale_steps(a.pitch, ka, plan[j]["mode"]), mf.scale_steps(b.pitch, kb, cue["mode"])
@@ -222,6 +222,7 @@ def restatements(music: ff.Music, line: mf.Line, plan: list[dict]) -> list[dict]
         }
         out.append({"theme": theme, "first_cue": j, "cue": i, "notes": [len(a), len(b)],
                     "semitones": mf.matching_intervals(a.pitch, b.pitch), "steps": mf.matching_intervals(steps_a, steps_b),
+                    "octave_free": mf.matching_intervals(a.pitch, b.pitch, modulo=12),
                     "differs": [k for k, v in differs.items() if v], "n_differs": int(sum(differs.values())),
                     "tempo_bpm": [round(t, 1) for t in tempo]})
     return out
@@ -478,6 +479,7 @@ def summarize(records: list[dict], real: list[dict], seed: int) -> dict:
                     "tonic_triad": float(np.mean([r["ending"]["tonic_triad"] for r in records])), "pieces": len(records)},
         "restatement": {"n": len(rest), "pieces_with": sum(bool(r["restatements"]) for r in records),
                         "steps": _med(x["steps"] for x in rest), "semitones": _med(x["semitones"] for x in rest),
+                        "octave_free": _med(x.get("octave_free") for x in rest),
                         "n_differs": _med(x["n_differs"] for x in rest),
                         "both": float(np.mean([x["steps"] >= TARGETS["restated_steps"] and x["n_differs"] >= TARGETS["restated_diffs"] for x in rest])) if rest else float("nan"),
                         "differs_count": {k: sum(k in x["differs"] for x in rest) for k in ("mode", "tempo", "register", "instrument", "rhythm")}},
@@ -559,7 +561,8 @@ def print_report(res: dict) -> None:
     ok = None if rs["n"] == 0 else (rs["steps"] >= TARGETS["restated_steps"] and rs["n_differs"] >= TARGETS["restated_diffs"])
     print(f"\n4. Theme restatement (first 8 intervals vs the theme's first cue), target median >= {TARGETS['restated_steps']} of 8 scale steps "
           f"and >= {TARGETS['restated_diffs']} differences: {verdict(ok)}")
-    print(f"  {rs['n']} restatements in {rs['pieces_with']} pieces: matching steps {_f(rs['steps'], '.1f', 0)}, semitones {_f(rs['semitones'], '.1f', 0)}, "
+    print(f"  {rs['n']} restatements in {rs['pieces_with']} pieces: matching steps {_f(rs['steps'], '.1f', 0)}, semitones {_f(rs['semitones'], '.1f', 0)} "
+          f"({_f(rs['octave_free'], '.1f', 0)} up to octaves), "
           f"differences {_f(rs['n_differs'], '.1f', 0)}; both targets met by {_f(rs['both'], '.0%', 0)}; differing in " + ", ".join(f"{k} {v}" for k, v in rs["differs_count"].items()))
     sv = s["seed_variation"]
     ok = None if sv["pairs"] == 0 else sv["share"] > TARGETS["seed_variation"]

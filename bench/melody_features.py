@@ -292,12 +292,14 @@ def scale_steps(pitches, tonic: int, mode: str) -> np.ndarray:
     return octave * 7 + degree
 
 
-def matching_intervals(a, b, n: int = 8) -> int:
+def matching_intervals(a, b, n: int = 8, modulo: int | None = None) -> int:
     """How many of the first ``n`` intervals (successive differences) of sequences ``a`` and ``b`` are equal,
-    position by position; a missing interval (a line shorter than ``n + 1`` notes) never matches."""
+    position by position (``modulo`` 12: equal up to octaves); a missing interval (a line shorter than
+    ``n + 1`` notes) never matches."""
     ia, ib = np.diff(np.asarray(a, np.int64)[: n + 1]), np.diff(np.asarray(b, np.int64)[: n + 1])
     k = min(len(ia), len(ib))
-    return int(np.sum(ia[:k] == ib[:k]))
+    ia, ib = (ia[:k] % modulo, ib[:k] % modulo) if modulo else (ia[:k], ib[:k])
+    return int(np.sum(ia == ib))
 
 
 def register_differs(a: Line, b: Line, n: int = 9, semitones: float = 5.0) -> bool:

@@ -162,6 +162,12 @@ def test_scale_steps_count_a_raised_leading_tone_as_the_seventh_degree():
     assert (steps - steps[0]).tolist() == [0, 6, 7, 8, 9]
 
 
+def test_octave_displaced_notes_match_only_up_to_octaves():
+    displaced = [72, 62, 76, 65, 67, 77, 64, 62, 60]  # the theme with three notes an octave up
+    assert mf.matching_intervals(THEME, displaced) == 3
+    assert mf.matching_intervals(THEME, displaced, modulo=12) == 8
+
+
 def test_a_missing_interval_never_matches():
     assert mf.matching_intervals(THEME, THEME[:5]) == 4
 
@@ -175,7 +181,7 @@ def test_restatement_differences(tmp_path):
     plan = [mb.plan_choices({"key": "C", "mode": "major", "tempo_bpm": 120, "meter": "4/4", "theme": "A", "start": 0, "end": 8}),
             mb.plan_choices({"key": "A", "mode": "minor", "tempo_bpm": 120, "meter": "4/4", "theme": "A", "start": 8, "end": 18})]
     (r,) = mb.restatements(m, mf.melody_line(m), plan)
-    assert (r["steps"], r["semitones"]) == (8, 4)
+    assert (r["steps"], r["semitones"], r["octave_free"]) == (8, 4, 4)
     assert set(r["differs"]) == {"mode", "register", "instrument", "rhythm"}  # same tempo map throughout
 
 
