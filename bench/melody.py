@@ -471,6 +471,7 @@ def summarize(records: list[dict], real: list[dict], seed: int) -> dict:
     kinds = {"folk": "folk tunes (Essen, O'Neill, Ryan)", "chorale": "Bach chorale sopranos", "quartet": "quartet first violins"}
     real_by = {k: [r for r in real if r["kind"] == k] for k in kinds}
     rest = [x for r in records for x in r["restatements"]]
+    both = [x["steps"] >= TARGETS["restated_steps"] and x["n_differs"] >= TARGETS["restated_diffs"] for x in rest]
     ours_segs, ours_groups = [], []
     for r in records:
         ours_segs += r["segments"]
@@ -493,7 +494,7 @@ def summarize(records: list[dict], real: list[dict], seed: int) -> dict:
                         "steps": _med(x["steps"] for x in rest), "semitones": _med(x["semitones"] for x in rest),
                         "octave_free": _med(x.get("octave_free") for x in rest),
                         "n_differs": _med(x["n_differs"] for x in rest),
-                        "both": float(np.mean([x["steps"] >= TARGETS["restated_steps"] and x["n_differs"] >= TARGETS["restated_diffs"] for x in rest])) if rest else float("nan"),
+                        "both": float(np.mean(both)) if both else float("nan"),
                         "differs_count": {k: sum(k in x["differs"] for x in rest) for k in ("mode", "tempo", "register", "instrument", "rhythm")}},
         "seed_variation": seed_variation(records),
         "harmony": {"ours": {k: _med(r["harmony"][k] for r in records) for k in ("chords_per_bar", "longest_chord_s", "longest_chord_q")},
@@ -548,7 +549,8 @@ def print_report(res: dict) -> None:
     print(f"  ours {rep['ours']:.3f} over {rep['pieces']} pieces (" + ", ".join(f"{k} {_f(v, '.3f', 0)}" for k, v in rep["ours_by_kind"].items()) + ")")
     print("  real " + ", ".join(f"{s['real_kinds'][k]} {_f(v, '.3f', 0)} (n={rep['real_lines'][k]})" for k, v in rep["real"].items()))
     t = s["two_sample"]
-    print(f"\n2. Melody-only two-sample test, 8-bar segments, grouped CV, equal class sizes, mean of {t.get('draws', 0)} draws; target <= {TARGETS['two_sample']:.0%}: ", end="")
+    print(f"\n2. Melody-only two-sample test, 8-bar segments, grouped CV, equal class sizes, mean of {t.get('draws', 0)} draws; "
+          f"target <= {TARGETS['two_sample']:.0%}: ", end="")
     if t["ours_vs_real"] is None:
         print(f"n/a (ours {t['n_ours']} segments, real {t['n_real']})")
     else:
@@ -563,7 +565,8 @@ def print_report(res: dict) -> None:
             print(f"      {f['feature']:<20} importance {f['importance']:.3f}: real {f['real_mean']:.3g}, ours {f['ours_mean']:.3g}")
     e = s["endings"]
     print(f"\n3. Endings (last quarter beat: bass on the last cue's tonic and a root-position tonic triad), target 100%: {verdict(e['root_position'] >= 1.0)}")
-    print(f"  root-position tonic {e['root_position']:.0%} of {e['pieces']} pieces; bass on the tonic {e['bass_on_tonic']:.0%}; tonic triad {e['tonic_triad']:.0%}")
+    print(f"  root-position tonic {e['root_position']:.0%} of {e['pieces']} pieces; bass on the tonic {e['bass_on_tonic']:.0%}; "
+          f"tonic triad {e['tonic_triad']:.0%}")
     bad = [f"{r['id']} s{r['seed']} {r['ending']['key']}: {r['ending']['pitches']}" for r in res["records"] if not r["ending"]["root_position"]]
     for b in bad[:8]:
         print(f"      {b}")
@@ -575,7 +578,8 @@ def print_report(res: dict) -> None:
           f"and >= {TARGETS['restated_diffs']} differences: {verdict(ok)}")
     print(f"  {rs['n']} restatements in {rs['pieces_with']} pieces: matching steps {_f(rs['steps'], '.1f', 0)}, semitones {_f(rs['semitones'], '.1f', 0)} "
           f"({_f(rs['octave_free'], '.1f', 0)} up to octaves), "
-          f"differences {_f(rs['n_differs'], '.1f', 0)}; both targets met by {_f(rs['both'], '.0%', 0)}; differing in " + ", ".join(f"{k} {v}" for k, v in rs["differs_count"].items()))
+          f"differences {_f(rs['n_differs'], '.1f', 0)}; both targets met by {_f(rs['both'], '.0%', 0)}; differing in "
+          + ", ".join(f"{k} {v}" for k, v in rs["differs_count"].items()))
     sv = s["seed_variation"]
     ok = None if sv["pairs"] == 0 else sv["share"] > TARGETS["seed_variation"]
     print(f"\n5. Seed variation of the plan (seed pairs differing in key, tempo > 2 BPM, meter, figure, instruments or dynamics), target > 50%: {verdict(ok)}")

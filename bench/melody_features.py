@@ -80,8 +80,9 @@ class Line:
         return len(self.pitch)
 
     def take(self, mask: np.ndarray) -> Line:
-        pick = (lambda a: None if a is None else a[mask])
-        return Line(self.start_q[mask], self.end_q[mask], self.pitch[mask], self.downbeats_q, pick(self.start_s), pick(self.program))
+        start_s = None if self.start_s is None else self.start_s[mask]
+        program = None if self.program is None else self.program[mask]
+        return Line(self.start_q[mask], self.end_q[mask], self.pitch[mask], self.downbeats_q, start_s, program)
 
 
 def skyline(start_q, end_q, pitch, tol: float = ff.ONSET_TOL) -> np.ndarray:
