@@ -31,6 +31,7 @@ from mm2music.key import Key
 from mm2music.graph.beats import fit_beats
 from mm2music.graph.plan import fit_tempi, ramp_tempi
 from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS
+from mm2music.project import store
 from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, load_mix, load_project,
                               music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
 from mm2music.types import Cue, Plan
@@ -445,7 +446,13 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
     import time
 
     t0 = time.perf_counter()
-    project = load_project(folder)
+    with store.locked(folder):
+        revision = _revise(load_project(folder), cue, settings, seed)
+    revision.seconds = time.perf_counter() - t0
+    return revision
+
+
+def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int | None) -> Revision:
     edits = plan_edits(project)
     targets = dict(edits)
     if cue is not None:
@@ -474,9 +481,7 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
                 if f.done() and f.exception() is None:
                     f.result().close()
             raise
-    revision = commit_cues(project, changed, ready)
-    revision.seconds = time.perf_counter() - t0
-    return revision
+    return commit_cues(project, changed, ready)
 
 
 def _variation_dir(cue: int) -> str:
@@ -495,29 +500,30 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
     t0 = time.perf_counter()
     if not 1 <= k <= 16:
         raise ConfigError(f"--variations {k} is out of range; give 1-16")
-    project = load_project(folder)
-    i = project.cue_index(cue)
-    model, tokenizer = load_model(project)
-    config = _render_config(project)
-    n_total = len(load_mix(project.folder))
-    entry = project.cues[i]
-    new_cue = apply_settings([e.music.cue for e in project.cues], i, settings, f"cue {cue}")
-    written = []
-    with next_version(project.folder, keep_history=False) as staging:
-        out = staging / _variation_dir(cue)
-        shutil.rmtree(out, ignore_errors=True)  # links only: the current version's files stay
-        for j in range(1, k + 1):
-            s = cue_seed(seed + j - 1, new_cue) if seed is not None else new_seed(entry, f"v{project.version}-var{j}")
-            music = write_cue(project, i, new_cue, s, model, tokenizer)
-            data = music_to_json(music, s)
-            data["pinned"] = {**entry.pinned, **settings.pinned()}
-            path = replace_file(out / f"v{j}.json")
-            path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-            alt = project.music[:i] + [music] + project.music[i + 1:]
-            build_score(alt, project.fps(), project.analysis.cuts, project.hits).dump_midi(str(replace_file(out / f"v{j}.mid")))
-            _, preview = render_span(alt, i, project.hits, n_total, config)
-            write_wav(replace_file(out / f"v{j}.wav"), normalize_loudness(preview, config.sample_rate, config.target_lufs)[0], config.sample_rate)
-            written.append(project.folder / _variation_dir(cue) / f"v{j}.wav")
+    with store.locked(folder):
+        project = load_project(folder)
+        i = project.cue_index(cue)
+        model, tokenizer = load_model(project)
+        config = _render_config(project)
+        n_total = len(load_mix(project.folder))
+        entry = project.cues[i]
+        new_cue = apply_settings([e.music.cue for e in project.cues], i, settings, f"cue {cue}")
+        written = []
+        with next_version(project.folder, keep_history=False) as staging:
+            out = staging / _variation_dir(cue)
+            shutil.rmtree(out, ignore_errors=True)  # links only: the current version's files stay
+            for j in range(1, k + 1):
+                s = cue_seed(seed + j - 1, new_cue) if seed is not None else new_seed(entry, f"v{project.version}-var{j}")
+                music = write_cue(project, i, new_cue, s, model, tokenizer)
+                data = music_to_json(music, s)
+                data["pinned"] = {**entry.pinned, **settings.pinned()}
+                path = replace_file(out / f"v{j}.json")
+                path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+                alt = project.music[:i] + [music] + project.music[i + 1:]
+                build_score(alt, project.fps(), project.analysis.cuts, project.hits).dump_midi(str(replace_file(out / f"v{j}.mid")))
+                _, preview = render_span(alt, i, project.hits, n_total, config)
+                write_wav(replace_file(out / f"v{j}.wav"), normalize_loudness(preview, config.sample_rate, config.target_lufs)[0], config.sample_rate)
+                written.append(project.folder / _variation_dir(cue) / f"v{j}.wav")
     return Revision(project.folder, [cue], project.version, time.perf_counter() - t0, written)
 
 
@@ -526,18 +532,19 @@ def pick(folder: str | Path, cue: int, j: int) -> Revision:
     import time
 
     t0 = time.perf_counter()
-    project = load_project(folder)
-    i = project.cue_index(cue)
-    path = project.folder / _variation_dir(cue) / f"v{j}.json"
-    if not path.is_file():
-        have = sorted(p.stem for p in (project.folder / _variation_dir(cue)).glob("v*.json"))
-        raise ProjectError(f"--pick {j}: cue {cue} has no variation {j} ({'have ' + ', '.join(have) if have else 'none written'}); "
-                           f"write them with `revise {project.folder} --cue {cue} --variations K`")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    music, s = music_from_json(data, str(path))
-    if abs(music.cue.start - project.cues[i].music.cue.start) > 1e-6:
-        raise ProjectError(f"{path} was written for another cut of the film; write the variations again")
-    revision = commit_cues(project, {i: CueEntry(music, s, project.cues[i].locked, dict(data.get("pinned", {})))})
+    with store.locked(folder):
+        project = load_project(folder)
+        i = project.cue_index(cue)
+        path = project.folder / _variation_dir(cue) / f"v{j}.json"
+        if not path.is_file():
+            have = sorted(p.stem for p in (project.folder / _variation_dir(cue)).glob("v*.json"))
+            raise ProjectError(f"--pick {j}: cue {cue} has no variation {j} ({'have ' + ', '.join(have) if have else 'none written'}); "
+                               f"write them with `revise {project.folder} --cue {cue} --variations K`")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        music, s = music_from_json(data, str(path))
+        if abs(music.cue.start - project.cues[i].music.cue.start) > 1e-6:
+            raise ProjectError(f"{path} was written for another cut of the film; write the variations again")
+        revision = commit_cues(project, {i: CueEntry(music, s, project.cues[i].locked, dict(data.get("pinned", {})))})
     revision.seconds = time.perf_counter() - t0
     return revision
 
@@ -545,13 +552,14 @@ def pick(folder: str | Path, cue: int, j: int) -> Revision:
 def set_locked(folder: str | Path, cue: int, locked: bool = True) -> Revision:
     """Lock (or unlock) cue ``cue``: a full re-run with ``--lock`` (or the studio's re-score) keeps a locked cue
     as it is. A new version (undo restores the previous one); the music is untouched."""
-    project = load_project(folder)
-    i = project.cue_index(cue)
-    project.cues[i].locked = locked
-    project.version += 1
-    with next_version(project.folder) as staging:
-        project.write(staging, set())
-        write_cue_sheet(project, json.loads((staging / "cue_sheet.json").read_text(encoding="utf-8")), staging)
+    with store.locked(folder):
+        project = load_project(folder)
+        i = project.cue_index(cue)
+        project.cues[i].locked = locked
+        project.version += 1
+        with next_version(project.folder) as staging:
+            project.write(staging, set())
+            write_cue_sheet(project, json.loads((staging / "cue_sheet.json").read_text(encoding="utf-8")), staging)
     return Revision(project.folder, [cue], project.version)
 
 

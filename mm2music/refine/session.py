@@ -132,5 +132,12 @@ class RefineSession:
         _, path = self.best()
         data = json.loads(path.read_text(encoding="utf-8"))
         music, seed = music_from_json(data, str(path))
-        entry = self.project.cues[self.index]
-        return commit_cues(self.project, {self.index: CueEntry(music, seed, entry.locked, {**entry.pinned, **data["pinned"]})})
+        project = load_project(self.project.folder)  # as it is now: another edit may have landed since the refine began
+        old = self.project.cues[self.index].music.cue
+        now = project.cues[self.index].music.cue if self.index < len(project.cues) else None
+        if now is None or abs(now.start - old.start) > 1e-6 or abs(now.end - old.end) > 1e-6:
+            raise ProjectError(f"cue {self.cue_number} of '{project.folder}' no longer spans {old.start:.2f}-{old.end:.2f} s "
+                               "(the project was scored again); start the refine again")
+        entry = project.cues[self.index]
+        self.project = project
+        return commit_cues(project, {self.index: CueEntry(music, seed, entry.locked, {**entry.pinned, **data["pinned"]})})

@@ -30,6 +30,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, Field
 
 from mm2music.errors import Mm2MusicError
+from mm2music.project.store import locked
 from mm2music.studio.jobs import Busy, Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -464,11 +465,12 @@ def create_app(studio: Studio) -> FastAPI:
         folder = studio.project_folder(name)
 
         def work(report):
-            session, _ = studio.refines.get((name, cue), (None, None))
-            if session is None:
-                session = RefineSession(folder, cue, body.k)
-            report(f"composing {session.previews} previews of cue {cue} along a slider")
-            previews = session.next_round()
+            with locked(folder):
+                session, _ = studio.refines.get((name, cue), (None, None))
+                if session is None:
+                    session = RefineSession(folder, cue, body.k)
+                report(f"composing {session.previews} previews of cue {cue} along a slider")
+                previews = session.next_round()
             studio.refines[(name, cue)] = (session, previews)
             return {"round": session.engine.rounds + 1, "previews": _previews_json(folder, previews)}
 
@@ -482,7 +484,8 @@ def create_app(studio: Studio) -> FastAPI:
             raise NotFound(f"cue {cue} of '{name}' has no slider to choose on; start a refine round first")
 
         def work(report):
-            session.choose(body.j, previews)
+            with locked(studio.folder(name)):
+                session.choose(body.j, previews)
             studio.refines[(name, cue)] = (session, [])
             x, _ = session.best()
             return {"rounds": session.engine.rounds, "best": x}
@@ -496,9 +499,10 @@ def create_app(studio: Studio) -> FastAPI:
         folder = studio.project_folder(name)
 
         def work(report):
-            session, _ = studio.refines.get((name, cue), (None, None))
-            session = session or RefineSession(folder, cue)
-            r = session.apply()
+            with locked(folder):
+                session, _ = studio.refines.get((name, cue), (None, None))
+                session = session or RefineSession(folder, cue)
+                r = session.apply()
             return {"version": r.version}
 
         return _submit(studio, name, "refine-apply", work)

@@ -14,8 +14,9 @@ Layout of ``out/<name>/`` (besides the files a run always writes)::
     history/NNN/      earlier versions (every file of the folder as it was), newest last: ``revise --undo``
 
 Everything else (plan.json, cue sheet, MIDI, WAV, timeline, scored video) is derived from these and the
-analysis. Files are replaced by building the next version in a staging folder beside the project and renaming
-it into place (:func:`commit`): a failed step leaves the previous version as it was.
+analysis. Files are replaced by building the next version in a staging folder beside the project and swapping
+it into place under the project's lock (:mod:`mm2music.project.store`): a failed or killed step leaves the
+previous version as it was.
 """
 
 from __future__ import annotations
@@ -23,11 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -35,7 +31,7 @@ import numpy as np
 
 from mm2music.arrange.compose import CueMusic
 from mm2music.arrange.orchestrate import NoteEvent
-from mm2music.errors import Mm2MusicError
+from mm2music.project.store import ProjectError, carry_history, replace_file
 from mm2music.types import Analysis, AudioEnvelope, Cue, Emotion, Plan, Scene, TextSegment, Transition, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -43,11 +39,6 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 PROJECT_FILE = "project.json"
 MIX_FILE = "render/music.npy"
-HISTORY = "history"
-
-
-class ProjectError(Mm2MusicError):
-    """A project folder that cannot be read or edited as asked."""
 
 
 # --- (de)serialisation ----------------------------------------------------------------------------------
@@ -243,11 +234,7 @@ def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: li
                       sorted(config.plan.hits or []), analysis.kind != "video", 1, tuple(plan.notes))
     project.write(staging)
     if previous is not None and is_project(previous):  # a re-run of a project keeps its history: undo goes back
-        versions = history_versions(previous)
-        number = int(versions[-1].name) + 1 if versions else 1
-        _link_tree(previous, staging / HISTORY / f"{number:03d}", skip=lambda rel: rel.startswith(HISTORY + "/"))
-        for v in versions:
-            _link_tree(v, staging / HISTORY / v.name)
+        carry_history(previous, staging)
     if raw_audio is not None:
         save_mix(staging, raw_audio)
     return project
@@ -263,91 +250,6 @@ def load_mix(folder: Path, mmap: bool = False) -> np.ndarray:
     if not path.is_file():
         raise ProjectError(f"'{path}' is missing; the project cannot be re-rendered piecewise: score it again")
     return np.load(path, mmap_mode="r" if mmap else None)
-
-
-# --- versions: staged, renamed into place, history kept --------------------------------------------------
-
-
-def _link_tree(src: Path, dst: Path, skip: Callable[[str], bool] = lambda rel: False) -> None:
-    """Hard-link every file of ``src`` into ``dst`` (same file system: no copy), except those ``skip`` names."""
-    for root, _, files in os.walk(src):
-        for name in files:
-            s = Path(root) / name
-            rel = s.relative_to(src).as_posix()
-            if skip(rel):
-                continue
-            d = dst / rel
-            d.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(s, d)
-            except OSError:
-                shutil.copy2(s, d)
-
-
-def history_versions(folder: Path) -> list[Path]:
-    h = Path(folder) / HISTORY
-    return sorted((p for p in h.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)) if h.is_dir() else []
-
-
-@contextmanager
-def next_version(folder: Path, keep_history: bool = True) -> Iterator[Path]:
-    """Yield a staging folder holding the current version (hard links); what the block writes there replaces
-    files (write new files, never edit a linked one in place: :func:`replace_file`). When the block succeeds
-    the current version goes to ``history/NNN/`` (if ``keep_history``) and the staging folder is renamed into
-    place; when it fails, the project is left exactly as it was."""
-    folder = Path(folder)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    try:
-        _link_tree(folder, staging)
-        if keep_history:
-            versions = history_versions(folder)
-            number = int(versions[-1].name) + 1 if versions else 1
-            _link_tree(folder, staging / HISTORY / f"{number:03d}", skip=lambda rel: rel.startswith(HISTORY + "/"))
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    swap(folder, staging)
-
-
-def swap(folder: Path, staging: Path) -> None:
-    """Rename ``staging`` into place of ``folder`` (the old one is removed only after the rename)."""
-    trash = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    folder.rename(trash)
-    try:
-        staging.rename(folder)
-    except BaseException:
-        trash.rename(folder)
-        raise
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def replace_file(path: Path) -> Path:
-    """Unlink ``path`` (a hard link shared with history) so that writing it makes a new file; returns it."""
-    path.unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def undo(folder: str | Path) -> int:
-    """Restore the newest version in ``history/`` (it leaves the history); returns the number of versions left."""
-    folder = Path(folder)
-    versions = history_versions(folder)
-    if not versions:
-        raise ProjectError(f"'{folder}' has no earlier version to restore (history/ is empty); nothing was changed")
-    last = versions[-1]
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    try:
-        _link_tree(last, staging)
-        for v in versions[:-1]:
-            _link_tree(v, staging / HISTORY / v.name)
-        _link_tree(folder / HISTORY, staging / HISTORY,
-                   skip=lambda rel: rel.split("/")[0].isdigit())  # other files kept in history/ (none today)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    swap(folder, staging)
-    return len(versions) - 1
 
 
 def with_pinned(cue: Cue, **changes) -> Cue:

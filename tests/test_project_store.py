@@ -1,0 +1,209 @@
+"""The project folder's store: every edit (revise, undo, --lock, refine) publishes under the output folder's lock
+with an atomic swap, so two edits at once never lose one, and a kill at any rename leaves a project that opens at
+its previous or its new version (the next command finishes or undoes a half-published one).
+
+Real processes: the races run two mm2music processes at once; the crash tests kill one (``os._exit``, no cleanup,
+as SIGKILL) just before or just after its k-th rename."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mm2music import cli
+from mm2music.project import load_project
+from tests.conftest import REPO
+
+CLI = [sys.executable, str(REPO / "run_pipeline.py")]
+
+# Runs the CLI with every rename counted; exits at once (no cleanup, like a kill) before or after rename K.
+KILL_AT_RENAME = r"""
+import os, sys
+from mm2music import cli, output
+k, when, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if mode == "two-renames":
+    output.EXCHANGE = False
+count = [0]
+def counted(fn):
+    def wrapper(*args, **kwargs):
+        count[0] += 1
+        if count[0] == k and when == "before":
+            os._exit(9)
+        result = fn(*args, **kwargs)
+        if count[0] == k and when == "after":
+            os._exit(9)
+        return result
+    return wrapper
+os.rename, os.replace = counted(os.rename), counted(os.replace)
+if getattr(output, "_RENAMEAT2", None) is not None:
+    output._RENAMEAT2 = counted(output._RENAMEAT2)
+code = cli.main(sys.argv[4:])
+print(f"renames={count[0]}", flush=True)
+sys.exit(code)
+"""
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory, tiny_checkpoint, three_shots):
+    out = tmp_path_factory.mktemp("scored")
+    code = cli.main(["--video", str(three_shots), "--checkpoint", str(tiny_checkpoint), "--config", "debug", "--out", str(out),
+                     "--name", "film", "-q", "--set", "plan.scene_similarity=1"])
+    assert code == 0
+    return out / "film"
+
+
+@pytest.fixture
+def project(scored, tmp_path):
+    folder = tmp_path / "film"
+    shutil.copytree(scored, folder)
+    return folder
+
+
+def hidden(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def version(folder):
+    return json.loads((folder / "project.json").read_text())["version"]
+
+
+def run_cli(capfd, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def hold_lock(path):
+    """A real second process holding an mm2music lock file (as a running mm2music would) until killed."""
+    code = ("import sys, time; from pathlib import Path; from mm2music.output import FolderLock; "
+            "FolderLock(Path(sys.argv[1]), 'x', 'y').acquire(); print('held', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+# --- one writer at a time -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["--cue", "1", "--tempo", "100"], ["--undo"], ["--cue", "2", "--variations", "1"]])
+def test_an_edit_of_a_project_in_use_is_refused_in_one_line(capfd, project, argv):
+    before = sorted(p.relative_to(project).as_posix() for p in project.rglob("*"))
+    holder = hold_lock(project.parent / ".film.lock")
+    try:
+        code, _, err = run_cli(capfd, "revise", project, *argv, "-q")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"error: project '{project}' is in use by another mm2music run (pid {holder.pid} on ")
+    assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*")) == before and version(project) == 1
+
+
+@pytest.mark.integration
+def test_two_real_revises_of_one_project_never_lose_one(project):
+    """Both land in sequence (version 3, each change kept), or one is refused in one line and changes nothing."""
+    runs = [["--cue", "1", "--tempo", "100"], ["--cue", "3", "--tempo", "140"]]
+    procs = [subprocess.Popen([*CLI, "revise", str(project), *argv, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for argv in runs]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    landed = [i for i, (code, _, _) in enumerate(results) if code == 0]
+    for code, _, err in results:
+        if code != 0:
+            assert code == 1 and err.count("\n") == 1 and "is in use by another mm2music run" in err, results
+    assert landed, results
+    p = load_project(project)
+    assert p.version == 1 + len(landed)
+    for i in landed:
+        cue = (0, 2)[i]
+        assert p.cues[cue].pinned.get("tempo") == float(runs[i][3]), results  # every change that said so is kept
+    assert len(list((project / "history").iterdir())) == len(landed) and hidden(project.parent) == []
+
+
+# --- a kill at any rename -------------------------------------------------------------------------------
+
+
+def killed_at(project, k, when, mode, *argv):
+    proc = subprocess.run([sys.executable, "-c", KILL_AT_RENAME, str(k), when, mode, *map(str, argv), "-q"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    return proc
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["exchange", "two-renames"])
+def test_a_kill_at_any_rename_of_a_revise_leaves_a_project(capfd, scored, tmp_path, mode):
+    """Each step k of a revise's publish, killed just before and just after: the next command opens the project at
+    version 1 or 2 (never 'not a project', never an empty history) and removes what the killed run left."""
+    clean = tmp_path / "clean" / "film"
+    shutil.copytree(scored, clean)
+    proc = killed_at(clean, 0, "never", mode, "revise", clean, "--cue", "2", "--tempo", "90")
+    assert proc.returncode == 0, proc.stderr
+    renames = int(proc.stdout.strip().splitlines()[-1].split("=")[1])
+    assert renames >= 1
+    new_cue = json.loads((clean / "cues/02.json").read_text())
+    for k in range(1, renames + 1):
+        for when in ("before", "after"):
+            folder = tmp_path / f"{k}-{when}" / "film"
+            shutil.copytree(scored, folder)
+            proc = killed_at(folder, k, when, mode, "revise", folder, "--cue", "2", "--tempo", "90")
+            assert proc.returncode == 9, (k, when, proc.stderr)
+            code, out, err = run_cli(capfd, "revise", folder, "--history")  # the next command: it recovers, then reads
+            assert code == 0, (k, when, err)
+            v = version(folder)
+            assert v in (1, 2), (k, when)
+            cue = json.loads((folder / "cues/02.json").read_text())
+            if v == 2:
+                assert cue == new_cue and (folder / "history/001/project.json").is_file()
+            else:
+                assert cue == json.loads((scored / "cues/02.json").read_text())
+            assert hidden(folder.parent) == [], (k, when)
+            code, _, err = run_cli(capfd, "revise", folder, "--cue", "1", "-q")  # and it can be edited on
+            assert code == 0, err
+            assert version(folder) == v + 1
+
+
+@pytest.mark.integration
+def test_a_kill_at_the_swap_of_an_undo_or_a_lock_rerun_leaves_a_project(capfd, scored, tmp_path, tiny_checkpoint, three_shots):
+    cases = {"undo": ["revise", "{folder}", "--undo"],
+             "lock": ["--video", three_shots, "--checkpoint", tiny_checkpoint, "--config", "debug", "--out", "{parent}",
+                      "--name", "film", "--set", "plan.scene_similarity=1", "--overwrite", "--lock", "1"]}
+    for name, argv in cases.items():
+        for when in ("before", "after"):
+            folder = tmp_path / f"{name}-{when}" / "film"
+            shutil.copytree(scored, folder)
+            assert run_cli(capfd, "revise", folder, "--cue", "3", "-q")[0] == 0  # version 2, version 1 in history
+            args = [str(a).format(folder=folder, parent=folder.parent) for a in argv]
+            proc = killed_at(folder, 1, when, "two-renames", *args)
+            assert proc.returncode == 9, proc.stderr
+            code, _, err = run_cli(capfd, "revise", folder, "--history")
+            assert code == 0, (name, when, err)
+            assert load_project(folder).cues and hidden(folder.parent) == []
+
+
+def test_a_half_published_project_is_restored_not_deleted(capfd, project, tiny_checkpoint, three_shots):
+    """What a revise killed between its two renames leaves (only '.film.old-PID' and '.film.partial-*'): the next
+    command puts the project back; a full re-run must not delete it either."""
+    before = json.loads((project / "project.json").read_text())
+    trash = project.with_name(".film.old-4242")
+    project.rename(trash)
+    (project.parent / ".film.partial-abc").mkdir()
+    code, out, err = run_cli(capfd, "revise", project, "--undo", "-q")
+    assert code == 1 and "no earlier version" in err  # it opened: version 1 has no history
+    assert json.loads((project / "project.json").read_text()) == before and hidden(project.parent) == []
+    project.rename(trash)
+    code = cli.main(["--video", str(three_shots), "--checkpoint", str(tiny_checkpoint), "--config", "debug",
+                     "--out", str(project.parent), "--name", "film", "-q", "--set", "plan.scene_similarity=1", "--overwrite"])
+    assert code == 0, capfd.readouterr().err
+    assert (project / "history/001/project.json").is_file()  # the re-run replaced the restored project, keeping it
+    assert hidden(project.parent) == []
+
+
+def test_revise_keeps_the_folder_mode_of_the_umask(capfd, project):
+    old = os.umask(0o022)
+    try:
+        assert run_cli(capfd, "revise", project, "--cue", "1", "-q")[0] == 0
+    finally:
+        os.umask(old)
+    assert oct(project.stat().st_mode & 0o777) == oct(0o755)
