@@ -70,6 +70,16 @@ def music_to_json(music: CueMusic, seed: int) -> dict:
 
 
 def music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
+    """The music of one cue (``cues/NN.json``, a variation or a refine preview); a damaged one is a one-line error."""
+    if not isinstance(data, dict) or not isinstance(data.get("cue"), dict):
+        raise ProjectError(f"cannot read {where}: it is not a cue's music (no 'cue' object); write it again or run `revise --undo`")
+    try:
+        return _music_from_json(data, where)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProjectError(f"cannot read {where}: {' '.join(str(exc).split())}; write it again or run `revise --undo`") from None
+
+
+def _music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
     cue = cue_from_json(data["cue"], where)
     notes = [NoteEvent(*n) for n in data["notes"]]
     return CueMusic(cue, [int(t) for t in data["tokens"]], notes, int(data["length_ticks"]), int(data["candidates"]),
@@ -149,6 +159,10 @@ class Project:
             raise ProjectError(f"--cue {number} does not exist; {self.folder.name} has cues 1-{len(self.cues)} (see its cue_sheet.md)")
         return number - 1
 
+    def samples(self, sample_rate: int) -> int:
+        """Samples of the whole soundtrack at ``sample_rate`` (the stored mix has as many)."""
+        return int(round(self.analysis.duration * sample_rate))
+
     def fps(self) -> float:
         return self.analysis.video.fps if self.analysis.video else 25.0
 
@@ -192,8 +206,36 @@ def is_project(folder: Path) -> bool:
     return (Path(folder) / PROJECT_FILE).is_file()
 
 
-def load_project(folder: str | Path) -> Project:
-    """Read a project folder; a folder that is not one (or is from another format) is a one-line error."""
+def _damaged(folder: Path, what: str) -> ProjectError:
+    return ProjectError(f"the project '{folder}' is damaged ({' '.join(what.split())}); restore it with `revise {folder} --undo` "
+                        "or score it again")
+
+
+@dataclass(frozen=True)
+class ProjectIndex:
+    """``project.json`` read and checked: what a listing shows without reading every cue."""
+
+    version: int
+    cues: tuple[dict, ...]  # {"file", "seed", "locked", "pinned"}
+    checkpoint: dict
+    seed: int
+    hits: tuple[float, ...]
+    opening: bool
+    notes: tuple[str, ...]
+
+
+def _field(data: dict, key: str, kind, default=None):
+    value = data.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{key} is {value!r}")
+    return value
+
+
+def read_index(folder: str | Path) -> ProjectIndex:
+    """Read and check ``project.json``; a folder that is not a project, another format or a damaged file is a
+    one-line ProjectError."""
     folder = Path(folder)
     path = folder / PROJECT_FILE
     if not path.is_file():
@@ -201,22 +243,55 @@ def load_project(folder: str | Path) -> Project:
         raise ProjectError(f"'{folder}' is not an mm2music project (no {PROJECT_FILE}); {hint}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        analysis = analysis_from_json(json.loads((folder / "analysis.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ProjectError(f"cannot read the project '{folder}': {' '.join(str(exc).split())}; restore it with `revise {folder} --undo`") from None
+    except (OSError, ValueError) as exc:
+        raise _damaged(folder, f"{PROJECT_FILE}: {exc}") from None
+    if not isinstance(data, dict):
+        raise _damaged(folder, f"{PROJECT_FILE} holds {type(data).__name__}, not an object")
     if data.get("format") != FORMAT:
         raise ProjectError(f"'{folder}' has project format {data.get('format')!r}; this mm2music reads format {FORMAT}: score it again")
+    try:
+        cues = _field(data, "cues", list)
+        for i, item in enumerate(cues):
+            if not isinstance(item, dict) or item.get("file") != cue_file(i):
+                raise ValueError(f"cue entry {i + 1} is {item!r}, not {{'file': {cue_file(i)!r}, ...}}")
+            _field(item, "seed", int)
+            _field(item, "pinned", dict, {})
+        if not cues:
+            raise ValueError("it has no cues")
+        hits = _field(data, "hits", list)
+        if not all(isinstance(h, (int, float)) and not isinstance(h, bool) for h in hits):
+            raise ValueError(f"hits is {hits!r}")
+        notes = _field(data, "notes", list, [])
+        return ProjectIndex(_field(data, "version", int, 1), tuple(cues), _field(data, "checkpoint", dict), _field(data, "seed", int),
+                            tuple(float(h) for h in hits), _field(data, "opening", bool), tuple(str(n) for n in notes))
+    except ValueError as exc:
+        raise _damaged(folder, f"{PROJECT_FILE}: {exc}") from None
+
+
+def load_project(folder: str | Path) -> Project:
+    """Read a project folder; a folder that is not one (or is from another format, or damaged) is a one-line error."""
+    folder = Path(folder)
+    index = read_index(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        analysis = analysis_from_json(json.loads((folder / "analysis.json").read_text(encoding="utf-8")))
+        if not isinstance(config, dict):
+            raise TypeError(f"config.json holds {type(config).__name__}, not an object")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _damaged(folder, str(exc)) from None
     cues = []
-    for item in data["cues"]:
+    for item in index.cues:
         where = str(folder / item["file"])
         try:
-            music, seed = music_from_json(json.loads((folder / item["file"]).read_text(encoding="utf-8")), where)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            data = json.loads((folder / item["file"]).read_text(encoding="utf-8"))
+            music, seed = music_from_json(data, where)
+        except ProjectError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProjectError(f"cannot read {where}: {' '.join(str(exc).split())}; restore it with `revise {folder} --undo`") from None
         cues.append(CueEntry(music, seed, bool(item.get("locked")), dict(item.get("pinned", {}))))
-    return Project(folder, config, analysis, cues, data["checkpoint"], int(data["seed"]), list(data["hits"]),
-                   bool(data["opening"]), int(data.get("version", 1)), tuple(data.get("notes", ())))
+    return Project(folder, config, analysis, cues, index.checkpoint, index.seed, list(index.hits), index.opening, index.version,
+                   index.notes)
 
 
 def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: list[CueMusic], seeds: list[int],
@@ -244,12 +319,23 @@ def save_mix(folder: Path, audio: np.ndarray) -> None:
     np.save(replace_file(folder / MIX_FILE), np.ascontiguousarray(audio, dtype=np.float32))
 
 
-def load_mix(folder: Path, mmap: bool = False) -> np.ndarray:
-    """The stored music before normalisation (``mmap``: mapped read-only, e.g. to read its length)."""
+def load_mix(folder: Path, mmap: bool = False, samples: int | None = None) -> np.ndarray:
+    """The stored music before normalisation (``mmap``: mapped read-only, e.g. to read its length); ``samples``:
+    the length it must have (a damaged or foreign file is a one-line error)."""
     path = folder / MIX_FILE
     if not path.is_file():
         raise ProjectError(f"'{path}' is missing; the project cannot be re-rendered piecewise: score it again")
-    return np.load(path, mmap_mode="r" if mmap else None)
+    fix = f"restore it with `revise {folder} --undo` or score the project again"
+    try:
+        mix = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ProjectError(f"'{path}' is not the project's stored music ({' '.join(str(exc).split())}); {fix}") from None
+    if not isinstance(mix, np.ndarray) or mix.ndim != 2 or mix.shape[1] != 2 or mix.dtype != np.float32:
+        raise ProjectError(f"'{path}' is not the project's stored music (float32 stereo expected, found "
+                           f"{getattr(mix, 'dtype', type(mix).__name__)} {getattr(mix, 'shape', '')}); {fix}")
+    if samples is not None and abs(len(mix) - samples) > 1:
+        raise ProjectError(f"'{path}' holds {len(mix)} samples where the project's {samples} were expected; {fix}")
+    return mix
 
 
 def with_pinned(cue: Cue, **changes) -> Cue:

@@ -53,6 +53,10 @@ class TooLarge(Mm2MusicError):
     """An upload over the size limit."""
 
 
+class NoSpace(Mm2MusicError):
+    """An upload that could not be stored (a full disk, a read-only folder)."""
+
+
 # --- request bodies ----------------------------------------------------------------------------------------
 
 
@@ -114,20 +118,25 @@ class Studio:
         if not NAME_RE.fullmatch(name or ""):
             raise Mm2MusicError(f"project name {name!r} is not a plain folder name; use letters, digits, '.', '-' or '_' "
                                 "(at most 80, not starting with '.')")
-        return self.out / name
+        folder = self.out / name
+        if folder.is_symlink():  # a link in the output root may lead anywhere: it is no project of this studio
+            raise NotFound(f"no project '{name}' in {self.out} ('{name}' is a link, not a folder)")
+        return folder
 
     def project_folder(self, name: str) -> Path:
-        from mm2music.project import is_project
+        from mm2music.project import is_project, tidy
 
         folder = self.folder(name)
+        if not is_project(folder):
+            tidy(folder)  # a version a killed run left half-published is put back
         if not is_project(folder):
             raise NotFound(f"no scored project '{name}' in {self.out}; score it first")
         return folder
 
     def file(self, name: str, rel: str) -> Path:
-        folder = self.folder(name).resolve()
+        folder = self.folder(name)
         parts = Path(rel).parts
-        if not parts or any(p.startswith(".") for p in parts):
+        if not parts or any(p.startswith(".") for p in parts) or folder.resolve() != folder:
             raise NotFound(f"'{rel}' is not a file of project '{name}'")
         path = (folder / rel).resolve()
         if not path.is_relative_to(folder) or not path.is_file():
@@ -162,6 +171,13 @@ def _link_sources(folder: Path, staging: Path) -> None:
                 os.link(f, staging / SOURCE / f.name)
 
 
+def _drop_upload(folder: Path, part: Path) -> None:
+    """Remove a failed upload, and its project folder if the upload was all it held."""
+    part.unlink(missing_ok=True)
+    if _only_sources(folder) and not ((folder / SOURCE).is_dir() and any((folder / SOURCE).iterdir())):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _inputs_of(folder: Path, analysis):
     """The inputs a project was scored from: its ``source/`` files (studio projects), or where the CLI run
     read them (a video's path, a captions file, a text file or the text itself)."""
@@ -186,49 +202,85 @@ def _inputs_of(folder: Path, analysis):
 
 
 def _read_json(path: Path) -> dict:
+    """A derived file the page shows (analysis, plan, cue sheet): {} when missing or not a JSON object."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _items(data: dict, key: str) -> list[dict]:
+    """``data[key]`` when it is a list, keeping its objects only (a file edited by hand may hold anything)."""
+    value = data.get(key)
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+VARIATION_DIR_RE = re.compile(r"cue(\d{1,3})")
+VARIATION_WAV_RE = re.compile(r"v(\d{1,3})\.wav")
 
 
 def project_summary(folder: Path) -> dict:
-    from mm2music.project import PROJECT_FILE
+    """One line of the listing; a project that cannot be read says why instead of breaking the listing."""
+    from mm2music.project import ProjectError, is_project, read_index
 
-    data, analysis = _read_json(folder / PROJECT_FILE), _read_json(folder / "analysis.json")
-    return {"name": folder.name, "scored": bool(data), "kind": analysis.get("kind"), "duration": analysis.get("duration"),
-            "cues": len(data.get("cues", [])), "version": data.get("version"), "mtime": folder.stat().st_mtime}
+    analysis = _read_json(folder / "analysis.json")
+    item = {"name": folder.name, "scored": False, "kind": analysis.get("kind"), "duration": analysis.get("duration"),
+            "cues": 0, "version": None, "mtime": folder.stat().st_mtime, "error": None}
+    if is_project(folder):
+        try:
+            index = read_index(folder)
+            item.update(scored=True, cues=len(index.cues), version=index.version)
+        except ProjectError as exc:
+            item["error"] = " ".join(str(exc).split())
+    return item
+
+
+def _variations(folder: Path) -> dict:
+    out = {}
+    for d in sorted((folder / "variations").glob("cue*")):
+        m = VARIATION_DIR_RE.fullmatch(d.name)
+        if not m or not d.is_dir():
+            continue
+        wavs = sorted((int(w.group(1)), p) for p in d.iterdir() if (w := VARIATION_WAV_RE.fullmatch(p.name)) and p.is_file())
+        if wavs:
+            out[str(int(m.group(1)))] = [{"j": j, "wav": f"variations/{d.name}/{p.name}"} for j, p in wavs]
+    return out
 
 
 def project_detail(folder: Path) -> dict:
-    from mm2music.project import PROJECT_FILE, history_versions
+    from mm2music.project import PROJECT_FILE, history_versions, read_index
 
-    data = _read_json(folder / PROJECT_FILE)
+    index = read_index(folder)  # a damaged project.json is a one-line error, as in the CLI
     analysis, plan, sheet = (_read_json(folder / f) for f in ("analysis.json", "plan.json", "cue_sheet.json"))
     video = next((p.name for p in sorted(folder.glob("*_scored.mp4"))), None)
     downloads = [(label, rel) for label, rel in (("MIDI", "soundtrack.mid"), ("WAV", "soundtrack.wav"), ("scored video", video),
                                                   ("cue sheet (Markdown)", "cue_sheet.md"), ("cue sheet (JSON)", "cue_sheet.json"),
                                                   ("MusicXML", "soundtrack.musicxml"), ("timeline", "timeline.png"))
                  if rel and (folder / rel).is_file()]
-    downloads += [(f"stem {p.stem}", f"stems/{p.name}") for p in sorted((folder / "stems").glob("*.wav"))]
-    variations = {}
-    for d in sorted((folder / "variations").glob("cue*")):
-        wavs = sorted(d.glob("v*.wav"), key=lambda p: int(p.stem[1:]))
-        variations[str(int(d.name[3:]))] = [{"j": int(p.stem[1:]), "wav": f"variations/{d.name}/{p.name}"} for p in wavs]
+    downloads += [(f"stem {p.stem}", f"stems/{p.name}") for p in sorted((folder / "stems").glob("*.wav")) if p.is_file()]
     scenes = [{k: s.get(k) for k in ("start", "end", "valence", "arousal", "confidence")} |
-              {"emotions": dict(sorted(s.get("emotions", {}).items(), key=lambda kv: -kv[1])[:5])} for s in analysis.get("scenes", [])]
+              {"emotions": _top_emotions(s.get("emotions"))} for s in _items(analysis, "scenes")]
+    cuts = analysis.get("cuts")
     return {
-        "name": folder.name, "kind": analysis.get("kind"), "source": Path(analysis.get("source", "")).name,
-        "duration": analysis.get("duration"), "fps": analysis.get("fps"), "version": data.get("version"),
+        "name": folder.name, "kind": analysis.get("kind"), "source": Path(str(analysis.get("source", ""))).name,
+        "duration": analysis.get("duration"), "fps": analysis.get("fps"), "version": index.version,
         "history": len(history_versions(folder)), "stamp": str((folder / PROJECT_FILE).stat().st_mtime_ns), "video": video, "audio": "soundtrack.wav",
-        "cuts": analysis.get("cuts", []), "transitions": analysis.get("transitions", []), "scenes": scenes,
-        "segments": [s.get("text", "")[:200] for s in analysis.get("segments", [])][:50],
-        "cues": plan.get("cues", []), "intensity": plan.get("intensity"), "notes": plan.get("notes", []),
+        "cuts": cuts if isinstance(cuts, list) else [], "transitions": _items(analysis, "transitions"), "scenes": scenes,
+        "segments": [str(s.get("text", ""))[:200] for s in _items(analysis, "segments")][:50],
+        "cues": _items(plan, "cues"), "intensity": plan.get("intensity"), "notes": plan.get("notes") if isinstance(plan.get("notes"), list) else [],
         "sheet": [{**{k: c.get(k) for k in ("generation", "timecode", "caught_cuts")},
-                   **{k: e.get(k) for k in ("seed", "locked", "pinned")}} for c, e in zip(sheet.get("cues", []), data.get("cues", []))],
-        "hits": data.get("hits", []), "sync": sheet.get("sync"), "downloads": [{"label": a, "path": b} for a, b in downloads],
-        "variations": variations,
+                   **{k: e.get(k) for k in ("seed", "locked", "pinned")}} for c, e in zip(_items(sheet, "cues"), index.cues)],
+        "hits": list(index.hits), "sync": sheet.get("sync"), "downloads": [{"label": a, "path": b} for a, b in downloads],
+        "variations": _variations(folder),
     }
+
+
+def _top_emotions(emotions) -> dict:
+    if not isinstance(emotions, dict):
+        return {}
+    weights = {k: v for k, v in emotions.items() if isinstance(v, (int, float))}
+    return dict(sorted(weights.items(), key=lambda kv: -kv[1])[:5])
 
 
 def piano_roll(folder: Path) -> dict:
@@ -268,7 +320,7 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.exception_handler(Mm2MusicError)
     async def _user_error(request: Request, exc: Mm2MusicError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Busy) else 413 if isinstance(exc, TooLarge) else 400
+        status = {NotFound: 404, Busy: 409, TooLarge: 413, NoSpace: 507}.get(type(exc), 400)
         return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
 
     # the page
@@ -287,7 +339,8 @@ def create_app(studio: Studio) -> FastAPI:
     # projects
     @app.get("/api/projects")
     def projects() -> dict:
-        items = [project_summary(p) for p in sorted(studio.out.iterdir()) if p.is_dir() and NAME_RE.fullmatch(p.name)]
+        items = [project_summary(p) for p in sorted(studio.out.iterdir())
+                 if NAME_RE.fullmatch(p.name) and not p.is_symlink() and p.is_dir()]
         for item in items:
             job = studio.jobs.active(item["name"])
             item["job"] = job.to_json() if job else None
@@ -326,10 +379,10 @@ def create_app(studio: Studio) -> FastAPI:
         if declared and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"upload of {int(declared) / 1e6:.1f} MB is over the studio's limit of {limit / 1e6:.0f} MB; "
                            "start the studio with a larger --max-upload-mb or score the file with the CLI")
-        (folder / SOURCE).mkdir(parents=True, exist_ok=True)
         part = folder / SOURCE / f".{base}.part"
         size = 0
         try:
+            (folder / SOURCE).mkdir(parents=True, exist_ok=True)
             with part.open("wb") as fh:
                 async for chunk in request.stream():
                     size += len(chunk)
@@ -338,10 +391,12 @@ def create_app(studio: Studio) -> FastAPI:
                                        "start the studio with a larger --max-upload-mb or score the file with the CLI")
                     fh.write(chunk)
             os.replace(part, folder / SOURCE / base)
+        except OSError as exc:  # a full disk, a read-only folder: nothing kept, one line
+            _drop_upload(folder, part)
+            reason = " ".join((exc.strerror or str(exc) or type(exc).__name__).split())
+            raise NoSpace(f"cannot store the upload '{base}' in '{folder}' ({reason}); free some space and upload it again") from None
         except BaseException:
-            part.unlink(missing_ok=True)
-            if _only_sources(folder) and not any((folder / SOURCE).iterdir()):
-                shutil.rmtree(folder, ignore_errors=True)
+            _drop_upload(folder, part)
             raise
         return {"file": base, "bytes": size}
 
