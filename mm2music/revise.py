@@ -177,18 +177,28 @@ def plan_edits(project: Project) -> dict[int, CueSettings]:
                                f"edit one of {', '.join(sorted(EDITABLE))}, or restore it to {old.get(fixed[0])!r}")
         settings: dict = {}
         if changed & {"key", "mode"}:
-            settings["key"] = f"{new.get('key', old['key'])} {new.get('mode', old['mode'])}"
+            tonic, mode = new.get("key", old["key"]), new.get("mode", old["mode"])
+            if not isinstance(tonic, str) or not isinstance(mode, str):
+                raise ProjectError(f"{path}: cue {i + 1} key {tonic!r} {mode!r} is not a key; give e.g. \"key\": \"D\", \"mode\": \"minor\"")
+            settings["key"] = f"{tonic} {mode}"
         if "tempo_bpm" in changed:
-            if not isinstance(new["tempo_bpm"], (int, float)):
+            if isinstance(new["tempo_bpm"], bool) or not isinstance(new["tempo_bpm"], (int, float)):
                 raise ProjectError(f"{path}: cue {i + 1} tempo_bpm {new['tempo_bpm']!r} is not a number of BPM")
             settings["tempo"] = float(new["tempo_bpm"])
         if "instruments" in changed:
-            if not isinstance(new["instruments"], list):
+            if not isinstance(new["instruments"], list) or not all(isinstance(f, str) for f in new["instruments"]):
                 raise ProjectError(f"{path}: cue {i + 1} instruments {new['instruments']!r} is not a list like [\"strings\", \"piano\"]")
             settings["instruments"] = tuple(new["instruments"])
-        for k in ("density", "register", "dynamics", "texture", "articulation", "intensity"):
+        for k in ("density", "register", "dynamics", "texture", "articulation"):
             if k in changed:
+                if not isinstance(new[k], str):
+                    raise ProjectError(f"{path}: cue {i + 1} {k} {new[k]!r} is not a name; give one like {old.get(k)!r}")
                 settings[k] = new[k]
+        if "intensity" in changed:
+            x = new["intensity"]
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise ProjectError(f"{path}: cue {i + 1} intensity {x!r} is not a number; give 0 (calm) to 1 (intense), e.g. 0.8")
+            settings["intensity"] = float(x)
         out[i] = CueSettings(**settings)
     return out
 
@@ -426,7 +436,7 @@ def commit_cues(project: Project, changed: dict[int, CueEntry], synths: dict | N
 
     t0 = time.perf_counter()
     config = _render_config(project)
-    mix = load_mix(project.folder)
+    mix = load_mix(project.folder, samples=project.samples(config.sample_rate))
     synths = dict(synths or {})
     for i in sorted(changed):
         project.cues[i] = changed[i]
@@ -462,7 +472,7 @@ def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int 
     if not targets:
         raise ProjectError(f"nothing to revise in '{project.folder}'; pass --cue N (1-{len(project.cues)}) or edit plan.json first")
     config = _render_config(project)
-    n_total = len(load_mix(project.folder, mmap=True))
+    n_total = len(load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate)))
     with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:  # soundfont and source audio load meanwhile
         synths = {i: pool.submit(span_synth, project.cues[i].music.cue, n_total, config) for i in targets}
         project.prefetch_envelope(pool)
@@ -505,7 +515,7 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
         i = project.cue_index(cue)
         model, tokenizer = load_model(project)
         config = _render_config(project)
-        n_total = len(load_mix(project.folder))
+        n_total = len(load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate)))
         entry = project.cues[i]
         new_cue = apply_settings([e.music.cue for e in project.cues], i, settings, f"cue {cue}")
         written = []

@@ -207,3 +207,97 @@ def test_revise_keeps_the_folder_mode_of_the_umask(capfd, project):
     finally:
         os.umask(old)
     assert oct(project.stat().st_mode & 0o777) == oct(0o755)
+
+
+# --- damaged projects and full disks: one line, nothing lost ---------------------------------------------
+
+
+def digest(folder):
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def edit_plan(folder, **fields):
+    plan = json.loads((folder / "plan.json").read_text())
+    plan["cues"][1].update(fields)
+    (folder / "plan.json").write_text(json.dumps(plan))
+
+
+DAMAGE = {
+    "plan intensity": (lambda f: edit_plan(f, intensity="abc"), "cue 2 intensity 'abc' is not a number"),
+    "plan density": (lambda f: edit_plan(f, density=3), "cue 2 density 3 is not a name"),
+    "project list": (lambda f: (f / "project.json").write_text("[]"), "project.json holds list, not an object"),
+    "project cues": (lambda f: (f / "project.json").write_text('{"format": 1, "cues": "x"}'), "cues is 'x'"),
+    "project entry": (lambda f: (f / "project.json").write_text(json.dumps({**json.loads((f / "project.json").read_text()),
+                                                                           "cues": [{"file": "../../etc/passwd", "seed": 1}]})),
+                      "cue entry 1 is"),
+    "mix not numpy": (lambda f: (f / "render/music.npy").write_bytes(b"not numpy at all" * 10), "is not the project's stored music"),
+    "mix too short": (lambda f: __import__("numpy").save(f / "render/music.npy", __import__("numpy").zeros((10, 2), "float32")),
+                      "holds 10 samples where the project's 396900 were expected"),
+    "mix pickled": (lambda f: __import__("numpy").save(f / "render/music.npy", __import__("numpy").array([{}], dtype=object),
+                                                      allow_pickle=True), "is not the project's stored music"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGE)
+def test_revise_of_a_damaged_project_is_one_line_and_changes_nothing(capfd, project, case):
+    damage, message = DAMAGE[case]
+    damage(project)
+    before = digest(project)
+    code, _, err = run_cli(capfd, "revise", project, "--cue", "2", "--tempo", "100", "-q")
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err, err
+    assert digest(project) == before and hidden(project.parent) == []
+
+
+@pytest.mark.parametrize("error", [OSError("352800 requested and 128992 written"), OSError(28, "No space left on device")])
+def test_revise_on_a_full_disk_is_one_line_and_changes_nothing(capfd, project, monkeypatch, error):
+    from mm2music.render import synth
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(synth, "write_wav", full)
+    before = digest(project)
+    code, _, err = run_cli(capfd, "revise", project, "--cue", "2", "-q")
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot write the new version of the project '{project}' (") and "was not changed" in err
+    assert digest(project) == before and hidden(project.parent) == []
+
+
+def test_overwrite_on_a_full_disk_is_one_line_and_leaves_no_lock(capfd, project, monkeypatch, tiny_checkpoint, three_shots):
+    from mm2music.render import synth
+
+    def full(fd, data, offset):
+        raise OSError(28, "No space left on device")
+
+    def short_write(*args, **kwargs):
+        raise OSError("352800 requested and 128992 written")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    monkeypatch.setattr(synth, "write_wav", short_write)
+    before = digest(project)
+    code, _, err = run_cli(capfd, "--video", three_shots, "--checkpoint", tiny_checkpoint, "--config", "debug", "--out",
+                           project.parent, "--name", "film", "-q", "--overwrite")
+    assert code == 1 and err.count("\n") == 1 and err.startswith(f"error: cannot write the output in '{project}'"), err
+    assert digest(project) == before and hidden(project.parent) == []
+
+
+@pytest.mark.integration
+def test_a_real_write_limit_during_revise_is_one_line(project):
+    """A real failing write (the file size limit, EFBIG, as a full disk fails a write) in a real process."""
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    before = digest(project)
+    proc = subprocess.run([*CLI, "revise", str(project), "--cue", "2", "-q"], capture_output=True, text=True, timeout=300,
+                          preexec_fn=limit)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: cannot write the new version of the project")
+    assert digest(project) == before and hidden(project.parent) == []

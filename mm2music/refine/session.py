@@ -87,7 +87,8 @@ class RefineSession:
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
         config = _render_config(self.project)
         alt = self.project.music[:self.index] + [music] + self.project.music[self.index + 1:]
-        _, audio = render_span(alt, self.index, self.project.hits, len(load_mix(self.project.folder)), config)
+        n_total = len(load_mix(self.project.folder, mmap=True, samples=self.project.samples(config.sample_rate)))
+        _, audio = render_span(alt, self.index, self.project.hits, n_total, config)
         wav = folder / f"p{k}.wav"
         write_wav(wav, normalize_loudness(audio, config.sample_rate, config.target_lufs)[0], config.sample_rate)
         return Preview(0.0, data["point"], describe(settings), wav, path)
