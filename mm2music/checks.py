@@ -60,6 +60,12 @@ def normalized_hits(hits: list[float] | None) -> list[float] | None:
     return sorted(set(hits))  # a hit given twice is one hit
 
 
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """A seed is a whole number from 0 to 2**32 - 1 (what numpy and torch accept)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"{flag} {seed} is out of range; give a whole number from 0 to {2**32 - 1}")
+
+
 def check_soundfont(path: str | None) -> Path:
     """The soundfont exists and is a RIFF sfbk (SoundFont 2) file; FluidSynth itself logs native noise on others."""
     from mm2music.render.synth import find_soundfont
@@ -149,8 +155,7 @@ def check_settings(config: Config, music: bool = True) -> Config:
         _finite(getattr(em, name), f"emotion.{name}", "give a value from 0, e.g. 1.0", 0, 100)
     if em.text_temperature is not None:
         _finite(em.text_temperature, "emotion.text_temperature", "give a value above 0", 0, 100, low_open=True)
-    if not 0 <= config.seed < 2**32:
-        raise ConfigError(f"--seed {config.seed} is out of range; give a whole number from 0 to {2**32 - 1}")
+    check_seed(config.seed)
     if music:
         check_checkpoint(mu.checkpoint)
         check_soundfont(r.soundfont)

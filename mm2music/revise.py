@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.arrange.compose import CueMusic, compose_cue, cue_seed, theme_source
+from mm2music.checks import check_seed
 from mm2music.config import MusicConfig, RenderConfig
 from mm2music.errors import ConfigError, Mm2MusicError
 from mm2music.graph.cues import DYNAMICS, FAMILIES
@@ -213,7 +214,7 @@ def apply_locks(folder: Path, plan: Plan, numbers: Sequence[int]) -> tuple[Plan,
     cues = list(plan.cues)
     kept: dict[int, CueEntry] = {}
     for number in sorted(set(numbers)):
-        i = project.cue_index(number)
+        i = project.cue_index(number, "--lock")
         old = project.cues[i].music.cue
         if i >= len(cues) or abs(cues[i].start - old.start) > 1e-3 or abs(cues[i].end - old.end) > 1e-3:
             raise ProjectError(f"--lock {number}: cue {number} spans {old.start:.2f}-{old.end:.2f} s in the project but the new plan "
@@ -456,6 +457,8 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
     import time
 
     t0 = time.perf_counter()
+    if seed is not None:
+        check_seed(seed)
     with store.locked(folder):
         revision = _revise(load_project(folder), cue, settings, seed)
     revision.seconds = time.perf_counter() - t0
@@ -510,6 +513,8 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
     t0 = time.perf_counter()
     if not 1 <= k <= 16:
         raise ConfigError(f"--variations {k} is out of range; give 1-16")
+    if seed is not None:
+        check_seed(seed)
     with store.locked(folder):
         project = load_project(folder)
         i = project.cue_index(cue)

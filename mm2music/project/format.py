@@ -153,10 +153,11 @@ class Project:
     def music(self) -> list[CueMusic]:
         return [e.music for e in self.cues]
 
-    def cue_index(self, number: int) -> int:
-        """0-based index of cue ``number`` (1-based, as the cue sheet counts); a one-line error if out of range."""
+    def cue_index(self, number: int, flag: str = "--cue") -> int:
+        """0-based index of cue ``number`` (1-based, as the cue sheet counts); a one-line error naming ``flag``
+        if out of range."""
         if not 1 <= number <= len(self.cues):
-            raise ProjectError(f"--cue {number} does not exist; {self.folder.name} has cues 1-{len(self.cues)} (see its cue_sheet.md)")
+            raise ProjectError(f"{flag} {number} does not exist; {self.folder.name} has cues 1-{len(self.cues)} (see its cue_sheet.md)")
         return number - 1
 
     def samples(self, sample_rate: int) -> int:
