@@ -20,11 +20,11 @@ import yaml
 
 from mm2music.errors import ConfigError
 from mm2music.resources import resource_path
+from mm2music.vocab import STEM_FORMATS
 
 CONFIG_DIR = resource_path("configs")  # the shipped YAML configs (package data)
 
 T = TypeVar("T")
-STEM_FORMATS = ("default", "48k24", "none")  # see mm2music/render/stems.py
 
 
 @dataclass

@@ -27,15 +27,14 @@ from mm2music.arrange.compose import CueMusic, compose_cue, cue_seed, theme_sour
 from mm2music.checks import check_seed
 from mm2music.config import MusicConfig, RenderConfig
 from mm2music.errors import ConfigError, Mm2MusicError
-from mm2music.graph.cues import DYNAMICS, FAMILIES
 from mm2music.key import Key
 from mm2music.graph.beats import fit_beats
 from mm2music.graph.plan import fit_tempi, ramp_tempi
-from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS
 from mm2music.project import store
 from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, load_mix, load_project,
                               music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
 from mm2music.types import Cue, Plan
+from mm2music.vocab import CUE_TEMPO, DENSITIES, DYNAMICS, FAMILIES, REGISTERS
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +80,8 @@ def fit_tempo(cues: Sequence[Cue], i: int, bpm: float, where: str = "--tempo") -
     the planner does: whole beats at one tempo with an odd last bar (:func:`fit_beats`, its caught cuts near
     the grid), or, for a plan made with ramps, whole bars (:func:`fit_tempi`) and a last-bar ramp into the
     next cue's tempo when they differ by more than its threshold (:func:`ramp_tempi`)."""
-    if not 20 <= bpm <= 320:
-        raise ConfigError(f"{where} {bpm:g} BPM is out of range; give 20-320")
+    if not CUE_TEMPO[0] <= bpm <= CUE_TEMPO[1]:
+        raise ConfigError(f"{where} {bpm:g} BPM is out of range; give {CUE_TEMPO[0]:g}-{CUE_TEMPO[1]:g}")
     cue = cues[i]
     duration = cue.end - cue.start
     band = (bpm * 0.85, bpm * 1.15)
@@ -128,8 +127,8 @@ def apply_settings(cues: Sequence[Cue], i: int, settings: CueSettings, where: st
             raise ConfigError(f"{where}: intensity {x:g} is outside [0, 1]; give e.g. 0.8 for intense, 0.2 for calm")
         curve = [min(1.0, max(0.0, v - cue.intensity + x)) for v in cue.bar_intensity] or [x] * cue.bars
         changes.update(bar_intensity=tuple(curve), dynamics=DYNAMICS[round(x * (len(DYNAMICS) - 1))],
-                       density=DENSITY_BINS[round(x * (len(DENSITY_BINS) - 1))])
-    for name, allowed in (("density", DENSITY_BINS), ("register", REGISTER_BINS), ("dynamics", DYNAMICS)):
+                       density=DENSITIES[round(x * (len(DENSITIES) - 1))])
+    for name, allowed in (("density", DENSITIES), ("register", REGISTERS), ("dynamics", DYNAMICS)):
         value = getattr(settings, name)
         if value is not None:
             changes[name] = _one_of(value, allowed, name, where)

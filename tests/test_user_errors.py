@@ -37,7 +37,7 @@ def test_binary_captions_are_called_captions(capfd, tmp_path):
     srt = tmp_path / "film.srt"
     srt.write_bytes(bytes(range(128, 256)) * 4)
     code, _, err = run_cli(capfd, "--captions", srt, "--analyze-only", "--out", tmp_path / "out", *FAST)
-    assert_one_line_error(code, err, f"captions '{srt}' are not UTF-8 text")
+    assert_one_line_error(code, err, f"captions '{srt}' are not valid UTF-8 (byte ")
     assert "text file" not in err and not (tmp_path / "out").exists()
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
 from mm2music.recipes import user_error
+from mm2music.vocab import CUE_TEMPO, FAMILIES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,8 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cue", type=int, metavar="N", help="the cue to write again (1-based, as in cue_sheet.md)")
     p.add_argument("--seed", type=int, help="seed (default: a new one); the cue a full run with --seed S would write")
     p.add_argument("--key", metavar="KEY", help="e.g. 'D minor', 'F# major', Bb, Em")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo; the cue keeps filling its span with whole bars")
-    p.add_argument("--instruments", metavar="LIST", help="instrument families, melody first, e.g. strings,piano")
+    p.add_argument("--tempo", type=float, metavar="BPM", help=f"tempo ({CUE_TEMPO[0]:g}-{CUE_TEMPO[1]:g}); the cue keeps filling its span with whole bars")
+    p.add_argument("--instruments", metavar="LIST", help=f"instrument families, melody first, e.g. strings,piano ({', '.join(FAMILIES)})")
     p.add_argument("--intensity", type=float, metavar="X", help="0 (calm) .. 1 (intense): dynamics and note density")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--variations", type=int, metavar="K", help="write K alternatives side by side instead (variations/cueNN/)")

@@ -336,6 +336,13 @@ def create_app(studio: Studio) -> FastAPI:
         body = files("mm2music.studio").joinpath("static", name).read_bytes()
         return Response(body, media_type=f"{kind}; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/api/vocabulary")
+    def vocabulary() -> dict:
+        """The names and limits the page's forms offer (the CLI's choices and checks read the same)."""
+        from mm2music import vocab
+
+        return vocab.as_json()
+
     # projects
     @app.get("/api/projects")
     def projects() -> dict:
