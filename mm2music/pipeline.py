@@ -299,25 +299,20 @@ class CueRenderer:
 
 def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None,
                 locked: dict | None = None, previous: Path | None = None) -> tuple[dict, dict]:
-    """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync).
-    ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``); ``previous``: the folder
-    being replaced (its project goes to history)."""
-    import numpy as np
-
-    from mm2music.arrange.compose import compose
-    from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
-    from mm2music.arrange.score import build_score, piano_roll
-    from mm2music.arrange.timing import score_sync
-    from mm2music.render.mix import duck_gain, ducked_fraction
-    from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import find_soundfont, normalize_loudness, write_wav
+    """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video, stems, timeline, cue sheet:
+    :class:`~mm2music.project.outputs.SoundtrackWriter`, which every edit of the project uses too) and the project
+    files; return (files, sync). ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``);
+    ``previous``: the folder being replaced (its project goes to history)."""
+    from mm2music.arrange.compose import compose, cue_seed
+    from mm2music.project import new_project
+    from mm2music.project.outputs import SoundtrackWriter, write_cue_sheet
+    from mm2music.render.synth import find_soundfont
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
         model, tokenizer = load_music_model(config.music.checkpoint, config.music.quantize)
     hits = sorted(config.plan.hits or [])
-    sr = config.render.sample_rate
-    n = int(round(analysis.duration * sr))
+    n = int(round(analysis.duration * config.render.sample_rate))
     bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
     with CueRenderer(plan.cues, hits, n, config.render) as renderer:
         with timings.stage("generate"):
@@ -326,84 +321,19 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
                             progress=lambda m: (bar.update(1), renderer.composed(m), timings.report(f"composed cue {m.cue.index + 1}/{len(plan.cues)}")),
                             fixed={i: e.music for i, e in (locked or {}).items()})
         bar.close()
-        fps = analysis.video.fps if analysis.video else 25.0
-        midi = staging / "soundtrack.mid"
-        with timings.stage("arrange"):
-            score = build_score(music, fps, analysis.cuts, hits)
-            score.dump_midi(str(midi))
-            sync = score_sync(midi, plan.cues, analysis.cuts, hits)
+        writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings)
+        sync = writer.score()  # while the synth thread finishes the last cues
         with timings.stage("render"):
-            audio, measured = renderer.finish()
-            raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
-            audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
-            write_wav(staging / "soundtrack.wav", audio, sr)
-    files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
-    gain = 10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0
-    with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
-        exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain)
-        roll = piano_roll(score)
-        extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
-        if analysis.kind == "video" and analysis.video is not None:
-            keep = config.render.mix == "keep" and analysis.audio is not None
-            with timings.stage("mux"):
-                mixed = audio
-                if keep:
-                    duck = duck_gain(analysis.audio, n, sr, config.render.duck_db)
-                    mixed = audio * duck[:, None]
-                    extra["ducked_fraction"] = round(ducked_fraction(duck, config.render.duck_db), 3)
-                tmp = staging / ".music_for_mux.wav"
-                write_wav(tmp, mixed, sr)
-                stem = Path(analysis.source).stem
-                scored = staging / f"{stem}_scored.mp4"
-                with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
-                    muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
-                                         keep, analysis.video.has_audio, analysis.duration)
-                    write_timeline(staging / "timeline.png", analysis, plan, roll)
-                    muxing.result()
-                tmp.unlink()
-                extra["muxed"] = verify_muxed(scored, analysis.duration)
-                files["video"] = scored.name
-        else:
-            write_timeline(staging / "timeline.png", analysis, plan, roll)
-        files.update(exporting.result())
-    extra["mix"] = config.render.mix if analysis.kind == "video" else None
-    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra)
-    write_json(staging / "cue_sheet.json", sheet)
-    (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
-    files.update(cue_sheet="cue_sheet.json")
-    # --- project (issue 13): what revise / refine / --lock need to rebuild and edit the score ---
-    from mm2music.arrange.compose import cue_seed
-    from mm2music.project import new_project
-
+            raw, measured = renderer.finish()  # kept in the project for piecewise re-rendering
+            writer.audio(raw, measured)
+    sheet = writer.rest(analysis.audio)
+    # --- the project: what revise / refine / --lock need to rebuild and edit the score ---
     locked = locked or {}
     project = new_project(staging, analysis, plan, config, music,
                           [locked[i].seed if i in locked else cue_seed(config.seed, c) for i, c in enumerate(plan.cues)], raw,
                           locked=set(locked), pinned={i: e.pinned for i, e in locked.items()}, previous=previous)
-    if locked:
-        from mm2music.revise import annotate_cue_sheet
-
-        annotate_cue_sheet(staging, project)
-    return files, sync
-
-
-def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float) -> dict:
-    """The stems (scaled by the mix's normalisation ``gain``) and ``soundtrack.musicxml``, as configured."""
-    from mm2music.arrange.musicxml import write_musicxml
-    from mm2music.render.stems import write_stems
-
-    files: dict = {}
-    fmt = config.interchange.stems_format
-    # named like the output folder (output_name): --name, the input's stem, or a slug of a plain text
-    name = config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
-    if fmt != "none":
-        with timings.stage("stems"):
-            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name)
-        files["stems"] = f"stems/ ({len(stems)} stems)"
-    if config.interchange.musicxml:
-        with timings.stage("musicxml"):
-            write_musicxml(music, staging / "soundtrack.musicxml", title=Path(analysis.source).stem, hits=hits)
-        files["musicxml"] = "soundtrack.musicxml"
-    return files
+    write_cue_sheet(staging, sheet, analysis, project if locked else None)
+    return writer.files, sync
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None,

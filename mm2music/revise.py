@@ -342,70 +342,26 @@ def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: i
 
 def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     """Write every derived file of ``project`` into ``staging`` from its stored music and ``mix`` (the music
-    before normalisation): plan, MIDI, WAV, scored video, timeline, cue sheet. Returns the sync report."""
-    from mm2music.arrange.cuesheet import cue_sheet
-    from mm2music.arrange.score import build_score, piano_roll
-    from mm2music.arrange.timing import score_sync
-    from mm2music.graph.export import write_timeline
-    from mm2music.render.mix import duck_gain, ducked_fraction
-    from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import normalize_loudness, write_wav
+    before normalisation) with the full run's writer (:class:`~mm2music.project.outputs.SoundtrackWriter`):
+    plan, MIDI, WAV, stems, MusicXML, scored video, timeline, cue sheet. Returns the sync report."""
+    from mm2music.project.outputs import SoundtrackWriter, config_of, write_cue_sheet, write_json
+    from mm2music.render.synth import loudness
 
-    config = _render_config(project)
-    analysis, plan, music, hits = project.analysis, project.plan, project.music, project.hits
-    sr = config.sample_rate
-    replace_file(staging / "plan.json").write_text(json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    midi = replace_file(staging / "soundtrack.mid")
-    score = build_score(music, project.fps(), analysis.cuts, hits)
-    score.dump_midi(str(midi))
-    sync = score_sync(midi, [m.cue for m in music], analysis.cuts, hits)
-    audio, lufs = normalize_loudness(mix, sr, config.target_lufs)
-    write_wav(replace_file(staging / "soundtrack.wav"), audio, sr)
-    roll = piano_roll(score)
-    extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
-    timeline = replace_file(staging / "timeline.png")
-    if analysis.kind == "video" and analysis.video is not None:
-        envelope = project.audio_envelope()
-        keep = config.mix == "keep" and envelope is not None
-        mixed = audio
-        if keep:
-            gain = duck_gain(envelope, len(audio), sr, config.duck_db)
-            mixed = audio * gain[:, None]
-            extra["ducked_fraction"] = round(ducked_fraction(gain, config.duck_db), 3)
-        tmp = replace_file(staging / ".music_for_mux.wav")
-        write_wav(tmp, mixed, sr)
-        scored = replace_file(staging / f"{Path(analysis.source).stem}_scored.mp4")
-        with ThreadPoolExecutor(1) as pool:
-            muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
-                                 keep, analysis.video.has_audio, analysis.duration)
-            write_timeline(timeline, analysis, plan, roll)
-            muxing.result()
-        tmp.unlink()
-        extra["muxed"] = verify_muxed(scored, analysis.duration)
-    else:
-        write_timeline(timeline, analysis, plan, roll)
-    extra["mix"] = config.mix if analysis.kind == "video" else None
-    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, project.fps(), extra)
-    write_cue_sheet(project, sheet, staging)
+    config = config_of(project.config)
+    write_json(staging / "plan.json", project.plan.to_json())
+    writer = SoundtrackWriter(staging, project.analysis, project.plan, project.music, config, project.hits)
+    sync = writer.score()
+    writer.audio(mix, loudness(mix, config.render.sample_rate))
+    sheet = writer.rest(project.audio_envelope())
+    write_cue_sheet(staging, sheet, project.analysis, project)
     return sync
 
 
 def write_cue_sheet(project: Project, sheet: dict, staging: Path) -> None:
     """The cue sheet with each cue's seed, lock and pinned settings (JSON fields and Markdown lines)."""
-    from mm2music.arrange.cuesheet import cue_sheet_markdown
+    from mm2music.project.outputs import write_cue_sheet as write
 
-    lines = []
-    for n, (item, entry) in enumerate(zip(sheet["cues"], project.cues), 1):
-        item.update(seed=entry.seed, locked=entry.locked, pinned=entry.pinned)
-        if entry.pinned or entry.locked:
-            what = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entry.pinned.items())
-            lines.append(f"- cue {n}: " + ("locked" + ("; " if what else "") if entry.locked else "") + (f"pinned {what}" if what else ""))
-    sheet["project_version"] = project.version
-    replace_file(staging / "cue_sheet.json").write_text(json.dumps(sheet, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md = cue_sheet_markdown(sheet, Path(project.analysis.source).name)
-    if lines:
-        md += "\nSettings kept by revise / refine / --lock:\n" + "\n".join(lines) + "\n"
-    replace_file(staging / "cue_sheet.md").write_text(md, encoding="utf-8")
+    write(staging, sheet, project.analysis, project)
 
 
 def annotate_cue_sheet(folder: Path, project: Project) -> None:

@@ -301,3 +301,34 @@ def test_a_real_write_limit_during_revise_is_one_line(project):
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("error: cannot write the new version of the project")
     assert digest(project) == before and hidden(project.parent) == []
+
+
+# --- one writer of the outputs ---------------------------------------------------------------------------
+
+
+def test_revise_writes_the_stems_and_musicxml_again(capfd, tmp_path, tiny_checkpoint, three_shots):
+    """The full run's writer writes every edit's outputs: the stems and the MusicXML follow the revised cue (they
+    were left as the previous version's), and history keeps the previous ones untouched."""
+    import numpy as np
+
+    from mm2music.render.synth import read_wav
+
+    code = cli.main(["--video", str(three_shots), "--checkpoint", str(tiny_checkpoint), "--config", "debug", "--out", str(tmp_path),
+                     "--name", "film", "-q", "--set", "plan.scene_similarity=1", "--stems-format", "default",
+                     "--set", "interchange.musicxml=true"])
+    assert code == 0, capfd.readouterr().err
+    folder = tmp_path / "film"
+    stems = sorted(p.name for p in (folder / "stems").iterdir())
+    before = {name: (folder / "stems" / name).read_bytes() for name in stems}
+    xml = (folder / "soundtrack.musicxml").read_bytes()
+    code, _, err = run_cli(capfd, "revise", folder, "--cue", "2", "--instruments", "brass,piano", "-q")
+    assert code == 0, err
+    old = folder / "history/001"
+    assert {name: (old / "stems" / name).read_bytes() for name in stems} == before  # history untouched
+    assert (old / "soundtrack.musicxml").read_bytes() == xml
+    after = sorted(p.name for p in (folder / "stems").iterdir())
+    assert after and any("brass" in name or "trumpet" in name or "horn" in name or "trombone" in name for name in after), after
+    mixed = sum(read_wav(folder / "stems" / name).astype(np.float64) for name in after)
+    wav = read_wav(folder / "soundtrack.wav").astype(np.float64)
+    assert np.corrcoef(mixed.ravel(), wav.ravel())[0, 1] > 0.9  # the stems add up to the revised soundtrack
+    assert (folder / "soundtrack.musicxml").read_bytes() != xml
