@@ -156,6 +156,8 @@ def check_settings(config: Config, music: bool = True) -> Config:
     if em.text_temperature is not None:
         _finite(em.text_temperature, "emotion.text_temperature", "give a value above 0", 0, 100, low_open=True)
     check_seed(config.seed)
+    _finite(config.output.keep_versions, "output.keep_versions", "give how many earlier versions to keep, 0 or more, e.g. 20",
+            0, 1_000_000)
     if music:
         check_checkpoint(mu.checkpoint)
         check_soundfont(r.soundfont)

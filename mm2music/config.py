@@ -111,6 +111,7 @@ class OutputConfig:
     out_dir: str = "out"
     name: str | None = None  # output folder name; default: the video's stem or a slug of the text
     overwrite: bool = False
+    keep_versions: int = 20  # earlier versions of a project kept in history/ (revise --undo); the oldest go first
 
 
 @dataclass

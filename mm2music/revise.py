@@ -357,6 +357,13 @@ def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     return sync
 
 
+def kept_versions(project: Project) -> int:
+    """How many earlier versions the project's history keeps (``output.keep_versions`` of its config)."""
+    from mm2music.project.outputs import config_of
+
+    return config_of(project.config).output.keep_versions
+
+
 def write_cue_sheet(project: Project, sheet: dict, staging: Path) -> None:
     """The cue sheet with each cue's seed, lock and pinned settings (JSON fields and Markdown lines)."""
     from mm2music.project.outputs import write_cue_sheet as write
@@ -399,7 +406,7 @@ def commit_cues(project: Project, changed: dict[int, CueEntry], synths: dict | N
         start, segment = render_span(project.music, i, project.hits, len(mix), config, synths.pop(i, None))
         mix = splice(mix, start, segment, round(project.music[i].cue.start * config.sample_rate), config.sample_rate)
     project.version += 1
-    with next_version(project.folder) as staging:
+    with next_version(project.folder, keep=kept_versions(project)) as staging:
         project.write(staging, set(changed))
         save_mix(staging, mix)
         write_outputs(project, mix, staging)
@@ -527,7 +534,7 @@ def set_locked(folder: str | Path, cue: int, locked: bool = True) -> Revision:
         i = project.cue_index(cue)
         project.cues[i].locked = locked
         project.version += 1
-        with next_version(project.folder) as staging:
+        with next_version(project.folder, keep=kept_versions(project)) as staging:
             project.write(staging, set())
             write_cue_sheet(project, json.loads((staging / "cue_sheet.json").read_text(encoding="utf-8")), staging)
     return Revision(project.folder, [cue], project.version)

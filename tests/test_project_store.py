@@ -332,3 +332,25 @@ def test_revise_writes_the_stems_and_musicxml_again(capfd, tmp_path, tiny_checkp
     wav = read_wav(folder / "soundtrack.wav").astype(np.float64)
     assert np.corrcoef(mixed.ravel(), wav.ravel())[0, 1] > 0.9  # the stems add up to the revised soundtrack
     assert (folder / "soundtrack.musicxml").read_bytes() != xml
+
+
+def test_history_keeps_the_newest_versions_and_reports_their_sizes(capfd, tmp_path, tiny_checkpoint, three_shots):
+    code = cli.main(["--video", str(three_shots), "--checkpoint", str(tiny_checkpoint), "--config", "debug", "--out", str(tmp_path),
+                     "--name", "film", "-q", "--set", "plan.scene_similarity=1", "--set", "output.keep_versions=2"])
+    assert code == 0, capfd.readouterr().err
+    folder = tmp_path / "film"
+    for cue in (1, 2, 3):
+        assert run_cli(capfd, "revise", folder, "--cue", cue, "-q")[0] == 0
+    assert sorted(p.name for p in (folder / "history").iterdir()) == ["002", "003"]  # version 1 went first
+    code, out, err = run_cli(capfd, "revise", folder, "--history")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("current      version   4") and lines[1].startswith("history/003  version   3")
+    assert lines[2].startswith("history/002  version   2") and "its own" in lines[1]
+    assert lines[-1].startswith("2 earlier versions kept; ") and lines[-1].endswith(" MB on disk in all")
+    assert run_cli(capfd, "revise", folder, "--undo", "-q")[0] == 0 and version(folder) == 3
+    assert run_cli(capfd, "revise", folder, "--undo", "-q")[0] == 0 and version(folder) == 2
+    code, _, err = run_cli(capfd, "revise", folder, "--undo", "-q")
+    assert code == 1 and "no earlier version" in err
+    code, _, err = run_cli(capfd, "--text", "calm", "--analyze-only", "--set", "output.keep_versions=-1", "--out", tmp_path, "-q")
+    assert code == 1 and "output.keep_versions -1 is out of range" in err

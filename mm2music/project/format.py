@@ -310,7 +310,7 @@ def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: li
                       sorted(config.plan.hits or []), analysis.kind != "video", 1, tuple(plan.notes))
     project.write(staging)
     if previous is not None and is_project(previous):  # a re-run of a project keeps its history: undo goes back
-        carry_history(previous, staging)
+        carry_history(previous, staging, config.output.keep_versions)
     if raw_audio is not None:
         save_mix(staging, raw_audio)
     return project

@@ -119,27 +119,31 @@ def history_versions(folder: Path) -> list[Path]:
     return sorted((p for p in h.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)) if h.is_dir() else []
 
 
-def carry_history(previous: Path, staging: Path) -> None:
-    """Put ``previous`` (the version being replaced) and its history into ``staging``'s history, newest last."""
+def carry_history(previous: Path, staging: Path, keep: int | None = None) -> None:
+    """Put ``previous`` (the version being replaced) and its history into ``staging``'s history, newest last,
+    keeping the newest ``keep`` versions (all if None; numbers go on counting, so ``001`` may be gone)."""
     versions = history_versions(previous)
     number = int(versions[-1].name) + 1 if versions else 1
-    link_tree(previous, staging / HISTORY / f"{number:03d}", skip=lambda rel: rel.startswith(HISTORY + "/"))
-    for v in versions:
-        link_tree(v, staging / HISTORY / v.name)
+    entries = [(v, v.name, lambda rel: False) for v in versions]
+    entries.append((previous, f"{number:03d}", lambda rel: rel.startswith(HISTORY + "/")))  # the version being replaced
+    if keep is not None:
+        entries = entries[max(0, len(entries) - keep):]
+    for src, name, skip in entries:
+        link_tree(src, staging / HISTORY / name, skip=skip)
 
 
 @contextmanager
-def next_version(folder: Path, keep_history: bool = True) -> Iterator[Path]:
+def next_version(folder: Path, keep_history: bool = True, keep: int | None = None) -> Iterator[Path]:
     """Yield a staging folder holding the current version (hard links); what the block writes there replaces
     files (write new files, never edit a linked one in place: :func:`replace_file`). When the block succeeds
     the current version goes to ``history/NNN/`` (if ``keep_history``) and the staging folder takes the
     project's place in one atomic swap; when it fails, the project is left exactly as it was. Call it inside
-    :func:`locked`."""
+    :func:`locked`. ``keep``: how many earlier versions history keeps (the project's ``output.keep_versions``)."""
     folder = Path(folder)
     with _staged(folder) as staging:
         link_tree(folder, staging, skip=lambda rel: rel.startswith(HISTORY + "/") if keep_history else False)
         if keep_history:
-            carry_history(folder, staging)
+            carry_history(folder, staging, keep)
         yield staging
 
 
