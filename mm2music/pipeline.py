@@ -162,6 +162,7 @@ def analyze_text(inputs: Inputs, config: Config, timings: Timings | None = None)
     analysis = _text_analysis(inputs, config)
     if config.interchange.cuts_from:  # a temp-track timeline: the edit's shots and length
         analysis = with_edit_list(analysis, read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate))
+        check_duration(analysis.duration, f"the edit list '{Path(config.interchange.cuts_from).name}'")
     with timings.stage("emotion"):
         emotions = scene_emotions(analysis.scenes, None, analysis.segments, None, config)
     return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions)})

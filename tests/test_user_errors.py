@@ -88,3 +88,24 @@ def test_a_config_over_weights_saved_without_one_is_checked_by_the_probe(capfd, 
     assert_one_line_error(code, err, f"n_head is 4 in '{bad / 'config.json'}' but the weights were saved with 2; "
                                      "restore the checkpoint's own config.json")
     assert not (tmp_path / "out").exists()
+
+
+EDL_HEAD = "TITLE: test\nFCM: NON-DROP FRAME\n\n"
+
+
+@pytest.mark.parametrize("events, message", [
+    (["001  AX       V     C        00:00:00:00 90:00:00:00 01:00:00:00 91:00:00:00"],
+     "the edit list 'cuts.edl' lasts 324000 s, longer than the 10800 s (3 h) mm2music scores"),
+    (["001  AX       V     C        00:00:00:00 00:00:00:05 01:00:00:00 01:00:00:05"],
+     "the edit list 'cuts.edl' lasts 0.20 s, too short for a bar of music; the minimum is 1 s"),
+    (["001  AX       V     C        00:00:00:00 00:00:05:00 01:00:00:00 01:00:05:00",
+      "002  AX       V     C        00:00:10:00 00:00:05:00 01:00:10:00 01:00:05:00"],
+     "event 002 of the edit list 'cuts.edl' ends before it starts (-5 s long)"),
+])
+def test_a_text_scored_on_an_edit_list_keeps_the_limits(capfd, tmp_path, events, message):
+    edl = tmp_path / "cuts.edl"
+    edl.write_text(EDL_HEAD + "\n".join(events) + "\n")
+    code, _, err = run_cli(capfd, "--text", "calm lake", "--cuts-from", edl, "--edl-rate", "25", "--analyze-only",
+                           "--out", tmp_path / "out", *FAST)
+    assert_one_line_error(code, err, message)
+    assert not (tmp_path / "out").exists()

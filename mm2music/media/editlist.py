@@ -92,6 +92,11 @@ def _edit_list(timeline, path: Path, fmt: str, video_fps: float | None, video_du
         log.info("%s has %d video tracks; the cuts come from the first", path.name, len(tracks))
     track = tracks[0]
     items = [c for c in track if not isinstance(c, otio.schema.Transition)]
+    for n, item in enumerate(items, 1):
+        if item.duration().value <= 0:  # an event whose out point precedes its in point: the cuts would run backwards
+            name = f"event {item.name}" if item.name else f"item {n}"
+            raise MediaError(f"{name} of the edit list '{path.name}' ends before it starts ({item.duration().to_seconds():g} s long); "
+                             "fix its in and out points in the editor and export it again")
     rate = float(items[0].range_in_parent().duration.rate)
     duration = track.duration().to_seconds()
     fps = video_fps or rate
