@@ -16,6 +16,8 @@ import pytest
 from mm2music import cli
 from mm2music.project import load_project
 from tests.conftest import REPO
+from tests.test_revise import project, scored  # noqa: F401  (fixtures: a scored three-cue project and a copy of it)
+from tests.test_safety import hold_lock
 
 CLI = [sys.executable, str(REPO / "run_pipeline.py")]
 
@@ -46,22 +48,6 @@ sys.exit(code)
 """
 
 
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory, tiny_checkpoint, three_shots):
-    out = tmp_path_factory.mktemp("scored")
-    code = cli.main(["--video", str(three_shots), "--checkpoint", str(tiny_checkpoint), "--config", "debug", "--out", str(out),
-                     "--name", "film", "-q", "--set", "plan.scene_similarity=1"])
-    assert code == 0
-    return out / "film"
-
-
-@pytest.fixture
-def project(scored, tmp_path):
-    folder = tmp_path / "film"
-    shutil.copytree(scored, folder)
-    return folder
-
-
 def hidden(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
@@ -74,15 +60,6 @@ def run_cli(capfd, *argv):
     code = cli.main([str(a) for a in argv])
     out, err = capfd.readouterr()
     return code, out, err
-
-
-def hold_lock(path):
-    """A real second process holding an mm2music lock file (as a running mm2music would) until killed."""
-    code = ("import sys, time; from pathlib import Path; from mm2music.output import FolderLock; "
-            "FolderLock(Path(sys.argv[1]), 'x', 'y').acquire(); print('held', flush=True); time.sleep(120)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, cwd=REPO)
-    assert proc.stdout.readline().strip() == "held"
-    return proc
 
 
 # --- one writer at a time -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 from mm2music import cli
 from tests.test_cli import assert_one_line_error
+from tests.test_revise import scored  # noqa: F401  (fixture: a scored three-cue project)
 
 FAST = ["--config", "debug", "--encoder", "affect", "-q"]
 
@@ -15,14 +16,6 @@ def run_cli(capfd, *argv):
     code = cli.main([str(a) for a in argv])
     out, err = capfd.readouterr()
     return code, out, err
-
-
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory, tiny_checkpoint, three_shots):
-    out = tmp_path_factory.mktemp("scored")
-    assert cli.main(["--video", str(three_shots), "--checkpoint", str(tiny_checkpoint), "--config", "debug", "--out", str(out),
-                     "--name", "film", "-q", "--set", "plan.scene_similarity=1"]) == 0
-    return out / "film"
 
 
 def test_an_edit_list_that_is_a_pipe_is_called_a_pipe(capfd, tmp_path):
