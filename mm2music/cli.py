@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
-
-# Environment for the libraries underneath: never reach for a model hub, keep native logs down.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+from mm2music.recipes import offline_environment
 
 log = logging.getLogger("mm2music")
 
@@ -304,6 +297,7 @@ def run_recipe(name: str, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    offline_environment()  # set when a command runs, not when the module is imported
     if argv and argv[0] in SUBCOMMANDS:
         return run_recipe(argv[0], argv[1:])
     return main_score(argv)

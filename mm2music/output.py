@@ -15,6 +15,7 @@ import fcntl
 import glob
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -57,6 +58,23 @@ def write_error(exc: OSError, where: Path) -> OutputError:
     reason = exc.strerror or type(exc).__name__
     fix = "free some space or pass --out on another disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "pass --out with a writable folder"
     return OutputError(f"cannot write the output in '{where}' ({reason}); {fix}; nothing was written")
+
+
+# --- names ------------------------------------------------------------------------------------------
+
+
+def slug(text: str, words: int = 6, limit: int = 40) -> str:
+    """A short, filesystem-safe name from a text: 'A joyful wedding!' -> 'a-joyful-wedding'."""
+    tokens = re.findall(r"[a-z0-9]+", text.lower())[:words]
+    return "-".join(tokens)[:limit].strip("-") or "text"
+
+
+def safe_name(name: str) -> str:
+    """Refuse names that would escape the output directory."""
+    cleaned = name.strip()
+    if not cleaned or cleaned in (".", "..") or "/" in cleaned or "\\" in cleaned or "\0" in cleaned:
+        raise OutputError(f"output name {name!r} is not a plain folder name; pass --name with letters, digits, '-' or '_'")
+    return cleaned
 
 
 # --- locks --------------------------------------------------------------------------------------------

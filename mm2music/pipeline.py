@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from mm2music.checks import MAX_CAPTION_SCENES, check_duration, check_hits, check_settings
 from mm2music.config import Config, RenderConfig
 from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
-from mm2music.errors import MediaError, OutputError
+from mm2music.errors import MediaError
 from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
 from mm2music.media.audio import read_audio_envelope
@@ -30,7 +29,7 @@ from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
-from mm2music.output import claimed_output
+from mm2music.output import claimed_output, safe_name, slug
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -196,20 +195,6 @@ def analyze(inputs: Inputs, config: Config, timings: Timings | None = None, prog
 # --- output -------------------------------------------------------------------------------------------
 
 
-def slug(text: str, words: int = 6, limit: int = 40) -> str:
-    """A short, filesystem-safe name from a text: 'A joyful wedding!' -> 'a-joyful-wedding'."""
-    tokens = re.findall(r"[a-z0-9]+", text.lower())[:words]
-    return "-".join(tokens)[:limit].strip("-") or "text"
-
-
-def safe_name(name: str) -> str:
-    """Refuse names that would escape the output directory."""
-    cleaned = name.strip()
-    if not cleaned or cleaned in (".", "..") or "/" in cleaned or "\\" in cleaned or "\0" in cleaned:
-        raise OutputError(f"output name {name!r} is not a plain folder name; pass --name with letters, digits, '-' or '_'")
-    return cleaned
-
-
 def output_name(inputs: Inputs, config: Config) -> str:
     if config.output.name:
         return safe_name(config.output.name)
@@ -238,25 +223,12 @@ class Result:
 
 # --- music ------------------------------------------------------------------------------------------
 
-_MODEL_CACHE: dict = {}
-
-
 def load_music_model(checkpoint: str | None, quantize: str = "int8"):
-    """The decoder (ready to sample, see :func:`~mm2music.music.model.for_inference`) and its tokenizer,
-    loaded once per process."""
-    from mm2music.errors import CheckpointError
-    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-    from mm2music.music.model import for_inference
+    """The decoder ready to sample and its tokenizer (:func:`mm2music.music.checkpoint.load_music_model`: once
+    per process, again when the checkpoint's files change); imported when music is written, not before."""
+    from mm2music.music.checkpoint import load_music_model as load
 
-    key = (checkpoint or "<shipped>", quantize)
-    if key not in _MODEL_CACHE:
-        path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-        if not path.exists():
-            raise CheckpointError(f"music checkpoint '{path}' does not exist; pass --checkpoint DIR with a trained checkpoint "
-                                  "(python run_pipeline.py train --config configs/train/music21.yaml makes one) or use --analyze-only")
-        model, tokenizer, _ = load_checkpoint(path)
-        _MODEL_CACHE[key] = (for_inference(model, quantize), tokenizer)
-    return _MODEL_CACHE[key]
+    return load(checkpoint, quantize)
 
 
 class CueRenderer:

@@ -244,8 +244,7 @@ def _render_config(project: Project) -> RenderConfig:
 
 def load_model(project: Project):
     """The project's decoder; a warning if its checkpoint changed since the project was scored."""
-    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
-    from mm2music.pipeline import load_music_model
+    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT, load_music_model
 
     config = _music_config(project)
     model, tokenizer = load_music_model(project.checkpoint.get("path"), config.quantize)

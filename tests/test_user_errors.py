@@ -102,3 +102,19 @@ def test_a_text_scored_on_an_edit_list_keeps_the_limits(capfd, tmp_path, events,
                            "--out", tmp_path / "out", *FAST)
     assert_one_line_error(code, err, message)
     assert not (tmp_path / "out").exists()
+
+
+def test_importing_the_cli_changes_no_environment():
+    """The library's offline settings are applied when a command runs, not when a module is imported."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import os; before = dict(os.environ); import mm2music.cli, mm2music.pipeline, mm2music.revise; "
+            "changed = sorted(k for k in os.environ if os.environ.get(k) != before.get(k)); print(changed); "
+            "mm2music.cli.offline_environment(); print(os.environ['HF_HUB_OFFLINE'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM",
+                                                           "OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True).stdout
+    assert out.splitlines() == ["[]", "1"]

@@ -204,3 +204,37 @@ def _check_probe(model: MusicTransformer, directory: Path) -> None:
         what = (f"{differ[0]} is {current[differ[0]]!r} in '{directory / CONFIG}' but the weights were saved with {saved[differ[0]]!r}"
                 if differ else f"the model in '{directory / CONFIG}' does not compute what its weights did (probe off by {drift:.3g})")
         raise CheckpointError(f"{what}; restore the checkpoint's own {CONFIG}")
+
+
+_DECODERS: dict = {}  # (folder, quantize) -> (files' signature, (model, tokenizer))
+
+
+def _signature(folder: Path) -> tuple:
+    """What identifies a checkpoint's content cheaply: each file's size and modification time."""
+    out = []
+    for name in (WEIGHTS, CONFIG, TOKENIZER, PROBE):
+        try:
+            st = (folder / name).stat()
+            out.append((name, st.st_size, st.st_mtime_ns, st.st_ino))
+        except OSError:
+            out.append((name, None))
+    return tuple(out)
+
+
+def load_music_model(checkpoint: str | Path | None, quantize: str = "int8"):
+    """The decoder (ready to sample, see :func:`~mm2music.music.model.for_inference`) and its tokenizer, loaded
+    once per process and again only when the checkpoint's files change (one retrained in place while the
+    studio runs is not served from memory)."""
+    from mm2music.music.model import for_inference
+
+    path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    if not path.exists():
+        raise CheckpointError(f"music checkpoint '{path}' does not exist; pass --checkpoint DIR with a trained checkpoint "
+                              "(python run_pipeline.py train --config configs/train/music21.yaml makes one) or use --analyze-only")
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    key, signature = (str(path.resolve()), quantize), _signature(folder)
+    cached = _DECODERS.get(key)
+    if cached is None or cached[0] != signature:
+        model, tokenizer, _ = load_checkpoint(path)
+        _DECODERS[key] = (signature, (for_inference(model, quantize), tokenizer))
+    return _DECODERS[key][1]

@@ -49,7 +49,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def output_stem(analysis: Analysis, config: Config) -> str:
     """What stems are named after: the output folder's name (``--name``, the input's stem or a text's slug)."""
-    from mm2music.pipeline import slug
+    from mm2music.output import slug
 
     return config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
 
