@@ -98,3 +98,23 @@ def test_an_upload_to_a_full_disk_is_one_clean_error(studio):
     assert body["error"].startswith("cannot store the upload 'a.srt'") and "No space left on device" in body["error"]
     assert "\n" not in body["error"]
     assert not folder.exists()  # nothing left behind
+
+
+def test_a_studio_edit_while_another_run_holds_the_project_fails_in_one_line(studio, scored):
+    """A revise from the page while a CLI revise (here: a real process holding the project's lock) is writing the
+    project: the job fails with the CLI's one line and the project is unchanged."""
+    from tests.test_safety import hold_lock
+
+    base, st = studio
+    before = json.loads((scored / "project.json").read_text())
+    holder = hold_lock(scored.parent / ".film.lock")
+    try:
+        status, job = call(base, "POST", "/api/projects/film/cues/1/revise", {"tempo": 100})
+        assert status == 200
+        done = wait_job(base, job)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done["state"] == "failed" and "\n" not in done["error"]
+    assert done["error"].startswith(f"project '{scored}' is in use by another mm2music run (pid {holder.pid} on ")
+    assert json.loads((scored / "project.json").read_text()) == before
