@@ -8,7 +8,12 @@ slider that was shown and not yet answered.
 
 Safety: the server listens on 127.0.0.1 unless told otherwise; project names are plain folder names checked
 against a pattern; uploads stream, size-limited, into ``<out>/<name>/source/`` and nowhere else; files are
-served only from inside a project folder under ``--out`` (paths resolved and checked, hidden files refused).
+served only from inside a project folder under ``--out`` (paths resolved and checked, hidden files refused; a
+project name that is a link is no project). A project is read through its format
+(:func:`mm2music.project.read_index`) and changed only by jobs that hold its lock, as the CLI's edits do.
+
+The routes are one router per resource (the page, projects, a cue's edits, the refine slider, jobs), each
+built over the :class:`Studio` by a ``_*_routes`` function and included by :func:`create_app`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -323,12 +328,20 @@ def create_app(studio: Studio) -> FastAPI:
         status = {NotFound: 404, Busy: 409, TooLarge: 413, NoSpace: 507}.get(type(exc), 400)
         return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
 
-    # the page
-    @app.get("/")
+    for routes in (_page_routes, _project_routes, _edit_routes, _refine_routes, _job_routes):  # one router per resource
+        app.include_router(routes(studio))
+    return app
+
+
+def _page_routes(studio: Studio) -> APIRouter:
+    """The page and its static files, and the vocabulary its forms offer."""
+    router = APIRouter()
+
+    @router.get("/")
     def index() -> Response:
         return static("index.html")
 
-    @app.get("/static/{name}")
+    @router.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in STATIC:
             raise NotFound(f"no static file {name!r}")
@@ -336,15 +349,21 @@ def create_app(studio: Studio) -> FastAPI:
         body = files("mm2music.studio").joinpath("static", name).read_bytes()
         return Response(body, media_type=f"{kind}; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
-    @app.get("/api/vocabulary")
+    @router.get("/api/vocabulary")
     def vocabulary() -> dict:
         """The names and limits the page's forms offer (the CLI's choices and checks read the same)."""
         from mm2music import vocab
 
         return vocab.as_json()
 
-    # projects
-    @app.get("/api/projects")
+    return router
+
+
+def _project_routes(studio: Studio) -> APIRouter:
+    """Projects: the listing, a project's page and files, uploads, scoring and re-scoring with other hit points."""
+    router = APIRouter()
+
+    @router.get("/api/projects")
     def projects() -> dict:
         items = [project_summary(p) for p in sorted(studio.out.iterdir())
                  if NAME_RE.fullmatch(p.name) and not p.is_symlink() and p.is_dir()]
@@ -354,7 +373,7 @@ def create_app(studio: Studio) -> FastAPI:
         items.sort(key=lambda x: -x["mtime"])
         return {"out": str(studio.out), "projects": items}
 
-    @app.get("/api/projects/{name}")
+    @router.get("/api/projects/{name}")
     def project(name: str) -> dict:
         detail = project_detail(studio.project_folder(name))
         job = studio.jobs.active(name)
@@ -363,17 +382,17 @@ def create_app(studio: Studio) -> FastAPI:
                             for (p, cue), (_, previews) in studio.refines.items() if p == name and previews}
         return detail
 
-    @app.get("/api/projects/{name}/notes")
+    @router.get("/api/projects/{name}/notes")
     def notes(name: str) -> dict:
         return piano_roll(studio.project_folder(name))
 
-    @app.get("/api/projects/{name}/files/{rel:path}")
+    @router.get("/api/projects/{name}/files/{rel:path}")
     def project_file(name: str, rel: str) -> Response:
         path = studio.file(name, rel)
         return FileResponse(path, headers={"Cache-Control": "no-store"}, filename=path.name if path.suffix != ".mp4" and
                             path.suffix != ".wav" else None)
 
-    @app.put("/api/projects/{name}/upload/{filename}")
+    @router.put("/api/projects/{name}/upload/{filename}")
     async def upload(name: str, filename: str, request: Request) -> dict:
         folder = studio.folder(name)
         base = studio.source_name(filename, VIDEO_EXTS + CAPTION_EXTS + TEXT_EXTS)
@@ -407,7 +426,7 @@ def create_app(studio: Studio) -> FastAPI:
             raise
         return {"file": base, "bytes": size}
 
-    @app.post("/api/projects/{name}/score")
+    @router.post("/api/projects/{name}/score")
     def score(name: str, body: ScoreBody) -> dict:
         folder = studio.folder(name)
         if folder.exists() and not _only_sources(folder):
@@ -460,7 +479,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "score", work)
 
-    @app.post("/api/projects/{name}/hits")
+    @router.post("/api/projects/{name}/hits")
     def hits(name: str, body: HitsBody) -> dict:
         folder = studio.project_folder(name)
 
@@ -469,7 +488,14 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "rescore", work)
 
-    @app.post("/api/projects/{name}/cues/{cue}/revise")
+    return router
+
+
+def _edit_routes(studio: Studio) -> APIRouter:
+    """Edits of one cue through the revise engine: write it again, variations, pick, lock; and undo."""
+    router = APIRouter()
+
+    @router.post("/api/projects/{name}/cues/{cue}/revise")
     def revise_cue(name: str, cue: int, body: ReviseBody) -> dict:
         from mm2music import revise
 
@@ -485,7 +511,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "revise", work)
 
-    @app.post("/api/projects/{name}/cues/{cue}/variations")
+    @router.post("/api/projects/{name}/cues/{cue}/variations")
     def variations(name: str, cue: int, body: CountBody) -> dict:
         from mm2music import revise
 
@@ -498,29 +524,35 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "variations", work)
 
-    @app.post("/api/projects/{name}/cues/{cue}/pick")
+    @router.post("/api/projects/{name}/cues/{cue}/pick")
     def pick(name: str, cue: int, body: PickBody) -> dict:
         from mm2music import revise
 
         folder = studio.project_folder(name)
         return _submit(studio, name, "pick", lambda report: {"version": revise.pick(folder, cue, body.j).version})
 
-    @app.post("/api/projects/{name}/cues/{cue}/lock")
+    @router.post("/api/projects/{name}/cues/{cue}/lock")
     def lock(name: str, cue: int, body: LockBody) -> dict:
         from mm2music import revise
 
         folder = studio.project_folder(name)
         return _submit(studio, name, "lock", lambda report: {"version": revise.set_locked(folder, cue, body.locked).version})
 
-    @app.post("/api/projects/{name}/undo")
+    @router.post("/api/projects/{name}/undo")
     def undo(name: str) -> dict:
         from mm2music import project as project_mod
 
         folder = studio.project_folder(name)
         return _submit(studio, name, "undo", lambda report: {"left": project_mod.undo(folder)})
 
-    # the refine slider: sessions live in the server between a round and the pick
-    @app.post("/api/projects/{name}/cues/{cue}/refine/round")
+    return router
+
+
+def _refine_routes(studio: Studio) -> APIRouter:
+    """The refine slider: sessions live in the server between a round and the pick."""
+    router = APIRouter()
+
+    @router.post("/api/projects/{name}/cues/{cue}/refine/round")
     def refine_round(name: str, cue: int, body: CountBody) -> dict:
         from mm2music.refine.session import RefineSession
 
@@ -538,7 +570,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "refine-round", work, keep_refines=True)
 
-    @app.post("/api/projects/{name}/cues/{cue}/refine/choose")
+    @router.post("/api/projects/{name}/cues/{cue}/refine/choose")
     def refine_choose(name: str, cue: int, body: PickBody) -> dict:
         studio.project_folder(name)
         session, previews = studio.refines.get((name, cue), (None, None))
@@ -554,7 +586,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "refine-choose", work, keep_refines=True)
 
-    @app.post("/api/projects/{name}/cues/{cue}/refine/apply")
+    @router.post("/api/projects/{name}/cues/{cue}/refine/apply")
     def refine_apply(name: str, cue: int) -> dict:
         from mm2music.refine.session import RefineSession
 
@@ -569,12 +601,18 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "refine-apply", work)
 
-    # jobs
-    @app.get("/api/jobs/{job_id}")
+    return router
+
+
+def _job_routes(studio: Studio) -> APIRouter:
+    """Jobs: their state, and their progress as server-sent events."""
+    router = APIRouter()
+
+    @router.get("/api/jobs/{job_id}")
     def job(job_id: int) -> dict:
         return _job(studio, job_id).to_json()
 
-    @app.get("/api/jobs/{job_id}/events")
+    @router.get("/api/jobs/{job_id}/events")
     async def events(job_id: int) -> StreamingResponse:
         job = _job(studio, job_id)
 
@@ -593,7 +631,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-    return app
+    return router
 
 
 def _previews_json(folder: Path, previews) -> list[dict]:
