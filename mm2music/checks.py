@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mm2music.config import Config
 from mm2music.errors import CheckpointError, ConfigError, MediaError, RenderError
+from mm2music.vocab import DETECTORS, ENCODERS, FAMILIES, METERS, MIXES, QUANTIZE, TEMPO_FLAG
 
 MIN_DURATION_S = 1.0  # shorter than this there is no room for one bar of music (4/4 at the 320 BPM ceiling is 0.75 s)
 MAX_DURATION_S = 3 * 3600.0  # the longest input scored (a feature film); longer runs would plan and generate for hours
@@ -20,7 +21,6 @@ MAX_TEXT_BYTES = 1_000_000  # --text / --text-file
 MAX_CAPTION_BYTES = 20_000_000  # --captions file size
 MAX_CAPTION_CUES = 20_000  # a feature film's subtitles hold 1,500-2,500
 MAX_CAPTION_SCENES = 150  # caption blocks beyond this are grouped into scenes (~1 a minute for a 2-hour film), so planning stays near-linear
-METERS = ("4/4", "3/4", "6/8", "2/4")
 SAMPLE_RATES = (8000, 96000)
 
 
@@ -33,6 +33,11 @@ def _finite(value: float, what: str, fix: str, low: float | None = None, high: f
         bad = value > high
     if bad:
         raise ConfigError(f"{what} {value!r} is out of range; {fix}")
+
+
+def _one_of(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{what} {value!r} is not known; choose {', '.join(allowed[:-1])} or {allowed[-1]}")
 
 
 def check_duration(seconds: float, what: str) -> None:
@@ -58,6 +63,12 @@ def normalized_hits(hits: list[float] | None) -> list[float] | None:
         if not math.isfinite(h) or h < 0:
             raise ConfigError(f"--hits value {h!r} is not a time in seconds; give moments like 12.5,31.0 (0 or more)")
     return sorted(set(hits))  # a hit given twice is one hit
+
+
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """A seed is a whole number from 0 to 2**32 - 1 (what numpy and torch accept)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"{flag} {seed} is out of range; give a whole number from 0 to {2**32 - 1}")
 
 
 def check_soundfont(path: str | None) -> Path:
@@ -89,7 +100,6 @@ def check_checkpoint(path: str | None) -> None:
 def check_settings(config: Config, music: bool = True) -> Config:
     """Validate every user-settable value of ``config``; return it normalised (hits sorted and unique,
     instrument families in lower case). ``music``: also the checkpoint and the soundfont (not for analysis only)."""
-    from mm2music.graph.cues import FAMILIES
     from mm2music.key import Key
 
     m, c, p, mu, r, e, em = config.media, config.cuts, config.plan, config.music, config.render, config.encoder, config.emotion
@@ -98,8 +108,7 @@ def check_settings(config: Config, music: bool = True) -> Config:
     _finite(m.chunk_frames, "media.chunk_frames", "give 1 or more, e.g. 48", 1, 10_000)
     _finite(m.audio_sample_rate, "media.audio_sample_rate", "give a rate in Hz, e.g. 16000", *SAMPLE_RATES)
     _finite(m.audio_hop_s, "media.audio_hop_s", "give seconds above 0, e.g. 0.05", 0, 10, low_open=True)
-    if c.detector not in ("mm2music", "pyscenedetect"):
-        raise ConfigError(f"cuts.detector {c.detector!r} is not known; choose mm2music or pyscenedetect")
+    _one_of(c.detector, DETECTORS, "cuts.detector")
     _finite(c.threshold, "cuts.threshold", "give a score between 0 and 1, e.g. 0.3", 0, 1)
     _finite(c.min_scene_s, "cuts.min_scene_s", "give seconds from 0, e.g. 0.4", 0, 3600)
     _finite(config.text.duration, "--duration", f"give seconds between {MIN_DURATION_S:g} and {MAX_DURATION_S:g}",
@@ -114,7 +123,7 @@ def check_settings(config: Config, music: bool = True) -> Config:
     if p.intensity is not None:
         _finite(p.intensity, "plan.intensity", "give 0-1, e.g. 0.3 for a quiet score", 0, 1)
     if p.tempo is not None:
-        _finite(p.tempo, "--tempo", "give beats per minute between 24 and 264", 24, 264)
+        _finite(p.tempo, "--tempo", f"give beats per minute between {TEMPO_FLAG[0]:g} and {TEMPO_FLAG[1]:g}", *TEMPO_FLAG)
     instruments = [f.strip().lower() for f in p.instruments] if p.instruments else p.instruments
     for f in instruments or []:
         if f not in FAMILIES:
@@ -132,15 +141,12 @@ def check_settings(config: Config, music: bool = True) -> Config:
     _finite(mu.temperature, "music.temperature", "give a value above 0, e.g. 1.0", 0, 10, low_open=True)
     _finite(mu.top_p, "music.top_p", "give a value in (0, 1], e.g. 0.95", 0, 1, low_open=True)
     _finite(mu.key_guidance, "music.key_guidance", "give 0 or more", 0, 100)
-    if mu.quantize not in ("int8", "none"):
-        raise ConfigError(f"music.quantize {mu.quantize!r} is not known; choose int8 or none")
+    _one_of(mu.quantize, QUANTIZE, "music.quantize")
     _finite(r.sample_rate, "render.sample_rate", "give a rate in Hz, e.g. 44100", *SAMPLE_RATES)
     _finite(r.target_lufs, "render.target_lufs", "give a loudness between -70 and 0 LUFS, e.g. -16", -70, 0)
     _finite(r.duck_db, "render.duck_db", "give a gain between -60 and 0 dB, e.g. -12", -60, 0)
-    if r.mix not in ("keep", "replace"):
-        raise ConfigError(f"render.mix {r.mix!r} is not known; choose keep or replace")
-    if e.backend not in ("auto", "clip", "affect"):
-        raise ConfigError(f"encoder.backend {e.backend!r} is not known; choose auto, clip or affect")
+    _one_of(r.mix, MIXES, "render.mix")
+    _one_of(e.backend, ENCODERS, "encoder.backend")
     _finite(e.clip_fps, "encoder.clip_fps", "give frames per second from 0 (0 = all)", 0, 1000)
     _finite(e.batch_size, "encoder.batch_size", "give 1 or more", 1, 4096)
     if e.clip_weights and not Path(e.clip_weights).is_file():
@@ -149,8 +155,9 @@ def check_settings(config: Config, music: bool = True) -> Config:
         _finite(getattr(em, name), f"emotion.{name}", "give a value from 0, e.g. 1.0", 0, 100)
     if em.text_temperature is not None:
         _finite(em.text_temperature, "emotion.text_temperature", "give a value above 0", 0, 100, low_open=True)
-    if not 0 <= config.seed < 2**32:
-        raise ConfigError(f"--seed {config.seed} is out of range; give a whole number from 0 to {2**32 - 1}")
+    check_seed(config.seed)
+    _finite(config.output.keep_versions, "output.keep_versions", "give how many earlier versions to keep, 0 or more, e.g. 20",
+            0, 1_000_000)
     if music:
         check_checkpoint(mu.checkpoint)
         check_soundfont(r.soundfont)

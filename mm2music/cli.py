@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
-
-# Environment for the libraries underneath: never reach for a model hub, keep native logs down.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+from mm2music.recipes import offline_environment
 
 log = logging.getLogger("mm2music")
 
@@ -54,7 +47,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mm2music.config import STEM_FORMATS, Config
+    from mm2music.config import Config
+    from mm2music.vocab import DETECTORS, ENCODERS, FAMILIES, METERS, MIXES, STEM_FORMATS
 
     defaults = Config()
     parser = argparse.ArgumentParser(
@@ -88,21 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--edl-rate", type=float, metavar="FPS", help="frame rate of an EDL's timecodes (default: the video's)")
     run.add_argument("--lock", metavar="N,M", help="with --overwrite on a scored project: keep cues N,M (1-based) as they are "
                      "while the rest is written again (the previous version goes to history/; see `revise --help`)")
-    run.add_argument("--cut-detector", choices=["mm2music", "classic", "transnetv2", "pyscenedetect"], default=defaults.cuts.detector, help="scene-cut detector")
+    run.add_argument("--cut-detector", choices=DETECTORS, default=defaults.cuts.detector, help="scene-cut detector")
     run.add_argument("--sample-fps", type=float, default=defaults.media.sample_fps, metavar="FPS", help="frames per second sampled for the encoders")
     run.add_argument("--duration", type=float, default=defaults.text.duration, metavar="SECONDS", help="length of the music for a plain text")
     run.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same inputs + seed = same output)")
     enc = parser.add_argument_group("encoders (nothing is downloaded: CLIP weights come from a local file or cache)")
-    enc.add_argument("--encoder", choices=["auto", "clip", "affect"], default=defaults.encoder.backend,
+    enc.add_argument("--encoder", choices=ENCODERS, default=defaults.encoder.backend,
                      help="frame encoder: CLIP when its weights are found (auto), or the built-in visual affect features")
     enc.add_argument("--clip-model", default=defaults.encoder.clip_model, metavar="NAME", help="open_clip architecture of --clip-weights")
     enc.add_argument("--clip-weights", metavar="PATH", help="local CLIP weights file (.safetensors/.bin/.pt) for --clip-model")
     music = parser.add_argument_group("music (override the plan; the rest of the plan adapts)")
     music.add_argument("--key", metavar="KEY", help="e.g. 'D minor', 'F# major', Bb, Em")
     music.add_argument("--tempo", type=float, metavar="BPM", help="tempo in quarter notes per minute")
-    music.add_argument("--instruments", metavar="LIST", help="instrument families, melody first, e.g. strings,piano "
-                       "(piano, strings, woodwinds, brass, choir, organ, guitar, harp, mallets, synth, percussion)")
-    music.add_argument("--meter", choices=["4/4", "3/4", "6/8", "2/4"], help="time signature")
+    music.add_argument("--instruments", metavar="LIST", help=f"instrument families, melody first, e.g. strings,piano ({', '.join(FAMILIES)})")
+    music.add_argument("--meter", choices=METERS, help="time signature")
     music.add_argument("--hits", metavar="SECONDS", help="comma-separated moments (s) that get a downbeat and an accent, e.g. 12.5,31.0")
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
@@ -110,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--stems-format", choices=STEM_FORMATS, default=defaults.interchange.stems_format,
                      help="stems/<name>_<track>.wav, one per instrument track: the soundtrack's rate at 16 bits, "
                      "48 kHz 24-bit for post-production, or none")
-    out.add_argument("--mix", choices=["keep", "replace"], default=defaults.render.mix,
+    out.add_argument("--mix", choices=MIXES, default=defaults.render.mix,
                      help="keep the video's own audio and duck the music under speech, or replace it")
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--config", metavar="NAME|PATH", help="YAML config: a name in configs/ (e.g. debug) or a path")
@@ -304,6 +297,7 @@ def run_recipe(name: str, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    offline_environment()  # set when a command runs, not when the module is imported
     if argv and argv[0] in SUBCOMMANDS:
         return run_recipe(argv[0], argv[1:])
     return main_score(argv)

@@ -20,11 +20,11 @@ import yaml
 
 from mm2music.errors import ConfigError
 from mm2music.resources import resource_path
+from mm2music.vocab import STEM_FORMATS
 
 CONFIG_DIR = resource_path("configs")  # the shipped YAML configs (package data)
 
 T = TypeVar("T")
-STEM_FORMATS = ("default", "48k24", "none")  # see mm2music/render/stems.py
 
 
 @dataclass
@@ -111,6 +111,7 @@ class OutputConfig:
     out_dir: str = "out"
     name: str | None = None  # output folder name; default: the video's stem or a slug of the text
     overwrite: bool = False
+    keep_versions: int = 20  # earlier versions of a project kept in history/ (revise --undo); the oldest go first
 
 
 @dataclass

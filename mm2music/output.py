@@ -15,6 +15,7 @@ import fcntl
 import glob
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -59,6 +60,23 @@ def write_error(exc: OSError, where: Path) -> OutputError:
     return OutputError(f"cannot write the output in '{where}' ({reason}); {fix}; nothing was written")
 
 
+# --- names ------------------------------------------------------------------------------------------
+
+
+def slug(text: str, words: int = 6, limit: int = 40) -> str:
+    """A short, filesystem-safe name from a text: 'A joyful wedding!' -> 'a-joyful-wedding'."""
+    tokens = re.findall(r"[a-z0-9]+", text.lower())[:words]
+    return "-".join(tokens)[:limit].strip("-") or "text"
+
+
+def safe_name(name: str) -> str:
+    """Refuse names that would escape the output directory."""
+    cleaned = name.strip()
+    if not cleaned or cleaned in (".", "..") or "/" in cleaned or "\\" in cleaned or "\0" in cleaned:
+        raise OutputError(f"output name {name!r} is not a plain folder name; pass --name with letters, digits, '-' or '_'")
+    return cleaned
+
+
 # --- locks --------------------------------------------------------------------------------------------
 
 
@@ -90,9 +108,12 @@ class FolderLock:
             os.close(fd)
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         holder = f"pid {os.getpid()} on {socket.gethostname()}, since {started}"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, holder.encode(), 0)
         self.fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same, only its note of who holds it is missing
+            pass
         return self
 
     def release(self) -> None:
@@ -128,7 +149,9 @@ def lock_path(folder: Path) -> Path:
 # --- atomic rename ------------------------------------------------------------------------------------
 
 _RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+EXCHANGE = True  # swap a published folder in one rename where the file system can (False: two renames, recovered)
 
 
 def _renameat2():
@@ -144,20 +167,35 @@ def _renameat2():
 _RENAMEAT2 = _renameat2()
 
 
+def _rename2(src: Path, dst: Path, flags: int) -> bool:
+    """Linux ``renameat2(src, dst, flags)``: True when done, False when this kernel or file system cannot;
+    ``FileExistsError`` / ``OSError`` for the other failures."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err == errno.EEXIST:
+        raise FileExistsError(errno.EEXIST, os.strerror(err), str(dst))
+    if err in (errno.ENOSYS, errno.EINVAL):  # EINVAL: the file system has no such flag
+        return False
+    raise OSError(err, os.strerror(err), str(dst))
+
+
 def rename_no_replace(src: Path, dst: Path) -> None:
     """Rename ``src`` to ``dst`` atomically, raising ``FileExistsError`` if ``dst`` exists (Linux ``renameat2``;
     elsewhere a check just before the rename)."""
-    if _RENAMEAT2 is not None:
-        if _RENAMEAT2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
-            return
-        err = ctypes.get_errno()
-        if err == errno.EEXIST:
-            raise FileExistsError(errno.EEXIST, os.strerror(err), str(dst))
-        if err not in (errno.ENOSYS, errno.EINVAL):  # EINVAL: the file system has no NOREPLACE
-            raise OSError(err, os.strerror(err), str(dst))
+    if _rename2(src, dst, _RENAME_NOREPLACE):
+        return
     if os.path.lexists(dst):
         raise FileExistsError(errno.EEXIST, "File exists", str(dst))
     os.rename(src, dst)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one atomic rename (Linux ``RENAME_EXCHANGE``); False where the file
+    system cannot (then nothing was changed)."""
+    return EXCHANGE and _rename2(a, b, _RENAME_EXCHANGE)
 
 
 # --- claiming an output folder ------------------------------------------------------------------------
@@ -203,10 +241,19 @@ def check_final(final: Path, overwrite: bool, replaceable: Callable[[Path], bool
     raise OutputError(f"output folder '{final}' already exists; pass --overwrite to replace it or --name to choose another")
 
 
-def clear_stale(final: Path) -> None:
-    """Remove the staging/trash folders a killed run for ``final`` left beside it (call with its lock held)."""
+def recover(final: Path) -> bool:
+    """Finish what a run killed while publishing ``final`` left beside it (call with the lock held): a folder it
+    had moved aside (``.NAME.old-*``) is put back when ``final`` is missing, the rest (staging folders, the
+    replaced folder once the new one is in place) is removed. True if a folder was put back."""
+    olds = sorted(final.parent.glob(f".{glob.escape(final.name)}.old-*"), key=lambda p: p.lstat().st_mtime)
+    restored = False
+    if olds and not os.path.lexists(final):
+        rename_no_replace(olds.pop(), final)
+        log.warning("'%s' was left half-replaced by a run that was killed; its previous version is back in place", final)
+        restored = True
     for p in _stale(final):
         shutil.rmtree(p, ignore_errors=True)
+    return restored
 
 
 def _stale(final: Path) -> list[Path]:
@@ -216,8 +263,8 @@ def _stale(final: Path) -> list[Path]:
 
 
 def clear_leftovers(final: Path) -> None:
-    """Remove what a run killed just after publishing ``final`` left beside it (its lock file, the replaced
-    folder's trash), unless another run holds ``final`` now. For outputs that are reused, not rewritten."""
+    """Tidy what a run killed while publishing ``final`` left beside it (:func:`recover`: its lock file, a
+    replaced folder's trash, a half-published folder), unless another run holds ``final`` now."""
     if not os.path.lexists(lock_path(final)) and not _stale(final):
         return
     lock = FolderLock(lock_path(final), f"output folder '{final}'", "")
@@ -226,7 +273,7 @@ def clear_leftovers(final: Path) -> None:
     except OutputError:
         return  # in use: its holder tidies up
     try:
-        clear_stale(final)
+        recover(final)
     finally:
         lock.release()
 
@@ -247,8 +294,8 @@ def claimed_output(final: Path, overwrite: bool = False, replaceable: Callable[[
         raise
     staging = None
     try:
+        recover(final)
         check_final(final, overwrite, replaceable)
-        clear_stale(final)
         try:
             staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
         except OSError as exc:
@@ -259,10 +306,10 @@ def claimed_output(final: Path, overwrite: bool = False, replaceable: Callable[[
                 seal(staging)
             apply_umask(staging)
         except OSError as exc:
-            if exc.errno in _WRITE_ERRNOS:
+            if exc.errno in _WRITE_ERRNOS or exc.errno is None:  # libsndfile's short write carries no errno
                 raise write_error(exc, final) from None
             raise
-        _publish(staging, final, overwrite, replaceable)
+        publish(staging, final, overwrite, replaceable)
         staging = None
     except BaseException:
         if staging is not None:
@@ -273,25 +320,47 @@ def claimed_output(final: Path, overwrite: bool = False, replaceable: Callable[[
     lock.release()
 
 
-def _publish(staging: Path, final: Path, overwrite: bool, replaceable: Callable[[Path], bool] | None) -> None:
-    trash = None
-    if os.path.lexists(final):
-        check_final(final, overwrite, replaceable)
-        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.rename(final, trash)
-        if not overwrite and replaceable is not None and not replaceable(trash):  # swapped meanwhile: put it back
-            try:
-                rename_no_replace(trash, final)
-            except OSError:
-                raise OutputError(f"output folder '{final}' changed while this run was working; it is kept as '{trash}' "
-                                  "and nothing was replaced") from None
+def publish(staging: Path, final: Path, overwrite: bool = True, replaceable: Callable[[Path], bool] | None = None) -> None:
+    """Put the complete folder ``staging`` in place of ``final`` (call with the lock held). An existing ``final``
+    is swapped out in one atomic rename and removed after; where the file system cannot swap, it is moved
+    aside first (a kill between the two renames leaves it as ``.NAME.old-PID``, which :func:`recover` puts
+    back). At every instant ``final`` is the previous or the new version, or recoverable to the previous one."""
+    if not os.path.lexists(final):
+        _rename_into_place(staging, final, None)
+        return
+    check_final(final, overwrite, replaceable)
+    if exchange(staging, final):
+        old = staging  # holds the replaced folder now
+        if not overwrite and replaceable is not None and not replaceable(old):  # swapped meanwhile: put it back
+            exchange(staging, final)
             raise OutputError(f"output folder '{final}' changed while this run was working; nothing was replaced, "
                               "re-run to try again")
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    trash = final.with_name(f".{final.name}.old-{os.getpid()}")
+    os.rename(final, trash)
+    if not overwrite and replaceable is not None and not replaceable(trash):  # swapped meanwhile: put it back
+        try:
+            rename_no_replace(trash, final)
+        except OSError:
+            kept = final.with_name(f"{final.name}.kept-{os.getpid()}")
+            os.rename(trash, kept)
+            raise OutputError(f"output folder '{final}' changed while this run was working; it is kept as '{kept}' "
+                              "and nothing was replaced") from None
+        raise OutputError(f"output folder '{final}' changed while this run was working; nothing was replaced, "
+                          "re-run to try again")
+    _rename_into_place(staging, final, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _rename_into_place(staging: Path, final: Path, trash: Path | None) -> None:
     try:
         rename_no_replace(staging, final)
     except FileExistsError:
-        kept = f" (the previous one is kept as '{trash}')" if trash is not None else ""
+        kept = None
+        if trash is not None:  # out of the way of recover(), which would remove it now that final exists
+            kept = final.with_name(f"{final.name}.kept-{os.getpid()}")
+            os.rename(trash, kept)
+        also = f" (the previous one is kept as '{kept}')" if kept is not None else ""
         raise OutputError(f"output folder '{final}' was created by something else while this run was working; it was "
-                          f"left as it is{kept}; pass --name to choose another name") from None
-    if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
+                          f"left as it is{also}; pass --name to choose another name") from None

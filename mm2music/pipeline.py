@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from mm2music.checks import MAX_CAPTION_SCENES, check_duration, check_hits, check_settings
 from mm2music.config import Config, RenderConfig
 from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
-from mm2music.errors import MediaError, OutputError
+from mm2music.errors import MediaError
 from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
 from mm2music.media.audio import read_audio_envelope
@@ -30,7 +29,7 @@ from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
 from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
-from mm2music.output import claimed_output
+from mm2music.output import claimed_output, safe_name, slug
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -162,6 +161,7 @@ def analyze_text(inputs: Inputs, config: Config, timings: Timings | None = None)
     analysis = _text_analysis(inputs, config)
     if config.interchange.cuts_from:  # a temp-track timeline: the edit's shots and length
         analysis = with_edit_list(analysis, read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate))
+        check_duration(analysis.duration, f"the edit list '{Path(config.interchange.cuts_from).name}'")
     with timings.stage("emotion"):
         emotions = scene_emotions(analysis.scenes, None, analysis.segments, None, config)
     return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions)})
@@ -195,20 +195,6 @@ def analyze(inputs: Inputs, config: Config, timings: Timings | None = None, prog
 # --- output -------------------------------------------------------------------------------------------
 
 
-def slug(text: str, words: int = 6, limit: int = 40) -> str:
-    """A short, filesystem-safe name from a text: 'A joyful wedding!' -> 'a-joyful-wedding'."""
-    tokens = re.findall(r"[a-z0-9]+", text.lower())[:words]
-    return "-".join(tokens)[:limit].strip("-") or "text"
-
-
-def safe_name(name: str) -> str:
-    """Refuse names that would escape the output directory."""
-    cleaned = name.strip()
-    if not cleaned or cleaned in (".", "..") or "/" in cleaned or "\\" in cleaned or "\0" in cleaned:
-        raise OutputError(f"output name {name!r} is not a plain folder name; pass --name with letters, digits, '-' or '_'")
-    return cleaned
-
-
 def output_name(inputs: Inputs, config: Config) -> str:
     if config.output.name:
         return safe_name(config.output.name)
@@ -237,25 +223,12 @@ class Result:
 
 # --- music ------------------------------------------------------------------------------------------
 
-_MODEL_CACHE: dict = {}
-
-
 def load_music_model(checkpoint: str | None, quantize: str = "int8"):
-    """The decoder (ready to sample, see :func:`~mm2music.music.model.for_inference`) and its tokenizer,
-    loaded once per process."""
-    from mm2music.errors import CheckpointError
-    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-    from mm2music.music.model import for_inference
+    """The decoder ready to sample and its tokenizer (:func:`mm2music.music.checkpoint.load_music_model`: once
+    per process, again when the checkpoint's files change); imported when music is written, not before."""
+    from mm2music.music.checkpoint import load_music_model as load
 
-    key = (checkpoint or "<shipped>", quantize)
-    if key not in _MODEL_CACHE:
-        path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-        if not path.exists():
-            raise CheckpointError(f"music checkpoint '{path}' does not exist; pass --checkpoint DIR with a trained checkpoint "
-                                  "(python run_pipeline.py train --config configs/train/music21.yaml makes one) or use --analyze-only")
-        model, tokenizer, _ = load_checkpoint(path)
-        _MODEL_CACHE[key] = (for_inference(model, quantize), tokenizer)
-    return _MODEL_CACHE[key]
+    return load(checkpoint, quantize)
 
 
 class CueRenderer:
@@ -299,25 +272,20 @@ class CueRenderer:
 
 def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None,
                 locked: dict | None = None, previous: Path | None = None) -> tuple[dict, dict]:
-    """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync).
-    ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``); ``previous``: the folder
-    being replaced (its project goes to history)."""
-    import numpy as np
-
-    from mm2music.arrange.compose import compose
-    from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
-    from mm2music.arrange.score import build_score, piano_roll
-    from mm2music.arrange.timing import score_sync
-    from mm2music.render.mix import duck_gain, ducked_fraction
-    from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import find_soundfont, normalize_loudness, write_wav
+    """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video, stems, timeline, cue sheet:
+    :class:`~mm2music.project.outputs.SoundtrackWriter`, which every edit of the project uses too) and the project
+    files; return (files, sync). ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``);
+    ``previous``: the folder being replaced (its project goes to history)."""
+    from mm2music.arrange.compose import compose, cue_seed
+    from mm2music.project import new_project
+    from mm2music.project.outputs import SoundtrackWriter, write_cue_sheet
+    from mm2music.render.synth import find_soundfont
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
         model, tokenizer = load_music_model(config.music.checkpoint, config.music.quantize)
     hits = sorted(config.plan.hits or [])
-    sr = config.render.sample_rate
-    n = int(round(analysis.duration * sr))
+    n = int(round(analysis.duration * config.render.sample_rate))
     bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
     with CueRenderer(plan.cues, hits, n, config.render) as renderer:
         with timings.stage("generate"):
@@ -326,84 +294,19 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
                             progress=lambda m: (bar.update(1), renderer.composed(m), timings.report(f"composed cue {m.cue.index + 1}/{len(plan.cues)}")),
                             fixed={i: e.music for i, e in (locked or {}).items()})
         bar.close()
-        fps = analysis.video.fps if analysis.video else 25.0
-        midi = staging / "soundtrack.mid"
-        with timings.stage("arrange"):
-            score = build_score(music, fps, analysis.cuts, hits)
-            score.dump_midi(str(midi))
-            sync = score_sync(midi, plan.cues, analysis.cuts, hits)
+        writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings)
+        sync = writer.score()  # while the synth thread finishes the last cues
         with timings.stage("render"):
-            audio, measured = renderer.finish()
-            raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
-            audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
-            write_wav(staging / "soundtrack.wav", audio, sr)
-    files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
-    gain = 10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0
-    with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
-        exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain)
-        roll = piano_roll(score)
-        extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
-        if analysis.kind == "video" and analysis.video is not None:
-            keep = config.render.mix == "keep" and analysis.audio is not None
-            with timings.stage("mux"):
-                mixed = audio
-                if keep:
-                    duck = duck_gain(analysis.audio, n, sr, config.render.duck_db)
-                    mixed = audio * duck[:, None]
-                    extra["ducked_fraction"] = round(ducked_fraction(duck, config.render.duck_db), 3)
-                tmp = staging / ".music_for_mux.wav"
-                write_wav(tmp, mixed, sr)
-                stem = Path(analysis.source).stem
-                scored = staging / f"{stem}_scored.mp4"
-                with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
-                    muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
-                                         keep, analysis.video.has_audio, analysis.duration)
-                    write_timeline(staging / "timeline.png", analysis, plan, roll)
-                    muxing.result()
-                tmp.unlink()
-                extra["muxed"] = verify_muxed(scored, analysis.duration)
-                files["video"] = scored.name
-        else:
-            write_timeline(staging / "timeline.png", analysis, plan, roll)
-        files.update(exporting.result())
-    extra["mix"] = config.render.mix if analysis.kind == "video" else None
-    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra)
-    write_json(staging / "cue_sheet.json", sheet)
-    (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
-    files.update(cue_sheet="cue_sheet.json")
-    # --- project (issue 13): what revise / refine / --lock need to rebuild and edit the score ---
-    from mm2music.arrange.compose import cue_seed
-    from mm2music.project import new_project
-
+            raw, measured = renderer.finish()  # kept in the project for piecewise re-rendering
+            writer.audio(raw, measured)
+    sheet = writer.rest(analysis.audio)
+    # --- the project: what revise / refine / --lock need to rebuild and edit the score ---
     locked = locked or {}
     project = new_project(staging, analysis, plan, config, music,
                           [locked[i].seed if i in locked else cue_seed(config.seed, c) for i, c in enumerate(plan.cues)], raw,
                           locked=set(locked), pinned={i: e.pinned for i, e in locked.items()}, previous=previous)
-    if locked:
-        from mm2music.revise import annotate_cue_sheet
-
-        annotate_cue_sheet(staging, project)
-    return files, sync
-
-
-def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float) -> dict:
-    """The stems (scaled by the mix's normalisation ``gain``) and ``soundtrack.musicxml``, as configured."""
-    from mm2music.arrange.musicxml import write_musicxml
-    from mm2music.render.stems import write_stems
-
-    files: dict = {}
-    fmt = config.interchange.stems_format
-    # named like the output folder (output_name): --name, the input's stem, or a slug of a plain text
-    name = config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
-    if fmt != "none":
-        with timings.stage("stems"):
-            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name)
-        files["stems"] = f"stems/ ({len(stems)} stems)"
-    if config.interchange.musicxml:
-        with timings.stage("musicxml"):
-            write_musicxml(music, staging / "soundtrack.musicxml", title=Path(analysis.source).stem, hits=hits)
-        files["musicxml"] = "soundtrack.musicxml"
-    return files
+    write_cue_sheet(staging, sheet, analysis, project if locked else None)
+    return writer.files, sync
 
 
 def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bool | None = None,

@@ -24,16 +24,17 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.arrange.compose import CueMusic, compose_cue, cue_seed, theme_source
+from mm2music.checks import check_seed
 from mm2music.config import MusicConfig, RenderConfig
 from mm2music.errors import ConfigError, Mm2MusicError
-from mm2music.graph.cues import DYNAMICS, FAMILIES
 from mm2music.key import Key
 from mm2music.graph.beats import fit_beats
 from mm2music.graph.plan import fit_tempi, ramp_tempi
-from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS
+from mm2music.project import store
 from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, load_mix, load_project,
                               music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
 from mm2music.types import Cue, Plan
+from mm2music.vocab import CUE_TEMPO, DENSITIES, DYNAMICS, FAMILIES, REGISTERS
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,8 @@ def fit_tempo(cues: Sequence[Cue], i: int, bpm: float, where: str = "--tempo") -
     the planner does: whole beats at one tempo with an odd last bar (:func:`fit_beats`, its caught cuts near
     the grid), or, for a plan made with ramps, whole bars (:func:`fit_tempi`) and a last-bar ramp into the
     next cue's tempo when they differ by more than its threshold (:func:`ramp_tempi`)."""
-    if not 20 <= bpm <= 320:
-        raise ConfigError(f"{where} {bpm:g} BPM is out of range; give 20-320")
+    if not CUE_TEMPO[0] <= bpm <= CUE_TEMPO[1]:
+        raise ConfigError(f"{where} {bpm:g} BPM is out of range; give {CUE_TEMPO[0]:g}-{CUE_TEMPO[1]:g}")
     cue = cues[i]
     duration = cue.end - cue.start
     band = (bpm * 0.85, bpm * 1.15)
@@ -126,8 +127,8 @@ def apply_settings(cues: Sequence[Cue], i: int, settings: CueSettings, where: st
             raise ConfigError(f"{where}: intensity {x:g} is outside [0, 1]; give e.g. 0.8 for intense, 0.2 for calm")
         curve = [min(1.0, max(0.0, v - cue.intensity + x)) for v in cue.bar_intensity] or [x] * cue.bars
         changes.update(bar_intensity=tuple(curve), dynamics=DYNAMICS[round(x * (len(DYNAMICS) - 1))],
-                       density=DENSITY_BINS[round(x * (len(DENSITY_BINS) - 1))])
-    for name, allowed in (("density", DENSITY_BINS), ("register", REGISTER_BINS), ("dynamics", DYNAMICS)):
+                       density=DENSITIES[round(x * (len(DENSITIES) - 1))])
+    for name, allowed in (("density", DENSITIES), ("register", REGISTERS), ("dynamics", DYNAMICS)):
         value = getattr(settings, name)
         if value is not None:
             changes[name] = _one_of(value, allowed, name, where)
@@ -176,18 +177,28 @@ def plan_edits(project: Project) -> dict[int, CueSettings]:
                                f"edit one of {', '.join(sorted(EDITABLE))}, or restore it to {old.get(fixed[0])!r}")
         settings: dict = {}
         if changed & {"key", "mode"}:
-            settings["key"] = f"{new.get('key', old['key'])} {new.get('mode', old['mode'])}"
+            tonic, mode = new.get("key", old["key"]), new.get("mode", old["mode"])
+            if not isinstance(tonic, str) or not isinstance(mode, str):
+                raise ProjectError(f"{path}: cue {i + 1} key {tonic!r} {mode!r} is not a key; give e.g. \"key\": \"D\", \"mode\": \"minor\"")
+            settings["key"] = f"{tonic} {mode}"
         if "tempo_bpm" in changed:
-            if not isinstance(new["tempo_bpm"], (int, float)):
+            if isinstance(new["tempo_bpm"], bool) or not isinstance(new["tempo_bpm"], (int, float)):
                 raise ProjectError(f"{path}: cue {i + 1} tempo_bpm {new['tempo_bpm']!r} is not a number of BPM")
             settings["tempo"] = float(new["tempo_bpm"])
         if "instruments" in changed:
-            if not isinstance(new["instruments"], list):
+            if not isinstance(new["instruments"], list) or not all(isinstance(f, str) for f in new["instruments"]):
                 raise ProjectError(f"{path}: cue {i + 1} instruments {new['instruments']!r} is not a list like [\"strings\", \"piano\"]")
             settings["instruments"] = tuple(new["instruments"])
-        for k in ("density", "register", "dynamics", "texture", "articulation", "intensity"):
+        for k in ("density", "register", "dynamics", "texture", "articulation"):
             if k in changed:
+                if not isinstance(new[k], str):
+                    raise ProjectError(f"{path}: cue {i + 1} {k} {new[k]!r} is not a name; give one like {old.get(k)!r}")
                 settings[k] = new[k]
+        if "intensity" in changed:
+            x = new["intensity"]
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise ProjectError(f"{path}: cue {i + 1} intensity {x!r} is not a number; give 0 (calm) to 1 (intense), e.g. 0.8")
+            settings["intensity"] = float(x)
         out[i] = CueSettings(**settings)
     return out
 
@@ -202,7 +213,7 @@ def apply_locks(folder: Path, plan: Plan, numbers: Sequence[int]) -> tuple[Plan,
     cues = list(plan.cues)
     kept: dict[int, CueEntry] = {}
     for number in sorted(set(numbers)):
-        i = project.cue_index(number)
+        i = project.cue_index(number, "--lock")
         old = project.cues[i].music.cue
         if i >= len(cues) or abs(cues[i].start - old.start) > 1e-3 or abs(cues[i].end - old.end) > 1e-3:
             raise ProjectError(f"--lock {number}: cue {number} spans {old.start:.2f}-{old.end:.2f} s in the project but the new plan "
@@ -233,8 +244,7 @@ def _render_config(project: Project) -> RenderConfig:
 
 def load_model(project: Project):
     """The project's decoder; a warning if its checkpoint changed since the project was scored."""
-    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
-    from mm2music.pipeline import load_music_model
+    from mm2music.music.checkpoint import DEFAULT_CHECKPOINT, load_music_model
 
     config = _music_config(project)
     model, tokenizer = load_music_model(project.checkpoint.get("path"), config.quantize)
@@ -331,70 +341,33 @@ def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: i
 
 def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     """Write every derived file of ``project`` into ``staging`` from its stored music and ``mix`` (the music
-    before normalisation): plan, MIDI, WAV, scored video, timeline, cue sheet. Returns the sync report."""
-    from mm2music.arrange.cuesheet import cue_sheet
-    from mm2music.arrange.score import build_score, piano_roll
-    from mm2music.arrange.timing import score_sync
-    from mm2music.graph.export import write_timeline
-    from mm2music.render.mix import duck_gain, ducked_fraction
-    from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import normalize_loudness, write_wav
+    before normalisation) with the full run's writer (:class:`~mm2music.project.outputs.SoundtrackWriter`):
+    plan, MIDI, WAV, stems, MusicXML, scored video, timeline, cue sheet. Returns the sync report."""
+    from mm2music.project.outputs import SoundtrackWriter, config_of, write_cue_sheet, write_json
+    from mm2music.render.synth import loudness
 
-    config = _render_config(project)
-    analysis, plan, music, hits = project.analysis, project.plan, project.music, project.hits
-    sr = config.sample_rate
-    replace_file(staging / "plan.json").write_text(json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    midi = replace_file(staging / "soundtrack.mid")
-    score = build_score(music, project.fps(), analysis.cuts, hits)
-    score.dump_midi(str(midi))
-    sync = score_sync(midi, [m.cue for m in music], analysis.cuts, hits)
-    audio, lufs = normalize_loudness(mix, sr, config.target_lufs)
-    write_wav(replace_file(staging / "soundtrack.wav"), audio, sr)
-    roll = piano_roll(score)
-    extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
-    timeline = replace_file(staging / "timeline.png")
-    if analysis.kind == "video" and analysis.video is not None:
-        envelope = project.audio_envelope()
-        keep = config.mix == "keep" and envelope is not None
-        mixed = audio
-        if keep:
-            gain = duck_gain(envelope, len(audio), sr, config.duck_db)
-            mixed = audio * gain[:, None]
-            extra["ducked_fraction"] = round(ducked_fraction(gain, config.duck_db), 3)
-        tmp = replace_file(staging / ".music_for_mux.wav")
-        write_wav(tmp, mixed, sr)
-        scored = replace_file(staging / f"{Path(analysis.source).stem}_scored.mp4")
-        with ThreadPoolExecutor(1) as pool:
-            muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
-                                 keep, analysis.video.has_audio, analysis.duration)
-            write_timeline(timeline, analysis, plan, roll)
-            muxing.result()
-        tmp.unlink()
-        extra["muxed"] = verify_muxed(scored, analysis.duration)
-    else:
-        write_timeline(timeline, analysis, plan, roll)
-    extra["mix"] = config.mix if analysis.kind == "video" else None
-    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, project.fps(), extra)
-    write_cue_sheet(project, sheet, staging)
+    config = config_of(project.config)
+    write_json(staging / "plan.json", project.plan.to_json())
+    writer = SoundtrackWriter(staging, project.analysis, project.plan, project.music, config, project.hits)
+    sync = writer.score()
+    writer.audio(mix, loudness(mix, config.render.sample_rate))
+    sheet = writer.rest(project.audio_envelope())
+    write_cue_sheet(staging, sheet, project.analysis, project)
     return sync
+
+
+def kept_versions(project: Project) -> int:
+    """How many earlier versions the project's history keeps (``output.keep_versions`` of its config)."""
+    from mm2music.project.outputs import config_of
+
+    return config_of(project.config).output.keep_versions
 
 
 def write_cue_sheet(project: Project, sheet: dict, staging: Path) -> None:
     """The cue sheet with each cue's seed, lock and pinned settings (JSON fields and Markdown lines)."""
-    from mm2music.arrange.cuesheet import cue_sheet_markdown
+    from mm2music.project.outputs import write_cue_sheet as write
 
-    lines = []
-    for n, (item, entry) in enumerate(zip(sheet["cues"], project.cues), 1):
-        item.update(seed=entry.seed, locked=entry.locked, pinned=entry.pinned)
-        if entry.pinned or entry.locked:
-            what = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entry.pinned.items())
-            lines.append(f"- cue {n}: " + ("locked" + ("; " if what else "") if entry.locked else "") + (f"pinned {what}" if what else ""))
-    sheet["project_version"] = project.version
-    replace_file(staging / "cue_sheet.json").write_text(json.dumps(sheet, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md = cue_sheet_markdown(sheet, Path(project.analysis.source).name)
-    if lines:
-        md += "\nSettings kept by revise / refine / --lock:\n" + "\n".join(lines) + "\n"
-    replace_file(staging / "cue_sheet.md").write_text(md, encoding="utf-8")
+    write(staging, sheet, project.analysis, project)
 
 
 def annotate_cue_sheet(folder: Path, project: Project) -> None:
@@ -425,14 +398,14 @@ def commit_cues(project: Project, changed: dict[int, CueEntry], synths: dict | N
 
     t0 = time.perf_counter()
     config = _render_config(project)
-    mix = load_mix(project.folder)
+    mix = load_mix(project.folder, samples=project.samples(config.sample_rate))
     synths = dict(synths or {})
     for i in sorted(changed):
         project.cues[i] = changed[i]
         start, segment = render_span(project.music, i, project.hits, len(mix), config, synths.pop(i, None))
         mix = splice(mix, start, segment, round(project.music[i].cue.start * config.sample_rate), config.sample_rate)
     project.version += 1
-    with next_version(project.folder) as staging:
+    with next_version(project.folder, keep=kept_versions(project)) as staging:
         project.write(staging, set(changed))
         save_mix(staging, mix)
         write_outputs(project, mix, staging)
@@ -445,7 +418,15 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
     import time
 
     t0 = time.perf_counter()
-    project = load_project(folder)
+    if seed is not None:
+        check_seed(seed)
+    with store.locked(folder):
+        revision = _revise(load_project(folder), cue, settings, seed)
+    revision.seconds = time.perf_counter() - t0
+    return revision
+
+
+def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int | None) -> Revision:
     edits = plan_edits(project)
     targets = dict(edits)
     if cue is not None:
@@ -455,7 +436,7 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
     if not targets:
         raise ProjectError(f"nothing to revise in '{project.folder}'; pass --cue N (1-{len(project.cues)}) or edit plan.json first")
     config = _render_config(project)
-    n_total = len(load_mix(project.folder, mmap=True))
+    n_total = len(load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate)))
     with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:  # soundfont and source audio load meanwhile
         synths = {i: pool.submit(span_synth, project.cues[i].music.cue, n_total, config) for i in targets}
         project.prefetch_envelope(pool)
@@ -474,9 +455,7 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
                 if f.done() and f.exception() is None:
                     f.result().close()
             raise
-    revision = commit_cues(project, changed, ready)
-    revision.seconds = time.perf_counter() - t0
-    return revision
+    return commit_cues(project, changed, ready)
 
 
 def _variation_dir(cue: int) -> str:
@@ -495,29 +474,32 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
     t0 = time.perf_counter()
     if not 1 <= k <= 16:
         raise ConfigError(f"--variations {k} is out of range; give 1-16")
-    project = load_project(folder)
-    i = project.cue_index(cue)
-    model, tokenizer = load_model(project)
-    config = _render_config(project)
-    n_total = len(load_mix(project.folder))
-    entry = project.cues[i]
-    new_cue = apply_settings([e.music.cue for e in project.cues], i, settings, f"cue {cue}")
-    written = []
-    with next_version(project.folder, keep_history=False) as staging:
-        out = staging / _variation_dir(cue)
-        shutil.rmtree(out, ignore_errors=True)  # links only: the current version's files stay
-        for j in range(1, k + 1):
-            s = cue_seed(seed + j - 1, new_cue) if seed is not None else new_seed(entry, f"v{project.version}-var{j}")
-            music = write_cue(project, i, new_cue, s, model, tokenizer)
-            data = music_to_json(music, s)
-            data["pinned"] = {**entry.pinned, **settings.pinned()}
-            path = replace_file(out / f"v{j}.json")
-            path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-            alt = project.music[:i] + [music] + project.music[i + 1:]
-            build_score(alt, project.fps(), project.analysis.cuts, project.hits).dump_midi(str(replace_file(out / f"v{j}.mid")))
-            _, preview = render_span(alt, i, project.hits, n_total, config)
-            write_wav(replace_file(out / f"v{j}.wav"), normalize_loudness(preview, config.sample_rate, config.target_lufs)[0], config.sample_rate)
-            written.append(project.folder / _variation_dir(cue) / f"v{j}.wav")
+    if seed is not None:
+        check_seed(seed)
+    with store.locked(folder):
+        project = load_project(folder)
+        i = project.cue_index(cue)
+        model, tokenizer = load_model(project)
+        config = _render_config(project)
+        n_total = len(load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate)))
+        entry = project.cues[i]
+        new_cue = apply_settings([e.music.cue for e in project.cues], i, settings, f"cue {cue}")
+        written = []
+        with next_version(project.folder, keep_history=False) as staging:
+            out = staging / _variation_dir(cue)
+            shutil.rmtree(out, ignore_errors=True)  # links only: the current version's files stay
+            for j in range(1, k + 1):
+                s = cue_seed(seed + j - 1, new_cue) if seed is not None else new_seed(entry, f"v{project.version}-var{j}")
+                music = write_cue(project, i, new_cue, s, model, tokenizer)
+                data = music_to_json(music, s)
+                data["pinned"] = {**entry.pinned, **settings.pinned()}
+                path = replace_file(out / f"v{j}.json")
+                path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+                alt = project.music[:i] + [music] + project.music[i + 1:]
+                build_score(alt, project.fps(), project.analysis.cuts, project.hits).dump_midi(str(replace_file(out / f"v{j}.mid")))
+                _, preview = render_span(alt, i, project.hits, n_total, config)
+                write_wav(replace_file(out / f"v{j}.wav"), normalize_loudness(preview, config.sample_rate, config.target_lufs)[0], config.sample_rate)
+                written.append(project.folder / _variation_dir(cue) / f"v{j}.wav")
     return Revision(project.folder, [cue], project.version, time.perf_counter() - t0, written)
 
 
@@ -526,18 +508,19 @@ def pick(folder: str | Path, cue: int, j: int) -> Revision:
     import time
 
     t0 = time.perf_counter()
-    project = load_project(folder)
-    i = project.cue_index(cue)
-    path = project.folder / _variation_dir(cue) / f"v{j}.json"
-    if not path.is_file():
-        have = sorted(p.stem for p in (project.folder / _variation_dir(cue)).glob("v*.json"))
-        raise ProjectError(f"--pick {j}: cue {cue} has no variation {j} ({'have ' + ', '.join(have) if have else 'none written'}); "
-                           f"write them with `revise {project.folder} --cue {cue} --variations K`")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    music, s = music_from_json(data, str(path))
-    if abs(music.cue.start - project.cues[i].music.cue.start) > 1e-6:
-        raise ProjectError(f"{path} was written for another cut of the film; write the variations again")
-    revision = commit_cues(project, {i: CueEntry(music, s, project.cues[i].locked, dict(data.get("pinned", {})))})
+    with store.locked(folder):
+        project = load_project(folder)
+        i = project.cue_index(cue)
+        path = project.folder / _variation_dir(cue) / f"v{j}.json"
+        if not path.is_file():
+            have = sorted(p.stem for p in (project.folder / _variation_dir(cue)).glob("v*.json"))
+            raise ProjectError(f"--pick {j}: cue {cue} has no variation {j} ({'have ' + ', '.join(have) if have else 'none written'}); "
+                               f"write them with `revise {project.folder} --cue {cue} --variations K`")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        music, s = music_from_json(data, str(path))
+        if abs(music.cue.start - project.cues[i].music.cue.start) > 1e-6:
+            raise ProjectError(f"{path} was written for another cut of the film; write the variations again")
+        revision = commit_cues(project, {i: CueEntry(music, s, project.cues[i].locked, dict(data.get("pinned", {})))})
     revision.seconds = time.perf_counter() - t0
     return revision
 
@@ -545,13 +528,14 @@ def pick(folder: str | Path, cue: int, j: int) -> Revision:
 def set_locked(folder: str | Path, cue: int, locked: bool = True) -> Revision:
     """Lock (or unlock) cue ``cue``: a full re-run with ``--lock`` (or the studio's re-score) keeps a locked cue
     as it is. A new version (undo restores the previous one); the music is untouched."""
-    project = load_project(folder)
-    i = project.cue_index(cue)
-    project.cues[i].locked = locked
-    project.version += 1
-    with next_version(project.folder) as staging:
-        project.write(staging, set())
-        write_cue_sheet(project, json.loads((staging / "cue_sheet.json").read_text(encoding="utf-8")), staging)
+    with store.locked(folder):
+        project = load_project(folder)
+        i = project.cue_index(cue)
+        project.cues[i].locked = locked
+        project.version += 1
+        with next_version(project.folder, keep=kept_versions(project)) as staging:
+            project.write(staging, set())
+            write_cue_sheet(project, json.loads((staging / "cue_sheet.json").read_text(encoding="utf-8")), staging)
     return Revision(project.folder, [cue], project.version)
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from mm2music.errors import Mm2MusicError
+from mm2music.vocab import CUE_TEMPO
 
 TransitionKind = Literal["cut", "fade", "dissolve"]
 
@@ -283,7 +284,7 @@ class Cue:
         _check(0 <= self.start < self.end, f"cue {self.index} span [{self.start}, {self.end}] is empty")
         _check(self.mode in ("major", "minor"), f"cue mode {self.mode!r} is not major or minor")
         _check(self.bars >= 1, f"cue {self.index} has {self.bars} bars; needs at least 1")
-        _check(20 <= self.tempo_bpm <= 320, f"cue tempo {self.tempo_bpm} BPM is outside 20-320")
+        _check(CUE_TEMPO[0] <= self.tempo_bpm <= CUE_TEMPO[1], f"cue tempo {self.tempo_bpm} BPM is outside {CUE_TEMPO[0]:g}-{CUE_TEMPO[1]:g}")
         for meter in (self.meter, self.odd_bar or self.meter):
             num, _, den = meter.partition("/")
             _check(num.isdigit() and int(num) > 0 and den in ("2", "4", "8", "16"), f"meter {meter!r} is not like 4/4 or 6/8")

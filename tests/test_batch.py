@@ -159,6 +159,7 @@ def test_full_scoring_in_workers_is_deterministic(capfd, tmp_path, tiny_checkpoi
     assert code == 0 and "0 done, 2 skipped, 0 failed" in stdout
 
 
+@pytest.mark.integration
 def test_sigkill_mid_batch_loses_nothing_finished(tmp_path, clip_folder):
     """A real ``kill -9`` during a batch: finished jobs are skipped on re-run, the rest are redone, no leftovers."""
     import shutil
@@ -202,6 +203,7 @@ def _text_manifest(tmp_path):
     return manifest
 
 
+@pytest.mark.integration
 def test_ray_executor_on_a_tiny_batch(capfd, tmp_path):
     """The same jobs as Ray tasks on a local Ray (2 CPUs); the local executor then finds them complete."""
     pytest.importorskip("ray")

@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.integration  # builds a wheel and installs it into a fresh venv
+
 
 def _run(cmd, cwd, env, timeout=300):
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

@@ -113,6 +113,7 @@ def test_a_locked_output_folder_fails_naming_the_holder(capfd, tmp_path, clip):
     assert hidden(tmp_path) == []
 
 
+@pytest.mark.integration
 def test_two_real_runs_into_one_folder_never_both_write(tmp_path, clip):
     cmd = [*CLI, "--video", str(clip), "--out", str(tmp_path), "--analyze-only", *FAST]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -412,6 +413,7 @@ def test_inputs_past_the_limits_are_refused(capfd, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.integration
 def test_two_real_batches_into_one_folder_never_lose_a_failure(tmp_path, clip):
     """Two real batch processes at once into one --out: either the second is refused naming the first, or (if they
     did not overlap) it finds every job complete; the report always lists the failing job."""

@@ -18,10 +18,11 @@ from mm2music.encoders.base import FrameEncoder, TextEncoder, l2_normalize
 from mm2music.encoders.clip import ClipEncoder, caches_hold_any_weights, find_clip_weights
 from mm2music.encoders.text import MiniLMEncoder
 from mm2music.errors import ConfigError, ModelWeightsError
+from mm2music.vocab import ENCODERS
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "clip", "affect")
+BACKENDS = ENCODERS
 _told: set[str] = set()
 
 __all__ = [

@@ -23,14 +23,12 @@ from __future__ import annotations
 import math
 
 from mm2music.music.attributes import DENSITY_BINS, REGISTER_BINS, TEMPO_BANDS
+from mm2music.vocab import DYNAMICS, FAMILIES, METERS  # defined once, below every stage
 
 MODES = ("major", "minor")
-METERS = ("4/4", "3/4", "6/8", "2/4")
-DYNAMICS = ("pp", "p", "mp", "mf", "f", "ff")
 ARTICULATIONS = ("legato", "tenuto", "staccato", "marcato")
 TEXTURES = ("monophonic", "homophonic", "polyphonic", "ostinato")
 CADENCES = ("authentic", "plagal", "half", "deceptive")
-FAMILIES = ("piano", "strings", "woodwinds", "brass", "choir", "organ", "guitar", "harp", "mallets", "synth", "percussion")
 # How the arranger realises a cue's accompaniment (mm2music/arrange/textures.py): sustained pads, broken or
 # arpeggiated chords, repeated-chord pulse, a driving 16th ostinato, oom-pah bounce, waltz, march, a low drone
 # with sparse stabs, string tremolo.

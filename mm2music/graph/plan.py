@@ -34,10 +34,11 @@ from mm2music.graph.keys import key_distance, key_name, key_path, relative
 from mm2music.key import Key
 from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
 from mm2music.types import Cue, Emotion, Plan, Scene, Transition, tempo_steps
+from mm2music.vocab import PLAN_TEMPO, TEMPO_FLAG
 
 log = logging.getLogger(__name__)
 
-TEMPO_RANGE = (48.0, 176.0)  # BPM the planner will use; outside it bars are added or removed
+TEMPO_RANGE = PLAN_TEMPO  # BPM the planner will use; outside it bars are added or removed
 # BPM span of each tempo band (TEMPO_EDGES split slow | moderate | fast | very fast)
 BAND_SPAN = dict(zip(TEMPO_BANDS, zip((TEMPO_RANGE[0],) + TEMPO_EDGES, TEMPO_EDGES + (TEMPO_RANGE[1],))))
 # Home keys per mode by arousal quartile (low -> high): keys that sit well for strings, winds and piano.
@@ -283,8 +284,8 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     config = config or PlanConfig()
     if config.meter and config.meter not in METERS:
         raise ConfigError(f"--meter {config.meter!r} is not supported; choose from {', '.join(METERS)}")
-    if config.tempo is not None and not (TEMPO_RANGE[0] / 2 <= config.tempo <= TEMPO_RANGE[1] * 1.5):
-        raise ConfigError(f"--tempo {config.tempo} BPM is out of range; give {TEMPO_RANGE[0] / 2:g}-{TEMPO_RANGE[1] * 1.5:g}")
+    if config.tempo is not None and not (TEMPO_FLAG[0] <= config.tempo <= TEMPO_FLAG[1]):
+        raise ConfigError(f"--tempo {config.tempo} BPM is out of range; give {TEMPO_FLAG[0]:g}-{TEMPO_FLAG[1]:g}")
     pinned_key = _pinned_key(config)
     pinned_instruments = _pinned_instruments(config)
     notes: list[str] = []

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from mm2music.errors import MediaError
+from mm2music.media.video import check_input_file
 from mm2music.types import Analysis, TextSegment, Transition, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,9 @@ def read_edit_list(path: str | Path, rate: float | None = None, video_fps: float
     if fmt is None:
         raise MediaError(f"--cuts-from '{path}' is not an edit list this reads ({path.suffix or 'no extension'}); "
                          f"export a CMX 3600 .edl, an OpenTimelineIO .otio or Final Cut Pro .xml/.fcpxml")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise MediaError(f"--cuts-from '{path}' does not exist; give the path of the editor's EDL, .otio or FCP XML file")
+    check_input_file(path, "--cuts-from")  # a pipe, a device, a folder: named as what it is
     if rate is not None and not rate > 0:
         raise MediaError(f"--edl-rate {rate} is not a frame rate; pass the EDL's frames per second, e.g. 24, 25 or 29.97")
     kwargs: dict = {}
@@ -89,6 +92,11 @@ def _edit_list(timeline, path: Path, fmt: str, video_fps: float | None, video_du
         log.info("%s has %d video tracks; the cuts come from the first", path.name, len(tracks))
     track = tracks[0]
     items = [c for c in track if not isinstance(c, otio.schema.Transition)]
+    for n, item in enumerate(items, 1):
+        if item.duration().value <= 0:  # an event whose out point precedes its in point: the cuts would run backwards
+            name = f"event {item.name}" if item.name else f"item {n}"
+            raise MediaError(f"{name} of the edit list '{path.name}' ends before it starts ({item.duration().to_seconds():g} s long); "
+                             "fix its in and out points in the editor and export it again")
     rate = float(items[0].range_in_parent().duration.rate)
     duration = track.duration().to_seconds()
     fps = video_fps or rate

@@ -36,9 +36,10 @@ def read_text_file(path: str | Path, what: str = "text file", limit: int = MAX_T
     try:
         return p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        verb = "are" if what.endswith("s") else "is"  # "captions are", "text file is"
         raise MediaError(
-            f"text file '{p}' is not valid UTF-8 (byte 0x{p.read_bytes()[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+            f"{what} '{p}' {verb} not valid UTF-8 (byte 0x{p.read_bytes()[exc.start]:02x} at offset {exc.start}); "
+            f"save {'them' if verb == 'are' else 'it'} as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         ) from None
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.errors import Mm2MusicError
+from mm2music.vocab import DENSITIES, REGISTERS
 from mm2music.key import MODES as KEY_MODES, tonic_name  # noqa: F401  (re-exported: the tonic spelling lives in key.py)
 
 DRUM_PROGRAM = -1  # program number used for drum tracks (MidiTok's convention)
@@ -31,10 +32,10 @@ KEY_ANALYSIS_BARS = 64  # the key is estimated on the first this-many bars (modu
 
 # Notes per quarter note, all tracks together (a 4-voice chorale in quarters is ~4, a folk melody ~1.5).
 DENSITY_EDGES = (1.0, 2.0, 3.5, 6.0)
-DENSITY_BINS = ("very_sparse", "sparse", "medium", "dense", "very_dense")
+DENSITY_BINS = DENSITIES
 # Mean MIDI pitch of the pitched notes (60 = middle C).
 REGISTER_EDGES = (55.0, 64.0, 72.0)
-REGISTER_BINS = ("low", "middle", "high", "very_high")
+REGISTER_BINS = REGISTERS
 # First tempo, BPM: lento/adagio | andante/moderato | allegro | presto.
 TEMPO_EDGES = (76.0, 108.0, 140.0)
 TEMPO_BANDS = ("slow", "moderate", "fast", "very_fast")

@@ -28,6 +28,8 @@ FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
+PROBE = "probe.json"  # for weights saved without their config: a fingerprint of what they compute (see write_probe)
+PROBE_TOLERANCE = 1e-3  # nats per token; float noise across machines is ~1e-6, a wrong n_head moves it by ~0.1
 _TIED = "lm_head.weight"  # tied to wte.weight: stored once
 DEFAULT_CHECKPOINT = resource_path("music21")  # the shipped one (package data; checkpoints/music21 in the repository)
 
@@ -95,7 +97,7 @@ def _check_saved_config(weights: Path, model_cfg: ModelConfig, config_path: Path
     except (OSError, ValueError, RuntimeError):
         return  # unreadable: reported by the load that follows
     if not isinstance(saved, dict):
-        return  # saved before this was recorded
+        return  # saved before this was recorded: the probe (if any) checks what the model computes
     current = model_cfg.to_dict()
     for key in sorted(set(saved) & set(current)):
         if saved[key] != current[key]:
@@ -155,5 +157,84 @@ def load_checkpoint(
     _check_saved_config(weights, model_cfg, directory / CONFIG)  # what the shapes cannot tell (e.g. n_head)
     model.load_state_dict(tensors, strict=False)  # lm_head.weight is tied to wte.weight
     model.to(device).eval()
+    _check_probe(model, directory)
     log.info("loaded music decoder from %s (%.2f M parameters, vocab %d)", directory, model.num_params() / 1e6, tokenizer.vocab_size)
     return model, tokenizer, config
+
+
+def _probe_logprobs(model: MusicTransformer, tokens: list[int]) -> list[float]:
+    """The log-probability the model gives each next token of ``tokens``."""
+    with torch.no_grad():
+        idx = torch.tensor([tokens], dtype=torch.long, device=next(model.parameters()).device)
+        logits, _ = model(idx[:, :-1])  # (1, T-1, V)
+        return torch.log_softmax(logits.float(), -1)[0].gather(1, idx[0, 1:, None])[:, 0].tolist()
+
+
+def probe_tokens(vocab_size: int, n: int = 32) -> list[int]:
+    """A fixed token sequence (not music: any sequence fingerprints what the weights compute under a config)."""
+    return [(i * 7919 + 13) % vocab_size for i in range(n)]
+
+
+def write_probe(directory: str | Path) -> Path:
+    """Record what the checkpoint in ``directory`` computes on :func:`probe_tokens` (each next token's
+    log-probability), for weights saved without their model config: a ``config.json`` edited later (8 heads over
+    weights trained with 4: the same shapes) is then refused at load instead of generating noise."""
+    directory = Path(directory)
+    (directory / PROBE).unlink(missing_ok=True)  # a new probe says the config as it is now is the right one
+    model, _, _ = load_checkpoint(directory)
+    tokens = probe_tokens(model.config.vocab_size, min(32, model.config.block_size))
+    _write_json(directory / PROBE, {"tokens": tokens, "logprobs": _probe_logprobs(model, tokens), "model": model.config.to_dict()})
+    return directory / PROBE
+
+
+def _check_probe(model: MusicTransformer, directory: Path) -> None:
+    path = directory / PROBE
+    if not path.is_file():
+        return
+    try:
+        probe = json.loads(path.read_text(encoding="utf-8"))
+        tokens, expected, saved = list(probe["tokens"]), [float(x) for x in probe["logprobs"]], dict(probe.get("model", {}))
+        got = _probe_logprobs(model, tokens)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise CheckpointError(f"cannot use '{path}' ({' '.join(str(exc).split())}); restore the checkpoint's own {PROBE}") from None
+    drift = max((abs(a - b) for a, b in zip(got, expected)), default=0.0)
+    if len(got) != len(expected) or drift > PROBE_TOLERANCE:
+        current = model.config.to_dict()
+        differ = [k for k in sorted(set(saved) & set(current)) if saved[k] != current[k]]
+        what = (f"{differ[0]} is {current[differ[0]]!r} in '{directory / CONFIG}' but the weights were saved with {saved[differ[0]]!r}"
+                if differ else f"the model in '{directory / CONFIG}' does not compute what its weights did (probe off by {drift:.3g})")
+        raise CheckpointError(f"{what}; restore the checkpoint's own {CONFIG}")
+
+
+_DECODERS: dict = {}  # (folder, quantize) -> (files' signature, (model, tokenizer))
+
+
+def _signature(folder: Path) -> tuple:
+    """What identifies a checkpoint's content cheaply: each file's size and modification time."""
+    out = []
+    for name in (WEIGHTS, CONFIG, TOKENIZER, PROBE):
+        try:
+            st = (folder / name).stat()
+            out.append((name, st.st_size, st.st_mtime_ns, st.st_ino))
+        except OSError:
+            out.append((name, None))
+    return tuple(out)
+
+
+def load_music_model(checkpoint: str | Path | None, quantize: str = "int8"):
+    """The decoder (ready to sample, see :func:`~mm2music.music.model.for_inference`) and its tokenizer, loaded
+    once per process and again only when the checkpoint's files change (one retrained in place while the
+    studio runs is not served from memory)."""
+    from mm2music.music.model import for_inference
+
+    path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    if not path.exists():
+        raise CheckpointError(f"music checkpoint '{path}' does not exist; pass --checkpoint DIR with a trained checkpoint "
+                              "(python run_pipeline.py train --config configs/train/music21.yaml makes one) or use --analyze-only")
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    key, signature = (str(path.resolve()), quantize), _signature(folder)
+    cached = _DECODERS.get(key)
+    if cached is None or cached[0] != signature:
+        model, tokenizer, _ = load_checkpoint(path)
+        _DECODERS[key] = (signature, (for_inference(model, quantize), tokenizer))
+    return _DECODERS[key][1]

@@ -41,8 +41,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mm2music.errors import ConfigError
+from mm2music.vocab import QUANTIZE
 
-QUANTIZE_CHOICES = ("int8", "none")
+QUANTIZE_CHOICES = QUANTIZE
 
 
 @dataclass

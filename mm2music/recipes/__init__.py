@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from mm2music.errors import Mm2MusicError
+
+
+def offline_environment() -> None:
+    """Environment for the libraries underneath, set by a command before they load: never reach for a model hub,
+    keep native logs down. Values the user set are kept."""
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
+                        ("OPENCV_LOG_LEVEL", "ERROR"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+        os.environ.setdefault(name, value)
 
 
 def user_error(exc: Mm2MusicError, debug: bool) -> int:

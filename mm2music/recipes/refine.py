@@ -53,40 +53,41 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING,
                         format="%(levelname)s: %(message)s")
-    from mm2music.project import load_project
+    from mm2music.project import load_project, locked
     from mm2music.refine.session import RefineSession
     from mm2music.refine.space import AXES
     from mm2music.revise import parse_cue_list
 
     try:
-        cue = args.cue
-        if cue is None:
-            n = len(load_project(args.project).cues)
-            if n != 1:
-                raise Mm2MusicError(f"{args.project} has {n} cues; pass --cue N (1-{n}) to choose the one to refine")
-            cue = 1
-        if args.rounds < 1:
-            raise Mm2MusicError(f"--rounds {args.rounds} must be at least 1")
-        picks = parse_cue_list(args.pick, "--pick") if args.pick else None
-        session = RefineSession(args.project, cue, args.previews, args.seed)
-        done = 0
-        for r in range(args.rounds):
-            if picks is not None and r >= len(picks):
-                break
-            previews = session.next_round()
-            print(f"round {session.engine.rounds + 1}: cue {cue} along one slider ({previews[0].wav.parent}):")
-            for k, p in enumerate(previews, 1):
-                print(f"  {k}. {p.wav.name}  {p.settings}" + ("  (the best so far)" if k == 1 else ""))
-            choice = picks[r] if picks is not None else ask(len(previews))
-            if choice is None:
-                break
-            session.choose(choice, previews)
-            done += 1
-        if not done:
-            print("no pick made; the score is unchanged")
-            return 0
-        x, _ = session.best()
-        revision = session.apply()
+        with locked(args.project):  # one writer: refine's rounds and its pick go into the project
+            cue = args.cue
+            if cue is None:
+                n = len(load_project(args.project).cues)
+                if n != 1:
+                    raise Mm2MusicError(f"{args.project} has {n} cues; pass --cue N (1-{n}) to choose the one to refine")
+                cue = 1
+            if args.rounds < 1:
+                raise Mm2MusicError(f"--rounds {args.rounds} must be at least 1")
+            picks = parse_cue_list(args.pick, "--pick") if args.pick else None
+            session = RefineSession(args.project, cue, args.previews, args.seed)
+            done = 0
+            for r in range(args.rounds):
+                if picks is not None and r >= len(picks):
+                    break
+                previews = session.next_round()
+                print(f"round {session.engine.rounds + 1}: cue {cue} along one slider ({previews[0].wav.parent}):")
+                for k, p in enumerate(previews, 1):
+                    print(f"  {k}. {p.wav.name}  {p.settings}" + ("  (the best so far)" if k == 1 else ""))
+                choice = picks[r] if picks is not None else ask(len(previews))
+                if choice is None:
+                    break
+                session.choose(choice, previews)
+                done += 1
+            if not done:
+                print("no pick made; the score is unchanged")
+                return 0
+            x, _ = session.best()
+            revision = session.apply()
     except Mm2MusicError as exc:
         return user_error(exc, args.debug)
     except KeyboardInterrupt:

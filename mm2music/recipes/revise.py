@@ -5,6 +5,7 @@
     run_pipeline.py revise out/clip --cue 3 --pick 2            # keep variation 2
     run_pipeline.py revise out/clip                             # apply the edits made by hand to plan.json
     run_pipeline.py revise out/clip --undo                      # restore the previous version (history/)
+    run_pipeline.py revise out/clip --history                   # the versions kept and their sizes
 
 Only the revised cue's notes change in soundtrack.mid; the audio is re-rendered over that cue (and its release
 into the next) and spliced in. Exit 0 on success, 1 with ``error: ...`` on a user error (nothing changed).
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
 from mm2music.recipes import user_error
+from mm2music.vocab import CUE_TEMPO, FAMILIES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,16 +30,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cue", type=int, metavar="N", help="the cue to write again (1-based, as in cue_sheet.md)")
     p.add_argument("--seed", type=int, help="seed (default: a new one); the cue a full run with --seed S would write")
     p.add_argument("--key", metavar="KEY", help="e.g. 'D minor', 'F# major', Bb, Em")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo; the cue keeps filling its span with whole bars")
-    p.add_argument("--instruments", metavar="LIST", help="instrument families, melody first, e.g. strings,piano")
+    p.add_argument("--tempo", type=float, metavar="BPM", help=f"tempo ({CUE_TEMPO[0]:g}-{CUE_TEMPO[1]:g}); the cue keeps filling its span with whole bars")
+    p.add_argument("--instruments", metavar="LIST", help=f"instrument families, melody first, e.g. strings,piano ({', '.join(FAMILIES)})")
     p.add_argument("--intensity", type=float, metavar="X", help="0 (calm) .. 1 (intense): dynamics and note density")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--variations", type=int, metavar="K", help="write K alternatives side by side instead (variations/cueNN/)")
     what.add_argument("--pick", type=int, metavar="J", help="keep variation J of --cue")
     what.add_argument("--undo", action="store_true", help="restore the previous version from history/")
+    what.add_argument("--history", action="store_true", help="list the versions kept in history/ and the space they take")
     p.add_argument("--debug", action="store_true", help="tracebacks and debug logs")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors")
     return p.parse_args(argv)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def print_history(folder: Path) -> None:
+    """The current version and those in history/, newest first, with the bytes each holds (and holds alone)."""
+    from mm2music.project import load_project, locked, version_sizes
+
+    with locked(folder):
+        load_project(folder)  # a one-line error for a folder that is not a project
+        sizes, on_disk = version_sizes(folder)
+    for i, v in enumerate(sizes):
+        where = "current" if i == 0 else f"history/{v.path.name}"
+        print(f"{where:<12} version {v.version if v.version is not None else '?':>3}  {_mb(v.bytes):>10}  "
+              f"({_mb(v.own_bytes)} its own; the rest shared with other versions)")
+    print(f"{len(sizes) - 1} earlier version{'s' if len(sizes) != 2 else ''} kept; {_mb(on_disk)} on disk in all")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     from mm2music import project, revise
 
     try:
+        if args.history:
+            print_history(args.project)
+            return 0
         if args.undo:
             left = project.undo(args.project)
             print(f"restored the previous version of {args.project} ({left} earlier version{'s' if left != 1 else ''} left in history/)")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
-from mm2music.recipes import user_error
+from mm2music.recipes import offline_environment, user_error
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,10 +52,7 @@ def overrides(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s: %(message)s")
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline_environment()
     try:
         import uvicorn
 

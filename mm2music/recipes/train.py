@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mm2music.errors import Mm2MusicError
-from mm2music.recipes import user_error
+from mm2music.recipes import offline_environment, user_error
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_environment()
     try:
         out = run(args)
     except Mm2MusicError as exc:

@@ -87,7 +87,8 @@ class RefineSession:
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
         config = _render_config(self.project)
         alt = self.project.music[:self.index] + [music] + self.project.music[self.index + 1:]
-        _, audio = render_span(alt, self.index, self.project.hits, len(load_mix(self.project.folder)), config)
+        n_total = len(load_mix(self.project.folder, mmap=True, samples=self.project.samples(config.sample_rate)))
+        _, audio = render_span(alt, self.index, self.project.hits, n_total, config)
         wav = folder / f"p{k}.wav"
         write_wav(wav, normalize_loudness(audio, config.sample_rate, config.target_lufs)[0], config.sample_rate)
         return Preview(0.0, data["point"], describe(settings), wav, path)
@@ -132,5 +133,12 @@ class RefineSession:
         _, path = self.best()
         data = json.loads(path.read_text(encoding="utf-8"))
         music, seed = music_from_json(data, str(path))
-        entry = self.project.cues[self.index]
-        return commit_cues(self.project, {self.index: CueEntry(music, seed, entry.locked, {**entry.pinned, **data["pinned"]})})
+        project = load_project(self.project.folder)  # as it is now: another edit may have landed since the refine began
+        old = self.project.cues[self.index].music.cue
+        now = project.cues[self.index].music.cue if self.index < len(project.cues) else None
+        if now is None or abs(now.start - old.start) > 1e-6 or abs(now.end - old.end) > 1e-6:
+            raise ProjectError(f"cue {self.cue_number} of '{project.folder}' no longer spans {old.start:.2f}-{old.end:.2f} s "
+                               "(the project was scored again); start the refine again")
+        entry = project.cues[self.index]
+        self.project = project
+        return commit_cues(project, {self.index: CueEntry(music, seed, entry.locked, {**entry.pinned, **data["pinned"]})})

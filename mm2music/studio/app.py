@@ -8,7 +8,12 @@ slider that was shown and not yet answered.
 
 Safety: the server listens on 127.0.0.1 unless told otherwise; project names are plain folder names checked
 against a pattern; uploads stream, size-limited, into ``<out>/<name>/source/`` and nowhere else; files are
-served only from inside a project folder under ``--out`` (paths resolved and checked, hidden files refused).
+served only from inside a project folder under ``--out`` (paths resolved and checked, hidden files refused; a
+project name that is a link is no project). A project is read through its format
+(:func:`mm2music.project.read_index`) and changed only by jobs that hold its lock, as the CLI's edits do.
+
+The routes are one router per resource (the page, projects, a cue's edits, the refine slider, jobs), each
+built over the :class:`Studio` by a ``_*_routes`` function and included by :func:`create_app`.
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from mm2music.errors import Mm2MusicError
+from mm2music.project.store import locked
 from mm2music.studio.jobs import Busy, Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,10 @@ class NotFound(Mm2MusicError):
 
 class TooLarge(Mm2MusicError):
     """An upload over the size limit."""
+
+
+class NoSpace(Mm2MusicError):
+    """An upload that could not be stored (a full disk, a read-only folder)."""
 
 
 # --- request bodies ----------------------------------------------------------------------------------------
@@ -113,20 +123,25 @@ class Studio:
         if not NAME_RE.fullmatch(name or ""):
             raise Mm2MusicError(f"project name {name!r} is not a plain folder name; use letters, digits, '.', '-' or '_' "
                                 "(at most 80, not starting with '.')")
-        return self.out / name
+        folder = self.out / name
+        if folder.is_symlink():  # a link in the output root may lead anywhere: it is no project of this studio
+            raise NotFound(f"no project '{name}' in {self.out} ('{name}' is a link, not a folder)")
+        return folder
 
     def project_folder(self, name: str) -> Path:
-        from mm2music.project import is_project
+        from mm2music.project import is_project, tidy
 
         folder = self.folder(name)
+        if not is_project(folder):
+            tidy(folder)  # a version a killed run left half-published is put back
         if not is_project(folder):
             raise NotFound(f"no scored project '{name}' in {self.out}; score it first")
         return folder
 
     def file(self, name: str, rel: str) -> Path:
-        folder = self.folder(name).resolve()
+        folder = self.folder(name)
         parts = Path(rel).parts
-        if not parts or any(p.startswith(".") for p in parts):
+        if not parts or any(p.startswith(".") for p in parts) or folder.resolve() != folder:
             raise NotFound(f"'{rel}' is not a file of project '{name}'")
         path = (folder / rel).resolve()
         if not path.is_relative_to(folder) or not path.is_file():
@@ -161,6 +176,13 @@ def _link_sources(folder: Path, staging: Path) -> None:
                 os.link(f, staging / SOURCE / f.name)
 
 
+def _drop_upload(folder: Path, part: Path) -> None:
+    """Remove a failed upload, and its project folder if the upload was all it held."""
+    part.unlink(missing_ok=True)
+    if _only_sources(folder) and not ((folder / SOURCE).is_dir() and any((folder / SOURCE).iterdir())):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _inputs_of(folder: Path, analysis):
     """The inputs a project was scored from: its ``source/`` files (studio projects), or where the CLI run
     read them (a video's path, a captions file, a text file or the text itself)."""
@@ -185,49 +207,85 @@ def _inputs_of(folder: Path, analysis):
 
 
 def _read_json(path: Path) -> dict:
+    """A derived file the page shows (analysis, plan, cue sheet): {} when missing or not a JSON object."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _items(data: dict, key: str) -> list[dict]:
+    """``data[key]`` when it is a list, keeping its objects only (a file edited by hand may hold anything)."""
+    value = data.get(key)
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+VARIATION_DIR_RE = re.compile(r"cue(\d{1,3})")
+VARIATION_WAV_RE = re.compile(r"v(\d{1,3})\.wav")
 
 
 def project_summary(folder: Path) -> dict:
-    from mm2music.project import PROJECT_FILE
+    """One line of the listing; a project that cannot be read says why instead of breaking the listing."""
+    from mm2music.project import ProjectError, is_project, read_index
 
-    data, analysis = _read_json(folder / PROJECT_FILE), _read_json(folder / "analysis.json")
-    return {"name": folder.name, "scored": bool(data), "kind": analysis.get("kind"), "duration": analysis.get("duration"),
-            "cues": len(data.get("cues", [])), "version": data.get("version"), "mtime": folder.stat().st_mtime}
+    analysis = _read_json(folder / "analysis.json")
+    item = {"name": folder.name, "scored": False, "kind": analysis.get("kind"), "duration": analysis.get("duration"),
+            "cues": 0, "version": None, "mtime": folder.stat().st_mtime, "error": None}
+    if is_project(folder):
+        try:
+            index = read_index(folder)
+            item.update(scored=True, cues=len(index.cues), version=index.version)
+        except ProjectError as exc:
+            item["error"] = " ".join(str(exc).split())
+    return item
+
+
+def _variations(folder: Path) -> dict:
+    out = {}
+    for d in sorted((folder / "variations").glob("cue*")):
+        m = VARIATION_DIR_RE.fullmatch(d.name)
+        if not m or not d.is_dir():
+            continue
+        wavs = sorted((int(w.group(1)), p) for p in d.iterdir() if (w := VARIATION_WAV_RE.fullmatch(p.name)) and p.is_file())
+        if wavs:
+            out[str(int(m.group(1)))] = [{"j": j, "wav": f"variations/{d.name}/{p.name}"} for j, p in wavs]
+    return out
 
 
 def project_detail(folder: Path) -> dict:
-    from mm2music.project import PROJECT_FILE, history_versions
+    from mm2music.project import PROJECT_FILE, history_versions, read_index
 
-    data = _read_json(folder / PROJECT_FILE)
+    index = read_index(folder)  # a damaged project.json is a one-line error, as in the CLI
     analysis, plan, sheet = (_read_json(folder / f) for f in ("analysis.json", "plan.json", "cue_sheet.json"))
     video = next((p.name for p in sorted(folder.glob("*_scored.mp4"))), None)
     downloads = [(label, rel) for label, rel in (("MIDI", "soundtrack.mid"), ("WAV", "soundtrack.wav"), ("scored video", video),
                                                   ("cue sheet (Markdown)", "cue_sheet.md"), ("cue sheet (JSON)", "cue_sheet.json"),
                                                   ("MusicXML", "soundtrack.musicxml"), ("timeline", "timeline.png"))
                  if rel and (folder / rel).is_file()]
-    downloads += [(f"stem {p.stem}", f"stems/{p.name}") for p in sorted((folder / "stems").glob("*.wav"))]
-    variations = {}
-    for d in sorted((folder / "variations").glob("cue*")):
-        wavs = sorted(d.glob("v*.wav"), key=lambda p: int(p.stem[1:]))
-        variations[str(int(d.name[3:]))] = [{"j": int(p.stem[1:]), "wav": f"variations/{d.name}/{p.name}"} for p in wavs]
+    downloads += [(f"stem {p.stem}", f"stems/{p.name}") for p in sorted((folder / "stems").glob("*.wav")) if p.is_file()]
     scenes = [{k: s.get(k) for k in ("start", "end", "valence", "arousal", "confidence")} |
-              {"emotions": dict(sorted(s.get("emotions", {}).items(), key=lambda kv: -kv[1])[:5])} for s in analysis.get("scenes", [])]
+              {"emotions": _top_emotions(s.get("emotions"))} for s in _items(analysis, "scenes")]
+    cuts = analysis.get("cuts")
     return {
-        "name": folder.name, "kind": analysis.get("kind"), "source": Path(analysis.get("source", "")).name,
-        "duration": analysis.get("duration"), "fps": analysis.get("fps"), "version": data.get("version"),
+        "name": folder.name, "kind": analysis.get("kind"), "source": Path(str(analysis.get("source", ""))).name,
+        "duration": analysis.get("duration"), "fps": analysis.get("fps"), "version": index.version,
         "history": len(history_versions(folder)), "stamp": str((folder / PROJECT_FILE).stat().st_mtime_ns), "video": video, "audio": "soundtrack.wav",
-        "cuts": analysis.get("cuts", []), "transitions": analysis.get("transitions", []), "scenes": scenes,
-        "segments": [s.get("text", "")[:200] for s in analysis.get("segments", [])][:50],
-        "cues": plan.get("cues", []), "intensity": plan.get("intensity"), "notes": plan.get("notes", []),
+        "cuts": cuts if isinstance(cuts, list) else [], "transitions": _items(analysis, "transitions"), "scenes": scenes,
+        "segments": [str(s.get("text", ""))[:200] for s in _items(analysis, "segments")][:50],
+        "cues": _items(plan, "cues"), "intensity": plan.get("intensity"), "notes": plan.get("notes") if isinstance(plan.get("notes"), list) else [],
         "sheet": [{**{k: c.get(k) for k in ("generation", "timecode", "caught_cuts")},
-                   **{k: e.get(k) for k in ("seed", "locked", "pinned")}} for c, e in zip(sheet.get("cues", []), data.get("cues", []))],
-        "hits": data.get("hits", []), "sync": sheet.get("sync"), "downloads": [{"label": a, "path": b} for a, b in downloads],
-        "variations": variations,
+                   **{k: e.get(k) for k in ("seed", "locked", "pinned")}} for c, e in zip(_items(sheet, "cues"), index.cues)],
+        "hits": list(index.hits), "sync": sheet.get("sync"), "downloads": [{"label": a, "path": b} for a, b in downloads],
+        "variations": _variations(folder),
     }
+
+
+def _top_emotions(emotions) -> dict:
+    if not isinstance(emotions, dict):
+        return {}
+    weights = {k: v for k, v in emotions.items() if isinstance(v, (int, float))}
+    return dict(sorted(weights.items(), key=lambda kv: -kv[1])[:5])
 
 
 def piano_roll(folder: Path) -> dict:
@@ -267,15 +325,23 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.exception_handler(Mm2MusicError)
     async def _user_error(request: Request, exc: Mm2MusicError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Busy) else 413 if isinstance(exc, TooLarge) else 400
+        status = {NotFound: 404, Busy: 409, TooLarge: 413, NoSpace: 507}.get(type(exc), 400)
         return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
 
-    # the page
-    @app.get("/")
+    for routes in (_page_routes, _project_routes, _edit_routes, _refine_routes, _job_routes):  # one router per resource
+        app.include_router(routes(studio))
+    return app
+
+
+def _page_routes(studio: Studio) -> APIRouter:
+    """The page and its static files, and the vocabulary its forms offer."""
+    router = APIRouter()
+
+    @router.get("/")
     def index() -> Response:
         return static("index.html")
 
-    @app.get("/static/{name}")
+    @router.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in STATIC:
             raise NotFound(f"no static file {name!r}")
@@ -283,17 +349,31 @@ def create_app(studio: Studio) -> FastAPI:
         body = files("mm2music.studio").joinpath("static", name).read_bytes()
         return Response(body, media_type=f"{kind}; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
-    # projects
-    @app.get("/api/projects")
+    @router.get("/api/vocabulary")
+    def vocabulary() -> dict:
+        """The names and limits the page's forms offer (the CLI's choices and checks read the same)."""
+        from mm2music import vocab
+
+        return vocab.as_json()
+
+    return router
+
+
+def _project_routes(studio: Studio) -> APIRouter:
+    """Projects: the listing, a project's page and files, uploads, scoring and re-scoring with other hit points."""
+    router = APIRouter()
+
+    @router.get("/api/projects")
     def projects() -> dict:
-        items = [project_summary(p) for p in sorted(studio.out.iterdir()) if p.is_dir() and NAME_RE.fullmatch(p.name)]
+        items = [project_summary(p) for p in sorted(studio.out.iterdir())
+                 if NAME_RE.fullmatch(p.name) and not p.is_symlink() and p.is_dir()]
         for item in items:
             job = studio.jobs.active(item["name"])
             item["job"] = job.to_json() if job else None
         items.sort(key=lambda x: -x["mtime"])
         return {"out": str(studio.out), "projects": items}
 
-    @app.get("/api/projects/{name}")
+    @router.get("/api/projects/{name}")
     def project(name: str) -> dict:
         detail = project_detail(studio.project_folder(name))
         job = studio.jobs.active(name)
@@ -302,17 +382,17 @@ def create_app(studio: Studio) -> FastAPI:
                             for (p, cue), (_, previews) in studio.refines.items() if p == name and previews}
         return detail
 
-    @app.get("/api/projects/{name}/notes")
+    @router.get("/api/projects/{name}/notes")
     def notes(name: str) -> dict:
         return piano_roll(studio.project_folder(name))
 
-    @app.get("/api/projects/{name}/files/{rel:path}")
+    @router.get("/api/projects/{name}/files/{rel:path}")
     def project_file(name: str, rel: str) -> Response:
         path = studio.file(name, rel)
         return FileResponse(path, headers={"Cache-Control": "no-store"}, filename=path.name if path.suffix != ".mp4" and
                             path.suffix != ".wav" else None)
 
-    @app.put("/api/projects/{name}/upload/{filename}")
+    @router.put("/api/projects/{name}/upload/{filename}")
     async def upload(name: str, filename: str, request: Request) -> dict:
         folder = studio.folder(name)
         base = studio.source_name(filename, VIDEO_EXTS + CAPTION_EXTS + TEXT_EXTS)
@@ -325,10 +405,10 @@ def create_app(studio: Studio) -> FastAPI:
         if declared and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"upload of {int(declared) / 1e6:.1f} MB is over the studio's limit of {limit / 1e6:.0f} MB; "
                            "start the studio with a larger --max-upload-mb or score the file with the CLI")
-        (folder / SOURCE).mkdir(parents=True, exist_ok=True)
         part = folder / SOURCE / f".{base}.part"
         size = 0
         try:
+            (folder / SOURCE).mkdir(parents=True, exist_ok=True)
             with part.open("wb") as fh:
                 async for chunk in request.stream():
                     size += len(chunk)
@@ -337,14 +417,16 @@ def create_app(studio: Studio) -> FastAPI:
                                        "start the studio with a larger --max-upload-mb or score the file with the CLI")
                     fh.write(chunk)
             os.replace(part, folder / SOURCE / base)
+        except OSError as exc:  # a full disk, a read-only folder: nothing kept, one line
+            _drop_upload(folder, part)
+            reason = " ".join((exc.strerror or str(exc) or type(exc).__name__).split())
+            raise NoSpace(f"cannot store the upload '{base}' in '{folder}' ({reason}); free some space and upload it again") from None
         except BaseException:
-            part.unlink(missing_ok=True)
-            if _only_sources(folder) and not any((folder / SOURCE).iterdir()):
-                shutil.rmtree(folder, ignore_errors=True)
+            _drop_upload(folder, part)
             raise
         return {"file": base, "bytes": size}
 
-    @app.post("/api/projects/{name}/score")
+    @router.post("/api/projects/{name}/score")
     def score(name: str, body: ScoreBody) -> dict:
         folder = studio.folder(name)
         if folder.exists() and not _only_sources(folder):
@@ -397,7 +479,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "score", work)
 
-    @app.post("/api/projects/{name}/hits")
+    @router.post("/api/projects/{name}/hits")
     def hits(name: str, body: HitsBody) -> dict:
         folder = studio.project_folder(name)
 
@@ -406,7 +488,14 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "rescore", work)
 
-    @app.post("/api/projects/{name}/cues/{cue}/revise")
+    return router
+
+
+def _edit_routes(studio: Studio) -> APIRouter:
+    """Edits of one cue through the revise engine: write it again, variations, pick, lock; and undo."""
+    router = APIRouter()
+
+    @router.post("/api/projects/{name}/cues/{cue}/revise")
     def revise_cue(name: str, cue: int, body: ReviseBody) -> dict:
         from mm2music import revise
 
@@ -422,7 +511,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "revise", work)
 
-    @app.post("/api/projects/{name}/cues/{cue}/variations")
+    @router.post("/api/projects/{name}/cues/{cue}/variations")
     def variations(name: str, cue: int, body: CountBody) -> dict:
         from mm2music import revise
 
@@ -435,46 +524,53 @@ def create_app(studio: Studio) -> FastAPI:
 
         return _submit(studio, name, "variations", work)
 
-    @app.post("/api/projects/{name}/cues/{cue}/pick")
+    @router.post("/api/projects/{name}/cues/{cue}/pick")
     def pick(name: str, cue: int, body: PickBody) -> dict:
         from mm2music import revise
 
         folder = studio.project_folder(name)
         return _submit(studio, name, "pick", lambda report: {"version": revise.pick(folder, cue, body.j).version})
 
-    @app.post("/api/projects/{name}/cues/{cue}/lock")
+    @router.post("/api/projects/{name}/cues/{cue}/lock")
     def lock(name: str, cue: int, body: LockBody) -> dict:
         from mm2music import revise
 
         folder = studio.project_folder(name)
         return _submit(studio, name, "lock", lambda report: {"version": revise.set_locked(folder, cue, body.locked).version})
 
-    @app.post("/api/projects/{name}/undo")
+    @router.post("/api/projects/{name}/undo")
     def undo(name: str) -> dict:
         from mm2music import project as project_mod
 
         folder = studio.project_folder(name)
         return _submit(studio, name, "undo", lambda report: {"left": project_mod.undo(folder)})
 
-    # the refine slider: sessions live in the server between a round and the pick
-    @app.post("/api/projects/{name}/cues/{cue}/refine/round")
+    return router
+
+
+def _refine_routes(studio: Studio) -> APIRouter:
+    """The refine slider: sessions live in the server between a round and the pick."""
+    router = APIRouter()
+
+    @router.post("/api/projects/{name}/cues/{cue}/refine/round")
     def refine_round(name: str, cue: int, body: CountBody) -> dict:
         from mm2music.refine.session import RefineSession
 
         folder = studio.project_folder(name)
 
         def work(report):
-            session, _ = studio.refines.get((name, cue), (None, None))
-            if session is None:
-                session = RefineSession(folder, cue, body.k)
-            report(f"composing {session.previews} previews of cue {cue} along a slider")
-            previews = session.next_round()
+            with locked(folder):
+                session, _ = studio.refines.get((name, cue), (None, None))
+                if session is None:
+                    session = RefineSession(folder, cue, body.k)
+                report(f"composing {session.previews} previews of cue {cue} along a slider")
+                previews = session.next_round()
             studio.refines[(name, cue)] = (session, previews)
             return {"round": session.engine.rounds + 1, "previews": _previews_json(folder, previews)}
 
         return _submit(studio, name, "refine-round", work, keep_refines=True)
 
-    @app.post("/api/projects/{name}/cues/{cue}/refine/choose")
+    @router.post("/api/projects/{name}/cues/{cue}/refine/choose")
     def refine_choose(name: str, cue: int, body: PickBody) -> dict:
         studio.project_folder(name)
         session, previews = studio.refines.get((name, cue), (None, None))
@@ -482,33 +578,41 @@ def create_app(studio: Studio) -> FastAPI:
             raise NotFound(f"cue {cue} of '{name}' has no slider to choose on; start a refine round first")
 
         def work(report):
-            session.choose(body.j, previews)
+            with locked(studio.folder(name)):
+                session.choose(body.j, previews)
             studio.refines[(name, cue)] = (session, [])
             x, _ = session.best()
             return {"rounds": session.engine.rounds, "best": x}
 
         return _submit(studio, name, "refine-choose", work, keep_refines=True)
 
-    @app.post("/api/projects/{name}/cues/{cue}/refine/apply")
+    @router.post("/api/projects/{name}/cues/{cue}/refine/apply")
     def refine_apply(name: str, cue: int) -> dict:
         from mm2music.refine.session import RefineSession
 
         folder = studio.project_folder(name)
 
         def work(report):
-            session, _ = studio.refines.get((name, cue), (None, None))
-            session = session or RefineSession(folder, cue)
-            r = session.apply()
+            with locked(folder):
+                session, _ = studio.refines.get((name, cue), (None, None))
+                session = session or RefineSession(folder, cue)
+                r = session.apply()
             return {"version": r.version}
 
         return _submit(studio, name, "refine-apply", work)
 
-    # jobs
-    @app.get("/api/jobs/{job_id}")
+    return router
+
+
+def _job_routes(studio: Studio) -> APIRouter:
+    """Jobs: their state, and their progress as server-sent events."""
+    router = APIRouter()
+
+    @router.get("/api/jobs/{job_id}")
     def job(job_id: int) -> dict:
         return _job(studio, job_id).to_json()
 
-    @app.get("/api/jobs/{job_id}/events")
+    @router.get("/api/jobs/{job_id}/events")
     async def events(job_id: int) -> StreamingResponse:
         job = _job(studio, job_id)
 
@@ -527,7 +631,7 @@ def create_app(studio: Studio) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-    return app
+    return router
 
 
 def _previews_json(folder: Path, previews) -> list[dict]:

@@ -21,10 +21,10 @@ from mm2music.media.cuts.base import TransitionDetector, check_config
 from mm2music.media.cuts.classic import CutDetector
 from mm2music.media.cuts.content import PySceneDetectBackend
 from mm2music.types import FrameChunk, Transition
+from mm2music.vocab import DETECTORS  # the names users choose from, defined once
 
 __all__ = ["DETECTORS", "CutDetector", "PySceneDetectBackend", "TransitionDetector", "detect_cuts", "make_detector"]
 
-DETECTORS = ("mm2music", "classic", "transnetv2", "pyscenedetect")
 
 
 def make_detector(config: CutConfig | None = None) -> TransitionDetector:

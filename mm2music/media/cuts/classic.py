@@ -34,8 +34,6 @@ from mm2music.types import FrameChunk, Transition
 
 log = logging.getLogger(__name__)
 
-DETECTORS = ("mm2music", "classic", "pyscenedetect", "transnetv2")
-
 GRID_ROWS = 36  # feature grid cells along the frame's short side
 HIST_BINS = 4  # colour histogram bins per RGB channel
 DARK_MEAN = 0.07  # a frame is black when its mean luma (0-1) is below this ...

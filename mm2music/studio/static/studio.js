@@ -442,11 +442,21 @@ function wire() {
   $("refine-apply").onclick = () => run("project", () => post(`/api/projects/${enc(S.project.name)}/cues/${S.cue + 1}/refine/apply`));
 }
 
+async function loadVocabulary() {
+  // the names and limits the CLI accepts (mm2music/vocab.py), so the form offers nothing the server refuses
+  const v = await (await fetch("/api/vocabulary")).json();
+  $("e-tempo").min = v.tempo[0];
+  $("e-tempo").max = v.tempo[1];
+  $("families").replaceChildren(...v.families.map((f) => Object.assign(document.createElement("option"), {value: f})));
+  $("e-instruments").title = `instrument families, melody first: ${v.families.join(", ")}`;
+}
+
 async function start() {
   wire();
   showSourceRows();
   requestAnimationFrame(tick);
   try {
+    await loadVocabulary();
     await loadProjects();
     const name = decodeURIComponent(location.hash.slice(1));
     if (name) await openProject(name);

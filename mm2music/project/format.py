@@ -14,8 +14,9 @@ Layout of ``out/<name>/`` (besides the files a run always writes)::
     history/NNN/      earlier versions (every file of the folder as it was), newest last: ``revise --undo``
 
 Everything else (plan.json, cue sheet, MIDI, WAV, timeline, scored video) is derived from these and the
-analysis. Files are replaced by building the next version in a staging folder beside the project and renaming
-it into place (:func:`commit`): a failed step leaves the previous version as it was.
+analysis. Files are replaced by building the next version in a staging folder beside the project and swapping
+it into place under the project's lock (:mod:`mm2music.project.store`): a failed or killed step leaves the
+previous version as it was.
 """
 
 from __future__ import annotations
@@ -23,11 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -35,7 +31,7 @@ import numpy as np
 
 from mm2music.arrange.compose import CueMusic
 from mm2music.arrange.orchestrate import NoteEvent
-from mm2music.errors import Mm2MusicError
+from mm2music.project.store import ProjectError, carry_history, replace_file
 from mm2music.types import Analysis, AudioEnvelope, Cue, Emotion, Plan, Scene, TextSegment, Transition, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -43,11 +39,6 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 PROJECT_FILE = "project.json"
 MIX_FILE = "render/music.npy"
-HISTORY = "history"
-
-
-class ProjectError(Mm2MusicError):
-    """A project folder that cannot be read or edited as asked."""
 
 
 # --- (de)serialisation ----------------------------------------------------------------------------------
@@ -79,6 +70,16 @@ def music_to_json(music: CueMusic, seed: int) -> dict:
 
 
 def music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
+    """The music of one cue (``cues/NN.json``, a variation or a refine preview); a damaged one is a one-line error."""
+    if not isinstance(data, dict) or not isinstance(data.get("cue"), dict):
+        raise ProjectError(f"cannot read {where}: it is not a cue's music (no 'cue' object); write it again or run `revise --undo`")
+    try:
+        return _music_from_json(data, where)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProjectError(f"cannot read {where}: {' '.join(str(exc).split())}; write it again or run `revise --undo`") from None
+
+
+def _music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
     cue = cue_from_json(data["cue"], where)
     notes = [NoteEvent(*n) for n in data["notes"]]
     return CueMusic(cue, [int(t) for t in data["tokens"]], notes, int(data["length_ticks"]), int(data["candidates"]),
@@ -152,11 +153,16 @@ class Project:
     def music(self) -> list[CueMusic]:
         return [e.music for e in self.cues]
 
-    def cue_index(self, number: int) -> int:
-        """0-based index of cue ``number`` (1-based, as the cue sheet counts); a one-line error if out of range."""
+    def cue_index(self, number: int, flag: str = "--cue") -> int:
+        """0-based index of cue ``number`` (1-based, as the cue sheet counts); a one-line error naming ``flag``
+        if out of range."""
         if not 1 <= number <= len(self.cues):
-            raise ProjectError(f"--cue {number} does not exist; {self.folder.name} has cues 1-{len(self.cues)} (see its cue_sheet.md)")
+            raise ProjectError(f"{flag} {number} does not exist; {self.folder.name} has cues 1-{len(self.cues)} (see its cue_sheet.md)")
         return number - 1
+
+    def samples(self, sample_rate: int) -> int:
+        """Samples of the whole soundtrack at ``sample_rate`` (the stored mix has as many)."""
+        return int(round(self.analysis.duration * sample_rate))
 
     def fps(self) -> float:
         return self.analysis.video.fps if self.analysis.video else 25.0
@@ -201,8 +207,36 @@ def is_project(folder: Path) -> bool:
     return (Path(folder) / PROJECT_FILE).is_file()
 
 
-def load_project(folder: str | Path) -> Project:
-    """Read a project folder; a folder that is not one (or is from another format) is a one-line error."""
+def _damaged(folder: Path, what: str) -> ProjectError:
+    return ProjectError(f"the project '{folder}' is damaged ({' '.join(what.split())}); restore it with `revise {folder} --undo` "
+                        "or score it again")
+
+
+@dataclass(frozen=True)
+class ProjectIndex:
+    """``project.json`` read and checked: what a listing shows without reading every cue."""
+
+    version: int
+    cues: tuple[dict, ...]  # {"file", "seed", "locked", "pinned"}
+    checkpoint: dict
+    seed: int
+    hits: tuple[float, ...]
+    opening: bool
+    notes: tuple[str, ...]
+
+
+def _field(data: dict, key: str, kind, default=None):
+    value = data.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{key} is {value!r}")
+    return value
+
+
+def read_index(folder: str | Path) -> ProjectIndex:
+    """Read and check ``project.json``; a folder that is not a project, another format or a damaged file is a
+    one-line ProjectError."""
     folder = Path(folder)
     path = folder / PROJECT_FILE
     if not path.is_file():
@@ -210,22 +244,55 @@ def load_project(folder: str | Path) -> Project:
         raise ProjectError(f"'{folder}' is not an mm2music project (no {PROJECT_FILE}); {hint}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        analysis = analysis_from_json(json.loads((folder / "analysis.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ProjectError(f"cannot read the project '{folder}': {' '.join(str(exc).split())}; restore it with `revise {folder} --undo`") from None
+    except (OSError, ValueError) as exc:
+        raise _damaged(folder, f"{PROJECT_FILE}: {exc}") from None
+    if not isinstance(data, dict):
+        raise _damaged(folder, f"{PROJECT_FILE} holds {type(data).__name__}, not an object")
     if data.get("format") != FORMAT:
         raise ProjectError(f"'{folder}' has project format {data.get('format')!r}; this mm2music reads format {FORMAT}: score it again")
+    try:
+        cues = _field(data, "cues", list)
+        for i, item in enumerate(cues):
+            if not isinstance(item, dict) or item.get("file") != cue_file(i):
+                raise ValueError(f"cue entry {i + 1} is {item!r}, not {{'file': {cue_file(i)!r}, ...}}")
+            _field(item, "seed", int)
+            _field(item, "pinned", dict, {})
+        if not cues:
+            raise ValueError("it has no cues")
+        hits = _field(data, "hits", list)
+        if not all(isinstance(h, (int, float)) and not isinstance(h, bool) for h in hits):
+            raise ValueError(f"hits is {hits!r}")
+        notes = _field(data, "notes", list, [])
+        return ProjectIndex(_field(data, "version", int, 1), tuple(cues), _field(data, "checkpoint", dict), _field(data, "seed", int),
+                            tuple(float(h) for h in hits), _field(data, "opening", bool), tuple(str(n) for n in notes))
+    except ValueError as exc:
+        raise _damaged(folder, f"{PROJECT_FILE}: {exc}") from None
+
+
+def load_project(folder: str | Path) -> Project:
+    """Read a project folder; a folder that is not one (or is from another format, or damaged) is a one-line error."""
+    folder = Path(folder)
+    index = read_index(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        analysis = analysis_from_json(json.loads((folder / "analysis.json").read_text(encoding="utf-8")))
+        if not isinstance(config, dict):
+            raise TypeError(f"config.json holds {type(config).__name__}, not an object")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _damaged(folder, str(exc)) from None
     cues = []
-    for item in data["cues"]:
+    for item in index.cues:
         where = str(folder / item["file"])
         try:
-            music, seed = music_from_json(json.loads((folder / item["file"]).read_text(encoding="utf-8")), where)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            data = json.loads((folder / item["file"]).read_text(encoding="utf-8"))
+            music, seed = music_from_json(data, where)
+        except ProjectError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProjectError(f"cannot read {where}: {' '.join(str(exc).split())}; restore it with `revise {folder} --undo`") from None
         cues.append(CueEntry(music, seed, bool(item.get("locked")), dict(item.get("pinned", {}))))
-    return Project(folder, config, analysis, cues, data["checkpoint"], int(data["seed"]), list(data["hits"]),
-                   bool(data["opening"]), int(data.get("version", 1)), tuple(data.get("notes", ())))
+    return Project(folder, config, analysis, cues, index.checkpoint, index.seed, list(index.hits), index.opening, index.version,
+                   index.notes)
 
 
 def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: list[CueMusic], seeds: list[int],
@@ -243,11 +310,7 @@ def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: li
                       sorted(config.plan.hits or []), analysis.kind != "video", 1, tuple(plan.notes))
     project.write(staging)
     if previous is not None and is_project(previous):  # a re-run of a project keeps its history: undo goes back
-        versions = history_versions(previous)
-        number = int(versions[-1].name) + 1 if versions else 1
-        _link_tree(previous, staging / HISTORY / f"{number:03d}", skip=lambda rel: rel.startswith(HISTORY + "/"))
-        for v in versions:
-            _link_tree(v, staging / HISTORY / v.name)
+        carry_history(previous, staging, config.output.keep_versions)
     if raw_audio is not None:
         save_mix(staging, raw_audio)
     return project
@@ -257,97 +320,23 @@ def save_mix(folder: Path, audio: np.ndarray) -> None:
     np.save(replace_file(folder / MIX_FILE), np.ascontiguousarray(audio, dtype=np.float32))
 
 
-def load_mix(folder: Path, mmap: bool = False) -> np.ndarray:
-    """The stored music before normalisation (``mmap``: mapped read-only, e.g. to read its length)."""
+def load_mix(folder: Path, mmap: bool = False, samples: int | None = None) -> np.ndarray:
+    """The stored music before normalisation (``mmap``: mapped read-only, e.g. to read its length); ``samples``:
+    the length it must have (a damaged or foreign file is a one-line error)."""
     path = folder / MIX_FILE
     if not path.is_file():
         raise ProjectError(f"'{path}' is missing; the project cannot be re-rendered piecewise: score it again")
-    return np.load(path, mmap_mode="r" if mmap else None)
-
-
-# --- versions: staged, renamed into place, history kept --------------------------------------------------
-
-
-def _link_tree(src: Path, dst: Path, skip: Callable[[str], bool] = lambda rel: False) -> None:
-    """Hard-link every file of ``src`` into ``dst`` (same file system: no copy), except those ``skip`` names."""
-    for root, _, files in os.walk(src):
-        for name in files:
-            s = Path(root) / name
-            rel = s.relative_to(src).as_posix()
-            if skip(rel):
-                continue
-            d = dst / rel
-            d.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(s, d)
-            except OSError:
-                shutil.copy2(s, d)
-
-
-def history_versions(folder: Path) -> list[Path]:
-    h = Path(folder) / HISTORY
-    return sorted((p for p in h.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)) if h.is_dir() else []
-
-
-@contextmanager
-def next_version(folder: Path, keep_history: bool = True) -> Iterator[Path]:
-    """Yield a staging folder holding the current version (hard links); what the block writes there replaces
-    files (write new files, never edit a linked one in place: :func:`replace_file`). When the block succeeds
-    the current version goes to ``history/NNN/`` (if ``keep_history``) and the staging folder is renamed into
-    place; when it fails, the project is left exactly as it was."""
-    folder = Path(folder)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    fix = f"restore it with `revise {folder} --undo` or score the project again"
     try:
-        _link_tree(folder, staging)
-        if keep_history:
-            versions = history_versions(folder)
-            number = int(versions[-1].name) + 1 if versions else 1
-            _link_tree(folder, staging / HISTORY / f"{number:03d}", skip=lambda rel: rel.startswith(HISTORY + "/"))
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    swap(folder, staging)
-
-
-def swap(folder: Path, staging: Path) -> None:
-    """Rename ``staging`` into place of ``folder`` (the old one is removed only after the rename)."""
-    trash = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    folder.rename(trash)
-    try:
-        staging.rename(folder)
-    except BaseException:
-        trash.rename(folder)
-        raise
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def replace_file(path: Path) -> Path:
-    """Unlink ``path`` (a hard link shared with history) so that writing it makes a new file; returns it."""
-    path.unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def undo(folder: str | Path) -> int:
-    """Restore the newest version in ``history/`` (it leaves the history); returns the number of versions left."""
-    folder = Path(folder)
-    versions = history_versions(folder)
-    if not versions:
-        raise ProjectError(f"'{folder}' has no earlier version to restore (history/ is empty); nothing was changed")
-    last = versions[-1]
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    try:
-        _link_tree(last, staging)
-        for v in versions[:-1]:
-            _link_tree(v, staging / HISTORY / v.name)
-        _link_tree(folder / HISTORY, staging / HISTORY,
-                   skip=lambda rel: rel.split("/")[0].isdigit())  # other files kept in history/ (none today)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    swap(folder, staging)
-    return len(versions) - 1
+        mix = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ProjectError(f"'{path}' is not the project's stored music ({' '.join(str(exc).split())}); {fix}") from None
+    if not isinstance(mix, np.ndarray) or mix.ndim != 2 or mix.shape[1] != 2 or mix.dtype != np.float32:
+        raise ProjectError(f"'{path}' is not the project's stored music (float32 stereo expected, found "
+                           f"{getattr(mix, 'dtype', type(mix).__name__)} {getattr(mix, 'shape', '')}); {fix}")
+    if samples is not None and abs(len(mix) - samples) > 1:
+        raise ProjectError(f"'{path}' holds {len(mix)} samples where the project's {samples} were expected; {fix}")
+    return mix
 
 
 def with_pinned(cue: Cue, **changes) -> Cue:

@@ -1,0 +1,189 @@
+"""The project's outputs: the one writer of everything derived from the music (MIDI, the normalised WAV, stems
+and MusicXML, the ducked mix muxed into the scored video, the timeline and the cue sheet), used by the full run
+(:func:`mm2music.pipeline.write_music`) and by every edit of a project (:func:`mm2music.revise.write_outputs`).
+
+It writes into a staging folder that may hold hard links to the previous version's files (a revise): every
+file is unlinked before it is written (:func:`~mm2music.project.store.replace_file`), never edited in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mm2music.config import Config
+from mm2music.project.store import replace_file
+from mm2music.types import Analysis, AudioEnvelope, Plan
+
+CUE_SHEET, CUE_SHEET_MD = "cue_sheet.json", "cue_sheet.md"
+
+
+def config_of(data: dict) -> Config:
+    """The resolved :class:`Config` a project was scored with (its ``config.json``); keys this version does not
+    know (a project from another mm2music) are left out rather than refused."""
+
+    def build(cls, values):
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in (values or {}):
+                continue
+            value = values[f.name]
+            default = getattr(cls(), f.name) if dataclasses.is_dataclass(cls) else None
+            kwargs[f.name] = build(type(default), value) if dataclasses.is_dataclass(default) and isinstance(value, dict) else value
+        return cls(**kwargs)
+
+    return build(Config, data if isinstance(data, dict) else {})
+
+
+def write_json(path: Path, data: dict) -> None:
+    replace_file(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def output_stem(analysis: Analysis, config: Config) -> str:
+    """What stems are named after: the output folder's name (``--name``, the input's stem or a text's slug)."""
+    from mm2music.output import slug
+
+    return config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
+
+
+@dataclass
+class SoundtrackWriter:
+    """Writes the outputs of ``music`` into ``staging`` in three steps, so that the full run can overlap them with
+    its rendering: :meth:`score` (MIDI; the sync report), :meth:`audio` (the normalised WAV) and :meth:`rest`
+    (stems and MusicXML on a thread, the scored video and the timeline, the cue sheet's content)."""
+
+    staging: Path
+    analysis: Analysis
+    plan: Plan
+    music: Sequence
+    config: Config
+    hits: Sequence[float]
+    timings: object | None = None  # anything with ``stage(name)`` (pipeline.Timings)
+    files: dict = field(default_factory=dict)
+    sync: dict | None = None
+    _score: object = None
+    _audio: np.ndarray | None = None
+    _lufs: float = float("nan")
+    _gain: float = 1.0
+
+    def _stage(self, name: str):
+        return self.timings.stage(name) if self.timings is not None else nullcontext()
+
+    @property
+    def fps(self) -> float:
+        return self.analysis.video.fps if self.analysis.video else 25.0
+
+    def score(self) -> dict:
+        """``soundtrack.mid`` and its sync report (cuts and hits on bar lines, measured on the file)."""
+        from mm2music.arrange.score import build_score
+        from mm2music.arrange.timing import score_sync
+
+        with self._stage("arrange"):
+            midi = replace_file(self.staging / "soundtrack.mid")
+            self._score = build_score(self.music, self.fps, self.analysis.cuts, self.hits)
+            self._score.dump_midi(str(midi))
+            self.sync = score_sync(midi, self.plan.cues, self.analysis.cuts, self.hits)
+        self.files["midi"] = midi.name
+        return self.sync
+
+    def audio(self, raw: np.ndarray, measured: float) -> None:
+        """``soundtrack.wav``: ``raw`` (the music before normalisation, whose loudness is ``measured`` LUFS)
+        normalised to the target loudness."""
+        from mm2music.render.synth import normalize_loudness, write_wav
+
+        r = self.config.render
+        self._audio, self._lufs = normalize_loudness(raw, r.sample_rate, r.target_lufs, measured=measured)
+        write_wav(replace_file(self.staging / "soundtrack.wav"), self._audio, r.sample_rate)
+        self._gain = 10 ** ((self._lufs - measured) / 20) if np.isfinite(measured) else 1.0
+        self.files["audio"] = "soundtrack.wav"
+
+    def rest(self, envelope: AudioEnvelope | None) -> dict:
+        """Stems and MusicXML (on a thread), the scored video (the music ducked under ``envelope``, the source's
+        speech, when the mix keeps it) and the timeline; returns the cue sheet's content."""
+        from mm2music.arrange.cuesheet import cue_sheet
+        from mm2music.arrange.score import piano_roll
+        from mm2music.graph.export import write_timeline
+        from mm2music.render.mix import duck_gain, ducked_fraction
+        from mm2music.render.mux import mux, verify_muxed
+        from mm2music.render.synth import write_wav
+
+        analysis, r, sr = self.analysis, self.config.render, self.config.render.sample_rate
+        with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
+            exporting = exports.submit(self._exports)
+            roll = piano_roll(self._score)
+            extra: dict = {"loudness_lufs": round(self._lufs, 2) if np.isfinite(self._lufs) else None}
+            timeline = self.staging / "timeline.png"
+            if analysis.kind == "video" and analysis.video is not None:
+                keep = r.mix == "keep" and envelope is not None
+                with self._stage("mux"):
+                    mixed = self._audio
+                    if keep:
+                        duck = duck_gain(envelope, len(self._audio), sr, r.duck_db)
+                        mixed = self._audio * duck[:, None]
+                        extra["ducked_fraction"] = round(ducked_fraction(duck, r.duck_db), 3)
+                    tmp = replace_file(self.staging / ".music_for_mux.wav")
+                    write_wav(tmp, mixed, sr)
+                    scored = replace_file(self.staging / f"{Path(analysis.source).stem}_scored.mp4")
+                    with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
+                        muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
+                                             keep, analysis.video.has_audio, analysis.duration)
+                        write_timeline(replace_file(timeline), analysis, self.plan, roll)
+                        muxing.result()
+                    tmp.unlink()
+                    extra["muxed"] = verify_muxed(scored, analysis.duration)
+                    self.files["video"] = scored.name
+            else:
+                write_timeline(replace_file(timeline), analysis, self.plan, roll)
+            self.files.update(exporting.result())
+        extra["mix"] = r.mix if analysis.kind == "video" else None
+        self.files["cue_sheet"] = CUE_SHEET
+        return cue_sheet(self.plan, self.music, analysis.cuts, self.hits, self.sync, self.fps, extra)
+
+    def _exports(self) -> dict:
+        """The stems (scaled by the mix's normalisation gain) and ``soundtrack.musicxml``, as configured; those of
+        a previous version are removed first (a track may have gone, and their files are history's links)."""
+        from mm2music.arrange.musicxml import write_musicxml
+        from mm2music.render.stems import write_stems
+
+        files: dict = {}
+        fmt = self.config.interchange.stems_format
+        shutil.rmtree(self.staging / "stems", ignore_errors=True)
+        (self.staging / "soundtrack.musicxml").unlink(missing_ok=True)
+        if fmt != "none":
+            with self._stage("stems"):
+                stems = write_stems(self.music, self.hits, self.analysis.duration, self.config.render, fmt, self._gain,
+                                    self.staging, output_stem(self.analysis, self.config))
+            files["stems"] = f"stems/ ({len(stems)} stems)"
+        if self.config.interchange.musicxml:
+            with self._stage("musicxml"):
+                write_musicxml(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
+            files["musicxml"] = "soundtrack.musicxml"
+        return files
+
+
+def write_cue_sheet(staging: Path, sheet: dict, analysis: Analysis, project=None) -> None:
+    """``cue_sheet.json`` / ``.md``; with ``project``, each cue's seed, lock and pinned settings and the project's
+    version are added (JSON fields, and Markdown lines for the locked or pinned cues)."""
+    from mm2music.arrange.cuesheet import cue_sheet_markdown
+
+    lines = []
+    if project is not None:
+        for n, (item, entry) in enumerate(zip(sheet["cues"], project.cues), 1):
+            item.update(seed=entry.seed, locked=entry.locked, pinned=entry.pinned)
+            if entry.pinned or entry.locked:
+                what = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entry.pinned.items())
+                lines.append(f"- cue {n}: " + ("locked" + ("; " if what else "") if entry.locked else "") + (f"pinned {what}" if what else ""))
+        sheet["project_version"] = project.version
+    write_json(staging / CUE_SHEET, sheet)
+    md = cue_sheet_markdown(sheet, Path(analysis.source).name)
+    if lines:
+        md += "\nSettings kept by revise / refine / --lock:\n" + "\n".join(lines) + "\n"
+    replace_file(staging / CUE_SHEET_MD).write_text(md, encoding="utf-8")
