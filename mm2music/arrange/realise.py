@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mm2music.arrange.harmony import Chord, Slot, chord_slots, spared, voice
+from mm2music.arrange.harmony import Chord, Slot, chord_slots, harmonise, palette_for, spared, voice
 from mm2music.arrange.instruments import Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
@@ -144,9 +144,16 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     bars = bars_of(cue)
     catches = catch_ticks(cue)
     tonic, mode = Key.of(cue.key, cue.mode)
-    slots = chord_slots(music.notes, slot_bounds(cue, bars, catches), tonic, mode, cue.cadence, final=last)
+    bounds = slot_bounds(cue, bars, catches)
     ensemble = choose_ensemble(cue.instruments, cue.figure, low_melody=cue.register == "low")
-    melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
+    if getattr(music, "theme", None) is not None:  # a composed tune: harmony written for it
+        palette = palette_for(cue.emotions, cue.valence, cue.arousal)
+        slots = harmonise(music.notes, bounds, tonic, mode, cue.cadence, final=last, palette=palette,
+                          arousal=cue.arousal, beat=bars[0].beat)
+        melody = melody_line(music.notes, cue, ensemble.melody, length, shaped=True)
+    else:  # a sketch (projects written before themes): its top line and the harmony read from it
+        slots = chord_slots(music.notes, bounds, tonic, mode, cue.cadence, final=last)
+        melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
     avoid = [_avoid(melody, s) for s in slots]
     layers = {
         "melody": melody,
@@ -162,7 +169,9 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
     parts = []
     for layer, notes in layers.items():
-        notes = [n for n in _gate(notes, layer, cue, bars) if n.start < length]
+        if layer != "melody" or getattr(music, "theme", None) is None:  # a composed tune is heard throughout
+            notes = _gate(notes, layer, cue, bars)
+        notes = [n for n in notes if n.start < length]
         notes = [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if min(n.end, length) > n.start]
         if not notes:
             continue
@@ -198,12 +207,18 @@ def _avoid(melody: Sequence[NoteEvent], slot: Slot) -> list[int]:
     return out
 
 
-def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length: int) -> list[NoteEvent]:
-    """The sketch's top line in the planned register and the instrument's range, thinned and phrased."""
+def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length: int, shaped: bool = False) -> list[NoteEvent]:
+    """The sketch's top line in the planned register and the instrument's range, thinned and phrased.
+    ``shaped``: the line is a composed tune, already in its register and density: it moves by octaves as a
+    whole (into the instrument's range) and is only phrased, so its intervals stay as written."""
     notes = sorted((n for n in skyline if n.start < length), key=lambda n: n.start)
     if not notes:
         return []
-    if cue.figure in SPARSE_FIGURES or cue.density in ("very_sparse", "sparse"):
+    if shaped:
+        shift = 12 * max(0, math.ceil((inst.low - min(n.pitch for n in notes)) / 12))
+        shift -= 12 * max(0, math.ceil((max(n.pitch for n in notes) + shift - inst.high) / 12))
+        notes = [NoteEvent(n.start, n.end, n.pitch + shift, n.velocity) for n in notes]
+    elif cue.figure in SPARSE_FIGURES or cue.density in ("very_sparse", "sparse"):
         kept = [n for n in notes if n.end - n.start >= TPQ // 2 or n.start % TPQ == 0]
         notes = kept or notes[:1]
     centre = min(inst.high - 7, max(inst.low + 5, REGISTER_CENTRE.get(cue.register, 67)))
@@ -213,7 +228,9 @@ def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length
     for k, n in enumerate(notes):
         nxt = notes[k + 1].start if k + 1 < len(notes) else length
         end = min(n.end, nxt)
-        if cue.articulation == "legato" or cue.figure in SPARSE_FIGURES:
+        if shaped and (cue.articulation == "legato" or cue.figure in SPARSE_FIGURES):
+            end = nxt if nxt - n.end < TPQ // 2 else end  # legato, but the tune's rests are its breaths
+        elif cue.articulation == "legato" or cue.figure in SPARSE_FIGURES:
             end = nxt if nxt - n.start <= 3 * TPQ else max(end, n.start + 2 * TPQ)
         elif cue.articulation == "staccato":
             end = n.start + min(end - n.start, int(TPQ * 0.45))
@@ -221,6 +238,9 @@ def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length
             end = n.start + min(end - n.start, int(TPQ * 0.75))
         end = min(end, nxt, length)
         if end > n.start:
+            if shaped:
+                out.append(NoteEvent(n.start, end, inst.fold(n.pitch), UNSET))
+                continue
             pitch = n.pitch + shift
             pitch += 12 * ((pitch < centre - 9) - (pitch > centre + 12))  # a compact line above the accompaniment
             out.append(NoteEvent(n.start, end, inst.fold(pitch), UNSET))
