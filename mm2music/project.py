@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.arrange.compose import CueMusic
+from mm2music.arrange.theme import Theme
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.errors import Mm2MusicError
 from mm2music.types import Analysis, AudioEnvelope, Cue, Emotion, Plan, Scene, TextSegment, Transition, VideoInfo
@@ -75,14 +76,16 @@ def cue_from_json(data: dict, where: str) -> Cue:
 def music_to_json(music: CueMusic, seed: int) -> dict:
     return {"cue": cue_to_json(music.cue), "seed": seed, "tokens": list(music.tokens),
             "notes": [[n.start, n.end, n.pitch, n.velocity] for n in music.notes], "length_ticks": music.length_ticks,
-            "candidates": music.candidates, "score": music.score, "report": music.report}
+            "candidates": music.candidates, "score": music.score, "report": music.report,
+            "theme": music.theme.to_json() if music.theme is not None else None}
 
 
 def music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
     cue = cue_from_json(data["cue"], where)
     notes = [NoteEvent(*n) for n in data["notes"]]
+    theme = Theme.from_json(data["theme"]) if data.get("theme") else None
     return CueMusic(cue, [int(t) for t in data["tokens"]], notes, int(data["length_ticks"]), int(data["candidates"]),
-                    float(data["score"]), dict(data["report"])), int(data["seed"])
+                    float(data["score"]), dict(data["report"]), theme), int(data["seed"])
 
 
 def analysis_from_json(data: dict) -> Analysis:

@@ -161,19 +161,21 @@ def melody_density(density: str) -> str:
     return DENSITY_BINS[max(0, DENSITY_BINS.index(density) - 1)]
 
 
-def theme_conditions(cue: Cue) -> Conditions:
-    """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes), on the downbeat."""
+def theme_conditions(cue: Cue, opening: bool = False) -> Conditions:
+    """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes); ``opening``: it
+    starts a piece (and may start with a pickup, as tunes do), else it starts on the downbeat."""
     from mm2music.music.tokenizer import Conditions
 
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
                       density=melody_density(cue.density), register=cue.register, polyphony="monophonic",
-                      families=("piano",), opening=False)
+                      families=("piano",), opening=opening)
 
 
-def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> tuple[Theme, list[int]]:
+def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, opening: bool = False) -> tuple[Theme, list[int]]:
     """The theme of ``cue``'s letter, written by the decoder as a period (see :mod:`mm2music.arrange.theme`):
     the best of ``config.theme_candidates`` antecedents, the consequent that closes it on the tonic, a contrast.
-    Returns the theme and the period's tokens."""
+    ``opening``: the tune opens the piece (its antecedent may start with a pickup). Returns the theme and the
+    period's tokens."""
     from mm2music.music.generate import GenerationConfig, generate_tokens
 
     tonic, mode = Key.of(cue.key, cue.mode)
@@ -192,7 +194,7 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> t
         scored = [(phrase_quality(line(prefix + o, skip), bq, bars, ending), -k, o) for k, o in enumerate(options) if o]
         return max(scored)[2] if scored else (options[0] if options else [])
 
-    antecedents = generate_tokens(model, tokenizer, conditions, 4, num_samples=n, config=gen)
+    antecedents = generate_tokens(model, tokenizer, theme_conditions(cue, opening), 4, num_samples=n, config=gen)
     antecedent = best(antecedents, [], 4, OPEN_STEPS + (2,))
     restated = [t for bar in _bars(antecedent, tokenizer.bar_id)[:2] for t in bar]
     closes = generate_tokens(model, tokenizer, conditions, 2, num_samples=n, primer=antecedent + restated,
@@ -218,18 +220,18 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, prev
     """Write one cue with the per-cue ``seed`` (:func:`cue_seed`): its theme first (``theme``: the music that
     stated it, whose :class:`Theme` is restated and transformed; otherwise the decoder writes a new one), laid over
     the cue's bars with the ending its plan asks for (:func:`~mm2music.arrange.theme.cue_melody`). The harmony
-    is fitted to this melody when the cue is realised. ``previous``, ``opening``, ``following`` and ``table``
-    are kept for callers of the sketch-writing composer; the melody does not depend on them. This is the seam
-    `revise` uses."""
+    is fitted to this melody when the cue is realised. ``opening``: the cue opens a piece (a new tune may start
+    with a pickup). ``previous``, ``following`` and ``table`` are kept for callers of the sketch-writing
+    composer; the melody does not depend on them. This is the seam `revise` uses."""
     length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
     stated = theme.theme if theme is not None else None
     tokens: list[int] = []
     if stated is None:
-        stated, tokens = write_theme(cue, model, tokenizer, config, seed)
+        stated, tokens = write_theme(cue, model, tokenizer, config, seed, opening)
         first = cue
     else:
         first = theme.cue
-    transform = transform_for(cue, first)
+    transform = transform_for(cue, first, variant=seed % 7)
     notes = cue_melody(stated, cue, transform, final)
     score, report = plan_fit(notes, cue, final)
     report = {**report, "theme": stated.label, "transform": transform, "stated_in": stated.origin + 1}

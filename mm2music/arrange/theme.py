@@ -38,7 +38,8 @@ SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 STABLE_STEPS = (0, 2, 4)  # tonic, third, fifth (scale steps modulo 7)
 OPEN_STEPS = (4, 1)  # where an antecedent likes to stop: the dominant, the supertonic
 REGISTER_CENTRE = {"low": 57, "middle": 67, "high": 74, "very_high": 79}
-TRANSFORMS = ("state", "restate", "augment", "diminish", "fragment")
+TRANSFORMS = ("state", "restate", "answer", "third", "augment", "diminish", "fragment")
+VARIANTS = ("restate", "answer", "third")  # what a seed may choose where the emotion asks only for a restatement
 
 
 @dataclass(frozen=True)
@@ -174,9 +175,11 @@ def _bars_of(notes: Sequence[ThemeNote], bar_q: float, first: int, count: int) -
     return [ThemeNote(n.start - a, min(n.dur, b - n.start), n.step, n.alter) for n in notes if a <= n.start < b - 1e-9]
 
 
-def transform_for(cue: Cue, first: Cue | None) -> str:
-    """How ``cue`` treats its theme: ``state`` it (first statement), ``restate`` it, ``augment`` it (slower and
-    calmer than where it was first heard), ``diminish`` it (much more agitated), or ``fragment`` it (tension)."""
+def transform_for(cue: Cue, first: Cue | None, variant: int = 0) -> str:
+    """How ``cue`` treats its theme: ``state`` it (first statement), ``augment`` it (slower and calmer than where
+    it was first heard), ``diminish`` it (much more agitated), ``fragment`` it (tension), or else restate it in
+    one of the :data:`VARIANTS` (``variant``, from the seed: as it was, from its answering phrase, or a third
+    higher)."""
     if first is None or first.index == cue.index:
         return "state"
     if cue.valence < -0.15 and cue.arousal > 0.3 and first.arousal < cue.arousal:
@@ -185,7 +188,7 @@ def transform_for(cue: Cue, first: Cue | None) -> str:
         return "augment"
     if cue.arousal > first.arousal + 0.4:
         return "diminish"
-    return "restate"
+    return VARIANTS[variant % len(VARIANTS)]
 
 
 def material(theme: Theme, transform: str) -> tuple[list[ThemeNote], int]:
@@ -203,6 +206,10 @@ def material(theme: Theme, transform: str) -> tuple[list[ThemeNote], int]:
             out += shift_steps(motif, dt=2 * k * bq, dstep=k)
         out += shift_steps(_bars_of(period, bq, 6, 2), dt=6 * bq)
         return out, 8
+    if transform == "answer":  # the consequent (which opens with the motif) first, then the antecedent
+        return shift_steps(_bars_of(period, bq, 4, 4)) + shift_steps(_bars_of(period, bq, 0, 4), dt=4 * bq), 8
+    if transform == "third":
+        return shift_steps(period, dstep=2), 8
     return period, 8
 
 
