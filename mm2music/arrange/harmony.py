@@ -195,14 +195,15 @@ def vocabulary(tonic: int, mode: str, palette: str = "diatonic") -> list[tuple[s
 
 
 def _fit(melody: Sequence[NoteEvent], a: int, b: int, chord: Chord, beat: int) -> float:
-    """How well ``chord`` holds the melody heard in [a, b): weighted share of chord tones (notes on a beat or
-    long weigh more; a passing note between beats hardly counts) in [-0.8, 1]; 0 with no melody there."""
+    """How well ``chord`` holds the melody heard in [a, b): weighted share of chord tones (the note sounding as
+    the chord arrives weighs most, then notes on a beat; a passing note between beats little; long notes more)
+    in [-0.8, 1]; 0 with no melody there."""
     total = inside = 0.0
     for n in melody:
         overlap = min(b, n.end) - max(a, n.start)
         if overlap <= 0:
             continue
-        w = overlap / beat * (1.6 if n.start % beat == 0 or n.start == a else 0.6)
+        w = overlap / beat * (2.0 if n.start <= a else 1.0 if n.start % beat == 0 else 0.5)
         total += w
         inside += w if n.pitch % 12 in chord.pcs else -0.8 * w
     return inside / total if total else 0.0
@@ -229,7 +230,7 @@ def harmonise(melody: Sequence[NoteEvent], bounds: Sequence[int], tonic: int, mo
     def local(k: int, chord: Chord, cost: float) -> float:
         s = 1.5 * _fit(melody, *spans[k], chord, beat) - cost
         if k == 0:
-            s += 0.3 * (chord == chords[1])
+            s += 0.5 * (chord == chords[1])
         if k in required:
             s += (50.0 if final else 0.6) * (chord == required[k])
         return s

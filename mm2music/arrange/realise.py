@@ -158,7 +158,7 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     layers = {
         "melody": melody,
         "pad": pad_line(slots, ensemble.pad, melody, avoid, bars, stabs=cue.figure == "driving"),
-        "bass": bass_line(slots, cue, ensemble.bass, bars, tonic),
+        "bass": bass_line(slots, cue, ensemble.bass, bars, tonic, final=last),
         "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches),
         "counter": counter_line(slots, ensemble.counter, melody, avoid),
     }
@@ -288,17 +288,20 @@ def _nearest(pc: int, low: int, high: int, near: float) -> int:
     return min(candidates, key=lambda p: abs(p - near)) if candidates else low
 
 
-def bass_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], tonic: int) -> list[NoteEvent]:
-    """Chord roots in the bass register (a tonic pedal under a drone), in the figure's rhythm."""
+def bass_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], tonic: int, final: bool = False) -> list[NoteEvent]:
+    """Chord roots in the bass register (a tonic pedal under a drone), in the figure's rhythm. ``final``: the
+    last chord's root is held to the end (a piece ends in root position, not on a march bass's fifth)."""
     low, high = max(inst.low, 28), min(inst.high, 55)
     out: list[NoteEvent] = []
     previous = (low + high) / 2 - 3
-    for slot in slots:
+    for k, slot in enumerate(slots):
         root = _nearest(tonic if cue.figure == "drone" else slot.chord.root, low, high, previous)
         fifth = _nearest(slot.chord.pcs[2], low, high, root + 7)
         previous = root
         beat = bars[_bar_at(slot.start, bars)].beat
-        if cue.figure == "driving":
+        if final and k == len(slots) - 1:
+            out.append(NoteEvent(slot.start, slot.end, root, UNSET))
+        elif cue.figure == "driving":
             for k, t in enumerate(_grid(slot, bars, TPQ // 2)):
                 p = root + 12 if k % 2 and root + 12 <= high else root
                 out.append(NoteEvent(t, min(t + int(TPQ * 0.4), slot.end), p, UNSET))
