@@ -237,12 +237,14 @@ def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: li
     """Write the project files of a full run into ``staging`` (the pipeline calls this after the music);
     ``previous``: the folder this run replaces; if it is a project, it becomes the newest version in history."""
     from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
+    from mm2music.music.terms import checkpoint_training_data
 
     ckpt = config.music.checkpoint or str(DEFAULT_CHECKPOINT)
     pinned = pinned or {}
     entries = [CueEntry(m, s, i in locked, dict(pinned.get(i, {}))) for i, (m, s) in enumerate(zip(music, seeds))]
     project = Project(staging, config.to_dict(), analysis, entries,
-                      {"path": config.music.checkpoint, "sha256": checkpoint_hash(ckpt)}, config.seed,
+                      {"path": config.music.checkpoint, "sha256": checkpoint_hash(ckpt),
+                       "training_data": checkpoint_training_data(ckpt)["summary"]}, config.seed,
                       sorted(config.plan.hits or []), analysis.kind != "video", 1, tuple(plan.notes))
     project.write(staging)
     if previous is not None and is_project(previous):  # a re-run of a project keeps its history: undo goes back

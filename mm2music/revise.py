@@ -392,6 +392,7 @@ def write_cue_sheet(project: Project, sheet: dict, staging: Path) -> None:
             what = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entry.pinned.items())
             lines.append(f"- cue {n}: " + ("locked" + ("; " if what else "") if entry.locked else "") + (f"pinned {what}" if what else ""))
     sheet["project_version"] = project.version
+    sheet["training_data"] = project.checkpoint.get("training_data")  # what the model's training data allows
     replace_file(staging / "cue_sheet.json").write_text(json.dumps(sheet, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     md = cue_sheet_markdown(sheet, Path(project.analysis.source).name)
     if lines:
