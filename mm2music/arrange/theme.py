@@ -160,7 +160,7 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     last = notes[-1]
     score += 1.5 * (last.step % 7 in ending and last.alter == 0) + 0.5 * (last.dur >= min(1.0, bar_q / 2))
     density = len(notes) / (bars * bar_q)
-    score -= 0.8 * max(0.0, density - 3.0)  # not a stream of 32nds
+    score -= 0.8 * max(0.0, density - 3.0) + 3.0 * max(0.0, 0.75 - density)  # a tune: not a stream of 32nds, nor a few long notes
     return score
 
 
