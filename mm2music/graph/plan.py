@@ -258,9 +258,12 @@ def ramp_tempi(tempi: Sequence[tuple[int, float]], durations: Sequence[float], b
     return out
 
 
-def _home_key(mode: str, arousal: float) -> int:
+def _home_key(mode: str, arousal: float, seed: int = 0) -> int:
+    """The opening key for ``mode`` by arousal; another seed than 0 may take the next home key up or down."""
     keys = HOME_KEYS[mode]
     idx = min(len(keys) - 1, int((arousal + 1) / 2 * len(keys)))
+    if seed:
+        idx = min(len(keys) - 1, max(0, idx + zlib.crc32(f"{seed}:home key".encode()) % 3 - 1))
     return Key.parse(keys[idx]).pc
 
 
@@ -296,7 +299,8 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
                seed: int = 0) -> tuple[Plan, nx.DiGraph]:
     """Build the concept graph and plan one cue per (merged) segment. Returns the plan and the graph.
     ``seed``: 0 takes every choice the emotion ranks first; another seed may take another that the emotion
-    nearly equally allows (meter, figure, instruments, articulation), so seeds give real alternatives."""
+    nearly equally allows (home key, meter, figure, register, instruments, articulation), so seeds give real
+    alternatives."""
     config = config or PlanConfig()
     if config.meter and config.meter not in METERS:
         raise ConfigError(f"--meter {config.meter!r} is not supported; choose from {', '.join(METERS)}")
@@ -374,7 +378,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
         if pinned_key:
             key = pinned_key
         elif prev is None:
-            key = key_name(_home_key(mode, e.arousal), mode)
+            key = key_name(_home_key(mode, e.arousal, seed), mode)
         elif themes[i] in theme_keys and key_distance(cues[-1].key + " " + cues[-1].mode, theme_keys[themes[i]]) <= 2:
             key = theme_keys[themes[i]]  # a returning theme comes home (at most two related steps)
         else:
@@ -397,7 +401,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
                 cadence = "half"  # the same theme goes on: keep it open
         cue = Cue(
             index=i, start=scene.start, end=scene.end, key=tonic, mode=mode, tempo_bpm=bpm, meter=meter, bars=bars,
-            density=_argmax(sc["density"]), register=_argmax(sc["register"]), dynamics=dynamics[i],
+            density=_argmax(sc["density"]), register=_seeded(sc["register"], seed, f"register:{themes[i]}"), dynamics=dynamics[i],
             articulation=_seeded(sc["articulation"], seed, f"articulation:{themes[i]}"), instruments=instruments, texture=_argmax(sc["texture"]),
             theme=themes[i], transition="", cadence=cadence, valence=e.valence, arousal=e.arousal,
             emotions=dict(e.top(3)), merged=groups[i] if len(groups[i]) > 1 else (), ramp_to_bpm=ramp_to,
