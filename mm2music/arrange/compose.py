@@ -157,18 +157,24 @@ def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
 
 
 def melody_density(density: str) -> str:
-    """The density bin of a cue's tune: a bin under the cue's (the plan's density counts the whole texture)."""
-    return DENSITY_BINS[max(0, DENSITY_BINS.index(density) - 1)]
+    """The density bin of a cue's tune: the cue's, short of the densest (a tune is not a 32nd-note stream)."""
+    return DENSITY_BINS[min(DENSITY_BINS.index(density), DENSITY_BINS.index("dense"))]
+
+
+def melody_family(cue: Cue) -> str:
+    """The decoder family a cue's tune is written as: a fiddle tune ("strings": O'Neill, Ryan, Aird) for lively
+    music, a song ("pipe": the Essen songs were labelled with a flute) for calm music."""
+    return "strings" if cue.arousal > 0.2 else "pipe"
 
 
 def theme_conditions(cue: Cue, opening: bool = False) -> Conditions:
-    """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes); ``opening``: it
+    """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes and songs); ``opening``: it
     starts a piece (and may start with a pickup, as tunes do), else it starts on the downbeat."""
     from mm2music.music.tokenizer import Conditions
 
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
                       density=melody_density(cue.density), register=cue.register, polyphony="monophonic",
-                      families=("piano",), opening=opening)
+                      families=(melody_family(cue),), opening=opening)
 
 
 def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, opening: bool = False) -> tuple[Theme, list[int]]:
@@ -232,7 +238,7 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, prev
     else:
         first = theme.cue
     transform = transform_for(cue, first, variant=seed % 7)
-    notes = cue_melody(stated, cue, transform, final)
+    notes = cue_melody(stated, cue, transform, final, first)
     score, report = plan_fit(notes, cue, final)
     report = {**report, "theme": stated.label, "transform": transform, "stated_in": stated.origin + 1}
     return CueMusic(cue, tokens, notes, length_ticks, max(1, config.theme_candidates) if tokens else 0, score, report, stated)

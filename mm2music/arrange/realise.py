@@ -145,7 +145,7 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     catches = catch_ticks(cue)
     tonic, mode = Key.of(cue.key, cue.mode)
     bounds = slot_bounds(cue, bars, catches)
-    ensemble = choose_ensemble(cue.instruments, cue.figure, low_melody=cue.register == "low")
+    ensemble = choose_ensemble(reprise_families(music), cue.figure, low_melody=cue.register == "low")
     if getattr(music, "theme", None) is not None:  # a composed tune: harmony written for it
         palette = palette_for(cue.emotions, cue.valence, cue.arousal)
         slots = harmonise(music.notes, bounds, tonic, mode, cue.cadence, final=last, palette=palette,
@@ -184,6 +184,16 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     if last:
         parts = [_ring_out(p, length) for p in parts]
     return parts
+
+
+def reprise_families(music) -> tuple[str, ...]:
+    """The cue's families, melody first; a theme's reprise hands the tune to the next family that can sing it
+    (a theme first heard on the violins comes back on the woodwinds)."""
+    families = tuple(music.cue.instruments)
+    if music.report.get("transform", "state") == "state" or getattr(music, "theme", None) is None:
+        return families
+    singers = [f for f in families[1:] if f not in ("percussion", "synth")]
+    return (singers[0],) + tuple(f for f in families if f != singers[0]) if singers else families
 
 
 def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar]) -> list[NoteEvent]:

@@ -161,6 +161,9 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     score += 1.5 * (last.step % 7 in ending and last.alter == 0) + 0.5 * (last.dur >= min(1.0, bar_q / 2))
     density = len(notes) / (bars * bar_q)
     score -= 0.8 * max(0.0, density - 3.0) + 3.0 * max(0.0, 0.75 - density)  # a tune: not a stream of 32nds, nor a few long notes
+    sounding = sum(min(n.dur, (notes[k + 1].start if k + 1 < len(notes) else bars * bar_q) - n.start) for k, n in enumerate(notes))
+    score -= 4.0 * max(0.0, 1.0 - sounding / (bars * bar_q) - 0.15)  # a line that sings, not one full of holes
+    score -= 1.0 * (len({round(n.dur, 3) for n in notes}) == 1)  # a rhythm, not a row of equal notes
     return score
 
 
@@ -249,9 +252,19 @@ def _nearest_step(step: int, target: int) -> int:
     return min((base - 7, base, base + 7), key=lambda s: (abs(s - step), s))
 
 
-def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool) -> list[NoteEvent]:
+def reprise_centre(cue: Cue, first: Cue | None) -> int:
+    """The register (MIDI pitch) of a cue's tune: the planned one; a reprise planned in its first statement's
+    register moves an octave (down from a high register, up from a low one), as a reprise changes its colour."""
+    centre = REGISTER_CENTRE.get(cue.register, 67)
+    if first is not None and first.index != cue.index and first.register == cue.register:
+        centre += -12 if centre >= 67 else 12
+    return centre
+
+
+def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue | None = None) -> list[NoteEvent]:
     """The melody of ``cue`` from ``theme`` (ticks from the cue start, pitches in the cue's key and mode around its
-    theme's register): laid over the cue's bars, breathing at phrase ends, ending as the plan asks."""
+    register, :func:`reprise_centre` with ``first`` the cue that stated the theme): laid over the cue's bars,
+    breathing at phrase ends, ending as the plan asks."""
     bq = theme.bar_quarters
     bars = list(cue.bar_quarters())
     notes = _layout(theme, transform, len(bars))
@@ -275,7 +288,7 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool) -> list[Note
         placed[-1] = ThemeNote(last.start, starts[-1] - last.start, _nearest_step(last.step, target), 0)
     placed = _breathe(placed, starts)
     tonic, mode = Key.of(cue.key, cue.mode)
-    centre = REGISTER_CENTRE.get(cue.register, theme.centre)
+    centre = reprise_centre(cue, first)
     pitches = [to_pitch(n.step, n.alter + _leading_tone(placed, k, mode), tonic, mode) for k, n in enumerate(placed)]
     shift = 12 * round((centre - sum(pitches) / len(pitches)) / 12)
     return [NoteEvent(round(n.start * TPQ), round((n.start + n.dur) * TPQ), p + shift, 80) for n, p in zip(placed, pitches)]
