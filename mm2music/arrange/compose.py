@@ -156,15 +156,17 @@ def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
     return next((m for m in earlier if m.cue.theme == cue.theme), None)
 
 
-def melody_density(density: str) -> str:
-    """The density bin of a cue's tune: the cue's, short of the densest (a tune is not a 32nd-note stream)."""
-    return DENSITY_BINS[min(DENSITY_BINS.index(density), DENSITY_BINS.index("dense"))]
-
-
 def melody_family(cue: Cue) -> str:
     """The decoder family a cue's tune is written as: a fiddle tune ("strings": O'Neill, Ryan, Aird) for lively
-    music, a song ("pipe": the Essen songs were labelled with a flute) for calm music."""
-    return "strings" if cue.arousal > 0.2 else "pipe"
+    music, a song ("pipe": the Essen songs were labelled with a flute) otherwise."""
+    return "strings" if cue.arousal > 0.4 else "pipe"
+
+
+def melody_density(cue: Cue) -> str:
+    """The density bin of a cue's tune: the cue's for a song; a bin under it for a fiddle tune, whose reels
+    would otherwise run in 16ths (the plan's density counts the whole texture)."""
+    k = DENSITY_BINS.index(cue.density) - (melody_family(cue) == "strings")
+    return DENSITY_BINS[max(0, min(k, DENSITY_BINS.index("dense")))]
 
 
 def theme_conditions(cue: Cue, opening: bool = False) -> Conditions:
@@ -173,7 +175,7 @@ def theme_conditions(cue: Cue, opening: bool = False) -> Conditions:
     from mm2music.music.tokenizer import Conditions
 
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
-                      density=melody_density(cue.density), register=cue.register, polyphony="monophonic",
+                      density=melody_density(cue), register=cue.register, polyphony="monophonic",
                       families=(melody_family(cue),), opening=opening)
 
 

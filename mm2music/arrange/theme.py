@@ -160,7 +160,7 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     last = notes[-1]
     score += 1.5 * (last.step % 7 in ending and last.alter == 0) + 0.5 * (last.dur >= min(1.0, bar_q / 2))
     density = len(notes) / (bars * bar_q)
-    score -= 0.8 * max(0.0, density - 3.0) + 3.0 * max(0.0, 0.75 - density)  # a tune: not a stream of 32nds, nor a few long notes
+    score -= 0.8 * max(0.0, density - 2.5) + 3.0 * max(0.0, 0.75 - density)  # a tune: not a stream of 32nds, nor a few long notes
     sounding = sum(min(n.dur, (notes[k + 1].start if k + 1 < len(notes) else bars * bar_q) - n.start) for k, n in enumerate(notes))
     score -= 4.0 * max(0.0, 1.0 - sounding / (bars * bar_q) - 0.15)  # a line that sings, not one full of holes
     score -= 1.0 * (len({round(n.dur, 3) for n in notes}) == 1)  # a rhythm, not a row of equal notes
