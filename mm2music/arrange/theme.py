@@ -163,8 +163,16 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     score -= 0.8 * max(0.0, density - 2.5) + 3.0 * max(0.0, 0.75 - density)  # a tune: not a stream of 32nds, nor a few long notes
     sounding = sum(min(n.dur, (notes[k + 1].start if k + 1 < len(notes) else bars * bar_q) - n.start) for k, n in enumerate(notes))
     score -= 4.0 * max(0.0, 1.0 - sounding / (bars * bar_q) - 0.15)  # a line that sings, not one full of holes
-    score -= 1.0 * (len({round(n.dur, 3) for n in notes}) == 1)  # a rhythm, not a row of equal notes
+    durations = [min(n.dur, (notes[k + 1].start if k + 1 < len(notes) else n.start + n.dur) - n.start) for k, n in enumerate(notes)]
+    score -= 1.0 * (len({round(d, 3) for d in durations}) == 1)  # a rhythm, not a row of equal notes
+    score += 2.0 * min(0.3, float(_std(durations)) / max(1e-9, sum(durations) / len(durations)) * 0.5)
+    score -= 4.0 * max(0.0, sum(i == 0 for i in intervals) / max(1, len(intervals)) - 0.15)  # a line that moves
     return score
+
+
+def _std(xs: Sequence[float]) -> float:
+    mean = sum(xs) / len(xs)
+    return math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
 
 
 def shift_steps(notes: Sequence[ThemeNote], dt: float = 0.0, dstep: int = 0, scale: float = 1.0) -> list[ThemeNote]:
