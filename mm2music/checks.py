@@ -134,7 +134,7 @@ def check_settings(config: Config, music: bool = True) -> Config:
     for name in ("theme_similarity", "tempo_smoothing", "contrast_arousal"):
         _finite(getattr(p, name), f"plan.{name}", "give a value between 0 and 2", 0, 2)
     hits = normalized_hits(p.hits)
-    for name in ("candidates", "final_candidates", "max_bar_tokens"):
+    for name in ("candidates", "final_candidates", "theme_candidates", "max_bar_tokens"):
         _finite(getattr(mu, name), f"music.{name}", "give 1 or more", 1, 100_000)
     for name in ("primer_bars", "theme_bars"):
         _finite(getattr(mu, name), f"music.{name}", "give 0 or more bars", 0, 64)

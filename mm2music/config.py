@@ -83,6 +83,7 @@ class MusicConfig:
 
     checkpoint: str | None = None  # a checkpoint folder; None = the shipped checkpoints/music21
     candidates: int = 4  # samples per cue (batched); the one that best obeys the cue's plan is kept
+    theme_candidates: int = 6  # samples per phrase of a new theme (batched); the best-formed phrase is kept
     final_candidates: int = 8  # samples for the last cue, which must also end on a cadence
     temperature: float = 1.0
     top_p: float = 0.95

@@ -332,7 +332,8 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
         analysis = analyze(inputs, config, timings, progress)
         check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
-            plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
+            plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
+                                     seed=config.seed)
         locked: dict = {}
         if lock:  # --- project (issue 13): the locked cues come from the project being replaced ---
             from mm2music.revise import apply_locks

@@ -259,11 +259,13 @@ def new_seed(entry: CueEntry, salt: str) -> int:
 
 
 def write_cue(project: Project, i: int, cue: Cue, seed: int, model, tokenizer) -> CueMusic:
-    """Compose cue ``i`` as ``cue`` with ``seed``, primed by the stored previous cue and leading into the next."""
+    """Compose cue ``i`` as ``cue`` with ``seed``: its theme (stated earlier, or by this cue itself) is kept and
+    restated as the new settings ask."""
     music = project.music
     before = music[:i]
+    own = music[i] if music[i].theme is not None and music[i].cue.theme == cue.theme else None  # its theme is kept
     return compose_cue(cue, model, tokenizer, _music_config(project), seed, previous=before[-1] if before else None,
-                       theme=theme_source(cue, before), final=i == len(music) - 1, opening=project.opening and i == 0,
+                       theme=theme_source(cue, before) or own, final=i == len(music) - 1, opening=project.opening and i == 0,
                        following=music[i + 1] if i + 1 < len(music) else None)
 
 

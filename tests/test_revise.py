@@ -63,7 +63,8 @@ def test_project_holds_what_rebuilds_the_score(scored):
     p = load_project(scored)
     assert len(p.cues) == 3 and p.version == 1 and len(p.checkpoint["sha256"]) == 64
     assert [round(e.music.cue.start, 3) for e in p.cues] == [0.0, 3.0, 6.0]
-    assert all(e.music.tokens and e.seed > 0 for e in p.cues)
+    assert all(e.music.theme is not None and e.seed > 0 for e in p.cues)  # every cue knows its theme
+    assert all(bool(e.music.tokens) == (e.music.theme.origin == i) for i, e in enumerate(p.cues))  # its statement holds the tokens
     assert load_mix(scored).shape == read_wav(scored / "soundtrack.wav").shape
 
 
@@ -182,7 +183,9 @@ def test_lock_keeps_cues_on_a_full_rerun(capfd, tiny_checkpoint, three_shots, pr
     after = notes_by_cue(project)
     assert after[0] == before[0] and after[2] == before[2]
     new = [e.music.tokens for e in load_project(project).cues]
-    assert new[0] == sketches[0] and new[2] == sketches[2] and new[1] != sketches[1]  # only cue 2 was written again
+    assert new[0] == sketches[0] and new[2] == sketches[2]
+    assert after[1] != before[1]  # only cue 2 was written again: it restates the locked cue 1's theme another way
+    assert load_project(project).cues[1].music.theme == load_project(project).cues[0].music.theme
     p = load_project(project)
     assert [e.locked for e in p.cues] == [True, False, True]
     assert "cue 1: locked" in (project / "cue_sheet.md").read_text()

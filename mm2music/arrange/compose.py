@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mm2music.arrange.orchestrate import NoteEvent
+from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, _nearest_step, cue_melody, phrase_quality, steps_of,
+                                    to_pitch, transform_for)
 from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
 from mm2music.key import Key
@@ -50,6 +52,7 @@ class CueMusic:
     candidates: int = 1
     score: float = 0.0
     report: dict = field(default_factory=dict)
+    theme: Theme | None = None  # the theme this cue states or restates (None: music written as a sketch)
 
 
 def conditions_for(cue: Cue, opening: bool = False):
@@ -153,54 +156,94 @@ def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
     return next((m for m in earlier if m.cue.theme == cue.theme), None)
 
 
+def melody_family(cue: Cue) -> str:
+    """The decoder family a cue's tune is written as: a fiddle tune ("strings": O'Neill, Ryan, Aird) for lively
+    music, a song ("pipe": the Essen songs were labelled with a flute) otherwise."""
+    return "strings" if cue.arousal > 0.4 else "pipe"
+
+
+def melody_density(cue: Cue) -> str:
+    """The density bin of a cue's tune: the cue's for a song; a bin under it for a fiddle tune, whose reels
+    would otherwise run in 16ths (the plan's density counts the whole texture)."""
+    k = DENSITY_BINS.index(cue.density) - (melody_family(cue) == "strings")
+    return DENSITY_BINS[max(0, min(k, DENSITY_BINS.index("dense")))]
+
+
+def theme_conditions(cue: Cue, opening: bool = False) -> Conditions:
+    """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes and songs); ``opening``: it
+    starts a piece (and may start with a pickup, as tunes do), else it starts on the downbeat."""
+    from mm2music.music.tokenizer import Conditions
+
+    return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
+                      density=melody_density(cue), register=cue.register, polyphony="monophonic",
+                      families=(melody_family(cue),), opening=opening)
+
+
+def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, opening: bool = False) -> tuple[Theme, list[int]]:
+    """The theme of ``cue``'s letter, written by the decoder as a period (see :mod:`mm2music.arrange.theme`):
+    the best of ``config.theme_candidates`` antecedents, the consequent that closes it on the tonic, a contrast.
+    ``opening``: the tune opens the piece (its antecedent may start with a pickup). Returns the theme and the
+    period's tokens."""
+    from mm2music.music.generate import GenerationConfig, generate_tokens
+
+    tonic, mode = Key.of(cue.key, cue.mode)
+    bq = cue.beats_per_bar
+    bar_ticks = round(bq * TICKS_PER_QUARTER)
+    conditions = theme_conditions(cue)
+    n = max(1, config.theme_candidates)
+    gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=seed,
+                           max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
+
+    def line(ids: list[int], skip: int = 0) -> list[ThemeNote]:
+        notes = _notes_of(tokenizer.decode(ids), 10 ** 9) if ids else []
+        return steps_of(notes, tonic, mode, skip * bar_ticks)
+
+    def best(options: list[list[int]], prefix: list[int], bars: int, ending, skip: int = 0) -> list[int]:
+        scored = [(phrase_quality(line(prefix + o, skip), bq, bars, ending), -k, o) for k, o in enumerate(options) if o]
+        return max(scored)[2] if scored else (options[0] if options else [])
+
+    antecedents = generate_tokens(model, tokenizer, theme_conditions(cue, opening), 4, num_samples=n, config=gen)
+    antecedent = best(antecedents, [], 4, OPEN_STEPS + (2,))
+    restated = [t for bar in _bars(antecedent, tokenizer.bar_id)[:2] for t in bar]
+    closes = generate_tokens(model, tokenizer, conditions, 2, num_samples=n, primer=antecedent + restated,
+                             config=replace(gen, seed=seed + 1))
+    period = antecedent + restated + best(closes, antecedent + restated, 8, (0,))
+    contrasts = generate_tokens(model, tokenizer, conditions, 4, num_samples=n, primer=period,
+                                config=replace(gen, seed=seed + 2))
+    contrast = best(contrasts, period, 4, (4, 0, 2), skip=8)
+    period_notes = [x for x in line(period) if x.start < 8 * bq]
+    contrast_notes = [x for x in line(period + contrast, 8)]
+    if period_notes and period_notes[-1].step % 7 != 0:  # the consequent closes on the tonic, whatever was sampled
+        last = period_notes[-1]
+        period_notes[-1] = ThemeNote(last.start, last.dur, _nearest_step(last.step, 0), 0)
+    pitches = [to_pitch(x.step, x.alter, tonic, mode) for x in period_notes] or [60]
+    theme = Theme(cue.theme, cue.meter, tuple(period_notes), tuple(contrast_notes), cue.index, cue.mode,
+                  round(sum(pitches) / len(pitches)))
+    return theme, period
+
+
 def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, previous: CueMusic | None = None,
                 theme: CueMusic | None = None, final: bool = False, opening: bool = False,
                 following: CueMusic | None = None, table=None) -> CueMusic:
-    """Write one cue with the per-cue ``seed`` (:func:`cue_seed`): primed by ``previous`` (the music just before it,
-    same meter), restating ``theme`` (its theme's first statement, if returning), the best of several candidates.
-    ``following``: the music right after it, kept as it is (a revised cue): the candidates are then all
-    measured and the choice also weighs how smoothly the cue's top voice leads into it (:func:`join_score`).
-    ``table``: the tokenizer's transposition table, if already built. This is the seam `revise` uses."""
-    from mm2music.music.generate import GenerationConfig, generate_tokens
-
-    conditions = conditions_for(cue, opening=opening)
-    tonic_pc, mode = conditions.key_pc, conditions.key_mode
+    """Write one cue with the per-cue ``seed`` (:func:`cue_seed`): its theme first (``theme``: the music that
+    stated it, whose :class:`Theme` is restated and transformed; otherwise the decoder writes a new one), laid over
+    the cue's bars with the ending its plan asks for (:func:`~mm2music.arrange.theme.cue_melody`). The harmony
+    is fitted to this melody when the cue is realised. ``opening``: the cue opens a piece (a new tune may start
+    with a pickup). ``previous``, ``following`` and ``table`` are kept for callers of the sketch-writing
+    composer; the melody does not depend on them. This is the seam `revise` uses."""
     length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
-    primer: list[int] = []
-    restated: list[int] = []
-    if theme is not None and config.theme_bars > 0:
-        shift = (tonic_pc - Key.of(theme.cue.key, theme.cue.mode).pc + 6) % 12 - 6
-        keep = min(config.theme_bars, cue.bars - 1, theme.cue.bars)
-        if keep > 0 and theme.cue.meter == cue.meter:
-            theme_opening = [t for bar in _bars(theme.tokens, tokenizer.bar_id)[:keep] for t in bar]
-            if table is None:
-                table, _ = tokenizer.transposition_table(6)
-            restated = _transpose(theme_opening, table, shift) or []
-    if previous is not None and config.primer_bars > 0 and previous.cue.meter == cue.meter:
-        primer = [t for bar in _bars(previous.tokens, tokenizer.bar_id)[-config.primer_bars:] for t in bar]
-    n_restated = len(_bars(restated, tokenizer.bar_id)) if restated else 0
-    gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=seed,
-                           max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
-    n = max(1, config.final_candidates if final else config.candidates)
-    measured: dict[int, CueMusic] = {}
-    perfect = candidate_score(tonic_pc, mode, cue.density, tonic_pc, mode, cue.density) + (CADENCE_WEIGHT if final else 0.0)
-
-    def judge(k: int, tokens: list[int]) -> bool:
-        """Measure candidate ``k`` as it finishes; a perfect fit stops the others (best of N, early)."""
-        ids = restated + tokens
-        notes = _notes_of(tokenizer.decode(ids), length_ticks) if ids else []
-        score, report = plan_fit(notes, cue, final)
-        report = {**report, "candidate": k, "restated_bars": n_restated}
-        if following is not None:
-            join = join_score(notes, following.notes)
-            score += JOIN_WEIGHT * join
-            report["join"] = round(join, 2)
-        measured[k] = CueMusic(cue, ids, notes, length_ticks, n, score, report)
-        return following is None and score >= perfect
-
-    generate_tokens(model, tokenizer, conditions, cue.bars - n_restated, num_samples=n, primer=primer + restated,
-                    config=gen, accept=judge)
-    return max(measured.values(), key=lambda m: (m.score, -m.report["candidate"]))
+    stated = theme.theme if theme is not None else None
+    tokens: list[int] = []
+    if stated is None:
+        stated, tokens = write_theme(cue, model, tokenizer, config, seed, opening)
+        first = cue
+    else:
+        first = theme.cue
+    transform = transform_for(cue, first, variant=seed % 7)
+    notes = cue_melody(stated, cue, transform, final, first)
+    score, report = plan_fit(notes, cue, final)
+    report = {**report, "theme": stated.label, "transform": transform, "stated_in": stated.origin + 1}
+    return CueMusic(cue, tokens, notes, length_ticks, max(1, config.theme_candidates) if tokens else 0, score, report, stated)
 
 
 JOIN_WEIGHT = 0.5  # weight of join_score when a revised cue must lead into kept music
@@ -227,17 +270,13 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
     on the downbeat. ``fixed``: cue index -> music kept as it is (locked cues), not written again."""
     config = config or MusicConfig()
     fixed = fixed or {}
-    table = None  # the tokenizer's transposition table, built the first time a theme returns
     out: list[CueMusic] = []
     for i, cue in enumerate(cues):
-        theme = theme_source(cue, out)
         if i in fixed:
             best = fixed[i]
         else:
-            if table is None and theme is not None:
-                table, _ = tokenizer.transposition_table(6)
             best = compose_cue(cue, model, tokenizer, config, cue_seed(seed, cue), previous=out[-1] if out else None,
-                               theme=theme, final=i == len(cues) - 1, opening=opening and i == 0, table=table)
+                               theme=theme_source(cue, out), final=i == len(cues) - 1, opening=opening and i == 0)
         out.append(best)
         if progress:
             progress(best)

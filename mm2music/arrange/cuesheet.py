@@ -47,4 +47,6 @@ def cue_sheet_markdown(sheet: dict, title: str) -> str:
               f"mean {sync.get('mean_ms', 0):.3f} ms; shot cuts caught inside cues have a note onset within {sync.get('caught_max_ms', 0):.1f} ms."]
     for note in sheet.get("notes", []):
         lines.append(f"- {note}")
+    if sheet.get("training_data"):
+        lines += ["", f"Music model: {sheet['training_data']}."]
     return "\n".join(lines) + "\n"

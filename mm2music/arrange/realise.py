@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mm2music.arrange.harmony import Chord, Slot, chord_slots, spared, voice
+from mm2music.arrange.harmony import Chord, Slot, chord_slots, harmonise, palette_for, spared, voice
 from mm2music.arrange.instruments import Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
@@ -144,14 +144,21 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     bars = bars_of(cue)
     catches = catch_ticks(cue)
     tonic, mode = Key.of(cue.key, cue.mode)
-    slots = chord_slots(music.notes, slot_bounds(cue, bars, catches), tonic, mode, cue.cadence, final=last)
-    ensemble = choose_ensemble(cue.instruments, cue.figure, low_melody=cue.register == "low")
-    melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
+    bounds = slot_bounds(cue, bars, catches)
+    ensemble = choose_ensemble(reprise_families(music), cue.figure, low_melody=cue.register == "low")
+    if getattr(music, "theme", None) is not None:  # a composed tune: harmony written for it
+        palette = palette_for(cue.emotions, cue.valence, cue.arousal)
+        slots = harmonise(music.notes, bounds, tonic, mode, cue.cadence, final=last, palette=palette,
+                          arousal=cue.arousal, beat=bars[0].beat)
+        melody = melody_line(music.notes, cue, ensemble.melody, length, shaped=True)
+    else:  # a sketch (projects written before themes): its top line and the harmony read from it
+        slots = chord_slots(music.notes, bounds, tonic, mode, cue.cadence, final=last)
+        melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
     avoid = [_avoid(melody, s) for s in slots]
     layers = {
         "melody": melody,
         "pad": pad_line(slots, ensemble.pad, melody, avoid, bars, stabs=cue.figure == "driving"),
-        "bass": bass_line(slots, cue, ensemble.bass, bars, tonic),
+        "bass": bass_line(slots, cue, ensemble.bass, bars, tonic, final=last),
         "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches),
         "counter": counter_line(slots, ensemble.counter, melody, avoid),
     }
@@ -162,7 +169,9 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
     parts = []
     for layer, notes in layers.items():
-        notes = [n for n in _gate(notes, layer, cue, bars) if n.start < length]
+        if layer != "melody" or getattr(music, "theme", None) is None:  # a composed tune is heard throughout
+            notes = _gate(notes, layer, cue, bars)
+        notes = [n for n in notes if n.start < length]
         notes = [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if min(n.end, length) > n.start]
         if not notes:
             continue
@@ -175,6 +184,16 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     if last:
         parts = [_ring_out(p, length) for p in parts]
     return parts
+
+
+def reprise_families(music) -> tuple[str, ...]:
+    """The cue's families, melody first; a theme's reprise hands the tune to the next family that can sing it
+    (a theme first heard on the violins comes back on the woodwinds)."""
+    families = tuple(music.cue.instruments)
+    if music.report.get("transform", "state") == "state" or getattr(music, "theme", None) is None:
+        return families
+    singers = [f for f in families[1:] if f not in ("percussion", "synth")]
+    return (singers[0],) + tuple(f for f in families if f != singers[0]) if singers else families
 
 
 def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar]) -> list[NoteEvent]:
@@ -198,12 +217,18 @@ def _avoid(melody: Sequence[NoteEvent], slot: Slot) -> list[int]:
     return out
 
 
-def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length: int) -> list[NoteEvent]:
-    """The sketch's top line in the planned register and the instrument's range, thinned and phrased."""
+def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length: int, shaped: bool = False) -> list[NoteEvent]:
+    """The sketch's top line in the planned register and the instrument's range, thinned and phrased.
+    ``shaped``: the line is a composed tune, already in its register and density: it moves by octaves as a
+    whole (into the instrument's range) and is only phrased, so its intervals stay as written."""
     notes = sorted((n for n in skyline if n.start < length), key=lambda n: n.start)
     if not notes:
         return []
-    if cue.figure in SPARSE_FIGURES or cue.density in ("very_sparse", "sparse"):
+    if shaped:
+        shift = 12 * max(0, math.ceil((inst.low - min(n.pitch for n in notes)) / 12))
+        shift -= 12 * max(0, math.ceil((max(n.pitch for n in notes) + shift - inst.high) / 12))
+        notes = [NoteEvent(n.start, n.end, n.pitch + shift, n.velocity) for n in notes]
+    elif cue.figure in SPARSE_FIGURES or cue.density in ("very_sparse", "sparse"):
         kept = [n for n in notes if n.end - n.start >= TPQ // 2 or n.start % TPQ == 0]
         notes = kept or notes[:1]
     centre = min(inst.high - 7, max(inst.low + 5, REGISTER_CENTRE.get(cue.register, 67)))
@@ -213,7 +238,9 @@ def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length
     for k, n in enumerate(notes):
         nxt = notes[k + 1].start if k + 1 < len(notes) else length
         end = min(n.end, nxt)
-        if cue.articulation == "legato" or cue.figure in SPARSE_FIGURES:
+        if shaped and (cue.articulation == "legato" or cue.figure in SPARSE_FIGURES):
+            end = nxt if nxt - n.end < TPQ // 2 else end  # legato, but the tune's rests are its breaths
+        elif cue.articulation == "legato" or cue.figure in SPARSE_FIGURES:
             end = nxt if nxt - n.start <= 3 * TPQ else max(end, n.start + 2 * TPQ)
         elif cue.articulation == "staccato":
             end = n.start + min(end - n.start, int(TPQ * 0.45))
@@ -221,6 +248,9 @@ def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length
             end = n.start + min(end - n.start, int(TPQ * 0.75))
         end = min(end, nxt, length)
         if end > n.start:
+            if shaped:
+                out.append(NoteEvent(n.start, end, inst.fold(n.pitch), UNSET))
+                continue
             pitch = n.pitch + shift
             pitch += 12 * ((pitch < centre - 9) - (pitch > centre + 12))  # a compact line above the accompaniment
             out.append(NoteEvent(n.start, end, inst.fold(pitch), UNSET))
@@ -268,17 +298,20 @@ def _nearest(pc: int, low: int, high: int, near: float) -> int:
     return min(candidates, key=lambda p: abs(p - near)) if candidates else low
 
 
-def bass_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], tonic: int) -> list[NoteEvent]:
-    """Chord roots in the bass register (a tonic pedal under a drone), in the figure's rhythm."""
+def bass_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], tonic: int, final: bool = False) -> list[NoteEvent]:
+    """Chord roots in the bass register (a tonic pedal under a drone), in the figure's rhythm. ``final``: the
+    last chord's root is held to the end (a piece ends in root position, not on a march bass's fifth)."""
     low, high = max(inst.low, 28), min(inst.high, 55)
     out: list[NoteEvent] = []
     previous = (low + high) / 2 - 3
-    for slot in slots:
+    for k, slot in enumerate(slots):
         root = _nearest(tonic if cue.figure == "drone" else slot.chord.root, low, high, previous)
         fifth = _nearest(slot.chord.pcs[2], low, high, root + 7)
         previous = root
         beat = bars[_bar_at(slot.start, bars)].beat
-        if cue.figure == "driving":
+        if final and k == len(slots) - 1:
+            out.append(NoteEvent(slot.start, slot.end, root, UNSET))
+        elif cue.figure == "driving":
             for k, t in enumerate(_grid(slot, bars, TPQ // 2)):
                 p = root + 12 if k % 2 and root + 12 <= high else root
                 out.append(NoteEvent(t, min(t + int(TPQ * 0.4), slot.end), p, UNSET))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zlib
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
@@ -48,6 +49,19 @@ HOME_KEYS = {"major": ("F", "C", "G", "D"), "minor": ("C", "D", "A", "E")}
 def _argmax(scores: Mapping[str, float], bonus: Mapping[str, float] | None = None) -> str:
     bonus = bonus or {}
     return max(scores, key=lambda k: (scores[k] + bonus.get(k, 0.0), k))
+
+
+SEED_MARGIN = 0.7  # a seed may choose any value scoring at least this share of the best one
+
+
+def _seeded(scores: Mapping[str, float], seed: int, salt: str, bonus: Mapping[str, float] | None = None) -> str:
+    """The best value for seed 0; for another seed, one drawn (by the seed and ``salt``) among the values the
+    emotion nearly equally allows (at least :data:`SEED_MARGIN` of the best score): seeds vary within the emotion."""
+    best = _argmax(scores, bonus)
+    if seed == 0 or scores[best] <= 0:
+        return best
+    allowed = sorted(k for k, v in scores.items() if v >= SEED_MARGIN * scores[best])
+    return allowed[zlib.crc32(f"{seed}:{salt}".encode()) % len(allowed)]
 
 
 def merge_short(scenes: Sequence[Scene], emotions: Sequence[Emotion], min_s: float, keep: Sequence[float] = ()) -> tuple[list[Scene], list[Emotion], list[tuple[int, ...]]]:
@@ -245,9 +259,12 @@ def ramp_tempi(tempi: Sequence[tuple[int, float]], durations: Sequence[float], b
     return out
 
 
-def _home_key(mode: str, arousal: float) -> int:
+def _home_key(mode: str, arousal: float, seed: int = 0) -> int:
+    """The opening key for ``mode`` by arousal; another seed than 0 may take the next home key up or down."""
     keys = HOME_KEYS[mode]
     idx = min(len(keys) - 1, int((arousal + 1) / 2 * len(keys)))
+    if seed:
+        idx = min(len(keys) - 1, max(0, idx + zlib.crc32(f"{seed}:home key".encode()) % 3 - 1))
     return Key.parse(keys[idx]).pc
 
 
@@ -279,8 +296,12 @@ def _pinned_instruments(config: PlanConfig) -> tuple[str, ...] | None:
 
 
 def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Mapping[str, tuple[float, float]],
-               config: PlanConfig | None = None, transitions: Sequence[Transition] = (), duration: float | None = None) -> tuple[Plan, nx.DiGraph]:
-    """Build the concept graph and plan one cue per (merged) segment. Returns the plan and the graph."""
+               config: PlanConfig | None = None, transitions: Sequence[Transition] = (), duration: float | None = None,
+               seed: int = 0) -> tuple[Plan, nx.DiGraph]:
+    """Build the concept graph and plan one cue per (merged) segment. Returns the plan and the graph.
+    ``seed``: 0 takes every choice the emotion ranks first; another seed may take another that the emotion
+    nearly equally allows (home key, meter, figure, register, instruments, articulation), so seeds give real
+    alternatives."""
     config = config or PlanConfig()
     if config.meter and config.meter not in METERS:
         raise ConfigError(f"--meter {config.meter!r} is not supported; choose from {', '.join(METERS)}")
@@ -315,7 +336,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
         meter = config.meter
     else:
         meter_votes = {m: sum(sc["meter"][m] * L for sc, L in zip(scores, lengths)) for m in METERS}
-        meter = _argmax(meter_votes, {"4/4": 1e-6})
+        meter = _seeded(meter_votes, seed, "meter", {"4/4": 1e-6})
     num, den = meter.split("/")
     beats_per_bar = int(num) * 4 / int(den)
 
@@ -358,7 +379,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
         if pinned_key:
             key = pinned_key
         elif prev is None:
-            key = key_name(_home_key(mode, e.arousal), mode)
+            key = key_name(_home_key(mode, e.arousal, seed), mode)
         elif themes[i] in theme_keys and key_distance(cues[-1].key + " " + cues[-1].mode, theme_keys[themes[i]]) <= 2:
             key = theme_keys[themes[i]]  # a returning theme comes home (at most two related steps)
         else:
@@ -367,8 +388,8 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
         tonic, mode = key.split(" ")
         bars, bpm, ramp_to, odd_bar = fits[i]
         previous_family = set(prev.instruments) if prev else set()
-        instruments = pinned_instruments or _top_families(sc["instrument"], previous_family)
-        figure = _argmax(sc["figure"])
+        instruments = pinned_instruments or _top_families(sc["instrument"], previous_family, seed=seed, salt=themes[i])
+        figure = _seeded(sc["figure"], seed, f"figure:{themes[i]}")
         if not pinned_instruments and figure in ("driving", "march") and "percussion" not in instruments:
             instruments += ("percussion",)  # action and marches get a kit, unless the user pinned the instruments
         cadence_scores = dict(sc["cadence"])
@@ -381,8 +402,8 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
                 cadence = "half"  # the same theme goes on: keep it open
         cue = Cue(
             index=i, start=scene.start, end=scene.end, key=tonic, mode=mode, tempo_bpm=bpm, meter=meter, bars=bars,
-            density=_argmax(sc["density"]), register=_argmax(sc["register"]), dynamics=dynamics[i],
-            articulation=_argmax(sc["articulation"]), instruments=instruments, texture=_argmax(sc["texture"]),
+            density=_argmax(sc["density"]), register=_seeded(sc["register"], seed, f"register:{themes[i]}"), dynamics=dynamics[i],
+            articulation=_seeded(sc["articulation"], seed, f"articulation:{themes[i]}"), instruments=instruments, texture=_argmax(sc["texture"]),
             theme=themes[i], transition="", cadence=cadence, valence=e.valence, arousal=e.arousal,
             emotions=dict(e.top(3)), merged=groups[i] if len(groups[i]) > 1 else (), ramp_to_bpm=ramp_to,
             odd_bar=odd_bar, catches=catches[i], figure=figure,
@@ -419,11 +440,17 @@ def smooth_dynamics(levels: Sequence[str], arousal: Sequence[float], contrast: f
     return out
 
 
-def _top_families(scores: Mapping[str, float], previous: set[str], k: int = 3) -> tuple[str, ...]:
-    """The ``k`` best instrument families; families already playing get a small continuity bonus."""
+def _top_families(scores: Mapping[str, float], previous: set[str], k: int = 3, seed: int = 0, salt: str = "") -> tuple[str, ...]:
+    """The ``k`` best instrument families; families already playing get a small continuity bonus. Another seed
+    than 0 may swap the last one for the next family the emotion nearly equally allows."""
     bonus = {f: 0.05 for f in previous}
     ranked = sorted(scores, key=lambda f: (-(scores[f] + bonus.get(f, 0.0)), f))
     chosen = [f for f in ranked if scores[f] > 0][:k]
+    spare = [f for f in ranked[k:] if scores[f] > 0 and chosen and scores[f] >= SEED_MARGIN * scores[chosen[-1]]]
+    if seed and spare and len(chosen) == k:
+        pick = zlib.crc32(f"{seed}:instruments:{salt}".encode()) % (len(spare) + 1)
+        if pick:
+            chosen[-1] = spare[pick - 1]
     if not any(f in ("piano", "strings", "guitar", "harp", "organ", "synth", "choir") for f in chosen):
         chosen = chosen[: k - 1] + ["piano"]  # something must carry harmony and bass
     return tuple(chosen)

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.arrange.compose import CueMusic
+from mm2music.arrange.theme import Theme
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.project.store import ProjectError, carry_history, replace_file
 from mm2music.types import Analysis, AudioEnvelope, Cue, Emotion, Plan, Scene, TextSegment, Transition, VideoInfo
@@ -66,7 +67,8 @@ def cue_from_json(data: dict, where: str) -> Cue:
 def music_to_json(music: CueMusic, seed: int) -> dict:
     return {"cue": cue_to_json(music.cue), "seed": seed, "tokens": list(music.tokens),
             "notes": [[n.start, n.end, n.pitch, n.velocity] for n in music.notes], "length_ticks": music.length_ticks,
-            "candidates": music.candidates, "score": music.score, "report": music.report}
+            "candidates": music.candidates, "score": music.score, "report": music.report,
+            "theme": music.theme.to_json() if music.theme is not None else None}
 
 
 def music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
@@ -82,8 +84,9 @@ def music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
 def _music_from_json(data: dict, where: str) -> tuple[CueMusic, int]:
     cue = cue_from_json(data["cue"], where)
     notes = [NoteEvent(*n) for n in data["notes"]]
+    theme = Theme.from_json(data["theme"]) if data.get("theme") else None
     return CueMusic(cue, [int(t) for t in data["tokens"]], notes, int(data["length_ticks"]), int(data["candidates"]),
-                    float(data["score"]), dict(data["report"])), int(data["seed"])
+                    float(data["score"]), dict(data["report"]), theme), int(data["seed"])
 
 
 def analysis_from_json(data: dict) -> Analysis:
@@ -301,12 +304,14 @@ def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: li
     """Write the project files of a full run into ``staging`` (the pipeline calls this after the music);
     ``previous``: the folder this run replaces; if it is a project, it becomes the newest version in history."""
     from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
+    from mm2music.music.terms import checkpoint_training_data
 
     ckpt = config.music.checkpoint or str(DEFAULT_CHECKPOINT)
     pinned = pinned or {}
     entries = [CueEntry(m, s, i in locked, dict(pinned.get(i, {}))) for i, (m, s) in enumerate(zip(music, seeds))]
     project = Project(staging, config.to_dict(), analysis, entries,
-                      {"path": config.music.checkpoint, "sha256": checkpoint_hash(ckpt)}, config.seed,
+                      {"path": config.music.checkpoint, "sha256": checkpoint_hash(ckpt),
+                       "training_data": checkpoint_training_data(ckpt)["summary"]}, config.seed,
                       sorted(config.plan.hits or []), analysis.kind != "video", 1, tuple(plan.notes))
     project.write(staging)
     if previous is not None and is_project(previous):  # a re-run of a project keeps its history: undo goes back

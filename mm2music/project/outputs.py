@@ -182,6 +182,7 @@ def write_cue_sheet(staging: Path, sheet: dict, analysis: Analysis, project=None
                 what = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entry.pinned.items())
                 lines.append(f"- cue {n}: " + ("locked" + ("; " if what else "") if entry.locked else "") + (f"pinned {what}" if what else ""))
         sheet["project_version"] = project.version
+        sheet["training_data"] = project.checkpoint.get("training_data")  # what the model's training data allows
     write_json(staging / CUE_SHEET, sheet)
     md = cue_sheet_markdown(sheet, Path(analysis.source).name)
     if lines:

@@ -48,6 +48,7 @@ from mm2music.music.checkpoint import save_checkpoint
 from mm2music.music.model import ModelConfig, MusicTransformer
 from mm2music.music.tokenizer import MusicTokenizer, TokenizerSettings
 from mm2music.music.attributes import KEY_ANALYSIS_BARS
+from mm2music.music.terms import checkpoint_training_data, write_training_record
 from mm2music.training.dataset import DataConfig, IGNORE, WindowDataset, load_rows, manifest_hash, resolve_corpus_dir
 
 log = logging.getLogger(__name__)
@@ -510,9 +511,35 @@ def export_run(run_dir: str | Path, out_dir: str | Path = "checkpoints/music21")
     for name in (WEIGHTS, CONFIG, TOKENIZER):
         shutil.copyfile(best / name, out_dir / f".{name}.tmp")
         os.replace(out_dir / f".{name}.tmp", out_dir / name)
-    (out_dir / "MODEL_CARD.md").write_text(_model_card(run_dir, config, model, tokenizer, size_mb))
+    write_training_record(out_dir, _run_sources(run_dir, config), _pieces_by_source(run_dir, config))
+    (out_dir / "MODEL_CARD.md").write_text(_model_card(run_dir, config, model, tokenizer, size_mb) + "\n" + _training_data_md(out_dir))
     log.info("exported %s (step %s) to %s", best, config["training"].get("step"), out_dir)
     return out_dir
+
+
+def _run_sources(run_dir: Path, config: dict) -> list[str]:
+    """The manifest sources a run trained on (``data.sources``; [] = all of them)."""
+    data = config.get("training", {}).get("config", {}).get("data") or config.get("data") or {}
+    return list(data.get("sources") or [])
+
+
+def _pieces_by_source(run_dir: Path, config: dict) -> dict[str, int]:
+    """Train pieces per source of the run's corpus (its summary.json), limited to the run's sources."""
+    corpus = config.get("training", {}).get("corpus_dir")
+    try:
+        counts = json.loads((Path(corpus) / "summary.json").read_text())["pieces_by_source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    wanted = _run_sources(run_dir, config)
+    return {s: n for s, n in counts.items() if not wanted or s in wanted}
+
+
+def _training_data_md(out_dir: Path) -> str:
+    record = checkpoint_training_data(out_dir)
+    rows = "\n".join(f"| {r['source']} | {r['pieces'] if r['pieces'] is not None else '?'} | {r['commercial']} | {r['terms']} |"
+                     for r in record["collections"])
+    return (f"## Training data and its terms\n\n{record['summary']}.\n\n| collection | pieces | commercial use | what its files say |\n"
+            f"|---|---|---|---|\n{rows}\n")
 
 
 def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer: MusicTokenizer, size_mb: float) -> str:

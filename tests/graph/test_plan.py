@@ -166,3 +166,20 @@ def test_a_tempo_change_between_neighbours_is_spread_over_the_last_bar():
     assert cue.seconds_at(12.0) == pytest.approx(7.0, abs=1e-9)  # the bars still fill the cue exactly
     for q in (0.0, 3.3, 8.0, 10.5, 12.0):
         assert cue.quarters_at(cue.seconds_at(q)) == pytest.approx(q)
+
+
+def test_seeds_vary_the_plan_within_the_emotion():
+    scenes, emotions = story()
+    choices = lambda p: [(c.key, c.mode, c.meter, c.figure, c.register, c.articulation, c.instruments) for c in p.cues]
+    base, _ = plan_music(scenes, emotions, COORDS)
+    assert choices(plan_music(scenes, emotions, COORDS, seed=0)[0]) == choices(base)  # seed 0: the emotion's first choices
+    seeded = [choices(plan_music(scenes, emotions, COORDS, seed=s)[0]) for s in range(1, 7)]
+    assert sum(c != choices(base) for c in seeded) >= 4  # most seeds choose something else somewhere
+    assert seeded[0] == choices(plan_music(scenes, emotions, COORDS, seed=1)[0])  # same seed, same plan
+    allowed = {"figure": set(), "meter": set()}
+    for s in range(1, 7):
+        p, g = plan_music(scenes, emotions, COORDS, seed=s)
+        for c in p.cues:
+            sc = attribute_scores(g, seg_id(c.index))
+            best = max(sc["figure"].values())
+            assert sc["figure"][c.figure] >= 0.7 * best  # never a figure the emotion does not nearly equally allow
