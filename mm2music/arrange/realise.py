@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mm2music.arrange import phrasing
 from mm2music.arrange.harmony import Chord, Slot, chord_slots, spared, voice
-from mm2music.arrange.instruments import Instrument, choose_ensemble
+from mm2music.arrange.instruments import FAMILY_OF, LOW_BRASS, Ensemble, Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
+from mm2music.arrange.registers import bass_under_melody, in_band, low_interval_limits
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
 from mm2music.key import Key
 from mm2music.types import Cue
@@ -57,8 +59,15 @@ DYNAMIC_VELOCITY = {"pp": 56, "p": 62, "mp": 69, "mf": 77, "f": 87, "ff": 98}
 # CC 11 per dynamic: FluidSynth attenuates by about 40 log10(value / 127) dB (pp -7.2 dB .. ff 0), so a soft cue
 # is soft on every instrument and a quiet cue sits 10-15 dB under a loud one, not 30 (the arc funeral -> chase -> dawn)
 DYNAMIC_EXPRESSION = {"pp": 84, "p": 94, "mp": 104, "mf": 114, "f": 121, "ff": 127}
-LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2}
-LAYER_NAMES = {"melody": "Melody", "pad": "Pad", "bass": "Bass", "figure": "Figure", "counter": "Counter"}
+LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2, "colour": -7, "double": -2, "hits": 4}
+LAYER_NAMES = {"melody": "Melody", "pad": "Pad", "bass": "Bass", "figure": "Figure", "counter": "Counter", "colour": "Colour",
+               "double": "Melody 8va", "hits": "Hits"}
+# a colour layer enters with the layer whose part it plays (see :data:`mm2music.arrange.instruments.COLOURS`)
+COLOUR_GATE = {"double": "melody", "sustain": "pad", "arpeggio": "counter", "broken": "counter"}
+# the emotions scored with dissonance: chromatic ostinati, clusters, tritones
+DARK = ("fear", "dread", "tension", "suspense", "anger", "anxiety")
+# the share of a cue's layers (CC 11) a phrase's swell dips below the cue's level at its start
+SWELL_DEPTH = {"melody": 0.12, "pad": 0.2, "colour": 0.2, "counter": 0.15, "double": 0.12, "bass": 0.08, "figure": 0.08}
 REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
 CATCH_SNAP_S = 0.03  # a caught cut snaps to the 16th-note grid when it lies this close, else to its own tick
 SPARSE_FIGURES = ("sustain", "drone", "broken")
@@ -75,6 +84,7 @@ class Part:
     is_drum: bool
     notes: list[NoteEvent]
     expression: int = 127  # MIDI CC 11 for this cue: the dynamic level, heard even on patches deaf to velocity (organ, choir)
+    controls: tuple[tuple[int, int, int], ...] = ()  # (tick, controller, value): phrase swells (CC 11), vibrato (CC 1), pedal (CC 64)
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,11 @@ def active_layers(cue: Cue, intensity: float) -> set[str]:
     return set(order[:count])
 
 
+def dark(cue: Cue) -> bool:
+    """Whether the cue is scored with dissonance: fear, dread, tension and their kin make most of its reading."""
+    return cue.valence < 0 and sum(cue.emotions.get(k, 0.0) for k in DARK) >= 0.4
+
+
 def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part]:
     """The parts of one cue (see the module docstring). ``music`` is a
     :class:`~mm2music.arrange.compose.CueMusic`; ``accents`` are ticks of hit points in the cue; ``last``: the
@@ -148,33 +163,171 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     ensemble = choose_ensemble(cue.instruments, cue.figure, low_melody=cue.register == "low")
     melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
     avoid = [_avoid(melody, s) for s in slots]
+    harsh = dark(cue)
+    pad = pad_line(slots, ensemble.pad, melody, avoid, bars, stabs=cue.figure == "driving")
     layers = {
         "melody": melody,
-        "pad": pad_line(slots, ensemble.pad, melody, avoid, bars, stabs=cue.figure == "driving"),
+        "pad": cluster(pad, ensemble.pad) if harsh else pad,
         "bass": bass_line(slots, cue, ensemble.bass, bars, tonic),
-        "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches),
+        "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches, harsh=harsh),
         "counter": counter_line(slots, ensemble.counter, melody, avoid),
     }
+    instruments = dict(ensemble.roles())
+    for family, idiom, inst in ensemble.colours:
+        if idiom != "double":
+            layers[f"colour:{family}"] = colour_line(idiom, slots, cue, inst, bars, melody, avoid, catches)
+            instruments[f"colour:{family}"] = inst
+    if harsh and cue.figure == "driving" and "brass" in cue.instruments:
+        layers["hits"] = brass_hits(slots, bars, catches)
+        instruments["hits"] = LOW_BRASS
     if "percussion" in cue.instruments:
         layers["percussion"] = percussion_line(cue, bars, catches)
+    gated = {layer: _clipped(_gate(notes, _gate_as(layer, ensemble), cue, bars), length) for layer, notes in layers.items()}
+    gated = _every_family_heard(gated, layers, instruments, cue, bars, length)
+    if last:
+        gated = {layer: _rung_out(notes, length) for layer, notes in gated.items()}
+    gated = _in_registers(gated, instruments, low_melody=cue.register == "low")
+    gated["melody"] = phrasing.breathe(gated["melody"], bars, ring=last)
+    for family, idiom, inst in ensemble.colours:
+        if idiom == "double":
+            gated[f"double:{family}"] = doubled(gated["melody"], inst)
+            instruments[f"double:{family}"] = inst
+    gated = phrasing.thin_out(gated, phrasing.thin_windows(bars, cue.seconds_at, ring=last))
     rng = zlib.crc32(f"{cue.index}:{cue.start:.3f}".encode())
     accent_ticks = set(accents) | set(catches) | {0}
     expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
+    ticks_per_ms = TPQ * cue.tempo_bpm / 60000
     parts = []
-    for layer, notes in layers.items():
-        notes = [n for n in _gate(notes, layer, cue, bars) if n.start < length]
-        notes = [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if min(n.end, length) > n.start]
+    for layer, notes in gated.items():
         if not notes:
             continue
-        notes = _velocities(notes, layer, cue, bars, accent_ticks, rng)
+        kind = layer.split(":")[0]
+        notes = _velocities(notes, kind, cue, bars, accent_ticks, rng)
+        if kind in ("melody", "double") and (cue.articulation == "legato" or cue.figure in SPARSE_FIGURES):
+            notes = phrasing.legato(notes, round(phrasing.LEGATO_OVERLAP_S * 1000 * ticks_per_ms))
+        notes = [n if n.end <= length else NoteEvent(n.start, length, n.pitch, n.velocity) for n in notes]
+        notes = phrasing.feel(notes, layer, accent_ticks, ticks_per_ms, rng)
         if layer == "percussion":
             parts.append(Part("Percussion", 0, True, notes, expression))
-        else:
-            inst = getattr(ensemble, layer)
-            parts.append(Part(f"{LAYER_NAMES[layer]} - {inst.name}", inst.program, False, notes, expression))
-    if last:
-        parts = [_ring_out(p, length) for p in parts]
+            continue
+        inst = instruments[layer]
+        controls = performance(notes, kind, inst, cue, bars, slots, expression)
+        name = f"{LAYER_NAMES[kind]} - {inst.name}"
+        parts.append(Part(name, inst.program, False, notes, expression, controls))
     return parts
+
+
+def _clipped(notes: Iterable[NoteEvent], length: int) -> list[NoteEvent]:
+    return [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if n.start < length]
+
+
+def _gate_as(layer: str, ensemble: Ensemble) -> str:
+    """The layer of :data:`LAYER_ORDER` whose entries ``layer`` follows."""
+    if ":" not in layer:
+        return "figure" if layer == "hits" else layer
+    family = layer.split(":")[1]
+    idiom = next((i for f, i, _ in ensemble.colours if f == family), "sustain")
+    return COLOUR_GATE.get(idiom, "pad")
+
+
+def _family(layer: str, instruments: Mapping[str, Instrument]) -> str | None:
+    return "percussion" if layer == "percussion" else FAMILY_OF.get(instruments[layer].program)
+
+
+def _every_family_heard(gated: dict[str, list[NoteEvent]], layers: Mapping[str, Sequence[NoteEvent]],
+                        instruments: Mapping[str, Instrument], cue: Cue, bars: Sequence[Bar], length: int) -> dict[str, list[NoteEvent]]:
+    """A planned family whose layers the intensity curve leaves silent plays its first layer in the cue's most
+    intense bars: every family the plan names is heard in its cue."""
+    out = dict(gated)
+    peak = max(b.intensity for b in bars)
+    loud = [b for b in bars if b.intensity >= peak - 0.05]
+    for family in cue.instruments:
+        mine = [layer for layer in layers if _family(layer, instruments) == family and layers[layer]]
+        if not mine or any(out.get(layer) for layer in mine):
+            continue
+        layer = mine[0]
+        out[layer] = _clipped([n for n in layers[layer] if any(b.start <= n.start < b.end for b in loud)] or layers[layer], length)
+    return out
+
+
+def _rung_out(notes: Sequence[NoteEvent], length: int) -> list[NoteEvent]:
+    """The final chord rings to the end: notes starting at the layer's last onset last until ``length``."""
+    if not notes:
+        return list(notes)
+    last = max(n.start for n in notes)
+    return [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in notes]
+
+
+def _in_registers(layers: dict[str, list[NoteEvent]], instruments: Mapping[str, Instrument], low_melody: bool) -> dict[str, list[NoteEvent]]:
+    """The bass under the melody, every other pitched layer between them, low-interval limits kept
+    (:mod:`mm2music.arrange.registers`)."""
+    out = dict(layers)
+    out["bass"] = bass_under_melody(out["bass"], out["melody"], instruments["bass"])
+    for layer in out:
+        if layer not in ("melody", "bass", "percussion"):
+            out[layer] = in_band(out[layer], instruments[layer], out["melody"], out["bass"], low_melody)
+    pitched = {k: v for k, v in out.items() if k != "percussion"}
+    out.update(low_interval_limits(pitched, instruments))
+    return out
+
+
+def doubled(melody: Sequence[NoteEvent], inst: Instrument) -> list[NoteEvent]:
+    """The tune an octave higher (or lower, where ``inst`` does not reach), never in unison with it."""
+    out = []
+    for n in melody:
+        p = inst.fold(n.pitch + 12)
+        if p != n.pitch and abs(p - n.pitch) == 12:
+            out.append(NoteEvent(n.start, n.end, p, n.velocity))
+    return out
+
+
+def cluster(pad: Sequence[NoteEvent], inst: Instrument) -> list[NoteEvent]:
+    """A string cluster: each chord of the pad with a minor second on its top note (where the range allows)."""
+    out = list(pad)
+    tops: dict[tuple[int, int], int] = {}
+    for n in pad:
+        tops[(n.start, n.end)] = max(tops.get((n.start, n.end), 0), n.pitch)
+    for (start, end), top in tops.items():
+        if top + 1 <= inst.high:
+            out.append(NoteEvent(start, end, top + 1, UNSET))
+    return out
+
+
+def colour_line(idiom: str, slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar],
+                melody: Sequence[NoteEvent], avoid: Sequence[list[int]], catches: Sequence[int]) -> list[NoteEvent]:
+    """A planned family's own part where no role went to it: harp arpeggios, piano or guitar broken chords,
+    sustained chords (choir, organ, brass, strings, synth)."""
+    import dataclasses
+
+    if idiom == "sustain":
+        return pad_line(slots, inst, melody, avoid, bars)
+    return figure_line(slots, dataclasses.replace(cue, figure=idiom), inst, bars, avoid, catches)
+
+
+def brass_hits(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int]) -> list[NoteEvent]:
+    """Low brass in octaves on every downbeat and caught cut: short, hard hits that drive an action cue."""
+    out = []
+    for bar in bars:
+        for t in sorted({bar.start, *[c for c in catches if bar.start <= c < bar.end]}):
+            slot = next((s for s in slots if s.start <= t < s.end), slots[-1])
+            root = _nearest(slot.chord.root, 36, 47, 41)
+            out += [NoteEvent(t, min(t + TPQ // 2, bar.end), p, UNSET) for p in (root, root + 12)]
+    return out
+
+
+def performance(notes: Sequence[NoteEvent], kind: str, inst: Instrument, cue: Cue, bars: Sequence[Bar],
+                slots: Sequence[Slot], level: int) -> tuple[tuple[int, int, int], ...]:
+    """The part's controllers (:mod:`mm2music.arrange.phrasing`): phrase swells on CC 11, vibrato (CC 1) through
+    long melody notes of bowed, blown and sung instruments, the sustain pedal for piano."""
+    ends = phrasing.phrase_ends(bars)
+    beat = bars[0].beat
+    out = phrasing.expression_curve(notes, ends, level, SWELL_DEPTH.get(kind, 0.0), beat) if kind in SWELL_DEPTH else []
+    if kind in ("melody", "double") and 40 <= inst.program < 80:
+        out += phrasing.vibrato(notes, beat)
+    if inst.program < 8 and cue.articulation != "staccato":
+        rests = [a.end for a, b in zip(notes, notes[1:]) if b.start > a.end and all(m.end <= b.start for m in notes if m.start < b.start)]
+        out += phrasing.pedal(notes, [s.start for s in slots], rests)
+    return tuple(sorted(out))
 
 
 def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar]) -> list[NoteEvent]:
@@ -306,8 +459,9 @@ def _chord_tones(chord: Chord, low: int, high: int, avoid: Sequence[int]) -> lis
 
 
 def figure_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], avoid: Sequence[list[int]],
-                catches: Sequence[int]) -> list[NoteEvent]:
-    """The accompaniment figure the emotion asks for (see :data:`mm2music.graph.cues.FIGURES`)."""
+                catches: Sequence[int], harsh: bool = False) -> list[NoteEvent]:
+    """The accompaniment figure the emotion asks for (see :data:`mm2music.graph.cues.FIGURES`); ``harsh``: an
+    ostinato of the minor second and the tritone over the root (action and horror)."""
     fig = cue.figure
     low_range = fig in ("ostinato", "driving")
     low, high = (max(inst.low, 40), min(inst.high, 67)) if low_range else (max(inst.low, 50), min(inst.high, 84))
@@ -330,6 +484,8 @@ def figure_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequenc
             step = TPQ // 4 if fig == "driving" else TPQ // 2
             if fig == "driving":
                 cell = [root, root, cell[2], root, cell[1], root, cell[2], root]
+            if harsh:
+                cell = [root, root + 1, root, root + 6, root, root + 1, root + 7, root + 6]
             for k, t in enumerate(_grid(slot, bars, step)):
                 out.append(NoteEvent(t, min(t + int(step * 0.8), slot.end), cell[k % len(cell)], UNSET))
         elif fig in ("pulse", "bounce", "waltz", "march"):
@@ -428,12 +584,3 @@ def _velocities(notes: Sequence[NoteEvent], layer: str, cue: Cue, bars: Sequence
         v += ((seed ^ (n.start * 2654435761 + n.pitch * 40503)) % 7) - 3
         out.append(NoteEvent(n.start, n.end, n.pitch, int(max(1, min(127, round(v))))))
     return out
-
-
-def _ring_out(part: Part, length: int) -> Part:
-    """The final chord rings to the end: notes starting at the last onset last until ``length``."""
-    if not part.notes or part.is_drum:
-        return part
-    last = max(n.start for n in part.notes)
-    return Part(part.name, part.program, part.is_drum,
-                [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in part.notes], part.expression)
