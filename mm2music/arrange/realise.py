@@ -71,6 +71,7 @@ SWELL_DEPTH = {"melody": 0.12, "pad": 0.2, "colour": 0.2, "counter": 0.15, "doub
 REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
 CATCH_SNAP_S = 0.03  # a caught cut snaps to the 16th-note grid when it lies this close, else to its own tick
 SPARSE_FIGURES = ("sustain", "drone", "broken")
+LOW_MELODY_MEAN = 57  # a melody whose mean pitch lies under this (A3) is low on purpose: the accompaniment may sit above
 # General MIDI drum notes
 KICK, SNARE, HAT, OPEN_HAT, CRASH, RIDE, LOW_TOM, FLOOR_TOM = 36, 38, 42, 46, 49, 51, 45, 41
 
@@ -186,7 +187,7 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     gated = _every_family_heard(gated, layers, instruments, cue, bars, length)
     if last:
         gated = {layer: _rung_out(notes, length) for layer, notes in gated.items()}
-    gated = _in_registers(gated, instruments, low_melody=cue.register == "low")
+    gated = _in_registers(gated, instruments, low_melody=_low(gated["melody"]))
     gated["melody"] = phrasing.breathe(gated["melody"], bars, ring=last)
     for family, idiom, inst in ensemble.colours:
         if idiom == "double":
@@ -250,6 +251,12 @@ def _every_family_heard(gated: dict[str, list[NoteEvent]], layers: Mapping[str, 
     return out
 
 
+def _low(melody: Sequence[NoteEvent]) -> bool:
+    """Whether the melody lies low on purpose (a tune under A3: a cello or bassoon line), so the accompaniment
+    may sit above it; otherwise it is the top of the texture."""
+    return bool(melody) and sum(n.pitch for n in melody) / len(melody) < LOW_MELODY_MEAN
+
+
 def _rung_out(notes: Sequence[NoteEvent], length: int) -> list[NoteEvent]:
     """The final chord rings to the end: notes starting at the layer's last onset last until ``length``."""
     if not notes:
@@ -267,7 +274,7 @@ def _in_registers(layers: dict[str, list[NoteEvent]], instruments: Mapping[str, 
         if layer not in ("melody", "bass", "percussion"):
             out[layer] = in_band(out[layer], instruments[layer], out["melody"], out["bass"], low_melody)
     pitched = {k: v for k, v in out.items() if k != "percussion"}
-    out.update(low_interval_limits(pitched, instruments))
+    out.update(low_interval_limits(pitched, instruments, under=() if low_melody else out["melody"]))
     return out
 
 

@@ -87,10 +87,12 @@ def in_band(notes: Sequence[NoteEvent], inst: Instrument, melody: Sequence[NoteE
 
 
 def low_interval_limits(layers: Mapping[str, Sequence[NoteEvent]], instruments: Mapping[str, Instrument],
-                        fixed: Sequence[str] = ("bass", "melody")) -> dict[str, list[NoteEvent]]:
+                        fixed: Sequence[str] = ("bass", "melody"), under: Sequence[NoteEvent] = ()) -> dict[str, list[NoteEvent]]:
     """Every layer not in ``fixed`` kept out of intervals closer than :data:`LOW_INTERVAL_LIMIT` allows with any
-    lower note sounding with it (in any layer): such a note moves up an octave (if its instrument reaches and
-    that clears it), else it is left out. Notes from C4 up are never touched (no limit reaches that high)."""
+    lower note sounding with it (in any layer): such a note moves up an octave (if its instrument reaches, that
+    clears it and it stays under the notes of ``under`` sounding with it: the melody), else it is left out.
+    Notes from C4 up are never touched (no limit reaches that high)."""
+    tune = Sounding(under)
     settled: list[NoteEvent] = [n for name in fixed for n in layers.get(name, ())]
     out = {name: list(layers[name]) for name in layers}
     for name, notes in layers.items():
@@ -109,7 +111,8 @@ def low_interval_limits(layers: Mapping[str, Sequence[NoteEvent]], instruments: 
 
             if ok(n.pitch):
                 kept.append(n)
-            elif n.pitch + 12 <= instruments[name].high and ok(n.pitch + 12):
+            elif n.pitch + 12 <= min([instruments[name].high + 1] + [m.pitch for m in tune.during(n.start, n.end)]) - 1 \
+                    and ok(n.pitch + 12):
                 kept.append(NoteEvent(n.start, n.end, n.pitch + 12, n.velocity))
         out[name] = kept
         settled += kept
