@@ -9,7 +9,8 @@ detector would report them) over its second and third captions, to measure ``--s
 Figures per input and seed:
 
 - ``families``: share of (cue, planned family) pairs with a note of that family sounding in the cue's span (the
-  family of a track is read from its General MIDI program: :data:`GM_FAMILY`; drums are "percussion");
+  family of a track is read from its General MIDI program: :data:`GM_FAMILY`; drums are "percussion"); cues the
+  cue sheet says are left unscored or thinned under dialogue are not counted;
 - ``bass_low``: at every pitched onset where a ``Bass`` track sounds, is its note the lowest sounding one (ties count);
 - ``mel_top``: share of the notes of ``Melody`` tracks with no higher note of another track sounding at their onset;
 - ``low_m2``: pairs of notes sounding together, both below C3 (MIDI 48), a minor second or ninth apart (1 or 13);
@@ -100,12 +101,15 @@ def sounding_at(m: ff.Music, t: float, mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask & (m.start_s <= t + 1e-4) & (m.end_s > t + 1e-4))
 
 
-def families_heard(m: ff.Music, cues: list[dict]) -> tuple[int, int, list[str]]:
-    """(heard, planned, missing 'cue:family') over every cue's planned families."""
+def families_heard(m: ff.Music, cues: list[dict], spotted: set[int] = frozenset()) -> tuple[int, int, list[str]]:
+    """(heard, planned, missing 'cue:family') over every cue's planned families, except the cues in ``spotted``
+    (left unscored or scored thinly under dialogue on purpose)."""
     fam = np.array([family_of(t) for t in m.tracks])
     heard = planned = 0
     missing = []
     for i, c in enumerate(cues):
+        if i in spotted:
+            continue
         inside = (m.start_s < c["end"] - 1e-3) & (m.end_s > c["start"] + 1e-3)
         present = set(fam[m.track[inside]].tolist()) if inside.any() else set()
         for f in c["instruments"]:
@@ -225,9 +229,9 @@ def dissonance(m: ff.Music) -> float:
     return hits / max(len(onsets), 1)
 
 
-def figures(m: ff.Music, plan: dict) -> dict:
+def figures(m: ff.Music, plan: dict, spotted: set[int] = frozenset()) -> dict:
     cues = plan["cues"]
-    heard, planned, missing = families_heard(m, cues)
+    heard, planned, missing = families_heard(m, cues, spotted)
     bl, bt = bass_lowest(m)
     mt, mn = melody_top(m)
     br, bw = breath_windows(m)
@@ -269,7 +273,8 @@ def run_one(item: Input, seed: int, out_dir: Path, duration: float) -> dict:
     m = ff.music_from_pretty_midi(pretty_midi.PrettyMIDI(str(folder / "soundtrack.mid")))
     plan = json.loads((folder / "plan.json").read_text())
     sheet = json.loads((folder / "cue_sheet.json").read_text())
-    rec = {"id": item.id, "seed": seed, **figures(m, plan)}
+    spotted = {i for i, c in enumerate(sheet["cues"]) if (c.get("spotting") or {}).get("decision") in ("tacet", "thin")}
+    rec = {"id": item.id, "seed": seed, **figures(m, plan, spotted)}
     rec["figure"] = ",".join(sorted({c["figure"] for c in plan["cues"]}))
     rec["spotting"] = [c.get("spotting") for c in sheet["cues"] if c.get("spotting")]
     return rec
@@ -308,6 +313,9 @@ def summary(rows: list[dict]) -> list[str]:
                  f"tempo chase {mean('bpm', 'chase'):.0f} / battle {mean('bpm', 'battle'):.0f} BPM")
     lines.append(f"dread {mean('bpm', 'dread'):.0f} BPM, {mean('nps', 'dread'):.1f} notes/s, dissonance {mean('dis', 'dread'):.0%}")
     lines.append(f"silence asked (funeral prompt, funeral.txt): longest silence {mean('gap_s', 'funeral'):.1f} s / {mean('gap_s', 'funeral.txt'):.1f} s")
+    spotted = [r for r in rows if r["id"].startswith("story.srt+speech")]
+    for r in spotted:
+        lines.append(f"{r['id']}: {r['nps']:.1f} notes/s, longest silence {r['gap_s']:.1f} s; " + ("; ".join(s["reason"] for s in r["spotting"]) or "every cue scored"))
     return lines
 
 

@@ -40,6 +40,7 @@ FLAG_KEYS = {
     "instruments": "plan.instruments",
     "meter": "plan.meter",
     "hits": "plan.hits",
+    "spotting": "plan.spotting",
     "checkpoint": "music.checkpoint",
     "soundfont": "render.soundfont",
     "mix": "render.mix",
@@ -55,6 +56,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
 def build_parser() -> argparse.ArgumentParser:
     from mm2music.config import STEM_FORMATS, Config
+    from mm2music.graph.spotting import SPOTTING
 
     defaults = Config()
     parser = argparse.ArgumentParser(
@@ -104,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(piano, strings, woodwinds, brass, choir, organ, guitar, harp, mallets, synth, percussion)")
     music.add_argument("--meter", choices=["4/4", "3/4", "6/8", "2/4"], help="time signature")
     music.add_argument("--hits", metavar="SECONDS", help="comma-separated moments (s) that get a downbeat and an accent, e.g. 12.5,31.0")
+    music.add_argument("--spotting", choices=SPOTTING, default=defaults.plan.spotting,
+                       help="auto: silence where the words ask for it, dialogue-dense scenes unscored or thin (reason in the "
+                       "cue sheet); full: music throughout")
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
     out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont (default: /usr/share/sounds/sf2/FluidR3_GM.sf2)")

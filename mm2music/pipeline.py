@@ -24,6 +24,7 @@ from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError, OutputError
 from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
+from mm2music.graph.spotting import spot
 from mm2music.media.audio import read_audio_envelope
 from mm2music.media.cuts import make_detector
 from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
@@ -430,6 +431,7 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
         check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
+            plan = spot(plan, analysis.segments, analysis.extra.get("speech", ()), config.plan.spotting)
         locked: dict = {}
         if lock:  # --- project (issue 13): the locked cues come from the project being replaced ---
             from mm2music.revise import apply_locks

@@ -44,7 +44,7 @@ def _phrase_of(tick: int, ends: Sequence[int]) -> tuple[int, int]:
     return start, ends[-1]
 
 
-def _clear(notes: Sequence[NoteEvent], lo: int, hi: int) -> list[NoteEvent]:
+def clear(notes: Sequence[NoteEvent], lo: int, hi: int) -> list[NoteEvent]:
     """``notes`` silent in [lo, hi): notes starting there left out, notes sounding into it cut at ``lo``."""
     out = []
     for n in notes:
@@ -75,7 +75,7 @@ def breathe(melody: Sequence[NoteEvent], bars: Sequence, ring: bool = False) -> 
         beat = bars[k].beat
         lo = max(0, bars[max(0, k - 1)].start)
         if _longest_rest(out, lo, end) < beat:
-            out = _clear(out, end - beat, end)
+            out = clear(out, end - beat, end)
     return out
 
 
@@ -108,7 +108,7 @@ def thin_out(layers: Mapping[str, Sequence[NoteEvent]], windows: Sequence[tuple[
         notes = list(notes)
         if name not in keep:
             for lo, hi in windows:
-                notes = _clear(notes, lo, hi)
+                notes = clear(notes, lo, hi)
         out[name] = notes
     return out
 

@@ -71,6 +71,7 @@ SWELL_DEPTH = {"melody": 0.12, "pad": 0.2, "colour": 0.2, "counter": 0.15, "doub
 REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
 CATCH_SNAP_S = 0.03  # a caught cut snaps to the 16th-note grid when it lies this close, else to its own tick
 SPARSE_FIGURES = ("sustain", "drone", "broken")
+THIN_EXPRESSION_DROP = 14  # CC 11 lower under dialogue (about 2.5 dB at mf)
 LOW_MELODY_MEAN = 57  # a melody whose mean pitch lies under this (A3) is low on purpose: the accompaniment may sit above
 # General MIDI drum notes
 KICK, SNARE, HAT, OPEN_HAT, CRASH, RIDE, LOW_TOM, FLOOR_TOM = 36, 38, 42, 46, 49, 51, 45, 41
@@ -157,6 +158,8 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     final chord rings to the end of the cue."""
     cue: Cue = music.cue
     length = music.length_ticks
+    if cue.spotting == "tacet":  # left unscored (see mm2music.graph.spotting)
+        return []
     bars = bars_of(cue)
     catches = catch_ticks(cue)
     tonic, mode = Key.of(cue.key, cue.mode)
@@ -194,9 +197,10 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
             gated[f"double:{family}"] = doubled(gated["melody"], inst)
             instruments[f"double:{family}"] = inst
     gated = phrasing.thin_out(gated, phrasing.thin_windows(bars, cue.seconds_at, ring=last))
+    gated = spotted(gated, cue)
     rng = zlib.crc32(f"{cue.index}:{cue.start:.3f}".encode())
     accent_ticks = set(accents) | set(catches) | {0}
-    expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
+    expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110) - (THIN_EXPRESSION_DROP if cue.spotting == "thin" else 0)
     ticks_per_ms = TPQ * cue.tempo_bpm / 60000
     parts = []
     for layer, notes in gated.items():
@@ -216,6 +220,17 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         name = f"{LAYER_NAMES[kind]} - {inst.name}"
         parts.append(Part(name, inst.program, False, notes, expression, controls))
     return parts
+
+
+def spotted(layers: Mapping[str, list[NoteEvent]], cue: Cue) -> dict[str, list[NoteEvent]]:
+    """The spotting session's decisions: under dialogue (``thin``) only the pad and the bass play; where the
+    words ask for silence (``cue.silences``, widened to whole beats) nothing sounds."""
+    out = {k: v for k, v in layers.items() if cue.spotting != "thin" or k.split(":")[0] in ("pad", "bass")}
+    for a, b in cue.silences:
+        lo = math.floor(cue.quarters_at(a) + 1e-6) * TPQ
+        hi = math.ceil(cue.quarters_at(b) - 1e-6) * TPQ
+        out = {k: phrasing.clear(v, lo, hi) for k, v in out.items()}
+    return out
 
 
 def _clipped(notes: Iterable[NoteEvent], length: int) -> list[NoteEvent]:
