@@ -113,6 +113,6 @@ def choose_ensemble(families: Sequence[str], figure: str, low_melody: bool = Fal
     pad = pick("pad")
     counter = next((ROLES[f]["counter"] for f in order if ROLES[f]["counter"] not in (None, melody)), pick("counter"))
     ensemble = Ensemble(melody=melody, pad=pad, bass=pick("bass"), figure=fig or pick("figure"), counter=counter)
-    heard = {FAMILY_OF.get(inst.program) for inst in ensemble.roles().values()}
+    heard = {FAMILY_OF.get(inst.program) for role, inst in ensemble.roles().items() if not (role == "figure" and figure == "sustain")}
     colours = tuple((f, *COLOURS[f]) for f in pitched if f not in heard and f in COLOURS)
     return Ensemble(**{**ensemble.roles(), "colours": colours})
