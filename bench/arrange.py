@@ -12,7 +12,9 @@ Figures per input and seed:
   family of a track is read from its General MIDI program: :data:`GM_FAMILY`; drums are "percussion"); cues the
   cue sheet says are left unscored or thinned under dialogue are not counted;
 - ``bass_low``: at every pitched onset where a ``Bass`` track sounds, is its note the lowest sounding one (ties count);
-- ``mel_top``: share of the notes of ``Melody`` tracks with no higher note of another track sounding at their onset;
+- ``mel_top``: share of the notes of ``Melody`` tracks with no higher note of another track sounding at their onset,
+  in cues where the melody lies high enough to be on top; where it lies low on purpose (its mean under A3),
+  ``low``: the share of its notes with no note of another track struck with them within an octave above;
 - ``low_m2``: pairs of notes sounding together, both below C3 (MIDI 48), a minor second or ninth apart (1 or 13);
 - ``breath8``: share of 8-bar windows (sliding by a bar) in which every melody track rests at least one beat at once;
 - ``thin``: share of cues with a moment of >= 0.5 s where at most half of the cue's tracks sound;
@@ -51,6 +53,7 @@ from bench import film_features as ff  # noqa: E402
 
 SAMPLES = ROOT / "data" / "samples"
 LOW_C3 = 48
+LOW_MELODY = 57  # a cue's melody with a mean pitch under A3 lies low on purpose (the accompaniment may sit above)
 
 
 @dataclass(frozen=True)
@@ -138,17 +141,27 @@ def bass_lowest(m: ff.Music) -> tuple[int, int]:
     return good, total
 
 
-def melody_top(m: ff.Music) -> tuple[int, int]:
-    """(melody notes with no higher note of another track sounding at their onset, melody notes)."""
+def melody_top(m: ff.Music, cues: list[dict]) -> tuple[int, int, int, int]:
+    """(melody notes with no higher note of another track sounding at their onset, melody notes; of the notes
+    of cues whose melody lies low on purpose (mean under A3, MIDI 57), those with no other note struck with them
+    within an octave above, and their count). The low ones are not counted in the first two."""
     pitched = m.pitched
-    is_mel = role_tracks(m, "melody")[m.track]
-    good = total = 0
-    for i in np.flatnonzero(is_mel & pitched):
-        s = sounding_at(m, m.start_s[i], pitched)
-        others = s[~is_mel[s]]
-        total += 1
-        good += not len(others) or m.pitch[others].max() <= m.pitch[i]
-    return good, total
+    is_mel = role_tracks(m, "melody")[m.track] & pitched
+    good = total = low_ok = low = 0
+    for c in cues:
+        mine = np.flatnonzero(is_mel & (m.start_s >= c["start"] - 1e-3) & (m.start_s < c["end"] - 1e-3))
+        lies_low = len(mine) and m.pitch[mine].mean() < LOW_MELODY
+        for i in mine:
+            s = sounding_at(m, m.start_s[i], pitched)
+            others = s[~is_mel[s]]
+            if lies_low:
+                struck = others[np.abs(m.start_s[others] - m.start_s[i]) < 0.03]
+                low += 1
+                low_ok += not np.any((m.pitch[struck] > m.pitch[i]) & (m.pitch[struck] <= m.pitch[i] + 12))
+            else:
+                total += 1
+                good += not len(others) or m.pitch[others].max() <= m.pitch[i]
+    return good, total, low_ok, low
 
 
 def low_minor_seconds(m: ff.Music) -> int:
@@ -233,11 +246,11 @@ def figures(m: ff.Music, plan: dict, spotted: set[int] = frozenset()) -> dict:
     cues = plan["cues"]
     heard, planned, missing = families_heard(m, cues, spotted)
     bl, bt = bass_lowest(m)
-    mt, mn = melody_top(m)
+    mt, mn, lo_ok, lo_n = melody_top(m, cues)
     br, bw = breath_windows(m)
     th, tc = thin_moments(m, cues)
     return {"families": heard / max(planned, 1), "missing": missing, "bass_low": bl / max(bt, 1), "bass_onsets": int(bt),
-            "mel_top": mt / max(mn, 1), "mel_notes": int(mn), "low_m2": int(low_minor_seconds(m)), "breath8": br / max(bw, 1),
+            "mel_top": mt / max(mn, 1), "mel_notes": int(mn), "low_mel_ok": lo_ok / max(lo_n, 1), "low_mel_notes": int(lo_n), "low_m2": int(low_minor_seconds(m)), "breath8": br / max(bw, 1),
             "thin": th / max(tc, 1), "gap_s": longest_gap(m), "nps": len(m.start_s) / max(m.duration_s, 1e-9),
             "dis": dissonance(m), "bpm": ff.mean_tempo(m)}
 
@@ -281,14 +294,14 @@ def run_one(item: Input, seed: int, out_dir: Path, duration: float) -> dict:
 
 
 def print_header() -> None:
-    print(f"{'input':22} {'seed':>4} {'bpm':>5} {'figure':14} {'famil':>5} {'bass':>6} {'top':>5} {'lowm2':>5} {'brth8':>5} {'thin':>5} {'gap_s':>5} {'nps':>5} {'dis':>5}  missing / spotting")
+    print(f"{'input':22} {'seed':>4} {'bpm':>5} {'figure':14} {'famil':>5} {'bass':>6} {'top':>5} {'low':>5} {'lowm2':>5} {'brth8':>5} {'thin':>5} {'gap_s':>5} {'nps':>5} {'dis':>5}  missing / spotting")
 
 
 def print_rows(rows: list[dict]) -> None:
     for r in rows:
         extra = " ".join(r["missing"]) + (" " + "; ".join(str(s) for s in r["spotting"]) if r["spotting"] else "")
         print(f"{r['id']:22} {r['seed']:>4} {r['bpm']:5.0f} {r['figure'][:14]:14} {r['families']:5.0%} {r['bass_low']:6.1%} "
-              f"{r['mel_top']:5.0%} {r['low_m2']:5d} {r['breath8']:5.0%} {r['thin']:5.0%} {r['gap_s']:5.2f} {r['nps']:5.1f} "
+              f"{r['mel_top']:5.0%} {(format(r['low_mel_ok'], '5.0%') if r['low_mel_notes'] else '    -')} {r['low_m2']:5d} {r['breath8']:5.0%} {r['thin']:5.0%} {r['gap_s']:5.2f} {r['nps']:5.1f} "
               f"{r['dis']:5.0%}  {extra}")
 
 
@@ -303,7 +316,9 @@ def summary(rows: list[dict]) -> list[str]:
 
     lines = [f"families heard: {np.mean([r['families'] for r in rows]):.1%} of planned (worst run {min(r['families'] for r in rows):.0%})",
              f"bass lowest: {pooled('bass_low', 'bass_onsets'):.2%} of onsets (worst run {min(r['bass_low'] for r in rows):.1%})",
-             f"melody on top: {pooled('mel_top', 'mel_notes'):.1%} of melody notes (worst run {min(r['mel_top'] for r in rows):.0%})",
+             f"melody on top: {pooled('mel_top', 'mel_notes'):.1%} of melody notes (worst run {min(r['mel_top'] for r in rows):.0%}); "
+             f"melody low on purpose in {sum(r['low_mel_notes'] > 0 for r in rows)} runs ({sum(r['low_mel_notes'] for r in rows)} notes): "
+             f"nothing struck within an octave above {pooled('low_mel_ok', 'low_mel_notes'):.1%}",
              f"low minor 2nds/9ths below C3: {sum(r['low_m2'] for r in rows)}",
              f"melody rests a beat in every 8 bars: {np.mean([r['breath8'] for r in rows]):.1%} of windows (worst run {min(r['breath8'] for r in rows):.0%})",
              f"cues with >= 0.5 s at most half the parts: {np.mean([r['thin'] for r in rows]):.1%} (worst run {min(r['thin'] for r in rows):.0%})"]

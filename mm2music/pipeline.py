@@ -274,11 +274,12 @@ class CueRenderer:
         self._jobs: list = []
 
     def _render(self, i: int, music) -> None:
-        from mm2music.render.stems import timed_parts
+        from mm2music.render.stems import timed_controls, timed_parts
 
         synth = self._synth.result()
         for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
-            synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression)
+            synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression,
+                      controls=timed_controls(part, music.cue))
         synth.render_until(music.cue.end)
 
     def composed(self, music) -> None:

@@ -23,8 +23,9 @@ from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
 PHRASE_BARS = 4
 THIN_EVERY_BARS = 8
 THIN_S = 0.6  # seconds of thinner texture (the bench asks for 0.5 s)
-# layers that keep sounding through a drop-out, in this order (the first half of the cue's layers)
-THIN_KEEP = ("pad", "bass", "colour", "counter", "figure", "melody", "double", "hits", "timpani", "percussion")
+# layers that keep sounding through a drop-out, in this order (the first half of the cue's layers): a timpani roll
+# may lead through it into the next phrase
+THIN_KEEP = ("pad", "bass", "timpani", "colour", "counter", "figure", "melody", "double", "hits", "percussion")
 LEGATO_OVERLAP_S = 0.03
 FEEL_MS = {"melody": 14, "double": 14, "pad": 8, "counter": 10, "colour": 10, "figure": 6, "bass": 4, "hits": 2,
            "timpani": 3, "percussion": 3}  # the most a layer's notes lag the grid, milliseconds

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 from mm2music.arrange import phrasing
 from mm2music.arrange.harmony import Chord, Slot, chord_slots, spared, voice
-from mm2music.arrange.instruments import FAMILY_OF, LOW_BRASS, Ensemble, Instrument, choose_ensemble
+from mm2music.arrange.instruments import COLOURS, FAMILY_OF, LOW_BRASS, TIMPANI, Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
-from mm2music.arrange.registers import bass_under_melody, in_band, low_interval_limits
+from mm2music.arrange.registers import Band, bass_under_melody, in_band, low_interval_limits
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
 from mm2music.key import Key
 from mm2music.types import Cue
@@ -59,9 +59,9 @@ DYNAMIC_VELOCITY = {"pp": 56, "p": 62, "mp": 69, "mf": 77, "f": 87, "ff": 98}
 # CC 11 per dynamic: FluidSynth attenuates by about 40 log10(value / 127) dB (pp -7.2 dB .. ff 0), so a soft cue
 # is soft on every instrument and a quiet cue sits 10-15 dB under a loud one, not 30 (the arc funeral -> chase -> dawn)
 DYNAMIC_EXPRESSION = {"pp": 84, "p": 94, "mp": 104, "mf": 114, "f": 121, "ff": 127}
-LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2, "colour": -7, "double": -2, "hits": 4}
+LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2, "colour": -7, "double": -2, "hits": 4, "timpani": -4}
 LAYER_NAMES = {"melody": "Melody", "pad": "Pad", "bass": "Bass", "figure": "Figure", "counter": "Counter", "colour": "Colour",
-               "double": "Melody 8va", "hits": "Hits"}
+               "double": "Melody 8va", "hits": "Hits", "timpani": "Percussion"}
 # a colour layer enters with the layer whose part it plays (see :data:`mm2music.arrange.instruments.COLOURS`)
 COLOUR_GATE = {"double": "melody", "sustain": "pad", "arpeggio": "counter", "broken": "counter"}
 # the emotions scored with dissonance: chromatic ostinati, clusters, tritones
@@ -71,6 +71,7 @@ SWELL_DEPTH = {"melody": 0.12, "pad": 0.2, "colour": 0.2, "counter": 0.15, "doub
 REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
 CATCH_SNAP_S = 0.03  # a caught cut snaps to the 16th-note grid when it lies this close, else to its own tick
 SPARSE_FIGURES = ("sustain", "drone", "broken")
+TIMPANI_FIGURES = ("march", "drone", "tremolo", "driving", "ostinato", "sustain")  # percussion there includes timpani rolls
 THIN_EXPRESSION_DROP = 14  # CC 11 lower under dialogue (about 2.5 dB at mf)
 LOW_MELODY_MEAN = 57  # a melody whose mean pitch lies under this (A3) is low on purpose: the accompaniment may sit above
 # General MIDI drum notes
@@ -177,7 +178,9 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         "counter": counter_line(slots, ensemble.counter, melody, avoid),
     }
     instruments = dict(ensemble.roles())
-    for family, idiom, inst in ensemble.colours:
+    colours = list(ensemble.colours) + [(f, *COLOURS[f]) for f in cue.instruments if f in COLOURS and f not in
+                                        {c[0] for c in ensemble.colours} and not _sounds(f, layers, instruments)]
+    for family, idiom, inst in colours:
         if idiom != "double":
             layers[f"colour:{family}"] = colour_line(idiom, slots, cue, inst, bars, melody, avoid, catches)
             instruments[f"colour:{family}"] = inst
@@ -186,13 +189,16 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         instruments["hits"] = LOW_BRASS
     if "percussion" in cue.instruments:
         layers["percussion"] = percussion_line(cue, bars, catches)
-    gated = {layer: _clipped(_gate(notes, _gate_as(layer, ensemble), cue, bars), length) for layer, notes in layers.items()}
+        if cue.figure in TIMPANI_FIGURES:
+            layers["timpani"] = timpani_line(slots, bars, catches)
+            instruments["timpani"] = TIMPANI
+    gated = {layer: _clipped(_gate(notes, _gate_as(layer), cue, bars), length) for layer, notes in layers.items()}
     gated = _every_family_heard(gated, layers, instruments, cue, bars, length)
     if last:
         gated = {layer: _rung_out(notes, length) for layer, notes in gated.items()}
     gated = _in_registers(gated, instruments, low_melody=_low(gated["melody"]))
     gated["melody"] = phrasing.breathe(gated["melody"], bars, ring=last)
-    for family, idiom, inst in ensemble.colours:
+    for family, idiom, inst in colours:
         if idiom == "double":
             gated[f"double:{family}"] = doubled(gated["melody"], inst)
             instruments[f"double:{family}"] = inst
@@ -208,6 +214,8 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
             continue
         kind = layer.split(":")[0]
         notes = _velocities(notes, kind, cue, bars, accent_ticks, rng)
+        if layer == "timpani":
+            notes = _rolls_swell(notes)
         if kind in ("melody", "double") and (cue.articulation == "legato" or cue.figure in SPARSE_FIGURES):
             notes = phrasing.legato(notes, round(phrasing.LEGATO_OVERLAP_S * 1000 * ticks_per_ms))
         notes = [n if n.end <= length else NoteEvent(n.start, length, n.pitch, n.velocity) for n in notes]
@@ -215,6 +223,7 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         if layer == "percussion":
             parts.append(Part("Percussion", 0, True, notes, expression))
             continue
+
         inst = instruments[layer]
         controls = performance(notes, kind, inst, cue, bars, slots, expression)
         name = f"{LAYER_NAMES[kind]} - {inst.name}"
@@ -237,17 +246,20 @@ def _clipped(notes: Iterable[NoteEvent], length: int) -> list[NoteEvent]:
     return [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if n.start < length]
 
 
-def _gate_as(layer: str, ensemble: Ensemble) -> str:
+def _gate_as(layer: str) -> str:
     """The layer of :data:`LAYER_ORDER` whose entries ``layer`` follows."""
     if ":" not in layer:
-        return "figure" if layer == "hits" else layer
-    family = layer.split(":")[1]
-    idiom = next((i for f, i, _ in ensemble.colours if f == family), "sustain")
-    return COLOUR_GATE.get(idiom, "pad")
+        return {"hits": "figure", "timpani": "percussion"}.get(layer, layer)
+    return COLOUR_GATE.get(COLOURS[layer.split(":")[1]][0], "pad")
 
 
 def _family(layer: str, instruments: Mapping[str, Instrument]) -> str | None:
-    return "percussion" if layer == "percussion" else FAMILY_OF.get(instruments[layer].program)
+    return "percussion" if layer in ("percussion", "timpani") else FAMILY_OF.get(instruments[layer].program)
+
+
+def _sounds(family: str, layers: Mapping[str, Sequence[NoteEvent]], instruments: Mapping[str, Instrument]) -> bool:
+    """Whether a layer of ``family`` has notes (a role can come out empty: a counter-line with no room under a low tune)."""
+    return any(notes for layer, notes in layers.items() if _family(layer, instruments) == family)
 
 
 def _every_family_heard(gated: dict[str, list[NoteEvent]], layers: Mapping[str, Sequence[NoteEvent]],
@@ -289,7 +301,7 @@ def _in_registers(layers: dict[str, list[NoteEvent]], instruments: Mapping[str, 
         if layer not in ("melody", "bass", "percussion"):
             out[layer] = in_band(out[layer], instruments[layer], out["melody"], out["bass"], low_melody)
     pitched = {k: v for k, v in out.items() if k != "percussion"}
-    out.update(low_interval_limits(pitched, instruments, under=() if low_melody else out["melody"]))
+    out.update(low_interval_limits(pitched, instruments, band=Band(out["melody"], out["bass"], low_melody)))
     return out
 
 
@@ -334,6 +346,40 @@ def brass_hits(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int
             slot = next((s for s in slots if s.start <= t < s.end), slots[-1])
             root = _nearest(slot.chord.root, 36, 47, 41)
             out += [NoteEvent(t, min(t + TPQ // 2, bar.end), p, UNSET) for p in (root, root + 12)]
+    return out
+
+
+def timpani_line(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int]) -> list[NoteEvent]:
+    """Timpani on the chord's root: a roll (32nd notes) through the last beat before each phrase (every 4 bars)
+    into a stroke on its downbeat, and a stroke on every caught cut."""
+    def root_at(t: int) -> int:
+        slot = next((s for s in slots if s.start <= t < s.end), slots[-1])
+        return _nearest(slot.chord.root, TIMPANI.low, TIMPANI.high, 48)
+
+    out = []
+    for k in range(phrasing.PHRASE_BARS, len(bars), phrasing.PHRASE_BARS):
+        down, beat = bars[k].start, bars[k - 1].beat
+        p = root_at(down)
+        out += [NoteEvent(t, t + TPQ // 8, p, UNSET) for t in range(down - beat, down, TPQ // 8)]
+        out.append(NoteEvent(down, down + TPQ, p, UNSET))
+    out += [NoteEvent(c, c + TPQ, root_at(c), UNSET) for c in catches]
+    return sorted(set(out), key=lambda n: (n.start, n.pitch))
+
+
+def _rolls_swell(notes: Sequence[NoteEvent]) -> list[NoteEvent]:
+    """A roll grows: its strokes rise from two thirds of their velocity to the full one at the downbeat."""
+    out, run = [], []
+    for n in list(notes) + [None]:
+        if n is not None and n.end - n.start <= TPQ // 8 and (not run or n.start - run[-1].start <= TPQ // 8):
+            run.append(n)
+            continue
+        out += [NoteEvent(r.start, r.end, r.pitch, max(1, round(r.velocity * (2 + k / max(1, len(run) - 1)) / 3))) for k, r in enumerate(run)]
+        run = []
+        if n is not None:
+            if n.end - n.start <= TPQ // 8:
+                run.append(n)
+            else:
+                out.append(n)
     return out
 
 

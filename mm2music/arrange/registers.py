@@ -60,39 +60,41 @@ def bass_under_melody(bass: Sequence[NoteEvent], melody: Sequence[NoteEvent], in
     return out
 
 
+class Band:
+    """The pitches an accompaniment note may take: at or above the bass sounding with it and under the melody
+    sounding with it; with ``low_melody``, the ceiling is replaced by: not within an octave above a melody note
+    it starts with."""
+
+    def __init__(self, melody: Sequence[NoteEvent], bass: Sequence[NoteEvent], low_melody: bool = False):
+        self.tune, self.low, self.low_melody = Sounding(melody), Sounding(bass), low_melody
+
+    def allows(self, n: NoteEvent, pitch: int) -> bool:
+        if pitch < max((b.pitch for b in self.low.during(n.start, n.end)), default=0):
+            return False
+        above = self.tune.during(n.start, n.end)
+        if self.low_melody:
+            return all(not (m.pitch < pitch <= m.pitch + 12) for m in above if m.start == n.start)
+        return pitch < min((m.pitch for m in above), default=128)
+
+
 def in_band(notes: Sequence[NoteEvent], inst: Instrument, melody: Sequence[NoteEvent], bass: Sequence[NoteEvent],
             low_melody: bool = False) -> list[NoteEvent]:
-    """An accompaniment layer's notes kept between the bass (at or above it) and the melody (under it), moved by
-    octaves where needed, else left out. With ``low_melody``, the ceiling is replaced by: no note that starts with
-    a melody note within an octave above it."""
-    tune, low = Sounding(melody), Sounding(bass)
+    """An accompaniment layer's notes kept in their :class:`Band`, moved by octaves where needed, else left out."""
+    band = Band(melody, bass, low_melody)
     out = []
     for n in notes:
-        floor = max((b.pitch for b in low.during(n.start, n.end)), default=0)
-        above = tune.during(n.start, n.end)
-        if low_melody:
-            struck = [m.pitch for m in above if m.start == n.start]
-
-            def ok(p: int) -> bool:
-                return p >= floor and all(not (m < p <= m + 12) for m in struck)
-        else:
-            ceiling = min((m.pitch for m in above), default=128)
-
-            def ok(p: int) -> bool:
-                return floor <= p < ceiling
-        moved = _moved(n, inst, ok)
+        moved = _moved(n, inst, lambda p, n=n: band.allows(n, p))
         if moved is not None:
             out.append(moved)
     return out
 
 
 def low_interval_limits(layers: Mapping[str, Sequence[NoteEvent]], instruments: Mapping[str, Instrument],
-                        fixed: Sequence[str] = ("bass", "melody"), under: Sequence[NoteEvent] = ()) -> dict[str, list[NoteEvent]]:
+                        fixed: Sequence[str] = ("bass", "melody"), band: Band | None = None) -> dict[str, list[NoteEvent]]:
     """Every layer not in ``fixed`` kept out of intervals closer than :data:`LOW_INTERVAL_LIMIT` allows with any
     lower note sounding with it (in any layer): such a note moves up an octave (if its instrument reaches, that
-    clears it and it stays under the notes of ``under`` sounding with it: the melody), else it is left out.
-    Notes from C4 up are never touched (no limit reaches that high)."""
-    tune = Sounding(under)
+    clears it and the ``band`` allows it), else it is left out. Notes from C4 up are never touched (no limit
+    reaches that high)."""
     settled: list[NoteEvent] = [n for name in fixed for n in layers.get(name, ())]
     out = {name: list(layers[name]) for name in layers}
     for name, notes in layers.items():
@@ -111,8 +113,7 @@ def low_interval_limits(layers: Mapping[str, Sequence[NoteEvent]], instruments: 
 
             if ok(n.pitch):
                 kept.append(n)
-            elif n.pitch + 12 <= min([instruments[name].high + 1] + [m.pitch for m in tune.during(n.start, n.end)]) - 1 \
-                    and ok(n.pitch + 12):
+            elif n.pitch + 12 <= instruments[name].high and ok(n.pitch + 12) and (band is None or band.allows(n, n.pitch + 12)):
                 kept.append(NoteEvent(n.start, n.end, n.pitch + 12, n.velocity))
         out[name] = kept
         settled += kept

@@ -106,3 +106,12 @@ def test_catches_stay_exact_under_the_feel():
     c = cue("sustain", 0.3, catches=(2.9, 5.13))
     onsets = {n.start for p in realised(c) for n in p.notes}
     assert set(catch_ticks(c)) <= onsets
+
+
+def test_timpani_roll_grows_into_the_phrase():
+    c = cue("march", 1.0, bars=8, end=16.0)
+    timpani = next(p for p in realised(c) if p.program == 47)
+    down = 4 * 4 * TPQ  # bar 5: the second phrase
+    roll = [n for n in timpani.notes if down - TPQ <= n.start < down]
+    assert len(roll) >= 6 and len({n.pitch for n in roll}) == 1
+    assert roll[-1].velocity > roll[0].velocity and any(n.start == down for n in timpani.notes)

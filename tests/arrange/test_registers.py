@@ -7,7 +7,7 @@ import pytest
 from mm2music.arrange.instruments import CELLO, CONTRABASS, STRINGS, VIOLIN
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.realise import TPQ
-from mm2music.arrange.registers import LOW_INTERVAL_LIMIT, bass_under_melody, in_band, low_interval_limits
+from mm2music.arrange.registers import LOW_INTERVAL_LIMIT, Band, bass_under_melody, in_band, low_interval_limits
 from mm2music.graph.cues import FIGURES
 from tests.arrange.test_realise import cue, realised
 
@@ -43,7 +43,7 @@ def test_bass_goes_under_a_low_melody():
 
 def test_low_interval_limits():
     layers = {"bass": [N(0, TPQ, 36)], "melody": [N(0, TPQ, 72)], "pad": [N(0, TPQ, 37), N(0, TPQ, 40), N(0, TPQ, 43)]}
-    out = low_interval_limits(layers, {"pad": CELLO, "bass": CONTRABASS, "melody": VIOLIN}, under=layers["melody"])
+    out = low_interval_limits(layers, {"pad": CELLO, "bass": CONTRABASS, "melody": VIOLIN}, band=Band(layers["melody"], layers["bass"]))
     pitches = sorted(n.pitch for n in out["pad"] + out["bass"])
     for i, a in enumerate(pitches):
         for b in pitches[i + 1:]:
