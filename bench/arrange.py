@@ -19,8 +19,8 @@ Figures per input and seed:
 - ``breath8``: share of 8-bar windows (sliding by a bar) in which every melody track rests at least one beat at once;
 - ``thin``: share of cues with a moment of >= 0.5 s where at most half of the cue's tracks sound;
 - ``gap_s``: the longest span (s) in which nothing sounds, inside the music (between its first and last note);
-- ``nps``: notes per second (all tracks); ``dis``: share of pitched onsets whose sounding notes hold a minor
-  second / major seventh / minor ninth or a tritone; ``bpm``: time-weighted tempo.
+- ``nps``: notes per second (all tracks); ``dis``: share of the time (two or more pitched notes sounding) whose
+  sounding notes hold a minor second / major seventh / minor ninth or a tritone; ``bpm``: time-weighted tempo.
 
 Summary lines: chase vs battle notes/s (target >= 0.8x) and dissonance vs the wedding, dread's tempo and dissonance.
 
@@ -230,16 +230,19 @@ def longest_gap(m: ff.Music) -> float:
     return max((b[0] - a[1] for a, b in zip(spans[:-1], spans[1:])), default=0.0)
 
 
-def dissonance(m: ff.Music) -> float:
-    """Share of pitched onsets whose sounding notes hold an interval of 1, 11 or 6 semitones mod 12."""
+def dissonance(m: ff.Music, step_s: float = 0.05) -> float:
+    """Share of the time (a 50 ms grid, where two or more pitched notes sound) whose sounding notes hold an
+    interval of 1, 11 or 6 semitones mod 12 (time, not onsets: a roll's many strokes do not weigh more)."""
     pitched = m.pitched
-    onsets = np.unique(np.round(m.start_s[pitched], 4))
-    hits = 0
-    for t in onsets:
+    hits = total = 0
+    for t in np.arange(0.0, m.duration_s, step_s):
         p = m.pitch[sounding_at(m, t, pitched)]
+        if len(p) < 2:
+            continue
         d = np.abs(p[:, None] - p[None, :]) % 12
+        total += 1
         hits += bool(np.isin(d, (1, 6, 11)).any())
-    return hits / max(len(onsets), 1)
+    return hits / max(total, 1)
 
 
 def figures(m: ff.Music, plan: dict, spotted: set[int] = frozenset()) -> dict:

@@ -190,12 +190,12 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
     if "percussion" in cue.instruments:
         layers["percussion"] = percussion_line(cue, bars, catches)
         if cue.figure in TIMPANI_FIGURES:
-            layers["timpani"] = timpani_line(slots, bars, catches)
+            layers["timpani"] = timpani_line(slots, bars, catches, melody)
             instruments["timpani"] = TIMPANI
     gated = {layer: _clipped(_gate(notes, _gate_as(layer), cue, bars), length) for layer, notes in layers.items()}
     gated = _every_family_heard(gated, layers, instruments, cue, bars, length)
     if last:
-        gated = {layer: _rung_out(notes, length) for layer, notes in gated.items()}
+        gated = {layer: _rung_out(notes, length, slots[-1].start) for layer, notes in gated.items()}
     gated = _in_registers(gated, instruments, low_melody=_low(gated["melody"]))
     gated["melody"] = phrasing.breathe(gated["melody"], bars, ring=last)
     for family, idiom, inst in colours:
@@ -284,11 +284,14 @@ def _low(melody: Sequence[NoteEvent]) -> bool:
     return bool(melody) and sum(n.pitch for n in melody) / len(melody) < LOW_MELODY_MEAN
 
 
-def _rung_out(notes: Sequence[NoteEvent], length: int) -> list[NoteEvent]:
-    """The final chord rings to the end: notes starting at the layer's last onset last until ``length``."""
+def _rung_out(notes: Sequence[NoteEvent], length: int, final: int) -> list[NoteEvent]:
+    """The final chord rings to the end: notes starting at the layer's last onset last until ``length``, when
+    that onset lies in the final chord (from tick ``final``)."""
     if not notes:
         return list(notes)
     last = max(n.start for n in notes)
+    if last < final:
+        return list(notes)
     return [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in notes]
 
 
@@ -349,19 +352,22 @@ def brass_hits(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int
     return out
 
 
-def timpani_line(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int]) -> list[NoteEvent]:
-    """Timpani on the chord's root: a roll (32nd notes) through the last beat before each phrase (every 4 bars)
-    into a stroke on its downbeat, and a stroke on every caught cut."""
-    def root_at(t: int) -> int:
+def timpani_line(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int], melody: Sequence[NoteEvent] = ()) -> list[NoteEvent]:
+    """Timpani on the chord's root (its fifth where the root would rub a semitone or a tritone against the
+    tune): a roll (32nd notes) through the last beat before each phrase (every 4 bars) into a stroke on its
+    downbeat, and a stroke on every caught cut."""
+    def root_at(t: int, span: int = TPQ) -> int:
         slot = next((s for s in slots if s.start <= t < s.end), slots[-1])
-        return _nearest(slot.chord.root, TIMPANI.low, TIMPANI.high, 48)
+        tune = {n.pitch % 12 for n in melody if n.start < t + span and n.end > t}
+        pc = next((pc for pc in (slot.chord.root, slot.chord.pcs[2]) if all((pc - m) % 12 not in (1, 6, 11) for m in tune)), slot.chord.root)
+        return _nearest(pc, TIMPANI.low, TIMPANI.high, 48)
 
     out = []
     for k in range(phrasing.PHRASE_BARS, len(bars), phrasing.PHRASE_BARS):
         down, beat = bars[k].start, bars[k - 1].beat
-        p = root_at(down)
+        p = root_at(down - beat, beat)  # rolled on the chord it sounds under, struck on the new one
         out += [NoteEvent(t, t + TPQ // 8, p, UNSET) for t in range(down - beat, down, TPQ // 8)]
-        out.append(NoteEvent(down, down + TPQ, p, UNSET))
+        out.append(NoteEvent(down, down + TPQ, root_at(down), UNSET))
     out += [NoteEvent(c, c + TPQ, root_at(c), UNSET) for c in catches]
     return sorted(set(out), key=lambda n: (n.start, n.pitch))
 
