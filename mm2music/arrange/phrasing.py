@@ -142,6 +142,16 @@ def expression_curve(notes: Sequence[NoteEvent], ends: Sequence[int], level: int
     return out
 
 
+def tail_off(curve: Sequence[tuple[int, int, int]], silences: Sequence[tuple[int, int]], level: int, span: int) -> list[tuple[int, int, int]]:
+    """A CC 11 ``curve`` that fades over the ``span`` ticks before each silence ``(lo, hi)`` (to half of ``level``)
+    and is back at ``level`` when the music returns."""
+    out = [c for c in curve if not any(lo - span <= c[0] < hi for lo, hi in silences)]
+    for lo, hi in silences:
+        start = max(0, lo - span)
+        out += [(start + k * (lo - start) // 4, 11, round(level * (1 - k / 8))) for k in range(5)] + [(hi, 11, level)]
+    return sorted(set(out))
+
+
 def vibrato(notes: Sequence[NoteEvent], beat: int, peak: int = 48) -> list[tuple[int, int, int]]:
     """CC 1 ``(tick, 1, value)``: no vibrato at a note's start, growing through notes of a beat or longer."""
     out = []

@@ -235,11 +235,14 @@ def spotted(layers: Mapping[str, list[NoteEvent]], cue: Cue) -> dict[str, list[N
     """The spotting session's decisions: under dialogue (``thin``) only the pad and the bass play; where the
     words ask for silence (``cue.silences``, widened to whole beats) nothing sounds."""
     out = {k: v for k, v in layers.items() if cue.spotting != "thin" or k.split(":")[0] in ("pad", "bass")}
-    for a, b in cue.silences:
-        lo = math.floor(cue.quarters_at(a) + 1e-6) * TPQ
-        hi = math.ceil(cue.quarters_at(b) - 1e-6) * TPQ
+    for lo, hi in silence_ticks(cue):
         out = {k: phrasing.clear(v, lo, hi) for k, v in out.items()}
     return out
+
+
+def silence_ticks(cue: Cue) -> list[tuple[int, int]]:
+    """The cue's silences (:attr:`Cue.silences`, seconds) in ticks, widened to whole quarter notes."""
+    return [(math.floor(cue.quarters_at(a) + 1e-6) * TPQ, math.ceil(cue.quarters_at(b) - 1e-6) * TPQ) for a, b in cue.silences]
 
 
 def _clipped(notes: Iterable[NoteEvent], length: int) -> list[NoteEvent]:
@@ -396,6 +399,8 @@ def performance(notes: Sequence[NoteEvent], kind: str, inst: Instrument, cue: Cu
     ends = phrasing.phrase_ends(bars)
     beat = bars[0].beat
     out = phrasing.expression_curve(notes, ends, level, SWELL_DEPTH.get(kind, 0.0), beat) if kind in SWELL_DEPTH else []
+    if cue.silences:  # the music tails off into a silence the words ask for
+        out = phrasing.tail_off(out, silence_ticks(cue), level, 2 * beat)
     if kind in ("melody", "double") and 40 <= inst.program < 80:
         out += phrasing.vibrato(notes, beat)
     if inst.program < 8 and cue.articulation != "staccato":

@@ -97,6 +97,9 @@ def test_silence_thin_and_tacet():
     quiet = realise(dataclasses.replace(music, cue=dataclasses.replace(c, silences=((5.0, 9.0),))))
     assert not any(n.start < 18 * TPQ and n.end > 10 * TPQ for p in quiet for n in p.notes)  # 120 BPM: 1 s = 2 quarters
     assert any(n.start >= 18 * TPQ for p in quiet for n in p.notes)  # and the music comes back
+    pad = next(p for p in quiet if p.name.startswith("Pad"))
+    fade = [v for t, cc, v in pad.controls if cc == 11 and 8 * TPQ <= t < 10 * TPQ]
+    assert fade == sorted(fade, reverse=True) and fade[-1] < pad.expression  # it tails off into the silence
     thin = realise(dataclasses.replace(music, cue=dataclasses.replace(c, spotting="thin")))
     assert {p.name.split(" - ")[0] for p in thin} <= {"Pad", "Bass"} and thin[0].expression < realise(music)[0].expression
     assert realise(dataclasses.replace(music, cue=dataclasses.replace(c, spotting="tacet"))) == []

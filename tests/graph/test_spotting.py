@@ -57,3 +57,13 @@ def test_a_chase_is_scored_as_action_and_dread_stays_slow():
     assert 140 <= c.tempo_bpm <= 180 and c.figure == "driving" and c.dynamics in ("f", "ff")
     assert {"brass", "percussion"} <= set(c.instruments)
     assert d.tempo_bpm <= 90 and d.figure != "driving"
+
+
+def test_spotting_flag_maps_to_the_plan():
+    from mm2music import cli
+
+    argv = ["--text", "a funeral", "--spotting", "full"]
+    args = cli.build_parser().parse_args(argv)
+    assert cli._overrides(args, cli.given_flags(cli.build_parser(), argv)) == ["plan.spotting=full"]
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--text", "x", "--spotting", "some"])
