@@ -72,6 +72,7 @@ REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
 CATCH_SNAP_S = 0.03  # a caught cut snaps to the 16th-note grid when it lies this close, else to its own tick
 SPARSE_FIGURES = ("sustain", "drone", "broken")
 TIMPANI_FIGURES = ("march", "drone", "tremolo", "driving", "ostinato", "sustain")  # percussion there includes timpani rolls
+PHRASE_SWELL_VELOCITY = 5  # velocity added at a phrase's peak (-0.4 of it at its end)
 THIN_EXPRESSION_DROP = 14  # CC 11 lower under dialogue (about 2.5 dB at mf)
 LOW_MELODY_MEAN = 57  # a melody whose mean pitch lies under this (A3) is low on purpose: the accompaniment may sit above
 # General MIDI drum notes
@@ -642,16 +643,18 @@ def percussion_line(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> li
 
 def _velocities(notes: Sequence[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar], accents: set[int], seed: int) -> list[NoteEvent]:
     """Velocity = the planned dynamic, moved by the bar's intensity against the cue's mean (builds and decays),
-    the layer's balance, accents on the cue's start, caught cuts and hits, downbeats of rhythmic figures, and a
-    little deterministic variation."""
+    the layer's balance, a swell over each phrase (:func:`~mm2music.arrange.phrasing.phrase_arc`), accents on the
+    cue's start, caught cuts and hits, downbeats of rhythmic figures, and a little deterministic variation."""
     base = DYNAMIC_VELOCITY.get(cue.dynamics, 75) + LAYER_GAIN[layer]
+    ends = phrasing.phrase_ends(bars)
+    arc = PHRASE_SWELL_VELOCITY if layer != "percussion" else 0
     mean = cue.intensity
     rhythmic = layer in ("figure", "bass", "percussion") and cue.figure not in ("sustain", "tremolo")
     mean_pitch = sum(n.pitch for n in notes) / len(notes)
     out = []
     for n in notes:
         bar = bars[_bar_at(n.start, bars)]
-        v = base + 40 * (bar.intensity - mean)
+        v = base + 40 * (bar.intensity - mean) + arc * phrasing.phrase_arc(n.start, ends)
         if layer == "melody":  # the line swells as it rises (phrase contour)
             v += max(-8.0, min(8.0, 0.6 * (n.pitch - mean_pitch)))
         if n.start in accents:
