@@ -100,6 +100,7 @@ def check_checkpoint(path: str | None) -> None:
 def check_settings(config: Config, music: bool = True) -> Config:
     """Validate every user-settable value of ``config``; return it normalised (hits sorted and unique,
     instrument families in lower case). ``music``: also the checkpoint and the soundfont (not for analysis only)."""
+    from mm2music.graph.spotting import SPOTTING
     from mm2music.key import Key
 
     m, c, p, mu, r, e, em = config.media, config.cuts, config.plan, config.music, config.render, config.encoder, config.emotion
@@ -120,6 +121,8 @@ def check_settings(config: Config, music: bool = True) -> Config:
     _finite(p.contrast_energy, "plan.contrast_energy", "give 0-1, e.g. 0.3", 0, 1)
     _finite(p.catch_weight, "plan.catch_weight", "give 0 or more, e.g. 1", 0, 1000)
     _finite(p.intensity_scale, "plan.intensity_scale", "give 0 or more, e.g. 1", 0, 100)
+    if p.spotting not in SPOTTING:
+        raise ConfigError(f"plan.spotting {p.spotting!r} is not known; choose {' or '.join(SPOTTING)}, e.g. --spotting auto")
     if p.intensity is not None:
         _finite(p.intensity, "plan.intensity", "give 0-1, e.g. 0.3 for a quiet score", 0, 1)
     if p.tempo is not None:

@@ -33,6 +33,7 @@ FLAG_KEYS = {
     "instruments": "plan.instruments",
     "meter": "plan.meter",
     "hits": "plan.hits",
+    "spotting": "plan.spotting",
     "checkpoint": "music.checkpoint",
     "soundfont": "render.soundfont",
     "mix": "render.mix",
@@ -49,6 +50,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 def build_parser() -> argparse.ArgumentParser:
     from mm2music.config import Config
     from mm2music.vocab import DETECTORS, ENCODERS, FAMILIES, METERS, MIXES, STEM_FORMATS
+    from mm2music.graph.spotting import SPOTTING
 
     defaults = Config()
     parser = argparse.ArgumentParser(
@@ -97,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--instruments", metavar="LIST", help=f"instrument families, melody first, e.g. strings,piano ({', '.join(FAMILIES)})")
     music.add_argument("--meter", choices=METERS, help="time signature")
     music.add_argument("--hits", metavar="SECONDS", help="comma-separated moments (s) that get a downbeat and an accent, e.g. 12.5,31.0")
+    music.add_argument("--spotting", choices=SPOTTING, default=defaults.plan.spotting,
+                       help="auto: silence where the words ask for it, dialogue-dense scenes unscored or thin (reason in the "
+                       "cue sheet); full: music throughout")
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
     out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont (default: /usr/share/sounds/sf2/FluidR3_GM.sf2)")

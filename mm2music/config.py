@@ -75,6 +75,7 @@ class PlanConfig:
     tempo_ramps: bool = False  # True: whole bars of one meter, tempo changes spread over a bar (the older planner)
     intensity: float | None = None  # pin the intensity curve (0-1) everywhere; None: from the scenes' energy
     intensity_scale: float = 1.0  # scale the curve's swing around its mean (0: flat, 2: twice the contrast)
+    spotting: str = "auto"  # auto: silence where the words ask, dense dialogue unscored or thin; full: music throughout
 
 
 @dataclass

@@ -23,6 +23,7 @@ from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError
 from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
+from mm2music.graph.spotting import spot
 from mm2music.media.audio import read_audio_envelope
 from mm2music.media.cuts import make_detector
 from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
@@ -246,11 +247,12 @@ class CueRenderer:
         self._jobs: list = []
 
     def _render(self, i: int, music) -> None:
-        from mm2music.render.stems import timed_parts
+        from mm2music.render.stems import timed_controls, timed_parts
 
         synth = self._synth.result()
         for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
-            synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression)
+            synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression,
+                      controls=timed_controls(part, music.cue))
         synth.render_until(music.cue.end)
 
     def composed(self, music) -> None:
@@ -334,6 +336,7 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
                                      seed=config.seed)
+            plan = spot(plan, analysis.segments, analysis.extra.get("speech", ()), config.plan.spotting)
         locked: dict = {}
         if lock:  # --- project (issue 13): the locked cues come from the project being replaced ---
             from mm2music.revise import apply_locks

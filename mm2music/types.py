@@ -279,6 +279,9 @@ class Cue:
     catches: tuple[float, ...] = ()  # seconds: shot cuts inside the cue that the music catches (accent, new chord)
     figure: str = "sustain"  # the accompaniment figure (mm2music.graph.cues.FIGURES)
     bar_intensity: tuple[float, ...] = ()  # 0..1 per bar: how many layers play and how loud (the intensity curve)
+    spotting: str = ""  # "": scored; "thin": under dialogue, pad and bass only, softer; "tacet": left unscored
+    spotting_reason: str = ""  # why (the cue sheet says it)
+    silences: tuple[tuple[float, float], ...] = ()  # seconds inside the cue where the music stops (the words ask for it)
 
     def __post_init__(self) -> None:
         _check(0 <= self.start < self.end, f"cue {self.index} span [{self.start}, {self.end}] is empty")
@@ -293,6 +296,7 @@ class Cue:
                f"cue {self.index} has {len(self.bar_intensity)} intensity values for {self.bars} bars")
         _check(all(0.0 <= x <= 1.0 for x in self.bar_intensity), f"cue {self.index} intensity outside 0..1")
         _check(all(self.start < c < self.end for c in self.catches), f"cue {self.index} catches a cut outside its span")
+        _check(self.spotting in ("", "thin", "tacet"), f"cue {self.index} spotting {self.spotting!r} is not '', thin or tacet")
 
     @property
     def beats_per_bar(self) -> float:

@@ -24,6 +24,7 @@ def cue_sheet(plan: Plan, music: Sequence[CueMusic], cuts: Sequence[float], hits
             "cadence": c.cadence, "emotions": {k: round(v, 3) for k, v in c.emotions.items()},
             "valence": round(c.valence, 3), "arousal": round(c.arousal, 3), "merged_scenes": [i + 1 for i in c.merged],
             "generation": dict(m.report),
+            "spotting": {"decision": c.spotting or "scored", "reason": c.spotting_reason} if c.spotting or c.spotting_reason else None,
         })
     sheet = {"duration": round(plan.duration, 4), "cues": cues, "cuts": [round(c, 4) for c in cuts],
              "hits": [round(h, 4) for h in hits], "sync": sync, "notes": list(plan.notes)}
@@ -45,6 +46,9 @@ def cue_sheet_markdown(sheet: dict, title: str) -> str:
     sync = sheet.get("sync", {})
     lines += ["", f"Sync (measured on the written MIDI): cuts and hits are on bar lines within max {sync.get('max_ms', 0):.3f} ms, "
               f"mean {sync.get('mean_ms', 0):.3f} ms; shot cuts caught inside cues have a note onset within {sync.get('caught_max_ms', 0):.1f} ms."]
+    for i, c in enumerate(sheet["cues"], 1):
+        if c.get("spotting"):
+            lines.append(f"- Cue {i}: {c['spotting']['reason']}")
     for note in sheet.get("notes", []):
         lines.append(f"- {note}")
     if sheet.get("training_data"):

@@ -41,6 +41,7 @@ GUITAR, ACOUSTIC_BASS = I("Nylon Guitar", 24, 40, 84), I("Acoustic Bass", 32, 28
 HARP = I("Harp", 46, 24, 103)
 CELESTA, VIBRAPHONE, MARIMBA = I("Celesta", 8, 60, 108), I("Vibraphone", 11, 53, 89), I("Marimba", 12, 45, 96)
 SYNTH_LEAD, SYNTH_PAD, SYNTH_BASS = I("Saw Lead", 81, 48, 96), I("Warm Pad", 89, 36, 96), I("Synth Bass", 38, 28, 60)
+TIMPANI, LOW_BRASS = I("Timpani", 47, 40, 57), I("Trombone", 57, 34, 65)
 
 # family -> instrument per role (None: the family does not play that role)
 ROLES: dict[str, dict[str, Instrument | None]] = {
@@ -69,7 +70,15 @@ FIGURE_PREFERENCE: dict[str, tuple[Instrument, ...]] = {
     "drone": (BRASS, STRINGS, PIANO),
 }
 FAMILY_OF = {inst.program: fam for fam, roles in ROLES.items() for inst in roles.values() if inst is not None}
-FAMILY_OF.update({PIZZICATO.program: "strings", TREMOLO.program: "strings", CELESTA.program: "mallets"})
+FAMILY_OF.update({PIZZICATO.program: "strings", TREMOLO.program: "strings", CELESTA.program: "mallets",
+                  HORN.program: "brass", FLUTE.program: "woodwinds", TIMPANI.program: "percussion"})
+# a planned family that no role went to joins in its idiom: woodwinds and mallets double the tune an octave up,
+# the harp arpeggiates, piano and guitar break the chords, choir, organ, brass, strings and synth sustain them
+COLOURS: dict[str, tuple[str, Instrument]] = {
+    "woodwinds": ("double", FLUTE), "mallets": ("double", CELESTA), "harp": ("arpeggio", HARP), "piano": ("broken", PIANO),
+    "guitar": ("broken", GUITAR), "choir": ("sustain", CHOIR), "organ": ("sustain", ORGAN), "brass": ("sustain", HORN),
+    "strings": ("sustain", STRINGS), "synth": ("sustain", SYNTH_PAD),
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,10 @@ class Ensemble:
     bass: Instrument
     figure: Instrument
     counter: Instrument
+    colours: tuple[tuple[str, str, Instrument], ...] = ()  # (family, idiom of :data:`COLOURS`, instrument) of unheard families
+
+    def roles(self) -> dict[str, Instrument]:
+        return {"melody": self.melody, "pad": self.pad, "bass": self.bass, "figure": self.figure, "counter": self.counter}
 
 
 def choose_ensemble(families: Sequence[str], figure: str, low_melody: bool = False) -> Ensemble:
@@ -99,4 +112,7 @@ def choose_ensemble(families: Sequence[str], figure: str, low_melody: bool = Fal
         fig = TREMOLO
     pad = pick("pad")
     counter = next((ROLES[f]["counter"] for f in order if ROLES[f]["counter"] not in (None, melody)), pick("counter"))
-    return Ensemble(melody=melody, pad=pad, bass=pick("bass"), figure=fig or pick("figure"), counter=counter)
+    ensemble = Ensemble(melody=melody, pad=pad, bass=pick("bass"), figure=fig or pick("figure"), counter=counter)
+    heard = {FAMILY_OF.get(inst.program) for role, inst in ensemble.roles().items() if not (role == "figure" and figure == "sustain")}
+    colours = tuple((f, *COLOURS[f]) for f in pitched if f not in heard and f in COLOURS)
+    return Ensemble(**{**ensemble.roles(), "colours": colours})

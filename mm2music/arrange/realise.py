@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mm2music.arrange import phrasing
 from mm2music.arrange.harmony import Chord, Slot, chord_slots, harmonise, palette_for, spared, voice
-from mm2music.arrange.instruments import Instrument, choose_ensemble
+from mm2music.arrange.instruments import COLOURS, FAMILY_OF, LOW_BRASS, TIMPANI, Instrument, choose_ensemble
 from mm2music.arrange.orchestrate import NoteEvent, split_voices
+from mm2music.arrange.registers import Band, bass_under_melody, in_band, low_interval_limits
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
 from mm2music.key import Key
 from mm2music.types import Cue
@@ -57,11 +59,22 @@ DYNAMIC_VELOCITY = {"pp": 56, "p": 62, "mp": 69, "mf": 77, "f": 87, "ff": 98}
 # CC 11 per dynamic: FluidSynth attenuates by about 40 log10(value / 127) dB (pp -7.2 dB .. ff 0), so a soft cue
 # is soft on every instrument and a quiet cue sits 10-15 dB under a loud one, not 30 (the arc funeral -> chase -> dawn)
 DYNAMIC_EXPRESSION = {"pp": 84, "p": 94, "mp": 104, "mf": 114, "f": 121, "ff": 127}
-LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2}
-LAYER_NAMES = {"melody": "Melody", "pad": "Pad", "bass": "Bass", "figure": "Figure", "counter": "Counter"}
+LAYER_GAIN = {"melody": 6, "pad": -8, "bass": -2, "figure": -4, "counter": -6, "percussion": -2, "colour": -7, "double": -2, "hits": 4, "timpani": -4}
+LAYER_NAMES = {"melody": "Melody", "pad": "Pad", "bass": "Bass", "figure": "Figure", "counter": "Counter", "colour": "Colour",
+               "double": "Melody 8va", "hits": "Hits", "timpani": "Percussion"}
+# a colour layer enters with the layer whose part it plays (see :data:`mm2music.arrange.instruments.COLOURS`)
+COLOUR_GATE = {"double": "melody", "sustain": "pad", "arpeggio": "counter", "broken": "counter"}
+# the emotions scored with dissonance: chromatic ostinati, clusters, tritones
+DARK = ("fear", "dread", "tension", "suspense", "anger", "anxiety")
+# the share of a cue's layers (CC 11) a phrase's swell dips below the cue's level at its start
+SWELL_DEPTH = {"melody": 0.12, "pad": 0.2, "colour": 0.2, "counter": 0.15, "double": 0.12, "bass": 0.08, "figure": 0.08}
 REGISTER_CENTRE = {"low": 60, "middle": 67, "high": 74, "very_high": 79}
 CATCH_SNAP_S = 0.03  # a caught cut snaps to the 16th-note grid when it lies this close, else to its own tick
 SPARSE_FIGURES = ("sustain", "drone", "broken")
+TIMPANI_FIGURES = ("march", "drone", "tremolo", "driving", "ostinato", "sustain")  # percussion there includes timpani rolls
+PHRASE_SWELL_VELOCITY = 5  # velocity added at a phrase's peak (-0.4 of it at its end)
+THIN_EXPRESSION_DROP = 14  # CC 11 lower under dialogue (about 2.5 dB at mf)
+LOW_MELODY_MEAN = 57  # a melody whose mean pitch lies under this (A3) is low on purpose: the accompaniment may sit above
 # General MIDI drum notes
 KICK, SNARE, HAT, OPEN_HAT, CRASH, RIDE, LOW_TOM, FLOOR_TOM = 36, 38, 42, 46, 49, 51, 45, 41
 
@@ -75,6 +88,7 @@ class Part:
     is_drum: bool
     notes: list[NoteEvent]
     expression: int = 127  # MIDI CC 11 for this cue: the dynamic level, heard even on patches deaf to velocity (organ, choir)
+    controls: tuple[tuple[int, int, int], ...] = ()  # (tick, controller, value): phrase swells (CC 11), vibrato (CC 1), pedal (CC 64)
 
 
 @dataclass(frozen=True)
@@ -135,12 +149,19 @@ def active_layers(cue: Cue, intensity: float) -> set[str]:
     return set(order[:count])
 
 
+def dark(cue: Cue) -> bool:
+    """Whether the cue is scored with dissonance: fear, dread, tension and their kin make most of its reading."""
+    return cue.valence < 0 and sum(cue.emotions.get(k, 0.0) for k in DARK) >= 0.4
+
+
 def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part]:
     """The parts of one cue (see the module docstring). ``music`` is a
     :class:`~mm2music.arrange.compose.CueMusic`; ``accents`` are ticks of hit points in the cue; ``last``: the
     final chord rings to the end of the cue."""
     cue: Cue = music.cue
     length = music.length_ticks
+    if cue.spotting == "tacet":  # left unscored (see mm2music.graph.spotting)
+        return []
     bars = bars_of(cue)
     catches = catch_ticks(cue)
     tonic, mode = Key.of(cue.key, cue.mode)
@@ -155,34 +176,67 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         slots = chord_slots(music.notes, bounds, tonic, mode, cue.cadence, final=last)
         melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
     avoid = [_avoid(melody, s) for s in slots]
+    harsh = dark(cue)
+    pad = pad_line(slots, ensemble.pad, melody, avoid, bars, stabs=cue.figure == "driving")
     layers = {
         "melody": melody,
-        "pad": pad_line(slots, ensemble.pad, melody, avoid, bars, stabs=cue.figure == "driving"),
+        "pad": cluster(pad, ensemble.pad) if harsh else pad,
         "bass": bass_line(slots, cue, ensemble.bass, bars, tonic, final=last),
-        "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches),
+        "figure": figure_line(slots, cue, ensemble.figure, bars, avoid, catches, harsh=harsh),
         "counter": counter_line(slots, ensemble.counter, melody, avoid),
     }
+    instruments = dict(ensemble.roles())
+    colours = list(ensemble.colours) + [(f, *COLOURS[f]) for f in cue.instruments if f in COLOURS and f not in
+                                        {c[0] for c in ensemble.colours} and not _sounds(f, layers, instruments)]
+    for family, idiom, inst in colours:
+        if idiom != "double":
+            layers[f"colour:{family}"] = colour_line(idiom, slots, cue, inst, bars, melody, avoid, catches)
+            instruments[f"colour:{family}"] = inst
+    if harsh and cue.figure == "driving" and "brass" in cue.instruments:
+        layers["hits"] = brass_hits(slots, bars, catches)
+        instruments["hits"] = LOW_BRASS
     if "percussion" in cue.instruments:
         layers["percussion"] = percussion_line(cue, bars, catches)
+        if cue.figure in TIMPANI_FIGURES:
+            layers["timpani"] = timpani_line(slots, bars, catches, melody)
+            instruments["timpani"] = TIMPANI
+    tune = getattr(music, "theme", None) is not None  # a composed tune is heard in every bar
+    gated = {layer: _clipped(notes if tune and layer == "melody" else _gate(notes, _gate_as(layer), cue, bars), length)
+             for layer, notes in layers.items()}
+    gated = _every_family_heard(gated, layers, instruments, cue, bars, length)
+    if last:
+        gated = {layer: _rung_out(notes, length, slots[-1].start) for layer, notes in gated.items()}
+    gated = _in_registers(gated, instruments, low_melody=_low(gated["melody"]))
+    gated["melody"] = phrasing.breathe(gated["melody"], bars, ring=last)
+    for family, idiom, inst in colours:
+        if idiom == "double":
+            gated[f"double:{family}"] = doubled(gated["melody"], inst)
+            instruments[f"double:{family}"] = inst
+    gated = phrasing.thin_out(gated, phrasing.thin_windows(bars, cue.seconds_at, ring=last))
+    gated = spotted(gated, cue)
     rng = zlib.crc32(f"{cue.index}:{cue.start:.3f}".encode())
     accent_ticks = set(accents) | set(catches) | {0}
-    expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110)
+    expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110) - (THIN_EXPRESSION_DROP if cue.spotting == "thin" else 0)
+    ticks_per_ms = TPQ * cue.tempo_bpm / 60000
     parts = []
-    for layer, notes in layers.items():
-        if layer != "melody" or getattr(music, "theme", None) is None:  # a composed tune is heard throughout
-            notes = _gate(notes, layer, cue, bars)
-        notes = [n for n in notes if n.start < length]
-        notes = [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if min(n.end, length) > n.start]
+    for layer, notes in gated.items():
         if not notes:
             continue
-        notes = _velocities(notes, layer, cue, bars, accent_ticks, rng)
+        kind = layer.split(":")[0]
+        notes = _velocities(notes, kind, cue, bars, accent_ticks, rng)
+        if layer == "timpani":
+            notes = _rolls_swell(notes)
+        if kind in ("melody", "double") and (cue.articulation == "legato" or cue.figure in SPARSE_FIGURES):
+            notes = phrasing.legato(notes, round(phrasing.LEGATO_OVERLAP_S * 1000 * ticks_per_ms))
+        notes = [n if n.end <= length else NoteEvent(n.start, length, n.pitch, n.velocity) for n in notes]
+        notes = phrasing.feel(notes, layer, accent_ticks, ticks_per_ms, rng)
         if layer == "percussion":
             parts.append(Part("Percussion", 0, True, notes, expression))
-        else:
-            inst = getattr(ensemble, layer)
-            parts.append(Part(f"{LAYER_NAMES[layer]} - {inst.name}", inst.program, False, notes, expression))
-    if last:
-        parts = [_ring_out(p, length) for p in parts]
+            continue
+        inst = instruments[layer]
+        controls = performance(notes, kind, inst, cue, bars, slots, expression)
+        name = f"{LAYER_NAMES[kind]} - {inst.name}"
+        parts.append(Part(name, inst.program, False, notes, expression, controls))
     return parts
 
 
@@ -194,6 +248,184 @@ def reprise_families(music) -> tuple[str, ...]:
         return families
     singers = [f for f in families[1:] if f not in ("percussion", "synth")]
     return (singers[0],) + tuple(f for f in families if f != singers[0]) if singers else families
+
+
+def spotted(layers: Mapping[str, list[NoteEvent]], cue: Cue) -> dict[str, list[NoteEvent]]:
+    """The spotting session's decisions: under dialogue (``thin``) only the pad and the bass play; where the
+    words ask for silence (``cue.silences``, widened to whole beats) nothing sounds."""
+    out = {k: v for k, v in layers.items() if cue.spotting != "thin" or k.split(":")[0] in ("pad", "bass")}
+    for lo, hi in silence_ticks(cue):
+        out = {k: phrasing.clear(v, lo, hi) for k, v in out.items()}
+    return out
+
+
+def silence_ticks(cue: Cue) -> list[tuple[int, int]]:
+    """The cue's silences (:attr:`Cue.silences`, seconds) in ticks, widened to whole quarter notes."""
+    return [(math.floor(cue.quarters_at(a) + 1e-6) * TPQ, math.ceil(cue.quarters_at(b) - 1e-6) * TPQ) for a, b in cue.silences]
+
+
+def _clipped(notes: Iterable[NoteEvent], length: int) -> list[NoteEvent]:
+    return [NoteEvent(n.start, min(n.end, length), n.pitch, n.velocity) for n in notes if n.start < length]
+
+
+def _gate_as(layer: str) -> str:
+    """The layer of :data:`LAYER_ORDER` whose entries ``layer`` follows."""
+    if ":" not in layer:
+        return {"hits": "figure", "timpani": "percussion"}.get(layer, layer)
+    return COLOUR_GATE.get(COLOURS[layer.split(":")[1]][0], "pad")
+
+
+def _family(layer: str, instruments: Mapping[str, Instrument]) -> str | None:
+    return "percussion" if layer in ("percussion", "timpani") else FAMILY_OF.get(instruments[layer].program)
+
+
+def _sounds(family: str, layers: Mapping[str, Sequence[NoteEvent]], instruments: Mapping[str, Instrument]) -> bool:
+    """Whether a layer of ``family`` has notes (a role can come out empty: a counter-line with no room under a low tune)."""
+    return any(notes for layer, notes in layers.items() if _family(layer, instruments) == family)
+
+
+def _every_family_heard(gated: dict[str, list[NoteEvent]], layers: Mapping[str, Sequence[NoteEvent]],
+                        instruments: Mapping[str, Instrument], cue: Cue, bars: Sequence[Bar], length: int) -> dict[str, list[NoteEvent]]:
+    """A planned family whose layers the intensity curve leaves silent plays its first layer in the cue's most
+    intense bars: every family the plan names is heard in its cue."""
+    out = dict(gated)
+    peak = max(b.intensity for b in bars)
+    loud = [b for b in bars if b.intensity >= peak - 0.05]
+    for family in cue.instruments:
+        mine = [layer for layer in layers if _family(layer, instruments) == family and layers[layer]]
+        if not mine or any(out.get(layer) for layer in mine):
+            continue
+        layer = mine[0]
+        out[layer] = _clipped([n for n in layers[layer] if any(b.start <= n.start < b.end for b in loud)] or layers[layer], length)
+    return out
+
+
+def _low(melody: Sequence[NoteEvent]) -> bool:
+    """Whether the melody lies low on purpose (a tune under A3: a cello or bassoon line), so the accompaniment
+    may sit above it; otherwise it is the top of the texture."""
+    return bool(melody) and sum(n.pitch for n in melody) / len(melody) < LOW_MELODY_MEAN
+
+
+def _rung_out(notes: Sequence[NoteEvent], length: int, final: int) -> list[NoteEvent]:
+    """The final chord rings to the end: notes starting at the layer's last onset last until ``length``, when
+    that onset lies in the final chord (from tick ``final``)."""
+    if not notes:
+        return list(notes)
+    last = max(n.start for n in notes)
+    if last < final:
+        return list(notes)
+    return [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in notes]
+
+
+def _in_registers(layers: dict[str, list[NoteEvent]], instruments: Mapping[str, Instrument], low_melody: bool) -> dict[str, list[NoteEvent]]:
+    """The bass under the melody, every other pitched layer between them, low-interval limits kept
+    (:mod:`mm2music.arrange.registers`)."""
+    out = dict(layers)
+    out["bass"] = bass_under_melody(out["bass"], out["melody"], instruments["bass"])
+    for layer in out:
+        if layer not in ("melody", "bass", "percussion"):
+            out[layer] = in_band(out[layer], instruments[layer], out["melody"], out["bass"], low_melody)
+    pitched = {k: v for k, v in out.items() if k != "percussion"}
+    out.update(low_interval_limits(pitched, instruments, band=Band(out["melody"], out["bass"], low_melody)))
+    return out
+
+
+def doubled(melody: Sequence[NoteEvent], inst: Instrument) -> list[NoteEvent]:
+    """The tune an octave higher (or lower, where ``inst`` does not reach), never in unison with it."""
+    out = []
+    for n in melody:
+        p = inst.fold(n.pitch + 12)
+        if p != n.pitch and abs(p - n.pitch) == 12:
+            out.append(NoteEvent(n.start, n.end, p, n.velocity))
+    return out
+
+
+def cluster(pad: Sequence[NoteEvent], inst: Instrument) -> list[NoteEvent]:
+    """A string cluster: each chord of the pad with a minor second on its top note (where the range allows)."""
+    out = list(pad)
+    tops: dict[tuple[int, int], int] = {}
+    for n in pad:
+        tops[(n.start, n.end)] = max(tops.get((n.start, n.end), 0), n.pitch)
+    for (start, end), top in tops.items():
+        if top + 1 <= inst.high:
+            out.append(NoteEvent(start, end, top + 1, UNSET))
+    return out
+
+
+def colour_line(idiom: str, slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar],
+                melody: Sequence[NoteEvent], avoid: Sequence[list[int]], catches: Sequence[int]) -> list[NoteEvent]:
+    """A planned family's own part where no role went to it: harp arpeggios, piano or guitar broken chords,
+    sustained chords (choir, organ, brass, strings, synth)."""
+    import dataclasses
+
+    if idiom == "sustain":
+        return pad_line(slots, inst, melody, avoid, bars)
+    return figure_line(slots, dataclasses.replace(cue, figure=idiom), inst, bars, avoid, catches)
+
+
+def brass_hits(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int]) -> list[NoteEvent]:
+    """Low brass in octaves on every downbeat and caught cut: short, hard hits that drive an action cue."""
+    out = []
+    for bar in bars:
+        for t in sorted({bar.start, *[c for c in catches if bar.start <= c < bar.end]}):
+            slot = next((s for s in slots if s.start <= t < s.end), slots[-1])
+            root = _nearest(slot.chord.root, 36, 47, 41)
+            out += [NoteEvent(t, min(t + TPQ // 2, bar.end), p, UNSET) for p in (root, root + 12)]
+    return out
+
+
+def timpani_line(slots: Sequence[Slot], bars: Sequence[Bar], catches: Sequence[int], melody: Sequence[NoteEvent] = ()) -> list[NoteEvent]:
+    """Timpani on the chord's root (its fifth where the root would rub a semitone or a tritone against the
+    tune): a roll (32nd notes) through the last beat before each phrase (every 4 bars) into a stroke on its
+    downbeat, and a stroke on every caught cut."""
+    def root_at(t: int, span: int = TPQ) -> int:
+        slot = next((s for s in slots if s.start <= t < s.end), slots[-1])
+        tune = {n.pitch % 12 for n in melody if n.start < t + span and n.end > t}
+        pc = next((pc for pc in (slot.chord.root, slot.chord.pcs[2]) if all((pc - m) % 12 not in (1, 6, 11) for m in tune)), slot.chord.root)
+        return _nearest(pc, TIMPANI.low, TIMPANI.high, 48)
+
+    out = []
+    for k in range(phrasing.PHRASE_BARS, len(bars), phrasing.PHRASE_BARS):
+        down, beat = bars[k].start, bars[k - 1].beat
+        p = root_at(down - beat, beat)  # rolled on the chord it sounds under, struck on the new one
+        out += [NoteEvent(t, t + TPQ // 8, p, UNSET) for t in range(down - beat, down, TPQ // 8)]
+        out.append(NoteEvent(down, down + TPQ, root_at(down), UNSET))
+    out += [NoteEvent(c, c + TPQ, root_at(c), UNSET) for c in catches]
+    return sorted(set(out), key=lambda n: (n.start, n.pitch))
+
+
+def _rolls_swell(notes: Sequence[NoteEvent]) -> list[NoteEvent]:
+    """A roll grows: its strokes rise from two thirds of their velocity to the full one at the downbeat."""
+    out, run = [], []
+    for n in list(notes) + [None]:
+        if n is not None and n.end - n.start <= TPQ // 8 and (not run or n.start - run[-1].start <= TPQ // 8):
+            run.append(n)
+            continue
+        out += [NoteEvent(r.start, r.end, r.pitch, max(1, round(r.velocity * (2 + k / max(1, len(run) - 1)) / 3))) for k, r in enumerate(run)]
+        run = []
+        if n is not None:
+            if n.end - n.start <= TPQ // 8:
+                run.append(n)
+            else:
+                out.append(n)
+    return out
+
+
+def performance(notes: Sequence[NoteEvent], kind: str, inst: Instrument, cue: Cue, bars: Sequence[Bar],
+                slots: Sequence[Slot], level: int) -> tuple[tuple[int, int, int], ...]:
+    """The part's controllers (:mod:`mm2music.arrange.phrasing`): phrase swells on CC 11, vibrato (CC 1) through
+    long melody notes of bowed, blown and sung instruments, the sustain pedal for piano."""
+    ends = phrasing.phrase_ends(bars)
+    beat = bars[0].beat
+    out = phrasing.expression_curve(notes, ends, level, SWELL_DEPTH.get(kind, 0.0), beat) if kind in SWELL_DEPTH else []
+    if cue.silences:  # the music tails off into a silence the words ask for
+        out = phrasing.tail_off(out, silence_ticks(cue), level, 2 * beat)
+    if kind in ("melody", "double") and 40 <= inst.program < 80:
+        out += phrasing.vibrato(notes, beat)
+    if inst.program < 8 and cue.articulation != "staccato":
+        rests = [a.end for a, b in zip(notes, notes[1:]) if b.start > a.end and all(m.end <= b.start for m in notes if m.start < b.start)]
+        out += phrasing.pedal(notes, [s.start for s in slots], rests)
+    return tuple(sorted(out))
 
 
 def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar]) -> list[NoteEvent]:
@@ -339,8 +571,9 @@ def _chord_tones(chord: Chord, low: int, high: int, avoid: Sequence[int]) -> lis
 
 
 def figure_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequence[Bar], avoid: Sequence[list[int]],
-                catches: Sequence[int]) -> list[NoteEvent]:
-    """The accompaniment figure the emotion asks for (see :data:`mm2music.graph.cues.FIGURES`)."""
+                catches: Sequence[int], harsh: bool = False) -> list[NoteEvent]:
+    """The accompaniment figure the emotion asks for (see :data:`mm2music.graph.cues.FIGURES`); ``harsh``: an
+    ostinato of the minor second and the tritone over the root (action and horror)."""
     fig = cue.figure
     low_range = fig in ("ostinato", "driving")
     low, high = (max(inst.low, 40), min(inst.high, 67)) if low_range else (max(inst.low, 50), min(inst.high, 84))
@@ -363,6 +596,8 @@ def figure_line(slots: Sequence[Slot], cue: Cue, inst: Instrument, bars: Sequenc
             step = TPQ // 4 if fig == "driving" else TPQ // 2
             if fig == "driving":
                 cell = [root, root, cell[2], root, cell[1], root, cell[2], root]
+            if harsh:
+                cell = [root, root + 1, root, root + 6, root, root + 1, root + 7, root + 6]
             for k, t in enumerate(_grid(slot, bars, step)):
                 out.append(NoteEvent(t, min(t + int(step * 0.8), slot.end), cell[k % len(cell)], UNSET))
         elif fig in ("pulse", "bounce", "waltz", "march"):
@@ -440,16 +675,18 @@ def percussion_line(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> li
 
 def _velocities(notes: Sequence[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar], accents: set[int], seed: int) -> list[NoteEvent]:
     """Velocity = the planned dynamic, moved by the bar's intensity against the cue's mean (builds and decays),
-    the layer's balance, accents on the cue's start, caught cuts and hits, downbeats of rhythmic figures, and a
-    little deterministic variation."""
+    the layer's balance, a swell over each phrase (:func:`~mm2music.arrange.phrasing.phrase_arc`), accents on the
+    cue's start, caught cuts and hits, downbeats of rhythmic figures, and a little deterministic variation."""
     base = DYNAMIC_VELOCITY.get(cue.dynamics, 75) + LAYER_GAIN[layer]
+    ends = phrasing.phrase_ends(bars)
+    arc = PHRASE_SWELL_VELOCITY if layer != "percussion" else 0
     mean = cue.intensity
     rhythmic = layer in ("figure", "bass", "percussion") and cue.figure not in ("sustain", "tremolo")
     mean_pitch = sum(n.pitch for n in notes) / len(notes)
     out = []
     for n in notes:
         bar = bars[_bar_at(n.start, bars)]
-        v = base + 40 * (bar.intensity - mean)
+        v = base + 40 * (bar.intensity - mean) + arc * phrasing.phrase_arc(n.start, ends)
         if layer == "melody":  # the line swells as it rises (phrase contour)
             v += max(-8.0, min(8.0, 0.6 * (n.pitch - mean_pitch)))
         if n.start in accents:
@@ -461,12 +698,3 @@ def _velocities(notes: Sequence[NoteEvent], layer: str, cue: Cue, bars: Sequence
         v += ((seed ^ (n.start * 2654435761 + n.pitch * 40503)) % 7) - 3
         out.append(NoteEvent(n.start, n.end, n.pitch, int(max(1, min(127, round(v))))))
     return out
-
-
-def _ring_out(part: Part, length: int) -> Part:
-    """The final chord rings to the end: notes starting at the last onset last until ``length``."""
-    if not part.notes or part.is_drum:
-        return part
-    last = max(n.start for n in part.notes)
-    return Part(part.name, part.program, part.is_drum,
-                [NoteEvent(n.start, length if n.start == last else n.end, n.pitch, n.velocity) for n in part.notes], part.expression)

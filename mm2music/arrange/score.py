@@ -64,6 +64,8 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
                 tracks[key] = Track(name=part.name, program=part.program, is_drum=part.is_drum)
             if part.notes:  # the cue's dynamic level as expression (CC 11), as the synth plays it
                 tracks[key].controls.append(ControlChange(t.start_tick + min(n.start for n in part.notes), 11, part.expression))
+            for tick, number, value in part.controls:  # phrasing: swells, vibrato, pedal
+                tracks[key].controls.append(ControlChange(t.start_tick + tick, number, value))
             for n in part.notes:
                 tracks[key].notes.append(Note(t.start_tick + n.start, n.end - n.start, n.pitch, n.velocity))
     for c in cuts:

@@ -46,6 +46,17 @@ BAND_SPAN = dict(zip(TEMPO_BANDS, zip((TEMPO_RANGE[0],) + TEMPO_EDGES, TEMPO_EDG
 HOME_KEYS = {"major": ("F", "C", "G", "D"), "minor": ("C", "D", "A", "E")}
 
 
+# a chase, a fight, a flight: a negative reading this aroused, mostly of these concepts, is scored as action
+FLIGHT = ("fear", "anger", "excitement", "tension", "suspense", "anxiety")
+FLIGHT_AROUSAL = 0.55
+FLIGHT_TEMPO = 150.0  # BPM at least: driving 16ths (the issue's chase: 140-180 BPM)
+
+
+def is_flight(e: Emotion) -> bool:
+    """Whether a reading is scored as action (a chase, not dread): fast, driving, dissonant, with brass and drums."""
+    return e.valence < -0.2 and e.arousal >= FLIGHT_AROUSAL and sum(e.concepts.get(k, 0.0) for k in FLIGHT) >= 0.5
+
+
 def _argmax(scores: Mapping[str, float], bonus: Mapping[str, float] | None = None) -> str:
     bonus = bonus or {}
     return max(scores, key=lambda k: (scores[k] + bonus.get(k, 0.0), k))
@@ -345,7 +356,9 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     boundary_kind.update({round(h, 3): "hit" for h in hit_bounds})
 
     # tempo targets: the film table's tempo of the scene's emotions, smoothed along time except at contrasts
+    flights = [is_flight(e) for e in emotions]
     profiles = [film_profile(e.concepts, e.arousal) for e in emotions]
+    profiles = [(max(t, FLIGHT_TEMPO), max(x, 0.9)) if f else (t, x) for (t, x), f in zip(profiles, flights)]
     energies = [energy for _, energy in profiles]
     contrasts = [bool(i) and (abs(emotions[i].arousal - emotions[i - 1].arousal) >= config.contrast_arousal
                               or abs(energies[i] - energies[i - 1]) >= config.contrast_energy) for i in range(len(scenes))]
@@ -389,9 +402,13 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
         bars, bpm, ramp_to, odd_bar = fits[i]
         previous_family = set(prev.instruments) if prev else set()
         instruments = pinned_instruments or _top_families(sc["instrument"], previous_family, seed=seed, salt=themes[i])
-        figure = _seeded(sc["figure"], seed, f"figure:{themes[i]}")
+        figure = "driving" if flights[i] else _seeded(sc["figure"], seed, f"figure:{themes[i]}")
+        if flights[i] and not pinned_instruments and "brass" not in instruments:
+            instruments += ("brass",)  # low-brass hits drive a chase
         if not pinned_instruments and figure in ("driving", "march") and "percussion" not in instruments:
             instruments += ("percussion",)  # action and marches get a kit, unless the user pinned the instruments
+        if flights[i] and DYNAMICS.index(dynamics[i]) < DYNAMICS.index("f"):
+            dynamics[i] = "f"
         cadence_scores = dict(sc["cadence"])
         last = i == len(scenes) - 1
         if last:

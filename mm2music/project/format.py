@@ -59,7 +59,8 @@ def cue_from_json(data: dict, where: str) -> Cue:
     if unknown:
         raise ProjectError(f"{where}: unknown cue field {unknown[0]!r}; valid fields are {', '.join(sorted(names))}")
     try:
-        return Cue(**{**data, **{k: tuple(data.get(k, ())) for k in ("instruments", "merged", "catches", "bar_intensity")}})
+        return Cue(**{**data, **{k: tuple(data.get(k, ())) for k in ("instruments", "merged", "catches", "bar_intensity")},
+                      "silences": tuple(tuple(s) for s in data.get("silences", ()))})
     except (TypeError, ValueError) as exc:
         raise ProjectError(f"{where}: {' '.join(str(exc).split())}; fix the value or run `revise --undo`") from None
 

@@ -40,13 +40,20 @@ def timed_parts(i: int, music, cues: Sequence, timings: Sequence, hits: Sequence
                      for n in part.notes]
 
 
+def timed_controls(part, cue) -> list[tuple[float, int, int]]:
+    """The part's controller changes (phrase swells, vibrato, pedal) in seconds: ``(time s, controller, value)``."""
+    from mm2music.arrange.timing import TICKS_PER_QUARTER
+
+    return [(cue.seconds_at(t / TICKS_PER_QUARTER), number, value) for t, number, value in part.controls]
+
+
 def stem_slug(track: str) -> str:
     """'Melody - Acoustic Grand Piano' -> 'melody-acoustic-grand-piano'."""
     return re.sub(r"[^a-z0-9]+", "-", track.lower()).strip("-") or "track"
 
 
 def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, bool, list]]:
-    """``(track name, program, is_drum, [(expression, notes in seconds) per cue])`` per MIDI track, in
+    """``(track name, program, is_drum, [(expression, notes in seconds, controls in seconds) per cue])`` per MIDI track, in
     ``soundtrack.mid``'s order (pitched tracks by first appearance, percussion last)."""
     from mm2music.arrange.timing import layout
 
@@ -55,7 +62,7 @@ def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, 
     tracks: dict[tuple[str, int, bool], list] = {}
     for i, m in enumerate(music):
         for part, notes in timed_parts(i, m, cues, timings, hits):
-            tracks.setdefault((part.name, part.program, part.is_drum), []).append((part.expression, notes))
+            tracks.setdefault((part.name, part.program, part.is_drum), []).append((part.expression, notes, timed_controls(part, m.cue)))
     ordered = sorted(tracks.items(), key=lambda kv: kv[0][2])
     return [(name, program, is_drum, notes) for (name, program, is_drum), notes in ordered]
 
@@ -87,8 +94,8 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
         path, program, is_drum, notes = job
         synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)
         try:
-            for expression, cue_notes in notes:
-                synth.add(cue_notes, program, is_drum, expression=expression)
+            for expression, cue_notes, controls in notes:
+                synth.add(cue_notes, program, is_drum, expression=expression, controls=controls)
             audio = synth.finish()
         finally:
             synth.close()

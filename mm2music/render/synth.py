@@ -83,16 +83,21 @@ class Synthesizer:
         return self._channel_of[owner]
 
     def add(self, notes: Iterable[tuple[float, float, int, int]], program: int = 0, is_drum: bool = False,
-            track: str | None = None, expression: int | None = None) -> None:
+            track: str | None = None, expression: int | None = None,
+            controls: Iterable[tuple[float, int, int]] = ()) -> None:
         """Schedule ``(start s, end s, pitch, velocity)`` notes on ``program`` (or the drum kit). With ``track``,
         each track gets its own channel even where two share a program (a note-off of one never cuts the
         other's note), so the mix equals the sum of the tracks rendered apart (the stems). ``expression``: MIDI
-        CC 11 set on the channel as the first of these notes starts."""
+        CC 11 set on the channel as the first of these notes starts; ``controls``: ``(time s, controller, value)``
+        changes on the channel (phrase swells, vibrato, the sustain pedal)."""
         channel = self._channel(program, is_drum, track)
         notes = list(notes)
         if expression is not None and notes:
             on = round(min(n[0] for n in notes) * self.sample_rate)
-            heapq.heappush(self._events, (max(on, self.rendered), 1, self._seq, channel, -1, -1, int(expression)))
+            heapq.heappush(self._events, (max(on, self.rendered), 1, self._seq, channel, -1, -1 - 11, int(expression)))
+            self._seq += 1
+        for when, number, value in controls:  # a controller: pitch -1 - its number
+            heapq.heappush(self._events, (max(round(when * self.sample_rate), self.rendered), 1, self._seq, channel, -1, -1 - int(number), int(value)))
             self._seq += 1
         for start, end, pitch, velocity in notes:
             on, off = round(start * self.sample_rate), round(end * self.sample_rate)
@@ -115,8 +120,8 @@ class Synthesizer:
                 self.rendered += n
                 continue
             _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
-            if pitch < 0:  # a controller: CC 11 (expression) = velocity
-                self._fs.cc(channel, 11, velocity)
+            if pitch < 0:  # a controller: number -1 - pitch, value = velocity
+                self._fs.cc(channel, -1 - pitch, velocity)
                 continue
             if not on:
                 self._fs.noteoff(channel, pitch)

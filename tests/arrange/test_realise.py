@@ -81,7 +81,7 @@ def test_layers_grow_with_intensity():
 
 def test_texture_differs_by_figure():
     """Grief: sustained, soft, few onsets; action: 16th-note ostinato, loud, percussion."""
-    grief = realised(cue("sustain", 0.2, dynamics="p"))
+    grief = realised(cue("sustain", 0.2, dynamics="p", instruments=("strings", "choir")))
     chase = realised(cue("driving", 0.9, dynamics="ff"))
     onsets = lambda parts: len({n.start for p in parts for n in p.notes})  # noqa: E731
     velocity = lambda parts: sum(n.velocity for p in parts for n in p.notes) / sum(len(p.notes) for p in parts)  # noqa: E731
