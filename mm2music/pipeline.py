@@ -273,11 +273,12 @@ class CueRenderer:
         self._jobs: list = []
 
     def _render(self, i: int, music) -> None:
+        from mm2music.arrange.seating import part_controls
         from mm2music.render.stems import timed_parts
 
         synth = self._synth.result()
         for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
-            synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression)
+            synth.add(notes, part.program, part.is_drum, track=part.name, **part_controls(part))
         synth.render_until(music.cue.end)
 
     def composed(self, music) -> None:
@@ -302,15 +303,14 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync).
     ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``); ``previous``: the folder
     being replaced (its project goes to history)."""
-    import numpy as np
-
     from mm2music.arrange.compose import compose
     from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
     from mm2music.arrange.score import build_score, piano_roll
     from mm2music.arrange.timing import score_sync
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import find_soundfont, normalize_loudness, write_wav
+    from mm2music.render.loudness import cue_levels, deliver, target_lufs
+    from mm2music.render.synth import find_soundfont, write_wav
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
@@ -335,14 +335,15 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         with timings.stage("render"):
             audio, measured = renderer.finish()
             raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
-            audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
+            # one gain for the soundtrack: the delivery target, each cue at its planned dynamic, true peak <= -1 dBTP
+            audio, delivery = deliver(audio, sr, target_lufs(config.render.loudness), cue_levels([m.cue for m in music]), measured=measured)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
-    gain = 10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0
+    gain = delivery.gain
     with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
         exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain)
         roll = piano_roll(score)
-        extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
+        extra: dict = delivery.summary()
         if analysis.kind == "video" and analysis.video is not None:
             keep = config.render.mix == "keep" and analysis.audio is not None
             with timings.stage("mux"):

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.arrange.compose import CueMusic, compose_cue, cue_seed, theme_source
+from mm2music.arrange.seating import part_controls
 from mm2music.config import MusicConfig, RenderConfig
 from mm2music.errors import ConfigError, Mm2MusicError
 from mm2music.graph.cues import DYNAMICS, FAMILIES
@@ -227,7 +228,9 @@ def _music_config(project: Project) -> MusicConfig:
 
 
 def _render_config(project: Project) -> RenderConfig:
-    data = project.config.get("render", {})
+    data = dict(project.config.get("render", {}))
+    if "loudness" not in data and "target_lufs" in data:  # a project scored before delivery targets had names
+        data["loudness"] = str(data["target_lufs"])
     return RenderConfig(**{k: v for k, v in data.items() if k in RenderConfig.__dataclass_fields__})
 
 
@@ -301,10 +304,20 @@ def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_tota
         for _, part, notes in _span_parts(music, hits):
             window = [(max(s, t0) - t0, e - t0, p, v) for s, e, p, v in notes if e > t0 and s < t1]
             if window:
-                synth.add(window, part.program, part.is_drum, expression=part.expression)
+                synth.add(window, part.program, part.is_drum, **part_controls(part))
         return a, synth.finish()
     finally:
         synth.close()
+
+
+def deliver_preview(music: Sequence[CueMusic], start: int, preview: np.ndarray, config: RenderConfig) -> np.ndarray:
+    """A preview rendered from sample ``start`` (:func:`render_span`) at the delivery loudness, each cue in it at
+    its planned dynamic, as the whole soundtrack would play it."""
+    from mm2music.render.loudness import cue_levels, deliver, target_lufs
+
+    sr = config.sample_rate
+    levels = cue_levels([m.cue for m in music], start / sr, (start + len(preview)) / sr)
+    return deliver(preview, sr, target_lufs(config.loudness), levels)[0]
 
 
 def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: int, crossfade_s: float = CROSSFADE_S) -> np.ndarray:
@@ -338,7 +351,8 @@ def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     from mm2music.graph.export import write_timeline
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
-    from mm2music.render.synth import normalize_loudness, write_wav
+    from mm2music.render.loudness import cue_levels, deliver, target_lufs
+    from mm2music.render.synth import write_wav
 
     config = _render_config(project)
     analysis, plan, music, hits = project.analysis, project.plan, project.music, project.hits
@@ -348,10 +362,10 @@ def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     score = build_score(music, project.fps(), analysis.cuts, hits)
     score.dump_midi(str(midi))
     sync = score_sync(midi, [m.cue for m in music], analysis.cuts, hits)
-    audio, lufs = normalize_loudness(mix, sr, config.target_lufs)
+    audio, delivery = deliver(mix, sr, target_lufs(config.loudness), cue_levels([m.cue for m in music]))
     write_wav(replace_file(staging / "soundtrack.wav"), audio, sr)
     roll = piano_roll(score)
-    extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
+    extra: dict = delivery.summary()
     timeline = replace_file(staging / "timeline.png")
     if analysis.kind == "video" and analysis.video is not None:
         envelope = project.audio_envelope()
@@ -490,7 +504,7 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
     import time
 
     from mm2music.arrange.score import build_score
-    from mm2music.render.synth import normalize_loudness, write_wav
+    from mm2music.render.synth import write_wav
 
     t0 = time.perf_counter()
     if not 1 <= k <= 16:
@@ -515,8 +529,8 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
             path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
             alt = project.music[:i] + [music] + project.music[i + 1:]
             build_score(alt, project.fps(), project.analysis.cuts, project.hits).dump_midi(str(replace_file(out / f"v{j}.mid")))
-            _, preview = render_span(alt, i, project.hits, n_total, config)
-            write_wav(replace_file(out / f"v{j}.wav"), normalize_loudness(preview, config.sample_rate, config.target_lufs)[0], config.sample_rate)
+            start, preview = render_span(alt, i, project.hits, n_total, config)
+            write_wav(replace_file(out / f"v{j}.wav"), deliver_preview(alt, start, preview, config), config.sample_rate)
             written.append(project.folder / _variation_dir(cue) / f"v{j}.wav")
     return Revision(project.folder, [cue], project.version, time.perf_counter() - t0, written)
 

@@ -1,8 +1,8 @@
 """Stems for the mixer: ``stems/<name>_<track>.wav``, one per instrument track of ``soundtrack.mid``.
 
-Each stem is rendered by its own in-process FluidSynth from the same per-cue parts the mix is rendered from
-(:func:`timed_parts`), over the whole length of the soundtrack, and scaled by the gain that loudness
-normalisation gave the mix. So the stems start together, are as long as the video and, at the soundtrack's
+Each stem is rendered by its own in-process FluidSynth (sharing the soundfont the mix loaded) from the same
+per-cue parts the mix is rendered from (:func:`timed_parts`), seated and in the same hall, over the whole length
+of the soundtrack, and scaled by the gain that the delivery loudness gave the mix. So the stems start together, are as long as the video and, at the soundtrack's
 rate, add up to ``soundtrack.wav`` before ducking (FluidSynth is linear; what is left is each synth's 16-bit
 rounding and the clip at full scale). ``48k24`` renders them at 48 kHz and writes 24-bit PCM for
 post-production: time-aligned with the soundtrack, and adding up to the same mix rendered at 48 kHz.
@@ -66,6 +66,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     ``gain``: the linear gain loudness normalisation applied to the mix."""
     import soundfile
 
+    from mm2music.arrange.seating import seat
     from mm2music.render.synth import Synthesizer
 
     if fmt not in STEM_FORMATS:
@@ -85,10 +86,11 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
 
     def render(job) -> str:
         path, program, is_drum, notes = job
-        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)
+        place = seat(program, is_drum)
+        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)  # the soundfont's samples are shared (keep_loaded)
         try:
             for expression, cue_notes in notes:
-                synth.add(cue_notes, program, is_drum, expression=expression)
+                synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc)
             audio = synth.finish()
         finally:
             synth.close()
