@@ -103,7 +103,7 @@ class RenderConfig:
     # cue between mf and f, the others placed by their dynamic (see mm2music/render/loudness.py)
     loudness: str = "stream"
     mix: str = "keep"  # "keep": music under the source audio, ducked under speech; "replace": music only
-    duck_db: float = -12.0  # music gain where the source has speech or loud sound
+    duck_db: float = -12.0  # music gain (dB) under the speech the voice-activity detector finds in the source
 
 
 @dataclass
