@@ -36,6 +36,9 @@ TRUE_PEAK_DBTP = -1.0  # EBU R128 / streaming delivery ceiling
 # holds the ff cue back (an orchestral ff peaks ~12 dB over its loudness: at -14 LUFS it cannot reach -11)
 DYNAMIC_LEVEL_DB = {"pp": -11.0, "p": -8.0, "mp": -5.0, "mf": -2.0, "f": 1.0, "ff": 3.0}
 OVERSAMPLE = 4
+# 4x oversampling still samples the waveform, and meters differ by their interpolation filters (ffmpeg's
+# ebur128 reads up to ~0.05 dB over ours): aim this far under the ceiling
+PEAK_MARGIN_DB = 0.1
 _PEAK_BLOCK = 1 << 18  # samples per block when oversampling (bounded memory for a feature film)
 _PEAK_MARGIN = 64  # samples of context each side of a block: longer than the interpolation filter's half length
 
@@ -149,7 +152,7 @@ def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence
     limited = math.isfinite(peak) and peak + gain_db > peak_dbtp
     if limited:
         log.info("loudness gain %.1f dB capped to %.1f dB by the %.1f dBTP true-peak ceiling", gain_db, peak_dbtp - peak, peak_dbtp)
-        gain_db = peak_dbtp - peak - 0.01  # a hair under: the oversampled estimate is itself a sampling
+        gain_db = peak_dbtp - peak - PEAK_MARGIN_DB
     whole = loudness(audio, sample_rate) if measured is None else measured
     # BS.1770 loudness and the true peak scale with a linear gain: no second measurement needed
     report = Delivery(gain_db, whole + gain_db, peak + gain_db, target, limited)

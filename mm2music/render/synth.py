@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 # the General MIDI soundfonts looked for, best first: MuseScore General (Debian musescore-general-soundfont), FluidR3
 SOUNDFONTS = (Path("/usr/share/sounds/sf3/MuseScore_General.sf3"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
-FALLBACK_SOUNDFONT = SOUNDFONTS[-1]
 DRUM_CHANNEL = 9  # General MIDI: channel 10 plays the drum kit
 _MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 # FluidSynth's reverb (Freeverb) as a concert hall: a large room, little damping (a long, bright-ish tail), full
@@ -41,7 +40,7 @@ HALL_REVERB = {"roomsize": 0.78, "damping": 0.25, "width": 1.0, "level": 0.75}
 
 def default_soundfont() -> Path:
     """The first installed soundfont of :data:`SOUNDFONTS` (the last one's path when none is)."""
-    return next((sf for sf in SOUNDFONTS if sf.is_file()), FALLBACK_SOUNDFONT)
+    return next((sf for sf in SOUNDFONTS if sf.is_file()), SOUNDFONTS[-1])
 
 
 # kept for the callers that name the soundfont a run uses when none is given
