@@ -58,3 +58,22 @@ def test_the_audio_envelope_carries_the_speech(dialogue):
     summary = env.summary()
     assert summary["speech"] == [[round(s, 3), round(e, 3)] for s, e in env.speech]
     assert summary["speech_s"] == pytest.approx(sum(e - s for s, e in env.speech), abs=0.01)
+
+
+@needs_espeak
+def test_the_batched_network_gives_silero_s_own_probabilities(dialogue, monkeypatch):
+    import torch
+
+    _, samples, _ = dialogue
+    monkeypatch.setattr(speech_module, "BLOCK", 100 * speech_module.WINDOW)  # the LSTM state crosses block edges
+    detector = SpeechDetector(VAD_RATE)
+    detector.add(samples)
+    detector.spans()
+    ours = np.concatenate(detector._probs)
+    model = speech_module.load_model()
+    model.reset_states()
+    padded = np.pad(samples, (0, -len(samples) % speech_module.WINDOW))
+    with torch.inference_mode():  # Silero's streaming call, one 32 ms window at a time
+        theirs = np.array([model(torch.from_numpy(w.copy()), VAD_RATE).item() for w in padded.reshape(-1, speech_module.WINDOW)])
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
