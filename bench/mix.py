@@ -20,6 +20,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -90,8 +92,9 @@ def width(audio: np.ndarray) -> tuple[float, float]:
 def score(out: Path, name: str, flags: list[str], target: str) -> Path:
     from mm2music import cli
 
-    code = cli.main([*flags, "--loudness", target, "--mix", "replace", "--out", str(out), "--name", name, "--overwrite", "-q",
-                     "--set", "interchange.musicxml=false"])
+    with contextlib.redirect_stdout(io.StringIO()):  # the run's own summary
+        code = cli.main([*flags, "--loudness", target, "--mix", "replace", "--out", str(out), "--name", name, "--overwrite", "-q",
+                         "--set", "interchange.musicxml=false"])
     if code != 0:
         raise SystemExit(f"scoring {name} failed with exit code {code}")
     return out / name

@@ -335,7 +335,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         with timings.stage("render"):
             audio, measured = renderer.finish()
             raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
-            # one gain for the soundtrack: the delivery target, each cue at its planned dynamic, true peak <= -1 dBTP
+            # the delivery target, each cue at its planned dynamic, true peak <= -1 dBTP (a look-ahead limiter if need be)
             audio, delivery = deliver(audio, sr, target_lufs(config.render.loudness), cue_levels([m.cue for m in music]), measured=measured)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
@@ -387,8 +387,8 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     return files, sync
 
 
-def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float) -> dict:
-    """The stems (scaled by the mix's normalisation ``gain``) and ``soundtrack.musicxml``, as configured."""
+def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain) -> dict:
+    """The stems (scaled by the mix's delivery ``gain``: a number or a per-sample curve) and ``soundtrack.musicxml``, as configured."""
     from mm2music.arrange.musicxml import write_musicxml
     from mm2music.render.stems import write_stems
 

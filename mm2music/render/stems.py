@@ -60,10 +60,22 @@ def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, 
     return [(name, program, is_drum, notes) for (name, program, is_drum), notes in ordered]
 
 
-def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str, gain: float,
-                out_dir: Path, name: str, workers: int = 2) -> list[str]:
+def stem_gain(gain: float | np.ndarray, n: int, rate: int, mix_rate: int) -> float | np.ndarray:
+    """The mix's gain for a stem of ``n`` samples at ``rate``: a number as it is; a per-sample curve at
+    ``mix_rate`` (where the peak limiter acted) as an ``(n, 1)`` column, interpolated to ``rate``."""
+    if np.isscalar(gain):
+        return float(gain)
+    curve = np.asarray(gain, np.float32)
+    if rate != mix_rate or len(curve) != n:
+        curve = np.interp(np.arange(n) * (mix_rate / rate), np.arange(len(curve)), curve).astype(np.float32)
+    return curve[:, None]
+
+
+def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str,
+                gain: float | np.ndarray, out_dir: Path, name: str, workers: int = 2) -> list[str]:
     """Render and write one stem per track into ``out_dir/stems/``; returns their paths relative to ``out_dir``.
-    ``gain``: the linear gain loudness normalisation applied to the mix."""
+    ``gain``: the linear gain the delivery loudness applied to the mix (a number, or its per-sample curve at
+    the soundtrack's rate where the peak limiter acted)."""
     import soundfile
 
     from mm2music.arrange.seating import seat
@@ -74,6 +86,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     rate, subtype = STEM_FORMATS[fmt]
     sr = rate or config.sample_rate
     n = int(round(duration * sr))
+    scale = stem_gain(gain, n, sr, config.sample_rate)
     folder = out_dir / STEMS_DIR
     folder.mkdir(exist_ok=True)
     jobs, used = [], set()
@@ -94,7 +107,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
             audio = synth.finish()
         finally:
             synth.close()
-        soundfile.write(str(path), np.clip(audio * gain, -1.0, 1.0), sr, subtype=subtype)
+        soundfile.write(str(path), np.clip(audio * scale, -1.0, 1.0), sr, subtype=subtype)
         return f"{STEMS_DIR}/{path.name}"
 
     with ThreadPoolExecutor(workers) as pool:  # FluidSynth renders outside the GIL: two stems at a time

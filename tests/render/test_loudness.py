@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from mm2music.errors import ConfigError
-from mm2music.render.loudness import (DYNAMIC_LEVEL_DB, LOUDNESS_TARGETS, PEAK_MARGIN_DB, TRUE_PEAK_DBTP, Level, cue_levels,
-                                      deliver, target_lufs, true_peak)
+from mm2music.render.loudness import (DYNAMIC_LEVEL_DB, LOUDNESS_TARGETS, MAX_LIMIT_DB, PEAK_MARGIN_DB, TRUE_PEAK_DBTP, Level,
+                                      cue_levels, deliver, delivery_gain_db, target_lufs, true_peak)
+from mm2music.render.stems import stem_gain
 from mm2music.render.synth import loudness
 
 SR = 22050
@@ -62,7 +63,7 @@ def test_a_single_cue_lands_at_its_dynamic_whatever_its_rendered_level():
         out, report = deliver(audio, SR, target, [Level(0.0, 8.0, dyn)])
         assert loudness(out, SR) == pytest.approx(target + DYNAMIC_LEVEL_DB[dyn], abs=0.05)
         assert report.lufs == pytest.approx(loudness(out, SR), abs=0.01)
-        assert not report.peak_limited and report.true_peak_dbtp <= TRUE_PEAK_DBTP
+        assert not report.peak_limited and report.curve is None and report.true_peak_dbtp <= TRUE_PEAK_DBTP
 
 
 def test_p_alone_stays_8_db_under_ff_alone_even_when_the_peak_ceiling_holds_ff_back():
@@ -74,13 +75,41 @@ def test_p_alone_stays_8_db_under_ff_alone_even_when_the_peak_ceiling_holds_ff_b
         assert true_peak(ff) <= TRUE_PEAK_DBTP and true_peak(p) <= TRUE_PEAK_DBTP
 
 
-def test_the_peak_ceiling_caps_the_gain():
+def test_a_few_peaks_are_limited_and_the_rest_keeps_its_gain():
     audio = noise(6.0, 0.05)
-    audio[SR] = 0.9  # one spike far over the noise: its true peak sets the gain
+    audio[3 * SR] = 0.45  # one spike over the noise's peaks (~0.25)
+    planned = delivery_gain_db(audio, SR, -16.0, [Level(0, 6, "ff")])
+    out, report = deliver(audio, SR, -16.0, [Level(0, 6, "ff")])
+    assert report.peak_limited and report.gain_db == pytest.approx(planned) and 0 < report.limiter_db <= MAX_LIMIT_DB
+    assert true_peak(out) <= TRUE_PEAK_DBTP - PEAK_MARGIN_DB + 1e-3
+    curve = report.curve
+    far = np.r_[0:2 * SR, 4 * SR:6 * SR]
+    assert np.allclose(curve[far], 10 ** (planned / 20))  # untouched away from the spike
+    near = slice(3 * SR - int(0.02 * SR), 3 * SR + int(0.06 * SR))
+    assert curve[near].min() < 10 ** (planned / 20) * 0.9 and np.argmin(curve) in range(near.start, near.stop)
+    assert report.lufs == pytest.approx(loudness(out, SR), abs=1e-3) and report.lufs == pytest.approx(-13.0, abs=0.1)
+
+
+def test_a_peak_beyond_the_limiters_reach_brings_the_whole_gain_down():
+    audio = noise(6.0, 0.02)
+    audio[SR] = 0.9  # over 20 dB above the noise's peaks
     out, report = deliver(audio, SR, -14.0, [Level(0, 6, "ff")])
-    assert report.peak_limited
-    assert true_peak(out) == pytest.approx(TRUE_PEAK_DBTP - PEAK_MARGIN_DB, abs=0.01)
-    assert report.lufs < -14.0 + DYNAMIC_LEVEL_DB["ff"]
+    assert report.peak_limited and report.limiter_db == pytest.approx(MAX_LIMIT_DB, abs=0.05)
+    assert true_peak(out) <= TRUE_PEAK_DBTP - PEAK_MARGIN_DB + 1e-3
+    assert report.lufs < -14.0 + DYNAMIC_LEVEL_DB["ff"] - 3
+
+
+def test_stems_scaled_by_the_mix_gain_add_up_to_the_limited_mix():
+    a, b = noise(4.0, 0.05, 1), noise(4.0, 0.04, 2)
+    b[2 * SR] = 0.7
+    mix, report = deliver(a + b, SR, -14.0, [Level(0, 4, "ff")])
+    assert report.curve is not None
+    parts = [x * stem_gain(report.gain, len(x), SR, SR) for x in (a, b)]
+    np.testing.assert_allclose(parts[0] + parts[1], mix, atol=1e-6)
+    assert stem_gain(0.5, 10, SR, SR) == 0.5
+    resampled = stem_gain(report.gain, int(4.0 * 48000), 48000, SR)  # --stems-format 48k24
+    assert resampled.shape == (4 * 48000, 1)
+    assert resampled.min() == pytest.approx(report.curve.min(), abs=1e-3)
 
 
 def test_one_gain_keeps_the_steps_between_cues_and_fits_their_plan():
