@@ -114,7 +114,7 @@ def loudness_rows(out: Path, targets: list[str]) -> list[dict]:
             rows.append({"target": target, "target_lufs": target_lufs(target), "run": label, "folder": str(folder),
                          "dynamics": [c["dynamics"] for c in json.loads((folder / "plan.json").read_text())["cues"]],
                          "lufs": round(lufs(audio, sr), 2), "true_peak_max": round(max(peaks.values()), 2), "files": len(files),
-                         "peak_limited": sheet.get("peak_limited"), "gain_db": sheet.get("loudness_gain_db")})
+                         "limiter_db": sheet.get("limiter_db"), "gain_db": sheet.get("loudness_gain_db")})
     return rows
 
 
@@ -247,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"soundfont: {default_soundfont()}")
     print("\n1. delivery loudness (integrated LUFS by pyloudnorm, true peak by ffmpeg ebur128 over the soundtrack and every stem)")
-    print(f"  {'target':<9} {'run':<22} {'dynamics':<14} {'LUFS':>7} {'max dBTP':>9} {'files':>5} {'gain dB':>8}  peak-limited")
+    print(f"  {'target':<9} {'run':<22} {'dynamics':<14} {'LUFS':>7} {'max dBTP':>9} {'files':>5} {'gain dB':>8} {'limiter dB':>10}")
     for r in rows:
         print(f"  {r['target']:<9} {r['run']:<22} {','.join(r['dynamics']):<14} {r['lufs']:7.2f} {r['true_peak_max']:9.2f} "
-              f"{r['files']:>5} {r['gain_db']:8.2f}  {r['peak_limited']}")
+              f"{r['files']:>5} {r['gain_db']:8.2f} {r['limiter_db']:10.2f}")
     verdicts = []
     for target in targets:
         by = {r["run"]: r for r in rows if r["target"] == target}
