@@ -154,21 +154,24 @@ def sample_peaks(audio: np.ndarray) -> np.ndarray:
     out = np.zeros(n)
     for lo in range(0, n, _PEAK_BLOCK):
         a, b = max(0, lo - _PEAK_MARGIN), min(n, lo + _PEAK_BLOCK + _PEAK_MARGIN)
-        up = np.abs(resample_poly(audio[a:b].astype(np.float64), OVERSAMPLE, 1, axis=0)).max(axis=1)
-        keep = up[(lo - a) * OVERSAMPLE:(min(n, lo + _PEAK_BLOCK) - a) * OVERSAMPLE]
+        up = resample_poly(np.asarray(audio[a:b], np.float32), OVERSAMPLE, 1, axis=0)
+        mag = np.abs(up[:, 0])
+        for c in range(1, up.shape[1]):  # the loudest channel (faster than a max along the short axis)
+            np.maximum(mag, np.abs(up[:, c]), out=mag)
+        keep = mag[(lo - a) * OVERSAMPLE:(min(n, lo + _PEAK_BLOCK) - a) * OVERSAMPLE]
         out[lo:lo + len(keep) // OVERSAMPLE] = keep.reshape(-1, OVERSAMPLE).max(axis=1)
     return out
 
 
-def limiter_curve(audio: np.ndarray, sample_rate: int, gain_db: float, ceiling_db: float) -> np.ndarray:
-    """(N,) linear gain: ``gain_db``, brought down around each peak that would cross ``ceiling_db`` (true peak)
-    just enough to hold it there. A look-ahead limiter without a side chain's guesswork: the gain each sample
+def limiter_curve(peaks: np.ndarray, sample_rate: int, gain_db: float, ceiling_db: float) -> np.ndarray:
+    """(N,) linear gain: ``gain_db``, brought down around each peak (``peaks``: :func:`sample_peaks` of the
+    audio) that would cross ``ceiling_db`` just enough to hold it there. A look-ahead limiter without a side chain's guesswork: the gain each sample
     needs, its minimum over the :data:`LIMITER_LOOKAHEAD_S` before and the :data:`LIMITER_HOLD_S` after, then
     a moving average over the look-ahead (never above what any peak in reach needs, so no peak escapes)."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     g, ceiling = 10 ** (gain_db / 20), 10 ** (ceiling_db / 20)
-    need = np.minimum(1.0, ceiling / np.maximum(sample_peaks(audio) * g, 1e-12))
+    need = np.minimum(1.0, ceiling / np.maximum(peaks * g, 1e-12))
     ahead, hold = max(1, round(LIMITER_LOOKAHEAD_S * sample_rate)), round(LIMITER_HOLD_S * sample_rate)
     # zero-phase window placed so each sample takes the least need from `ahead` samples before it to `hold` after
     held = minimum_filter1d(need, size=ahead + hold + 1, origin=(hold - ahead) // 2)
@@ -183,7 +186,8 @@ def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence
     the peaks alone; beyond that the whole gain comes down. ``measured``: the whole file's loudness if known
     (a :class:`~mm2music.render.synth.LoudnessMeter` fed while rendering)."""
     gain_db = delivery_gain_db(audio, sample_rate, target, levels, measured)
-    peak = true_peak(audio)
+    peaks = sample_peaks(audio)
+    peak = 20 * math.log10(peaks.max()) if len(peaks) and peaks.max() > 0 else float("-inf")
     ceiling = peak_dbtp - PEAK_MARGIN_DB
     whole = loudness(audio, sample_rate) if measured is None else measured
     if not math.isfinite(peak) or peak + gain_db <= ceiling:
@@ -194,7 +198,7 @@ def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence
         log.info("loudness gain %.1f dB lowered to %.1f dB: the peaks would need more than %.0f dB of limiting under "
                  "%.1f dBTP", gain_db, ceiling + MAX_LIMIT_DB - peak, MAX_LIMIT_DB, peak_dbtp)
         gain_db = ceiling + MAX_LIMIT_DB - peak
-    curve = limiter_curve(audio, sample_rate, gain_db, ceiling)
+    curve = limiter_curve(peaks, sample_rate, gain_db, ceiling)
     out = audio * curve[:, None]
     after = true_peak(out)
     if after > ceiling:  # the gain's own movement can nudge an interpolated peak: trim by what is left
