@@ -72,7 +72,7 @@ def check_seed(seed: int, flag: str = "--seed") -> None:
 
 
 def check_soundfont(path: str | None) -> Path:
-    """The soundfont exists and is a RIFF sfbk (SoundFont 2) file; FluidSynth itself logs native noise on others."""
+    """The soundfont exists and is a RIFF sfbk (SoundFont 2 or 3) file; FluidSynth itself logs native noise on others."""
     from mm2music.render.synth import find_soundfont
 
     sf = find_soundfont(path)
@@ -80,9 +80,9 @@ def check_soundfont(path: str | None) -> Path:
         with open(sf, "rb") as f:
             head = f.read(12)
     except OSError as exc:
-        raise RenderError(f"soundfont '{sf}' cannot be read ({exc.strerror}); pass --soundfont with a readable .sf2 file") from None
+        raise RenderError(f"soundfont '{sf}' cannot be read ({exc.strerror}); pass --soundfont with a readable .sf2 or .sf3 file") from None
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-        raise RenderError(f"soundfont '{sf}' is not a SoundFont 2 file (no RIFF 'sfbk' header); pass --soundfont with an .sf2 file")
+        raise RenderError(f"soundfont '{sf}' is not a SoundFont file (no RIFF 'sfbk' header); pass --soundfont with an .sf2 or .sf3 file")
     return sf
 
 
@@ -146,7 +146,9 @@ def check_settings(config: Config, music: bool = True) -> Config:
     _finite(mu.key_guidance, "music.key_guidance", "give 0 or more", 0, 100)
     _one_of(mu.quantize, QUANTIZE, "music.quantize")
     _finite(r.sample_rate, "render.sample_rate", "give a rate in Hz, e.g. 44100", *SAMPLE_RATES)
-    _finite(r.target_lufs, "render.target_lufs", "give a loudness between -70 and 0 LUFS, e.g. -16", -70, 0)
+    from mm2music.render.loudness import target_lufs
+
+    target_lufs(r.loudness, "--loudness")
     _finite(r.duck_db, "render.duck_db", "give a gain between -60 and 0 dB, e.g. -12", -60, 0)
     _one_of(r.mix, MIXES, "render.mix")
     _one_of(e.backend, ENCODERS, "encoder.backend")

@@ -36,6 +36,7 @@ FLAG_KEYS = {
     "spotting": "plan.spotting",
     "checkpoint": "music.checkpoint",
     "soundfont": "render.soundfont",
+    "loudness": "render.loudness",
     "mix": "render.mix",
     "cuts_from": "interchange.cuts_from",
     "edl_rate": "interchange.edl_rate",
@@ -47,10 +48,22 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     """Defaults in the help; the epilog's list of subcommands kept as written."""
 
 
+def _loudness(value: str) -> str:
+    """argparse type of --loudness: a name of the delivery targets or a number of LUFS."""
+    from mm2music.render.loudness import target_lufs
+
+    try:
+        target_lufs(value)
+    except Mm2MusicError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--loudness ")) from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mm2music.config import Config
     from mm2music.vocab import DETECTORS, ENCODERS, FAMILIES, METERS, MIXES, STEM_FORMATS
     from mm2music.graph.spotting import SPOTTING
+    from mm2music.render.loudness import LOUDNESS_HELP, LOUDNESS_TARGETS
 
     defaults = Config()
     parser = argparse.ArgumentParser(
@@ -104,7 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "cue sheet); full: music throughout")
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
-    out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont (default: /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont, .sf2 or .sf3 (default: MuseScore General, "
+                     "/usr/share/sounds/sf3/MuseScore_General.sf3, else /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    out.add_argument("--loudness", type=_loudness, default=defaults.render.loudness, metavar="{%s,LUFS}" % ",".join(LOUDNESS_TARGETS),
+                     help=f"delivery loudness of the whole soundtrack, true peak <= -1 dBTP: {LOUDNESS_HELP} or a number of LUFS; "
+                     "a cue between mf and f meets it, softer and louder cues keep their distance (p 11 dB under ff)")
     out.add_argument("--stems-format", choices=STEM_FORMATS, default=defaults.interchange.stems_format,
                      help="stems/<name>_<track>.wav, one per instrument track: the soundtrack's rate at 16 bits, "
                      "48 kHz 24-bit for post-production, or none")

@@ -99,11 +99,13 @@ class MusicConfig:
 class RenderConfig:
     """Audio rendering, mixing and muxing."""
 
-    soundfont: str | None = None  # an .sf2 file; None = /usr/share/sounds/sf2/FluidR3_GM.sf2
+    soundfont: str | None = None  # an .sf2/.sf3 file; None = MuseScore General (SF3) if installed, else FluidR3 GM
     sample_rate: int = 44100
-    target_lufs: float = -16.0  # loudness of the rendered music (ITU-R BS.1770)
+    # delivery loudness (ITU-R BS.1770): ebu (-23 LUFS), stream (-16), stream14 (-14) or LUFS; the level of a
+    # cue between mf and f, the others placed by their dynamic (see mm2music/render/loudness.py)
+    loudness: str = "stream"
     mix: str = "keep"  # "keep": music under the source audio, ducked under speech; "replace": music only
-    duck_db: float = -12.0  # music gain where the source has speech or loud sound
+    duck_db: float = -12.0  # music gain (dB) under the speech the voice-activity detector finds in the source
 
 
 @dataclass

@@ -247,12 +247,13 @@ class CueRenderer:
         self._jobs: list = []
 
     def _render(self, i: int, music) -> None:
+        from mm2music.arrange.seating import part_controls
         from mm2music.render.stems import timed_controls, timed_parts
 
         synth = self._synth.result()
         for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
-            synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression,
-                      controls=timed_controls(part, music.cue))
+            synth.add(notes, part.program, part.is_drum, track=part.name, controls=timed_controls(part, music.cue),
+                      **part_controls(part))
         synth.render_until(music.cue.end)
 
     def composed(self, music) -> None:

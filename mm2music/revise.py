@@ -25,6 +25,7 @@ import numpy as np
 
 from mm2music.arrange.compose import CueMusic, compose_cue, cue_seed, theme_source
 from mm2music.checks import check_seed
+from mm2music.arrange.seating import part_controls
 from mm2music.config import MusicConfig, RenderConfig
 from mm2music.errors import ConfigError, Mm2MusicError
 from mm2music.key import Key
@@ -238,7 +239,9 @@ def _music_config(project: Project) -> MusicConfig:
 
 
 def _render_config(project: Project) -> RenderConfig:
-    data = project.config.get("render", {})
+    data = dict(project.config.get("render", {}))
+    if "loudness" not in data and "target_lufs" in data:  # a project scored before delivery targets had names
+        data["loudness"] = str(data["target_lufs"])
     return RenderConfig(**{k: v for k, v in data.items() if k in RenderConfig.__dataclass_fields__})
 
 
@@ -313,10 +316,20 @@ def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_tota
         for _, part, notes in _span_parts(music, hits):
             window = [(max(s, t0) - t0, e - t0, p, v) for s, e, p, v in notes if e > t0 and s < t1]
             if window:
-                synth.add(window, part.program, part.is_drum, expression=part.expression)
+                synth.add(window, part.program, part.is_drum, **part_controls(part))
         return a, synth.finish()
     finally:
         synth.close()
+
+
+def deliver_preview(music: Sequence[CueMusic], start: int, preview: np.ndarray, config: RenderConfig) -> np.ndarray:
+    """A preview rendered from sample ``start`` (:func:`render_span`) at the delivery loudness, each cue in it at
+    its planned dynamic, as the whole soundtrack would play it."""
+    from mm2music.render.loudness import cue_levels, deliver, target_lufs
+
+    sr = config.sample_rate
+    levels = cue_levels([m.cue for m in music], start / sr, (start + len(preview)) / sr)
+    return deliver(preview, sr, target_lufs(config.loudness), levels)[0]
 
 
 def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: int, crossfade_s: float = CROSSFADE_S) -> np.ndarray:
@@ -471,7 +484,7 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
     import time
 
     from mm2music.arrange.score import build_score
-    from mm2music.render.synth import normalize_loudness, write_wav
+    from mm2music.render.synth import write_wav
 
     t0 = time.perf_counter()
     if not 1 <= k <= 16:
@@ -499,8 +512,8 @@ def variations(folder: str | Path, cue: int, k: int, settings: CueSettings = Cue
                 path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
                 alt = project.music[:i] + [music] + project.music[i + 1:]
                 build_score(alt, project.fps(), project.analysis.cuts, project.hits).dump_midi(str(replace_file(out / f"v{j}.mid")))
-                _, preview = render_span(alt, i, project.hits, n_total, config)
-                write_wav(replace_file(out / f"v{j}.wav"), normalize_loudness(preview, config.sample_rate, config.target_lufs)[0], config.sample_rate)
+                start, preview = render_span(alt, i, project.hits, n_total, config)
+                write_wav(replace_file(out / f"v{j}.wav"), deliver_preview(alt, start, preview, config), config.sample_rate)
                 written.append(project.folder / _variation_dir(cue) / f"v{j}.wav")
     return Revision(project.folder, [cue], project.version, time.perf_counter() - t0, written)
 

@@ -124,7 +124,8 @@ class AudioEnvelope:
     """The source's own audio, reduced to what later stages need (ducking under dialogue).
 
     ``rms_db`` and ``speech_db`` are per hop (``hop_s`` seconds): broadband RMS and the RMS of the
-    300-3400 Hz speech band, both in dB full scale.
+    300-3400 Hz speech band, both in dB full scale. ``speech``: ``(start s, end s)`` of each stretch of
+    speech a voice-activity detector found (Silero VAD): where the music ducks and may thin out.
     """
 
     sample_rate: int
@@ -133,6 +134,7 @@ class AudioEnvelope:
     rms_db: np.ndarray
     speech_db: np.ndarray
     loudness_lufs: float | None = None
+    speech: tuple[tuple[float, float], ...] = ()
 
     def summary(self) -> dict:
         return {
@@ -140,6 +142,8 @@ class AudioEnvelope:
             "hop_s": self.hop_s,
             "mean_rms_db": round(float(np.mean(self.rms_db)), 2) if len(self.rms_db) else None,
             "loudness_lufs": None if self.loudness_lufs is None else round(self.loudness_lufs, 2),
+            "speech_s": round(sum(b - a for a, b in self.speech), 3),
+            "speech": [[round(a, 3), round(b, 3)] for a, b in self.speech],
         }
 
 

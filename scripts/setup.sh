@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything mm2music needs; idempotent and fast when all is already in place.
-#   - Debian packages: ffmpeg, fluidsynth (the library pyfluidsynth binds), the GM soundfont, chromium (tests).
+#   - Debian packages: ffmpeg, fluidsynth (the library pyfluidsynth binds), the GM soundfonts (MuseScore General,
+#     the default, and FluidR3, the fallback), espeak-ng (speech for the dialogue tests and bench/mix.py),
+#     chromium (tests).
 #   - .venv with the package and its dev extras (pip install -e .[dev]).
 # Used by both README quick-start commands and by .ci/run.
 set -euo pipefail
@@ -10,6 +12,8 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluid-soundfont-gm)
+[ -f /usr/share/sounds/sf3/MuseScore_General.sf3 ] || need_apt+=(musescore-general-soundfont)  # SF3, ~76 MB download
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the studio's browser test (Playwright drives it)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}" >&2

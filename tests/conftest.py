@@ -95,3 +95,20 @@ def tiny_checkpoint(tmp_path_factory):
     tokenizer = MusicTokenizer(TokenizerSettings(positions_per_beat=4, num_velocities=8, max_families=3))
     model = MusicTransformer(ModelConfig(vocab_size=tokenizer.vocab_size, block_size=256, n_layer=2, n_head=2, n_embd=32))
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, tokenizer)
+
+
+@pytest.fixture(scope="session")
+def dialogue(tmp_path_factory):
+    """A 16 kHz WAV: an explosion-like burst, a line spoken by espeak-ng, another burst, silences between;
+    (path, its samples, {"speech" | "burst" | "quiet": [(start s, end s)]})."""
+    import shutil
+
+    import soundfile
+
+    from bench.mix import dialogue_clip
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (scripts/setup.sh installs it)")
+    path, spans = dialogue_clip(tmp_path_factory.mktemp("dialogue"), "The bells rang across the square as the bride and groom stepped into the sunlight.")
+    samples, _ = soundfile.read(str(path), dtype="float32")
+    return path, samples, spans

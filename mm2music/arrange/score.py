@@ -3,7 +3,8 @@
 * a conductor track: the tempo map (a tempo per cue, one step per beat where a last bar ramps into the next
   cue's tempo; each cut is a bar line), time and key signatures, and a
   marker at every cue, cut and hit point, named with its SMPTE timecode;
-* one named track per instrument and role ("Melody - Violin"), with its General MIDI program.
+* one named track per instrument and role ("Melody - Violin"), with its General MIDI program, its seat on the
+  stage (pan, CC 10) and its distance (reverb send, CC 91) as the synth plays them (:mod:`~mm2music.arrange.seating`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 
 from mm2music.arrange.compose import CueMusic
 from mm2music.arrange.realise import Part, realise
+from mm2music.arrange.seating import seat
 from mm2music.arrange.timing import TICKS_PER_QUARTER, CueTiming, layout, seconds_to_tick, smpte
 from mm2music.key import Key
 from mm2music.types import Cue
@@ -62,6 +64,9 @@ def build_score(music: Sequence[CueMusic], fps: float, cuts: Sequence[float] = (
             key = (part.name, part.program, part.is_drum)
             if key not in tracks:
                 tracks[key] = Track(name=part.name, program=part.program, is_drum=part.is_drum)
+                if part.notes:  # the track's seat, set once before its first note
+                    place, first = seat(part.program, part.is_drum), t.start_tick + min(n.start for n in part.notes)
+                    tracks[key].controls.extend([ControlChange(first, 10, place.pan_cc), ControlChange(first, 91, place.reverb_cc)])
             if part.notes:  # the cue's dynamic level as expression (CC 11), as the synth plays it
                 tracks[key].controls.append(ControlChange(t.start_tick + min(n.start for n in part.notes), 11, part.expression))
             for tick, number, value in part.controls:  # phrasing: swells, vibrato, pedal

@@ -2,7 +2,8 @@
 
 A two-hour film's audio at 16 kHz is ~460 MB as float32, so it is never held whole: ffmpeg streams mono
 PCM, and each block is reduced to a broadband RMS envelope and a speech-band (300-3400 Hz) envelope with
-a short-time Fourier transform. Later stages duck the music under dialogue with these.
+a short-time Fourier transform, and passed through a voice-activity detector (:mod:`~mm2music.media.speech`,
+Silero VAD) that finds where people speak. Later stages duck the music under that speech.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.errors import MediaError
+from mm2music.media.speech import SpeechDetector
 from mm2music.types import AudioEnvelope
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ def _block_envelopes(block: np.ndarray, sr: int, hop: int) -> tuple[np.ndarray, 
 
 
 def read_audio_envelope(path: str | Path, sample_rate: int = 16000, hop_s: float = 0.05, block_s: float = 30.0) -> AudioEnvelope | None:
-    """Envelopes of the first audio stream of ``path``; None when it has none.
+    """Envelopes and speech spans of the first audio stream of ``path``; None when it has none.
 
     Memory is bounded by ``block_s`` seconds of samples.
     """
@@ -53,6 +55,7 @@ def read_audio_envelope(path: str | Path, sample_rate: int = 16000, hop_s: float
     block_bytes = int(block_s * sample_rate) // hop * hop * 4
     rms, speech = [], []
     carry = np.empty(0, np.float32)
+    vad = SpeechDetector(sample_rate)
     n_samples = 0
     sum_sq = 0.0
     assert proc.stdout is not None
@@ -63,6 +66,7 @@ def read_audio_envelope(path: str | Path, sample_rate: int = 16000, hop_s: float
         samples = np.frombuffer(data[: len(data) // 4 * 4], dtype="<f4")
         n_samples += len(samples)
         sum_sq += float(np.dot(samples.astype(np.float64), samples))
+        vad.add(samples)
         samples = np.concatenate([carry, samples])
         usable = len(samples) // hop * hop
         if usable:
@@ -91,4 +95,5 @@ def read_audio_envelope(path: str | Path, sample_rate: int = 16000, hop_s: float
         rms_db=rms_db.astype(np.float32),
         speech_db=speech_db.astype(np.float32),
         loudness_lufs=float(loudness),
+        speech=tuple(vad.spans()),
     )

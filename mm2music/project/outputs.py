@@ -71,8 +71,8 @@ class SoundtrackWriter:
     sync: dict | None = None
     _score: object = None
     _audio: np.ndarray | None = None
-    _lufs: float = float("nan")
-    _gain: float = 1.0
+    _delivery: object = None  # mm2music.render.loudness.Delivery
+    _gain: object = 1.0  # the delivery's gain: a number or a per-sample curve (the stems take the same)
 
     def _stage(self, name: str):
         return self.timings.stage(name) if self.timings is not None else nullcontext()
@@ -95,14 +95,17 @@ class SoundtrackWriter:
         return self.sync
 
     def audio(self, raw: np.ndarray, measured: float) -> None:
-        """``soundtrack.wav``: ``raw`` (the music before normalisation, whose loudness is ``measured`` LUFS)
-        normalised to the target loudness."""
-        from mm2music.render.synth import normalize_loudness, write_wav
+        """``soundtrack.wav``: ``raw`` (the music before normalisation, whose loudness is ``measured`` LUFS) at
+        the delivery loudness, each cue at its planned dynamic, true peak <= -1 dBTP (a look-ahead limiter if
+        need be)."""
+        from mm2music.render.loudness import cue_levels, deliver, target_lufs
+        from mm2music.render.synth import write_wav
 
         r = self.config.render
-        self._audio, self._lufs = normalize_loudness(raw, r.sample_rate, r.target_lufs, measured=measured)
+        self._audio, self._delivery = deliver(raw, r.sample_rate, target_lufs(r.loudness), cue_levels([m.cue for m in self.music]),
+                                              measured=measured)
         write_wav(replace_file(self.staging / "soundtrack.wav"), self._audio, r.sample_rate)
-        self._gain = 10 ** ((self._lufs - measured) / 20) if np.isfinite(measured) else 1.0
+        self._gain = self._delivery.gain
         self.files["audio"] = "soundtrack.wav"
 
     def rest(self, envelope: AudioEnvelope | None) -> dict:
@@ -113,13 +116,16 @@ class SoundtrackWriter:
         from mm2music.graph.export import write_timeline
         from mm2music.render.mix import duck_gain, ducked_fraction
         from mm2music.render.mux import mux, verify_muxed
+        from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
+        from mm2music.music.terms import checkpoint_training_data
         from mm2music.render.synth import write_wav
 
         analysis, r, sr = self.analysis, self.config.render, self.config.render.sample_rate
         with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
             exporting = exports.submit(self._exports)
             roll = piano_roll(self._score)
-            extra: dict = {"loudness_lufs": round(self._lufs, 2) if np.isfinite(self._lufs) else None}
+            extra: dict = self._delivery.summary()
+            extra["training_data"] = checkpoint_training_data(self.config.music.checkpoint or DEFAULT_CHECKPOINT)["summary"]
             timeline = self.staging / "timeline.png"
             if analysis.kind == "video" and analysis.video is not None:
                 keep = r.mix == "keep" and envelope is not None
@@ -182,7 +188,6 @@ def write_cue_sheet(staging: Path, sheet: dict, analysis: Analysis, project=None
                 what = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entry.pinned.items())
                 lines.append(f"- cue {n}: " + ("locked" + ("; " if what else "") if entry.locked else "") + (f"pinned {what}" if what else ""))
         sheet["project_version"] = project.version
-        sheet["training_data"] = project.checkpoint.get("training_data")  # what the model's training data allows
     write_json(staging / CUE_SHEET, sheet)
     md = cue_sheet_markdown(sheet, Path(analysis.source).name)
     if lines:

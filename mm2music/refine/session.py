@@ -71,8 +71,8 @@ class RefineSession:
 
     def _preview(self, x: np.ndarray, folder: Path, k: int) -> Preview:
         """Compose the cue at point ``x`` (the refine's seed, so only the settings differ) and render it."""
-        from mm2music.render.synth import normalize_loudness, write_wav
-        from mm2music.revise import _render_config, apply_settings, load_model, render_span, write_cue
+        from mm2music.render.synth import write_wav
+        from mm2music.revise import _render_config, apply_settings, deliver_preview, load_model, render_span, write_cue
 
         if self._model is None:
             self._model = load_model(self.project)
@@ -88,9 +88,9 @@ class RefineSession:
         config = _render_config(self.project)
         alt = self.project.music[:self.index] + [music] + self.project.music[self.index + 1:]
         n_total = len(load_mix(self.project.folder, mmap=True, samples=self.project.samples(config.sample_rate)))
-        _, audio = render_span(alt, self.index, self.project.hits, n_total, config)
+        start, audio = render_span(alt, self.index, self.project.hits, n_total, config)
         wav = folder / f"p{k}.wav"
-        write_wav(wav, normalize_loudness(audio, config.sample_rate, config.target_lufs)[0], config.sample_rate)
+        write_wav(wav, deliver_preview(alt, start, audio, config), config.sample_rate)
         return Preview(0.0, data["point"], describe(settings), wav, path)
 
     def next_round(self) -> list[Preview]:

@@ -1,4 +1,8 @@
-"""Mix the music under the source's own audio, ducking it where the original has speech or loud sound."""
+"""Mix the music under the source's own audio, ducking it where people speak (and only there).
+
+Where the speech is comes from the analysis (:attr:`~mm2music.types.AudioEnvelope.speech`, a voice-activity
+detector's spans): a line of dialogue pulls the music down by ``depth_db``, an explosion or a door slam does not.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,27 @@ from mm2music.types import AudioEnvelope
 
 
 def duck_gain(envelope: AudioEnvelope, n_samples: int, sample_rate: int, depth_db: float = -12.0,
-              threshold_db: float | None = None, attack_s: float = 0.08, release_s: float = 0.5) -> np.ndarray:
-    """Per-sample gain (N,) for the music: ``depth_db`` where the source's speech band is active.
+              attack_s: float = 0.08, release_s: float = 0.5, hop_s: float = 0.01) -> np.ndarray:
+    """Per-sample gain (N,) for the music: ``depth_db`` under the source's speech, 1 elsewhere.
 
-    Active = speech-band level above ``threshold_db`` (default: 10 dB under the loudest 10% of the track,
-    and never below -45 dBFS). The gain moves with the given attack / release times so ducking breathes
-    instead of pumping.
+    The gain starts down ``attack_s`` before each line (the first syllable is clear) and moves with the given
+    attack / release times, so the ducking breathes instead of pumping; ``hop_s``: the control rate.
     """
-    speech = envelope.speech_db.astype(np.float64)
-    if len(speech) == 0:
+    if not envelope.speech or n_samples == 0:
         return np.ones(n_samples, np.float32)
-    if threshold_db is None:
-        threshold_db = max(-45.0, float(np.percentile(speech, 90)) - 10.0)
-    target = np.where(speech > threshold_db, 10 ** (depth_db / 20), 1.0)
-    hop = envelope.hop_s
+    n_hops = int(np.ceil(n_samples / sample_rate / hop_s)) + 1
+    times = np.arange(n_hops) * hop_s
+    speaking = np.zeros(n_hops, bool)
+    for start, end in envelope.speech:
+        speaking |= (times >= start - attack_s) & (times < end)
+    target = np.where(speaking, 10 ** (depth_db / 20), 1.0)
     smoothed = np.empty_like(target)
     level = 1.0
-    a_att = 1 - np.exp(-hop / attack_s)
-    a_rel = 1 - np.exp(-hop / release_s)
+    a_att = 1 - np.exp(-hop_s / attack_s)
+    a_rel = 1 - np.exp(-hop_s / release_s)
     for i, t in enumerate(target):
         level += (t - level) * (a_att if t < level else a_rel)
         smoothed[i] = level
-    times = (np.arange(len(smoothed)) + 0.5) * hop
     gain = np.interp(np.arange(n_samples) / sample_rate, times, smoothed)
     return gain.astype(np.float32)
 

@@ -1,8 +1,8 @@
 """Stems for the mixer: ``stems/<name>_<track>.wav``, one per instrument track of ``soundtrack.mid``.
 
-Each stem is rendered by its own in-process FluidSynth from the same per-cue parts the mix is rendered from
-(:func:`timed_parts`), over the whole length of the soundtrack, and scaled by the gain that loudness
-normalisation gave the mix. So the stems start together, are as long as the video and, at the soundtrack's
+Each stem is rendered by its own in-process FluidSynth (sharing the soundfont the mix loaded) from the same
+per-cue parts the mix is rendered from (:func:`timed_parts`), seated and in the same hall, over the whole length
+of the soundtrack, and scaled by the gain that the delivery loudness gave the mix. So the stems start together, are as long as the video and, at the soundtrack's
 rate, add up to ``soundtrack.wav`` before ducking (FluidSynth is linear; what is left is each synth's 16-bit
 rounding and the clip at full scale). ``48k24`` renders them at 48 kHz and writes 24-bit PCM for
 post-production: time-aligned with the soundtrack, and adding up to the same mix rendered at 48 kHz.
@@ -67,12 +67,25 @@ def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, 
     return [(name, program, is_drum, notes) for (name, program, is_drum), notes in ordered]
 
 
-def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str, gain: float,
-                out_dir: Path, name: str, workers: int = 2) -> list[str]:
+def stem_gain(gain: float | np.ndarray, n: int, rate: int, mix_rate: int) -> float | np.ndarray:
+    """The mix's gain for a stem of ``n`` samples at ``rate``: a number as it is; a per-sample curve at
+    ``mix_rate`` (where the peak limiter acted) as an ``(n, 1)`` column, interpolated to ``rate``."""
+    if np.isscalar(gain):
+        return float(gain)
+    curve = np.asarray(gain, np.float32)
+    if rate != mix_rate or len(curve) != n:
+        curve = np.interp(np.arange(n) * (mix_rate / rate), np.arange(len(curve)), curve).astype(np.float32)
+    return curve[:, None]
+
+
+def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str,
+                gain: float | np.ndarray, out_dir: Path, name: str, workers: int = 2) -> list[str]:
     """Render and write one stem per track into ``out_dir/stems/``; returns their paths relative to ``out_dir``.
-    ``gain``: the linear gain loudness normalisation applied to the mix."""
+    ``gain``: the linear gain the delivery loudness applied to the mix (a number, or its per-sample curve at
+    the soundtrack's rate where the peak limiter acted)."""
     import soundfile
 
+    from mm2music.arrange.seating import seat
     from mm2music.render.synth import Synthesizer
 
     if fmt not in STEM_FORMATS:
@@ -80,6 +93,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     rate, subtype = STEM_FORMATS[fmt]
     sr = rate or config.sample_rate
     n = int(round(duration * sr))
+    scale = stem_gain(gain, n, sr, config.sample_rate)
     folder = out_dir / STEMS_DIR
     folder.mkdir(exist_ok=True)
     jobs, used = [], set()
@@ -92,14 +106,16 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
 
     def render(job) -> str:
         path, program, is_drum, notes = job
-        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)
+        place = seat(program, is_drum)
+        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)  # the soundfont's samples are shared (keep_loaded)
         try:
             for expression, cue_notes, controls in notes:
-                synth.add(cue_notes, program, is_drum, expression=expression, controls=controls)
+                synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,
+                          controls=controls)
             audio = synth.finish()
         finally:
             synth.close()
-        soundfile.write(str(path), np.clip(audio * gain, -1.0, 1.0), sr, subtype=subtype)
+        soundfile.write(str(path), np.clip(audio * scale, -1.0, 1.0), sr, subtype=subtype)
         return f"{STEMS_DIR}/{path.name}"
 
     with ThreadPoolExecutor(workers) as pool:  # FluidSynth renders outside the GIL: two stems at a time

@@ -1,17 +1,24 @@
-"""Render the soundtrack with FluidSynth and a General MIDI soundfont, then loudness-normalise.
+"""Render the soundtrack with FluidSynth and a General MIDI soundfont, in a hall, seated in stereo.
 
-:class:`Synthesizer` runs FluidSynth in this process (pyfluidsynth over the Debian ``fluidsynth`` library): the
-soundfont is loaded once and notes are rendered in time order as they arrive, so the pipeline renders each
-cue while the next one is being composed (audio up to time t depends only on the notes that start before t,
-so rendering in pieces gives the same audio as rendering at the end). Loudness (ITU-R BS.1770-4, the figure
-pyloudnorm gives) is measured piece by piece as the audio is rendered, and normalised to ``target_lufs`` with
-the peak kept under ``peak_dbfs``.
+:class:`Synthesizer` runs FluidSynth in this process (pyfluidsynth over the Debian ``fluidsynth`` library) and
+renders notes in time order as they arrive, so the pipeline renders each cue while the next one is being
+composed (audio up to time t depends only on the notes that start before t, so rendering in pieces gives the
+same audio as rendering at the end). Each track carries its seat (pan, CC 10) and its distance (reverb send,
+CC 91); FluidSynth's reverb is set to a concert hall (:data:`HALL_REVERB`). Loudness (ITU-R BS.1770-4, the
+figure pyloudnorm gives) is measured piece by piece as the audio is rendered; :mod:`~mm2music.render.loudness`
+turns it into the delivery gain.
+
+The default soundfont is MuseScore General (SF3, Debian's ``musescore-general-soundfont``), FluidR3 GM the
+fallback. An SF3 takes ~3.4 s to load (its Vorbis samples are decoded), so the first synth of a process keeps a
+copy loaded (:func:`keep_loaded`): FluidSynth's sample cache then hands every later synth (the mix, each stem,
+a revise's span) the decoded samples in ~0.1 s.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import threading
 import wave
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,19 +29,51 @@ from mm2music.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+# the General MIDI soundfonts looked for, best first: MuseScore General (Debian musescore-general-soundfont), FluidR3
+SOUNDFONTS = (Path("/usr/share/sounds/sf3/MuseScore_General.sf3"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
 DRUM_CHANNEL = 9  # General MIDI: channel 10 plays the drum kit
 _MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
+# FluidSynth's reverb (Freeverb) as a concert hall: a large room, little damping (a long, bright-ish tail), full
+# width; how much of each track goes in is its CC 91 (see mm2music.arrange.seating)
+HALL_REVERB = {"roomsize": 0.78, "damping": 0.25, "width": 1.0, "level": 0.75}
+
+
+def default_soundfont() -> Path:
+    """The first installed soundfont of :data:`SOUNDFONTS` (the last one's path when none is)."""
+    return next((sf for sf in SOUNDFONTS if sf.is_file()), SOUNDFONTS[-1])
+
+
+# kept for the callers that name the soundfont a run uses when none is given
+DEFAULT_SOUNDFONT = default_soundfont()
 
 
 def find_soundfont(path: str | Path | None = None) -> Path:
-    """The soundfont to use: ``path`` if given, else the Debian GM soundfont."""
-    sf = Path(path) if path else DEFAULT_SOUNDFONT
+    """The soundfont to use: ``path`` if given, else the best installed General MIDI soundfont."""
+    sf = Path(path) if path else default_soundfont()
     if not sf.is_file():
         if path:
-            raise RenderError(f"soundfont '{sf}' does not exist; pass --soundfont with an .sf2 file")
-        raise RenderError(f"General MIDI soundfont {sf} is missing; install the Debian package fluid-soundfont-gm (bash scripts/setup.sh does it) or pass --soundfont PATH")
+            raise RenderError(f"soundfont '{sf}' does not exist; pass --soundfont with an .sf2 or .sf3 file")
+        raise RenderError(f"no General MIDI soundfont found ({', '.join(map(str, SOUNDFONTS))}); install the Debian package "
+                          "musescore-general-soundfont or fluid-soundfont-gm (bash scripts/setup.sh does it) or pass --soundfont PATH")
     return sf
+
+
+_RESIDENT: dict[Path, object] = {}  # soundfont -> a synth that keeps its samples in FluidSynth's cache
+_RESIDENT_LOCK = threading.Lock()
+
+
+def keep_loaded(sf: Path) -> None:
+    """Keep ``sf`` loaded for the rest of the process (once): FluidSynth shares a loaded soundfont's samples
+    with every synth that loads the same file while one still holds it, so later loads skip the decoding."""
+    import fluidsynth
+
+    with _RESIDENT_LOCK:
+        if sf not in _RESIDENT:
+            holder = fluidsynth.Synth(samplerate=44100.0)
+            if holder.sfload(str(sf)) < 0:
+                holder.delete()
+                return
+            _RESIDENT[sf] = holder
 
 
 class Synthesizer:
@@ -49,12 +88,13 @@ class Synthesizer:
     """
 
     def __init__(self, length: int, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6,
-                 fade_s: float = 0.0):
+                 fade_s: float = 0.0, reverb: dict | None = HALL_REVERB):
         sf = find_soundfont(soundfont)
         try:
             import fluidsynth
         except ImportError as exc:  # pyfluidsynth imports, then looks for libfluidsynth
             raise RenderError(f"FluidSynth is not usable ({str(exc).splitlines()[0]}); install the Debian package fluidsynth (bash scripts/setup.sh does it)") from None
+        keep_loaded(sf)
         self.sample_rate = sample_rate
         self.length = length
         self._fade_from = length - min(length, int(fade_s * sample_rate))
@@ -64,11 +104,14 @@ class Synthesizer:
         self._sfid = self._fs.sfload(str(sf))
         if self._sfid < 0:
             self._fs.delete()
-            raise RenderError(f"FluidSynth cannot load the soundfont '{sf}'; check that it is a valid .sf2 file")
+            raise RenderError(f"FluidSynth cannot load the soundfont '{sf}'; check that it is a valid .sf2 or .sf3 file")
+        if reverb:
+            self._fs.set_reverb(**reverb)
         self._fs.program_select(DRUM_CHANNEL, self._sfid, 128, 0)
         self._channel_of: dict[int | str, int] = {}  # program (or track) -> channel
         self._selected: dict[int, int] = {}  # channel -> program selected on it
-        self._events: list[tuple[int, int, int, int, int, int, int]] = []  # heap: (sample, on, seq, channel, program, pitch, velocity)
+        # heap: (sample, on, seq, channel, program, pitch, velocity); a controller is (sample, 1, seq, channel, cc, -1, value)
+        self._events: list[tuple[int, int, int, int, int, int, int]] = []
         self._seq = 0
         self._audio: list[np.ndarray] = []  # float32 (N, 2) pieces, measured
         self._meter = LoudnessMeter(sample_rate)
@@ -83,21 +126,24 @@ class Synthesizer:
         return self._channel_of[owner]
 
     def add(self, notes: Iterable[tuple[float, float, int, int]], program: int = 0, is_drum: bool = False,
-            track: str | None = None, expression: int | None = None,
+            track: str | None = None, expression: int | None = None, pan: int | None = None, reverb: int | None = None,
             controls: Iterable[tuple[float, int, int]] = ()) -> None:
         """Schedule ``(start s, end s, pitch, velocity)`` notes on ``program`` (or the drum kit). With ``track``,
         each track gets its own channel even where two share a program (a note-off of one never cuts the
-        other's note), so the mix equals the sum of the tracks rendered apart (the stems). ``expression``: MIDI
-        CC 11 set on the channel as the first of these notes starts; ``controls``: ``(time s, controller, value)``
-        changes on the channel (phrase swells, vibrato, the sustain pedal)."""
+        other's note), so the mix equals the sum of the tracks rendered apart (the stems). ``expression``,
+        ``pan``, ``reverb``: MIDI CC 11, 10 and 91 set on the channel as the first of these notes starts;
+        ``controls``: ``(time s, controller, value)`` changes on the channel (phrase swells, vibrato, the sustain
+        pedal)."""
         channel = self._channel(program, is_drum, track)
         notes = list(notes)
-        if expression is not None and notes:
-            on = round(min(n[0] for n in notes) * self.sample_rate)
-            heapq.heappush(self._events, (max(on, self.rendered), 1, self._seq, channel, -1, -1 - 11, int(expression)))
-            self._seq += 1
-        for when, number, value in controls:  # a controller: pitch -1 - its number
-            heapq.heappush(self._events, (max(round(when * self.sample_rate), self.rendered), 1, self._seq, channel, -1, -1 - int(number), int(value)))
+        if notes:
+            on = max(round(min(n[0] for n in notes) * self.sample_rate), self.rendered)
+            for cc, value in ((11, expression), (10, pan), (91, reverb)):
+                if value is not None:
+                    heapq.heappush(self._events, (on, 1, self._seq, channel, cc, -1, int(value)))
+                    self._seq += 1
+        for when, number, value in controls:
+            heapq.heappush(self._events, (max(round(when * self.sample_rate), self.rendered), 1, self._seq, channel, int(number), -1, int(value)))
             self._seq += 1
         for start, end, pitch, velocity in notes:
             on, off = round(start * self.sample_rate), round(end * self.sample_rate)
@@ -120,8 +166,8 @@ class Synthesizer:
                 self.rendered += n
                 continue
             _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
-            if pitch < 0:  # a controller: number -1 - pitch, value = velocity
-                self._fs.cc(channel, -1 - pitch, velocity)
+            if pitch < 0:  # a controller: its number rides in the program slot, its value in the velocity's
+                self._fs.cc(channel, program, velocity)
                 continue
             if not on:
                 self._fs.noteoff(channel, pitch)
@@ -239,20 +285,3 @@ def loudness(audio: np.ndarray, sample_rate: int) -> float:
     meter = LoudnessMeter(sample_rate, audio.shape[1])
     meter.add(audio)
     return meter.integrated()
-
-
-def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float = -16.0, peak_dbfs: float = -1.0,
-                       measured: float | None = None) -> tuple[np.ndarray, float]:
-    """Gain to ``target_lufs``, limited so the peak stays under ``peak_dbfs``. Returns (audio, measured LUFS after).
-    ``measured``: the audio's loudness if already known (a :class:`LoudnessMeter` fed while rendering)."""
-    current = loudness(audio, sample_rate) if measured is None else measured
-    if not np.isfinite(current):
-        return audio, current
-    gain = 10 ** ((target_lufs - current) / 20)
-    peak = float(np.max(np.abs(audio))) * gain
-    limit = 10 ** (peak_dbfs / 20)
-    if peak > limit:
-        gain *= limit / peak
-        log.info("loudness target %.1f LUFS capped by the %.1f dBFS peak limit", target_lufs, peak_dbfs)
-    # BS.1770 loudness scales with a linear gain: no second measurement needed
-    return (audio * gain).astype(np.float32), current + 20 * np.log10(gain)
