@@ -24,6 +24,7 @@ from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError, OutputError
 from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
+from mm2music.interchange.timecode import film_start, start_timecode, write_midi_offset
 from mm2music.media.audio import read_audio_envelope
 from mm2music.media.cuts import make_detector
 from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
@@ -90,9 +91,11 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         check_duration(source.info.duration, f"video '{source.path.name}'")
         check_hits(config.plan.hits, source.info.duration, f"video '{source.path.name}'")
         segments = read_captions(captions) if captions else []
+        start, start_from = start_timecode(config.interchange.start_tc, source.info.fps, source.path)
     edit = None
     if config.interchange.cuts_from:  # the editor's cuts, read before any decoding: no detection
-        edit = read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate, source.info.fps, source.info.duration)
+        edit = read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate, source.info.fps, source.info.duration,
+                              start.seconds)
     with timings.stage("encoders"):
         visual = VisualEmotionConsumer(config)
     detector = EditListCuts(edit) if edit else make_detector(config.cuts)
@@ -134,7 +137,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         warnings=warnings,
         emotions=tuple(emotions),
         extra={"sampled_frames": len(sampler.times), "cut_detector": "edit list" if edit else config.cuts.detector,
-               "encoder": track.encoder, **({"cuts_from": edit.to_json()} if edit else {})},
+               "encoder": track.encoder, **({"cuts_from": edit.to_json()} if edit else {}),
+               "start_timecode": {**start.to_json(), "from": start_from}},
     )
 
 
@@ -164,7 +168,10 @@ def analyze_text(inputs: Inputs, config: Config, timings: Timings | None = None)
         analysis = with_edit_list(analysis, read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate))
     with timings.stage("emotion"):
         emotions = scene_emotions(analysis.scenes, None, analysis.segments, None, config)
-    return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions)})
+    rate = analysis.extra.get("cuts_from", {}).get("rate") or config.interchange.edl_rate or 25.0  # no picture: the edit's rate
+    start, start_from = start_timecode(config.interchange.start_tc, rate)
+    extra = {**analysis.extra, "start_timecode": {**start.to_json(), "from": start_from}}
+    return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions), "extra": extra})
 
 
 def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
@@ -332,6 +339,8 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             score = build_score(music, fps, analysis.cuts, hits)
             score.dump_midi(str(midi))
             sync = score_sync(midi, plan.cues, analysis.cuts, hits)
+            start = film_start(analysis.extra, config.interchange.start_tc, fps)
+            write_midi_offset(midi, start)
         with timings.stage("render"):
             audio, measured = renderer.finish()
             raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
@@ -367,7 +376,13 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             write_timeline(staging / "timeline.png", analysis, plan, roll)
         files.update(exporting.result())
     extra["mix"] = config.render.mix if analysis.kind == "video" else None
-    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra)
+    if config.interchange.timeline:  # Broadcast WAV timecode, cues/NN.wav and the editor's timeline
+        from mm2music.interchange.deliver import deliver
+
+        with timings.stage("timeline"):
+            files.update(deliver(staging, plan.cues, hits, analysis.duration, start, export_name(analysis, config), files.get("video")))
+    extra["start_timecode"] = start.to_json()
+    sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra, timecode=start.at)
     write_json(staging / "cue_sheet.json", sheet)
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
     files.update(cue_sheet="cue_sheet.json")
@@ -386,6 +401,12 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     return files, sync
 
 
+def export_name(analysis: Analysis, config: Config) -> str:
+    """What stems and timeline clips are named after, like the output folder (output_name): --name, the input's
+    stem, or a slug of a plain text."""
+    return config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
+
+
 def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float) -> dict:
     """The stems (scaled by the mix's normalisation ``gain``) and ``soundtrack.musicxml``, as configured."""
     from mm2music.arrange.musicxml import write_musicxml
@@ -393,8 +414,7 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
 
     files: dict = {}
     fmt = config.interchange.stems_format
-    # named like the output folder (output_name): --name, the input's stem, or a slug of a plain text
-    name = config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
+    name = export_name(analysis, config)
     if fmt != "none":
         with timings.stage("stems"):
             stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name)
