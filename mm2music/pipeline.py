@@ -32,6 +32,7 @@ from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
 from mm2music.output import claimed_output
+from mm2music.resume import Resume, run_key
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ class Result:
     timings: Timings
     files: dict[str, str] = field(default_factory=dict)
     sync: dict | None = None
+    resumed: dict = field(default_factory=dict)  # what came from a killed run: {"analysis": 0/1, "cues": count}
 
 
 # --- music ------------------------------------------------------------------------------------------
@@ -305,13 +307,14 @@ class CueRenderer:
 
 
 def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None,
-                locked: dict | None = None, previous: Path | None = None) -> tuple[dict, dict]:
+                locked: dict | None = None, previous: Path | None = None, resume: Resume | None = None) -> tuple[dict, dict]:
     """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video), return (files, sync).
     ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``); ``previous``: the folder
-    being replaced (its project goes to history)."""
+    being replaced (its project goes to history); ``resume``: where each composed cue is kept until the run
+    publishes, and the cues a killed run finished come from."""
     import numpy as np
 
-    from mm2music.arrange.compose import compose
+    from mm2music.arrange.compose import compose, cue_seed
     from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
     from mm2music.arrange.score import build_score, piano_roll
     from mm2music.arrange.timing import score_sync
@@ -326,12 +329,22 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     sr = config.render.sample_rate
     n = int(round(analysis.duration * sr))
     bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
+    fixed = {**(resume.cues(plan.cues) if resume is not None else {}), **{i: e.music for i, e in (locked or {}).items()}}
+    order = iter(range(len(plan.cues)))
+
+    def composed(m) -> None:
+        i = next(order)
+        if resume is not None and i not in fixed:  # kept before anything else: a kill from here on loses nothing
+            resume.save_cue(i, m, cue_seed(config.seed, m.cue))
+        bar.update(1)
+        renderer.composed(m)
+        timings.report(f"composed cue {i + 1}/{len(plan.cues)}")
+
     with CueRenderer(plan.cues, hits, n, config.render) as renderer:
         with timings.stage("generate"):
             # a theme from words opens like a tune; a film's music starts on its first frame
             music = compose(plan.cues, model, tokenizer, config.music, config.seed, opening=analysis.kind != "video",
-                            progress=lambda m: (bar.update(1), renderer.composed(m), timings.report(f"composed cue {m.cue.index + 1}/{len(plan.cues)}")),
-                            fixed={i: e.music for i, e in (locked or {}).items()})
+                            progress=composed, fixed=fixed)
         bar.close()
         fps = analysis.video.fps if analysis.video else 25.0
         midi = staging / "soundtrack.mid"
@@ -380,14 +393,14 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         from mm2music.interchange.deliver import deliver
 
         with timings.stage("timeline"):
-            files.update(deliver(staging, plan.cues, hits, analysis.duration, start, export_name(analysis, config), files.get("video")))
+            files.update(deliver(staging, plan.cues, hits, analysis.duration, start, export_name(analysis, config), files.get("video"),
+                                 progress))
     extra["start_timecode"] = start.to_json()
     sheet = cue_sheet(plan, music, analysis.cuts, hits, sync, fps, extra, timecode=start.at)
     write_json(staging / "cue_sheet.json", sheet)
     (staging / "cue_sheet.md").write_text(cue_sheet_markdown(sheet, Path(analysis.source).name), encoding="utf-8")
     files.update(cue_sheet="cue_sheet.json")
     # --- project (issue 13): what revise / refine / --lock need to rebuild and edit the score ---
-    from mm2music.arrange.compose import cue_seed
     from mm2music.project import new_project
 
     locked = locked or {}
@@ -446,7 +459,11 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     files: dict[str, str] = {}
     sync = None
     with claimed_output(final, config.output.overwrite, replaceable, seal) as staging:
-        analysis = analyze(inputs, config, timings, progress)
+        resume = Resume(final, run_key(inputs, config))  # what a killed run of this command finished
+        analysis = resume.analysis()
+        if analysis is None:
+            analysis = analyze(inputs, config, timings, progress)
+            resume.save_analysis(analysis)
         check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration)
@@ -463,5 +480,6 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
                 write_timeline(staging / "timeline.png", analysis, plan)
             write_json(staging / "config.json", config.to_dict())
         if not analyze_only:
-            files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final)
-    return Result(final, analysis, plan, timings, files, sync)
+            files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final, resume)
+    resume.discard()
+    return Result(final, analysis, plan, timings, files, sync, resumed=dict(resume.reused))

@@ -33,9 +33,10 @@ def _markers(cue: Cue, hits: Sequence[float]) -> tuple[tuple[float, str, str], .
     return tuple(sorted(marks))
 
 
-def write_cue_wavs(folder: Path, cues: Sequence[Cue], start: StartTimecode, title: str) -> list[str]:
+def write_cue_wavs(folder: Path, cues: Sequence[Cue], start: StartTimecode, title: str, progress: bool | None = None) -> list[str]:
     """``cues/NN.wav``: the mix of each cue's frames, as Broadcast WAV at its timecode."""
     import soundfile
+    from tqdm import tqdm
 
     mix = folder / "soundtrack.wav"
     info = soundfile.info(str(mix))
@@ -43,7 +44,7 @@ def write_cue_wavs(folder: Path, cues: Sequence[Cue], start: StartTimecode, titl
     (folder / CUES_DIR).mkdir(exist_ok=True)
     written = []
     with soundfile.SoundFile(str(mix)) as src:
-        for i, cue in enumerate(cues):
+        for i, cue in enumerate(tqdm(cues, desc="cue WAVs", unit="cue", disable=None if progress is None else not progress, leave=False)):
             first, last = start.frame_at(cue.start) - start.frame, start.frame_at(cue.end) - start.frame
             a, b = round(first / start.rate * sr), min(info.frames, round(last / start.rate * sr))
             src.seek(min(a, info.frames))
@@ -72,11 +73,11 @@ def stamp_timecode(folder: Path, start: StartTimecode, title: str) -> list[str]:
 
 
 def deliver(folder: Path, cues: Sequence[Cue], hits: Sequence[float], duration: float, start: StartTimecode, title: str,
-            picture: str | None = None) -> dict[str, str]:
+            picture: str | None = None, progress: bool | None = None) -> dict[str, str]:
     """Stamp the written WAVs with the start timecode, write ``cues/NN.wav`` and the timelines; returns the files
     written for the run's summary (``{what: name}``)."""
     stamp_timecode(folder, start, title)
-    files = write_cue_wavs(folder, cues, start, title)
+    files = write_cue_wavs(folder, cues, start, title, progress)
     stems = [(p.stem.removeprefix(f"{title}_"), f"stems/{p.name}") for p in sorted((folder / "stems").glob("*.wav"))]
     clips = [CueClip(f"{title} cue {i + 1}", c.start, c.end, f, _markers(c, hits),
                      {"cue": i + 1, "key": f"{c.key} {c.mode}", "tempo_bpm": round(c.tempo_bpm, 3), "theme": c.theme})

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 STEMS_DIR = "stems"
 # --stems-format -> (sample rate or None for the soundtrack's, soundfile subtype)
 STEM_FORMATS = {"default": (None, "PCM_16"), "48k24": (48000, "PCM_24")}
+STREAM_BLOCK_S = 30  # seconds rendered and written at a time
 
 
 def timed_parts(i: int, music, cues: Sequence, timings: Sequence, hits: Sequence[float]) -> Iterator[tuple]:
@@ -73,6 +74,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     rate, subtype = STEM_FORMATS[fmt]
     sr = rate or config.sample_rate
     n = int(round(duration * sr))
+    block = STREAM_BLOCK_S * sr
     folder = out_dir / STEMS_DIR
     folder.mkdir(exist_ok=True)
     jobs, used = [], set()
@@ -89,10 +91,12 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
         try:
             for expression, cue_notes in notes:
                 synth.add(cue_notes, program, is_drum, expression=expression)
-            audio = synth.finish()
+            with soundfile.SoundFile(str(path), "w", sr, 2, subtype) as out:  # a block at a time: memory does not grow with the film
+                for end in range(0, n + block, block):
+                    synth.render_until(min(end, n) / sr)
+                    out.write(np.clip(synth.take() * gain, -1.0, 1.0))
         finally:
             synth.close()
-        soundfile.write(str(path), np.clip(audio * gain, -1.0, 1.0), sr, subtype=subtype)
         return f"{STEMS_DIR}/{path.name}"
 
     with ThreadPoolExecutor(workers) as pool:  # FluidSynth renders outside the GIL: two stems at a time

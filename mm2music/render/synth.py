@@ -139,9 +139,17 @@ class Synthesizer:
         self._render_to(round(seconds * self.sample_rate))
 
     def finish(self) -> np.ndarray:
-        """Render the rest and return the whole audio, float32 (length, 2); notes past the end are cut."""
+        """Render the rest and return the whole audio (all of it not yet :meth:`take`-n), float32 (N, 2); notes
+        past the end are cut."""
         self._render_to(self.length)
-        return np.concatenate(self._audio) if self._audio else np.zeros((0, 2), np.float32)
+        return self.take()
+
+    def take(self) -> np.ndarray:
+        """The audio rendered since the last ``take`` (float32 (N, 2)), which the synth then no longer holds: a
+        long render streamed to disk keeps one piece in memory, not the whole film."""
+        out = np.concatenate(self._audio) if self._audio else np.zeros((0, 2), np.float32)
+        self._audio = []
+        return out
 
     def loudness(self) -> float:
         """Integrated loudness (LUFS) of the audio rendered so far."""
@@ -159,14 +167,15 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """16-bit PCM WAV, (N, 2) float in [-1, 1]."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, block: int = 1 << 20) -> None:
+    """16-bit PCM WAV, (N, 2) float in [-1, 1], converted ``block`` samples at a time (a film's whole-length
+    int16 and clipped copies would cost more memory than the audio itself)."""
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(pcm.shape[1])
+        w.setnchannels(audio.shape[1])
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        w.writeframes(pcm.tobytes())
+        for a in range(0, len(audio), block):
+            w.writeframes((np.clip(audio[a:a + block], -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
 class LoudnessMeter:
