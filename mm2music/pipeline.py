@@ -362,7 +362,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
     gain = 10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0
     with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
-        exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain)
+        exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain, start.seconds)
         roll = piano_roll(score)
         extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
         if analysis.kind == "video" and analysis.video is not None:
@@ -420,8 +420,10 @@ def export_name(analysis: Analysis, config: Config) -> str:
     return config.output.name or (slug(analysis.segments[0].text) if analysis.source == "text" else Path(analysis.source).stem)
 
 
-def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float) -> dict:
-    """The stems (scaled by the mix's normalisation ``gain``) and ``soundtrack.musicxml``, as configured."""
+def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float,
+                  start_s: float = 0.0) -> dict:
+    """The stems (scaled by the mix's normalisation ``gain``, spotted at ``start_s``, the start timecode in seconds)
+    and ``soundtrack.musicxml``, as configured."""
     from mm2music.arrange.musicxml import write_musicxml
     from mm2music.render.stems import write_stems
 
@@ -430,7 +432,7 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
     name = export_name(analysis, config)
     if fmt != "none":
         with timings.stage("stems"):
-            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name)
+            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name, start_s=start_s)
         files["stems"] = f"stems/ ({len(stems)} stems)"
     if config.interchange.musicxml:
         with timings.stage("musicxml"):

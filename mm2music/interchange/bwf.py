@@ -3,7 +3,8 @@
 A DAW spots a Broadcast WAV at its ``TimeReference``: the sample count since midnight of its first sample (a
 64-bit number at byte 338 of the chunk body). :func:`add_bext` puts the chunk into a WAV that is already written
 (soundfile and the stdlib write none), before its ``data`` chunk as most readers expect; the PCM is copied
-through in blocks, never held in memory.
+through in blocks, never held in memory. :class:`BroadcastWavWriter` writes one from the start, a block at a time
+(no copy: the stems of a long film are gigabytes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from mm2music.errors import RenderError
 
@@ -116,3 +119,61 @@ def read_bext(path: str | Path) -> Bext | None:
     return None
 
 
+
+
+PCM_WIDTHS = {"PCM_16": 2, "PCM_24": 3}  # soundfile's subtype names -> bytes per sample
+
+
+class BroadcastWavWriter:
+    """A Broadcast WAV (WAVE_FORMAT_PCM, 16 or 24 bit, as EBU Tech 3285 asks) written a block at a time:
+    ``bext``, ``fmt `` and the ``data`` header first, the sizes patched on :meth:`close`. ``write`` takes float
+    ``(N, channels)`` audio in [-1, 1] (clipped, rounded to the nearest step). A context manager."""
+
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, subtype: str, time_reference: int, description: str,
+                 originator: str = ORIGINATOR, reference: str = ""):
+        if subtype not in PCM_WIDTHS:
+            raise RenderError(f"Broadcast WAV subtype {subtype!r} is not one of {list(PCM_WIDTHS)}")
+        self.path, self.channels, self.width = Path(path), channels, PCM_WIDTHS[subtype]
+        block = channels * self.width
+        fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, sample_rate * block, block, 8 * self.width)
+        self._fh = open(self.path, "wb")
+        self._fh.write(b"RIFF\0\0\0\0WAVE" + bext_chunk(time_reference, description, originator, reference)
+                       + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data\0\0\0\0")
+        self._data_at = self._fh.tell()
+        self.frames = 0
+
+    def write(self, audio: np.ndarray) -> None:
+        if audio.dtype == np.int16 and self.width == 2:  # PCM samples as they are (a piece of another 16-bit WAV)
+            self._fh.write(audio.astype("<i2", copy=False).tobytes())
+            self.frames += len(audio.reshape(-1, self.channels))
+            return
+        audio = np.asarray(audio, dtype=np.float64).reshape(-1, self.channels)
+        if self.width == 2:
+            pcm = np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        else:
+            wide = np.rint(np.clip(audio, -1.0, 1.0) * 8388607.0).astype("<i4")
+            pcm = wide.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+        self._fh.write(pcm)
+        self.frames += len(audio)
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        size = self.frames * self.channels * self.width
+        if size & 1:
+            self._fh.write(b"\0")
+        end = self._fh.tell()
+        if end - 8 > 0xFFFFFFFF:
+            self._fh.close()
+            raise RenderError(f"'{self.path}' is too long for a RIFF WAV ({end} bytes); write shorter files")
+        self._fh.seek(4)
+        self._fh.write(struct.pack("<I", end - 8))
+        self._fh.seek(self._data_at - 4)
+        self._fh.write(struct.pack("<I", size))
+        self._fh.close()
+
+    def __enter__(self) -> BroadcastWavWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from mm2music.interchange.bwf import add_bext
+from mm2music.interchange.bwf import BroadcastWavWriter, add_bext
 from mm2music.interchange.timecode import StartTimecode
 from mm2music.interchange.timeline import CueClip, build_timeline, write_timelines
 from mm2music.types import Cue
@@ -48,28 +48,22 @@ def write_cue_wavs(folder: Path, cues: Sequence[Cue], start: StartTimecode, titl
             first, last = start.frame_at(cue.start) - start.frame, start.frame_at(cue.end) - start.frame
             a, b = round(first / start.rate * sr), min(info.frames, round(last / start.rate * sr))
             src.seek(min(a, info.frames))
-            audio = src.read(max(0, b - a), dtype="float32", always_2d=True)
-            path = folder / cue_file(i)
-            soundfile.write(str(path), audio, sr, subtype=info.subtype)
-            add_bext(path, start.samples(sr, first / start.rate), f"{title}: cue {i + 1} ({cue.key} {cue.mode}, {cue.tempo_bpm:.1f} BPM)",
-                     reference=f"{title}-cue{i + 1:02d}")
+            audio = src.read(max(0, b - a), dtype="int16" if info.subtype == "PCM_16" else "float32", always_2d=True)
+            with BroadcastWavWriter(folder / cue_file(i), sr, info.channels, info.subtype, start.samples(sr, first / start.rate),
+                                    f"{title}: cue {i + 1} ({cue.key} {cue.mode}, {cue.tempo_bpm:.1f} BPM)",
+                                    reference=f"{title}-cue{i + 1:02d}"[:32]) as out:
+                out.write(audio)
             written.append(cue_file(i))
     return written
 
 
-def stamp_timecode(folder: Path, start: StartTimecode, title: str) -> list[str]:
-    """Give ``soundtrack.wav`` and every stem a ``bext`` chunk whose TimeReference is the film's start."""
+def stamp_timecode(folder: Path, start: StartTimecode, title: str) -> None:
+    """Give ``soundtrack.wav`` a ``bext`` chunk whose TimeReference is the film's start (the stems are written
+    with theirs)."""
     import soundfile
 
-    stamped = []
-    for path in [folder / "soundtrack.wav", *sorted((folder / "stems").glob("*.wav"))]:
-        if not path.is_file():
-            continue
-        sr = soundfile.info(str(path)).samplerate
-        what = "music mix" if path.name == "soundtrack.wav" else f"stem {path.stem}"
-        add_bext(path, start.samples(sr), f"{title}: {what} from {start}", reference=f"{title}-{path.stem}"[:32])
-        stamped.append(str(path.relative_to(folder)))
-    return stamped
+    mix = folder / "soundtrack.wav"
+    add_bext(mix, start.samples(soundfile.info(str(mix)).samplerate), f"{title}: music mix from {start}", reference=f"{title}-mix"[:32])
 
 
 def deliver(folder: Path, cues: Sequence[Cue], hits: Sequence[float], duration: float, start: StartTimecode, title: str,

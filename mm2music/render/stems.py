@@ -62,11 +62,11 @@ def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, 
 
 
 def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str, gain: float,
-                out_dir: Path, name: str, workers: int = 2) -> list[str]:
+                out_dir: Path, name: str, workers: int = 2, start_s: float = 0.0) -> list[str]:
     """Render and write one stem per track into ``out_dir/stems/``; returns their paths relative to ``out_dir``.
-    ``gain``: the linear gain loudness normalisation applied to the mix."""
-    import soundfile
-
+    ``gain``: the linear gain loudness normalisation applied to the mix; ``start_s``: the film's start timecode
+    (seconds since 00:00:00:00), the stems' Broadcast WAV TimeReference."""
+    from mm2music.interchange.bwf import BroadcastWavWriter
     from mm2music.render.synth import Synthesizer
 
     if fmt not in STEM_FORMATS:
@@ -87,11 +87,13 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
 
     def render(job) -> str:
         path, program, is_drum, notes = job
-        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)
+        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False)
         try:
             for expression, cue_notes in notes:
                 synth.add(cue_notes, program, is_drum, expression=expression)
-            with soundfile.SoundFile(str(path), "w", sr, 2, subtype) as out:  # a block at a time: memory does not grow with the film
+            # a Broadcast WAV spotted at the film's start timecode, written a block at a time: memory does not grow with the film
+            with BroadcastWavWriter(path, sr, 2, subtype, round(start_s * sr), f"{name}: stem {path.stem.removeprefix(name + '_')}",
+                                    reference=path.stem[:32]) as out:
                 for end in range(0, n + block, block):
                     synth.render_until(min(end, n) / sr)
                     out.write(np.clip(synth.take() * gain, -1.0, 1.0))

@@ -33,3 +33,22 @@ def test_plain_wav_has_none(tmp_path):
     path = tmp_path / "b.wav"
     soundfile.write(str(path), np.zeros(10), 8000)
     assert read_bext(path) is None
+
+
+@pytest.mark.parametrize("subtype, full", [("PCM_16", 32767), ("PCM_24", 8388607)])
+def test_writer_streams_blocks_with_bext_first(tmp_path, subtype, full):
+    from mm2music.interchange.bwf import BroadcastWavWriter
+
+    path = tmp_path / "w.wav"
+    audio = np.random.default_rng(1).uniform(-1.2, 1.2, (10_001, 2)).astype(np.float32)
+    with BroadcastWavWriter(path, 48000, 2, subtype, 123_456_789_012, "stem") as out:
+        for a in range(0, len(audio), 3000):
+            out.write(audio[a:a + 3000])
+    back, sr = soundfile.read(str(path))
+    info = soundfile.info(str(path))
+    assert (sr, info.subtype, info.frames) == (48000, subtype, len(audio))
+    # full scale = the largest positive step, rounded to the nearest step (a reader divides by the next power of two)
+    assert np.abs(back * (full + 1) - np.clip(audio, -1, 1).astype(np.float64) * full).max() <= 0.5 + 1e-6
+    raw = path.read_bytes()
+    assert raw.index(b"bext") < raw.index(b"fmt ") < raw.index(b"data")
+    assert read_bext(path).time_reference == 123_456_789_012
