@@ -116,6 +116,10 @@ def check_settings(config: Config, music: bool = True) -> Config:
             MIN_DURATION_S, MAX_DURATION_S)
     if p.key:
         Key.parse(p.key, what="--key")
+    if config.interchange.start_tc:  # its frames are checked against the picture's rate once the video is open
+        from mm2music.interchange.timecode import parse_timecode
+
+        parse_timecode(config.interchange.start_tc, 60000 / 1001)
     _finite(p.scene_similarity, "plan.scene_similarity", "give 0-1 (1: every shot its own cue), e.g. 0.8", 0, 1)
     _finite(p.max_cue_s, "plan.max_cue_s", "give seconds above 0, e.g. 60", 0, 86_400, low_open=True)
     _finite(p.contrast_energy, "plan.contrast_energy", "give 0-1, e.g. 0.3", 0, 1)

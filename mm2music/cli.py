@@ -41,6 +41,7 @@ FLAG_KEYS = {
     "cuts_from": "interchange.cuts_from",
     "edl_rate": "interchange.edl_rate",
     "stems_format": "interchange.stems_format",
+    "start_tc": "interchange.start_tc",
 }
 
 
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     run.add_argument("--cuts-from", metavar="EDIT", help="the editor's cut list instead of detection: a CMX 3600 .edl, "
                      "an OpenTimelineIO .otio or Final Cut Pro .xml/.fcpxml (also gives a text/caption score its shots)")
+    run.add_argument("--start-tc", metavar="HH:MM:SS:FF", help="timecode of the film's first frame (default: the video's "
+                     "timecode tag, else 00:00:00:00); HH:MM:SS;FF for drop-frame at 29.97 fps")
     run.add_argument("--edl-rate", type=float, metavar="FPS", help="frame rate of an EDL's timecodes (default: the video's)")
     run.add_argument("--lock", metavar="N,M", help="with --overwrite on a scored project: keep cues N,M (1-based) as they are "
                      "while the rest is written again (the previous version goes to history/; see `revise --help`)")

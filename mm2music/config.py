@@ -149,6 +149,8 @@ class InterchangeConfig:
     edl_rate: float | None = None  # frames per second of an EDL's timecodes (EDLs store none); None = the video's
     stems_format: str = "default"  # stems/<name>_<track>.wav: "default" (the soundtrack's rate, 16-bit), "48k24" or "none"
     musicxml: bool = True  # write soundtrack.musicxml (one part per pitched track)
+    start_tc: str | None = None  # the film's first frame, HH:MM:SS:FF (;FF drop-frame); None = the source's timecode tag, else zero
+    timeline: bool = True  # write soundtrack.otio / .xml / .edl (/ .aaf) with cues/NN.wav, and Broadcast WAV timecode
 
     def __post_init__(self) -> None:
         if self.stems_format not in STEM_FORMATS:

@@ -24,6 +24,7 @@ from mm2music.errors import MediaError
 from mm2music.graph.export import write_graph, write_timeline
 from mm2music.graph.plan import plan_music
 from mm2music.graph.spotting import spot
+from mm2music.interchange.timecode import start_timecode
 from mm2music.media.audio import read_audio_envelope
 from mm2music.media.cuts import make_detector
 from mm2music.media.editlist import EditListCuts, read_edit_list, with_edit_list
@@ -31,6 +32,7 @@ from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
 from mm2music.output import claimed_output, safe_name, slug
+from mm2music.resume import Resume, run_key
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -90,9 +92,11 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         check_duration(source.info.duration, f"video '{source.path.name}'")
         check_hits(config.plan.hits, source.info.duration, f"video '{source.path.name}'")
         segments = read_captions(captions) if captions else []
+        start, start_from = start_timecode(config.interchange.start_tc, source.info.fps, source.path)
     edit = None
     if config.interchange.cuts_from:  # the editor's cuts, read before any decoding: no detection
-        edit = read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate, source.info.fps, source.info.duration)
+        edit = read_edit_list(config.interchange.cuts_from, config.interchange.edl_rate, source.info.fps, source.info.duration,
+                              start.seconds)
     with timings.stage("encoders"):
         visual = VisualEmotionConsumer(config)
     detector = EditListCuts(edit) if edit else make_detector(config.cuts)
@@ -134,7 +138,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         warnings=warnings,
         emotions=tuple(emotions),
         extra={"sampled_frames": len(sampler.times), "cut_detector": "edit list" if edit else config.cuts.detector,
-               "encoder": track.encoder, **({"cuts_from": edit.to_json()} if edit else {})},
+               "encoder": track.encoder, **({"cuts_from": edit.to_json()} if edit else {}),
+               "start_timecode": {**start.to_json(), "from": start_from}},
     )
 
 
@@ -165,7 +170,10 @@ def analyze_text(inputs: Inputs, config: Config, timings: Timings | None = None)
         check_duration(analysis.duration, f"the edit list '{Path(config.interchange.cuts_from).name}'")
     with timings.stage("emotion"):
         emotions = scene_emotions(analysis.scenes, None, analysis.segments, None, config)
-    return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions)})
+    rate = analysis.extra.get("cuts_from", {}).get("rate") or config.interchange.edl_rate or 25.0  # no picture: the edit's rate
+    start, start_from = start_timecode(config.interchange.start_tc, rate)
+    extra = {**analysis.extra, "start_timecode": {**start.to_json(), "from": start_from}}
+    return Analysis(**{**analysis.__dict__, "emotions": tuple(emotions), "extra": extra})
 
 
 def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
@@ -220,6 +228,7 @@ class Result:
     timings: Timings
     files: dict[str, str] = field(default_factory=dict)
     sync: dict | None = None
+    resumed: dict = field(default_factory=dict)  # what came from a killed run: {"analysis": 0/1, "cues": count}
 
 
 # --- music ------------------------------------------------------------------------------------------
@@ -274,11 +283,12 @@ class CueRenderer:
 
 
 def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None,
-                locked: dict | None = None, previous: Path | None = None) -> tuple[dict, dict]:
+                locked: dict | None = None, previous: Path | None = None, resume: Resume | None = None) -> tuple[dict, dict]:
     """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video, stems, timeline, cue sheet:
     :class:`~mm2music.project.outputs.SoundtrackWriter`, which every edit of the project uses too) and the project
     files; return (files, sync). ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``);
-    ``previous``: the folder being replaced (its project goes to history)."""
+    ``previous``: the folder being replaced (its project goes to history); ``resume``: where each composed cue is
+    kept until the run publishes, and the cues a killed run finished come from."""
     from mm2music.arrange.compose import compose, cue_seed
     from mm2music.project import new_project
     from mm2music.project.outputs import SoundtrackWriter, write_cue_sheet
@@ -290,14 +300,24 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     hits = sorted(config.plan.hits or [])
     n = int(round(analysis.duration * config.render.sample_rate))
     bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
+    fixed = {**(resume.cues(plan.cues) if resume is not None else {}), **{i: e.music for i, e in (locked or {}).items()}}
+    order = iter(range(len(plan.cues)))
+
+    def composed(m) -> None:
+        i = next(order)
+        if resume is not None and i not in fixed:  # kept before anything else: a kill from here on loses nothing
+            resume.save_cue(i, m, cue_seed(config.seed, m.cue))
+        bar.update(1)
+        renderer.composed(m)
+        timings.report(f"composed cue {i + 1}/{len(plan.cues)}")
+
     with CueRenderer(plan.cues, hits, n, config.render) as renderer:
         with timings.stage("generate"):
             # a theme from words opens like a tune; a film's music starts on its first frame
             music = compose(plan.cues, model, tokenizer, config.music, config.seed, opening=analysis.kind != "video",
-                            progress=lambda m: (bar.update(1), renderer.composed(m), timings.report(f"composed cue {m.cue.index + 1}/{len(plan.cues)}")),
-                            fixed={i: e.music for i, e in (locked or {}).items()})
+                            progress=composed, fixed=fixed)
         bar.close()
-        writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings)
+        writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings, progress=progress)
         sync = writer.score()  # while the synth thread finishes the last cues
         with timings.stage("render"):
             raw, measured = renderer.finish()  # kept in the project for piecewise re-rendering
@@ -332,7 +352,11 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     files: dict[str, str] = {}
     sync = None
     with claimed_output(final, config.output.overwrite, replaceable, seal) as staging:
-        analysis = analyze(inputs, config, timings, progress)
+        resume = Resume(final, run_key(inputs, config))  # what a killed run of this command finished
+        analysis = resume.analysis()
+        if analysis is None:
+            analysis = analyze(inputs, config, timings, progress)
+            resume.save_analysis(analysis)
         check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
@@ -351,5 +375,6 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
                 write_timeline(staging / "timeline.png", analysis, plan)
             write_json(staging / "config.json", config.to_dict())
         if not analyze_only:
-            files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final)
-    return Result(final, analysis, plan, timings, files, sync)
+            files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final, resume)
+    resume.discard()
+    return Result(final, analysis, plan, timings, files, sync, resumed=dict(resume.reused))

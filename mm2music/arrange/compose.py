@@ -19,6 +19,7 @@ import logging
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, _nearest_step, cue_melody, phrase_quality, steps_of,
@@ -28,6 +29,9 @@ from mm2music.config import MusicConfig
 from mm2music.key import Key
 from mm2music.music.attributes import DENSITY_BINS, attributes_from_notes, density_bin, tempo_band
 from mm2music.types import Cue
+
+if TYPE_CHECKING:
+    from mm2music.music.tokenizer import Conditions
 
 log = logging.getLogger(__name__)
 

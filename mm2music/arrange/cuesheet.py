@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mm2music.arrange.compose import CueMusic
 from mm2music.arrange.timing import smpte
@@ -10,12 +10,14 @@ from mm2music.types import Plan
 
 
 def cue_sheet(plan: Plan, music: Sequence[CueMusic], cuts: Sequence[float], hits: Sequence[float], sync: dict,
-              fps: float, extra: dict | None = None) -> dict:
+              fps: float, extra: dict | None = None, timecode: Callable[[float], str] | None = None) -> dict:
+    """``timecode``: film seconds -> the timecode shown (default: counted from 00:00:00:00 at ``fps``)."""
+    timecode = timecode or (lambda t: smpte(t, fps))
     cues = []
     for m in music:
         c = m.cue
         cues.append({
-            "start": round(c.start, 4), "end": round(c.end, 4), "timecode": smpte(c.start, fps),
+            "start": round(c.start, 4), "end": round(c.end, 4), "timecode": timecode(c.start),
             "key": c.key, "mode": c.mode, "tempo_bpm": round(c.tempo_bpm, 3),
             "ramp_to_bpm": None if c.ramp_to_bpm is None else round(c.ramp_to_bpm, 3), "meter": c.meter, "bars": c.bars,
             "odd_bar": c.odd_bar or None, "figure": c.figure, "intensity": round(c.intensity, 3),

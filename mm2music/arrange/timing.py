@@ -56,15 +56,19 @@ def is_drop_frame(fps: float) -> bool:
 
 
 def smpte(seconds: float, fps: float) -> str:
-    """SMPTE timecode of the frame at ``seconds``: HH:MM:SS:FF, or HH:MM:SS;FF (drop-frame) at 29.97/59.94 fps.
+    """SMPTE timecode of the frame at ``seconds``: HH:MM:SS:FF, or HH:MM:SS;FF (drop-frame) at 29.97/59.94 fps."""
+    return frames_to_timecode(round(seconds * fps), fps, is_drop_frame(fps))
+
+
+def frames_to_timecode(frames: int, fps: float, drop_frame: bool = False) -> str:
+    """Frame count -> HH:MM:SS:FF, or HH:MM:SS;FF with ``drop_frame``.
 
     Drop-frame skips frame numbers 00 and 01 (00-03 at 59.94) at the start of every minute except each tenth,
     so the timecode keeps to the wall clock (non-drop at 29.97 fps runs 3.6 s an hour slow).
     """
     fps_int = max(1, round(fps))
-    frames = round(seconds * fps)
     sep = ":"
-    if is_drop_frame(fps):
+    if drop_frame:
         drop = DROP_FRAME_RATES[fps_int]
         per_minute = fps_int * 60 - drop  # frames in a minute that drops numbers
         per_ten = fps_int * 600 - drop * 9  # frames in ten minutes
@@ -73,7 +77,7 @@ def smpte(seconds: float, fps: float) -> str:
         sep = ";"
     ff = frames % fps_int
     total = frames // fps_int
-    return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}{sep}{ff:02d}"
+    return f"{total // 3600 % 24:02d}:{total // 60 % 60:02d}:{total % 60:02d}{sep}{ff:02d}"
 
 
 def sync_report(midi_path, points: dict[str, Sequence[float]], caught: Sequence[float] = ()) -> dict:

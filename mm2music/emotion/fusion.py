@@ -23,6 +23,8 @@ Confidence is the weighted mean of the cues' confidences times their agreement o
 
 from __future__ import annotations
 
+import bisect
+
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -228,6 +230,22 @@ def _overlap(scene: Scene, segment: TextSegment) -> float:
     return max(0.0, min(scene.end, segment.end) - max(scene.start, segment.start))
 
 
+def _segment_index(segments: Sequence[TextSegment]) -> tuple[list[float], list[int], list[int], float]:
+    """Timed segments sorted by start (starts, their indices), the untimed ones, and the longest timed one (s):
+    what :func:`_near` needs to find a scene's captions without looking at every caption of the film."""
+    timed = sorted((s.start, k) for k, s in enumerate(segments) if s.start is not None and s.end is not None)
+    untimed = [k for k, s in enumerate(segments) if s.start is None or s.end is None]
+    longest = max((segments[k].end - segments[k].start for _, k in timed), default=0.0)
+    return [t for t, _ in timed], [k for _, k in timed], untimed, max(0.0, longest)
+
+
+def _near(scene: Scene, index: tuple[list[float], list[int], list[int], float]) -> list[int]:
+    """Indices (in order) of the segments that may overlap ``scene``."""
+    starts, keys, untimed, longest = index
+    lo, hi = bisect.bisect_left(starts, scene.start - longest), bisect.bisect_right(starts, scene.end)
+    return sorted(untimed + keys[lo:hi])
+
+
 def scene_emotions(scenes: Sequence[Scene], visual: VisualTrack | None = None, segments: Sequence[TextSegment] = (),
                    audio: AudioEnvelope | None = None, config: Config | None = None,
                    segment_readings: Sequence[Emotion] | None = None) -> list[Emotion]:
@@ -241,6 +259,7 @@ def scene_emotions(scenes: Sequence[Scene], visual: VisualTrack | None = None, s
     segments = list(segments)
     readings = list(segment_readings) if segment_readings is not None else segment_emotions(segments, config)
     rates = cut_rates(scenes) if len(scenes) > 1 else [None] * len(scenes)
+    index = _segment_index(segments)
     levels = None
     if audio is not None and config.emotion.audio_arousal > 0 and scenes:
         levels = [scene_loudness_db(audio, s.start, s.end) for s in scenes]
@@ -250,9 +269,10 @@ def scene_emotions(scenes: Sequence[Scene], visual: VisualTrack | None = None, s
         parts: list[tuple[float, Emotion]] = []
         if visual is not None and len(visual):
             parts.append((config.emotion.visual_weight, visual_emotion(scene, visual, config, rates[i])))
-        overlaps = np.array([_overlap(scene, s) for s in segments]) if segments else np.zeros(0)
+        near = _near(scene, index)
+        overlaps = np.array([_overlap(scene, segments[k]) for k in near]) if near else np.zeros(0)
         if overlaps.sum() > 0:
-            caption = combine([(o, r) for o, r in zip(overlaps, readings) if o > 0])
+            caption = combine([(o, readings[k]) for o, k in zip(overlaps, near) if o > 0])
             coverage = min(1.0, float(overlaps.sum()) / scene.duration)
             parts.append((config.emotion.caption_weight * coverage, caption))
         emotion = combine(parts)

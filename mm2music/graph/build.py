@@ -10,7 +10,9 @@ Nodes (attribute ``kind``):
 Edges (attribute ``kind``, ``weight``):
   segment -> emotion ``expresses`` (the encoder's concept weight), emotion -> attribute ``suggests``
   (cue weights, :mod:`mm2music.graph.cues`), segment -> segment ``next`` (time order) and ``similar``
-  (emotional similarity), key <-> key ``related`` (fifth / relative / parallel), key -> attribute ``mode``.
+  (emotional similarity, earlier -> later, among each segment's nearest neighbours in valence-arousal: linear in
+  the number of segments, not all pairs), key <-> key ``related`` (fifth / relative / parallel), key -> attribute
+  ``mode``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mm2music.graph.keys import key_graph
 from mm2music.types import Emotion, Scene
 
 MIN_EDGE_WEIGHT = 0.01  # segment -> emotion edges lighter than this are left out
+SIMILAR_NEIGHBOURS = 12  # a segment's nearest segments in valence-arousal considered for ``similar`` edges
 
 
 def seg_id(i: int) -> str:
@@ -89,12 +92,26 @@ def build_graph(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Ma
                 g.add_edge(s, emo_id(name), kind="expresses", weight=float(w))
     for (sa, ea), (sb, eb) in zip(zip(scenes, emotions), list(zip(scenes, emotions))[1:]):
         g.add_edge(seg_id(sa.index), seg_id(sb.index), kind="next", weight=emotion_similarity(ea, eb))
-    for i, (sa, ea) in enumerate(zip(scenes, emotions)):
-        for sb, eb in list(zip(scenes, emotions))[i + 2:]:
-            sim = emotion_similarity(ea, eb)
-            if sim >= similar_threshold:
-                g.add_edge(seg_id(sa.index), seg_id(sb.index), kind="similar", weight=sim)
+    for i, j in similar_candidates(emotions):
+        sim = emotion_similarity(emotions[i], emotions[j])
+        if sim >= similar_threshold:
+            g.add_edge(seg_id(scenes[i].index), seg_id(scenes[j].index), kind="similar", weight=sim)
     return g
+
+
+def similar_candidates(emotions: Sequence[Emotion], k: int = SIMILAR_NEIGHBOURS) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``, ``i + 2 <= j``, of segments among each other's ``k`` nearest in valence-arousal (a k-d
+    tree: n log n, where comparing every pair of a feature's 2,000 shots would be 2 million comparisons)."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    n = len(emotions)
+    if n < 3:
+        return []
+    points = np.array([(e.valence, e.arousal) for e in emotions], dtype=np.float64)
+    _, near = cKDTree(points).query(points, k=min(n, k + 3))  # + itself and its two time neighbours
+    pairs = {(min(i, int(j)), max(i, int(j))) for i, row in enumerate(near) for j in row[1:]}
+    return sorted((i, j) for i, j in pairs if j - i >= 2)
 
 
 def attribute_scores(g: nx.DiGraph, segment: str) -> dict[str, dict[str, float]]:

@@ -4,8 +4,10 @@ Read through OpenTimelineIO and its adapter plugins (``otio-cmx3600-adapter``, `
 ``otio-fcpx-xml-adapter``). The cuts are the boundaries between the items of the timeline's first video track,
 used exactly; a transition (a dissolve, or a fade where it meets a gap) spans ``[cut - in, cut + out]`` and,
 like a detected one, puts its scene boundary at its midpoint. Times count from the start of the timeline: for
-an EDL, the record-in of its first event. An EDL stores no frame rate: its timecodes are read at ``rate`` (the
-video's, or ``--edl-rate``).
+an EDL, the record-in of its first event. When the source has a start timecode (a master at 01:00:00:00) and the
+edit starts later on that clock, within the film, its times are moved by the difference, so an edit that begins
+at 01:00:10:00 on a 01:00:00:00 master cuts 10 s in; an edit counted from zero is read from the film's start.
+An EDL stores no frame rate: its timecodes are read at ``rate`` (the video's, or ``--edl-rate``).
 """
 
 from __future__ import annotations
@@ -35,17 +37,20 @@ class EditList:
     duration: float
     events: int  # clips and gaps on the video track
     transitions: tuple[Transition, ...]
+    start: float = 0.0  # timecode of its first record frame, seconds since 00:00:00:00
+    offset: float = 0.0  # seconds its times were moved to line up with the source's start timecode
 
     def to_json(self) -> dict:
         """What ``analysis.json`` records under ``cuts_from``."""
         return {"path": self.path, "format": self.format, "rate": round(self.rate, 6), "duration": round(self.duration, 6),
-                "events": self.events, "cuts": len(self.transitions)}
+                "events": self.events, "cuts": len(self.transitions), "start": round(self.start, 6), "offset": round(self.offset, 6)}
 
 
 def read_edit_list(path: str | Path, rate: float | None = None, video_fps: float | None = None,
-                   video_duration: float | None = None) -> EditList:
+                   video_duration: float | None = None, source_start: float | None = None) -> EditList:
     """Read the cuts of ``path``. ``rate`` (``--edl-rate``) or else ``video_fps`` gives an EDL's frame rate;
-    with ``video_duration``, an edit that runs past the video's end (by more than half a frame) is refused."""
+    with ``video_duration``, an edit that runs past the video's end (by more than half a frame) is refused.
+    ``source_start``: the video's start timecode in seconds since 00:00:00:00 (see the module's docstring)."""
     import opentimelineio as otio
 
     path = Path(path)
@@ -74,10 +79,20 @@ def read_edit_list(path: str | Path, rate: float | None = None, video_fps: float
                              "remove or trim the overlapping event and export it again") from None
         raise MediaError(f"cannot read the edit list '{path.name}' as {fmt} ({type(exc).__name__}: {first}); "
                          "export it again from the editor as a CMX 3600 EDL, .otio or FCP XML") from None
-    return _edit_list(timeline, path, fmt, video_fps, video_duration)
+    return _edit_list(timeline, path, fmt, video_fps, video_duration, source_start)
 
 
-def _edit_list(timeline, path: Path, fmt: str, video_fps: float | None, video_duration: float | None) -> EditList:
+def _record_start(timeline, track) -> float:
+    """Seconds since 00:00:00:00 of the edit's first record frame: the EDL reader keeps it as the track's negative
+    start, the other formats as the timeline's global start time."""
+    if track.source_range is not None and track.source_range.start_time.value < 0:
+        return -track.source_range.start_time.to_seconds()
+    start = timeline.global_start_time
+    return start.to_seconds() if start is not None else 0.0
+
+
+def _edit_list(timeline, path: Path, fmt: str, video_fps: float | None, video_duration: float | None,
+               source_start: float | None = None) -> EditList:
     import opentimelineio as otio
 
     if isinstance(timeline, otio.schema.SerializableCollection):  # FCP XML may hold several sequences
@@ -100,6 +115,12 @@ def _edit_list(timeline, path: Path, fmt: str, video_fps: float | None, video_du
     rate = float(items[0].range_in_parent().duration.rate)
     duration = track.duration().to_seconds()
     fps = video_fps or rate
+    start = _record_start(timeline, track)
+    offset = 0.0
+    if source_start is not None and video_duration is not None and 0.5 / fps < start - source_start < video_duration:
+        offset = start - source_start
+        log.info("%s starts %.3f s after the video's start timecode: its cuts are moved by that much", path.name, offset)
+    duration += offset
     if video_duration is not None and duration > video_duration + 0.5 / fps:
         end = otio.opentime.to_timecode(track.duration(), rate)
         raise MediaError(f"the edit list '{path.name}' runs to {end} ({duration:.3f} s), past the end of the video "
@@ -110,7 +131,7 @@ def _edit_list(timeline, path: Path, fmt: str, video_fps: float | None, video_du
             at_cut[sum(1 for c in list(track)[:i] if not isinstance(c, otio.schema.Transition))] = child
     transitions = []
     for k, item in enumerate(items[1:], start=1):
-        cut = item.range_in_parent().start_time.to_seconds()
+        cut = item.range_in_parent().start_time.to_seconds() + offset
         tr = at_cut.get(k)
         if tr is None:
             transitions.append(Transition("cut", cut, cut, cut, round(cut * fps)))
@@ -119,7 +140,7 @@ def _edit_list(timeline, path: Path, fmt: str, video_fps: float | None, video_du
         fade = isinstance(items[k - 1], otio.schema.Gap) or isinstance(item, otio.schema.Gap)
         mid = (start + end) / 2
         transitions.append(Transition("fade" if fade else "dissolve", start, end, mid, round(mid * fps)))
-    return EditList(str(path), fmt, rate, duration, len(items), tuple(transitions))
+    return EditList(str(path), fmt, rate, duration, len(items), tuple(transitions), start, offset)
 
 
 class EditListCuts:

@@ -71,6 +71,8 @@ class SoundtrackWriter:
     sync: dict | None = None
     _score: object = None
     _audio: np.ndarray | None = None
+    progress: bool | None = None  # progress bars (None: when stderr is a terminal)
+    start: object = None  # the film's start timecode (mm2music.interchange.timecode), set by score()
     _delivery: object = None  # mm2music.render.loudness.Delivery
     _gain: object = 1.0  # the delivery's gain: a number or a per-sample curve (the stems take the same)
 
@@ -85,12 +87,15 @@ class SoundtrackWriter:
         """``soundtrack.mid`` and its sync report (cuts and hits on bar lines, measured on the file)."""
         from mm2music.arrange.score import build_score
         from mm2music.arrange.timing import score_sync
+        from mm2music.interchange.timecode import film_start, write_midi_offset
 
         with self._stage("arrange"):
             midi = replace_file(self.staging / "soundtrack.mid")
             self._score = build_score(self.music, self.fps, self.analysis.cuts, self.hits)
             self._score.dump_midi(str(midi))
             self.sync = score_sync(midi, self.plan.cues, self.analysis.cuts, self.hits)
+            self.start = film_start(self.analysis.extra, self.config.interchange.start_tc, self.fps)
+            write_midi_offset(midi, self.start)
         self.files["midi"] = midi.name
         return self.sync
 
@@ -150,8 +155,15 @@ class SoundtrackWriter:
                 write_timeline(replace_file(timeline), analysis, self.plan, roll)
             self.files.update(exporting.result())
         extra["mix"] = r.mix if analysis.kind == "video" else None
+        if self.config.interchange.timeline:  # Broadcast WAV timecode, cues/NN.wav and the editor's timeline
+            from mm2music.interchange.deliver import deliver as deliver_timeline
+
+            with self._stage("timeline"):
+                self.files.update(deliver_timeline(self.staging, self.plan.cues, self.hits, analysis.duration, self.start,
+                                                   output_stem(analysis, self.config), self.files.get("video"), self.progress))
+        extra["start_timecode"] = self.start.to_json()
         self.files["cue_sheet"] = CUE_SHEET
-        return cue_sheet(self.plan, self.music, analysis.cuts, self.hits, self.sync, self.fps, extra)
+        return cue_sheet(self.plan, self.music, analysis.cuts, self.hits, self.sync, self.fps, extra, timecode=self.start.at)
 
     def _exports(self) -> dict:
         """The stems (scaled by the mix's normalisation gain) and ``soundtrack.musicxml``, as configured; those of
@@ -166,7 +178,7 @@ class SoundtrackWriter:
         if fmt != "none":
             with self._stage("stems"):
                 stems = write_stems(self.music, self.hits, self.analysis.duration, self.config.render, fmt, self._gain,
-                                    self.staging, output_stem(self.analysis, self.config))
+                                    self.staging, output_stem(self.analysis, self.config), start_s=self.start.seconds)
             files["stems"] = f"stems/ ({len(stems)} stems)"
         if self.config.interchange.musicxml:
             with self._stage("musicxml"):

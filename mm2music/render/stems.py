@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 STEMS_DIR = "stems"
 # --stems-format -> (sample rate or None for the soundtrack's, soundfile subtype)
 STEM_FORMATS = {"default": (None, "PCM_16"), "48k24": (48000, "PCM_24")}
+STREAM_BLOCK_S = 30  # seconds rendered and written at a time
 
 
 def timed_parts(i: int, music, cues: Sequence, timings: Sequence, hits: Sequence[float]) -> Iterator[tuple]:
@@ -79,13 +80,13 @@ def stem_gain(gain: float | np.ndarray, n: int, rate: int, mix_rate: int) -> flo
 
 
 def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str,
-                gain: float | np.ndarray, out_dir: Path, name: str, workers: int = 2) -> list[str]:
+                gain: float | np.ndarray, out_dir: Path, name: str, workers: int = 2, start_s: float = 0.0) -> list[str]:
     """Render and write one stem per track into ``out_dir/stems/``; returns their paths relative to ``out_dir``.
     ``gain``: the linear gain the delivery loudness applied to the mix (a number, or its per-sample curve at
-    the soundtrack's rate where the peak limiter acted)."""
-    import soundfile
-
+    the soundtrack's rate where the peak limiter acted); ``start_s``: the film's start timecode (seconds since
+    00:00:00:00), the stems' Broadcast WAV TimeReference."""
     from mm2music.arrange.seating import seat
+    from mm2music.interchange.bwf import BroadcastWavWriter
     from mm2music.render.synth import Synthesizer
 
     if fmt not in STEM_FORMATS:
@@ -94,6 +95,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     sr = rate or config.sample_rate
     n = int(round(duration * sr))
     scale = stem_gain(gain, n, sr, config.sample_rate)
+    block = STREAM_BLOCK_S * sr
     folder = out_dir / STEMS_DIR
     folder.mkdir(exist_ok=True)
     jobs, used = [], set()
@@ -107,15 +109,23 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     def render(job) -> str:
         path, program, is_drum, notes = job
         place = seat(program, is_drum)
-        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03)  # the soundfont's samples are shared (keep_loaded)
+        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False)  # the soundfont's samples are shared (keep_loaded)
         try:
             for expression, cue_notes, controls in notes:
                 synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,
                           controls=controls)
-            audio = synth.finish()
+            # a Broadcast WAV spotted at the film's start timecode, written a block at a time: memory does not grow with the film
+            with BroadcastWavWriter(path, sr, 2, subtype, round(start_s * sr), f"{name}: stem {path.stem.removeprefix(name + '_')}",
+                                    reference=path.stem[:32]) as out:
+                done = 0
+                for end in range(0, n + block, block):
+                    synth.render_until(min(end, n) / sr)
+                    chunk = synth.take()
+                    part = scale if np.isscalar(scale) else scale[done:done + len(chunk)]
+                    out.write(np.clip(chunk * part, -1.0, 1.0))
+                    done += len(chunk)
         finally:
             synth.close()
-        soundfile.write(str(path), np.clip(audio * scale, -1.0, 1.0), sr, subtype=subtype)
         return f"{STEMS_DIR}/{path.name}"
 
     with ThreadPoolExecutor(workers) as pool:  # FluidSynth renders outside the GIL: two stems at a time

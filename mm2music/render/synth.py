@@ -88,7 +88,7 @@ class Synthesizer:
     """
 
     def __init__(self, length: int, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6,
-                 fade_s: float = 0.0, reverb: dict | None = HALL_REVERB):
+                 fade_s: float = 0.0, reverb: dict | None = HALL_REVERB, measure: bool = True):
         sf = find_soundfont(soundfont)
         try:
             import fluidsynth
@@ -114,7 +114,8 @@ class Synthesizer:
         self._events: list[tuple[int, int, int, int, int, int, int]] = []
         self._seq = 0
         self._audio: list[np.ndarray] = []  # float32 (N, 2) pieces, measured
-        self._meter = LoudnessMeter(sample_rate)
+        # measuring costs ~4x what FluidSynth does: only for audio whose loudness is wanted (the mix, not a stem)
+        self._meter = LoudnessMeter(sample_rate) if measure else None
         self.rendered = 0  # samples rendered so far
 
     def _channel(self, program: int, is_drum: bool, track: str | None) -> int:
@@ -182,7 +183,8 @@ class Synthesizer:
                 ramp = np.linspace(1.0, 0.0, self.length - self._fade_from, dtype=np.float32)
                 lo = max(start, self._fade_from)
                 audio[lo - start:] *= ramp[lo - self._fade_from : self.rendered - self._fade_from, None]
-            self._meter.add(audio)
+            if self._meter is not None:
+                self._meter.add(audio)
             self._audio.append(audio)
 
     def render_until(self, seconds: float) -> None:
@@ -190,13 +192,21 @@ class Synthesizer:
         self._render_to(round(seconds * self.sample_rate))
 
     def finish(self) -> np.ndarray:
-        """Render the rest and return the whole audio, float32 (length, 2); notes past the end are cut."""
+        """Render the rest and return the whole audio (all of it not yet :meth:`take`-n), float32 (N, 2); notes
+        past the end are cut."""
         self._render_to(self.length)
-        return np.concatenate(self._audio) if self._audio else np.zeros((0, 2), np.float32)
+        return self.take()
+
+    def take(self) -> np.ndarray:
+        """The audio rendered since the last ``take`` (float32 (N, 2)), which the synth then no longer holds: a
+        long render streamed to disk keeps one piece in memory, not the whole film."""
+        out = np.concatenate(self._audio) if self._audio else np.zeros((0, 2), np.float32)
+        self._audio = []
+        return out
 
     def loudness(self) -> float:
-        """Integrated loudness (LUFS) of the audio rendered so far."""
-        return self._meter.integrated()
+        """Integrated loudness (LUFS) of the audio rendered so far (a synth made with ``measure=False``: NaN)."""
+        return self._meter.integrated() if self._meter is not None else float("nan")
 
     def close(self) -> None:
         self._fs.delete()
@@ -210,14 +220,15 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """16-bit PCM WAV, (N, 2) float in [-1, 1]."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, block: int = 1 << 20) -> None:
+    """16-bit PCM WAV, (N, 2) float in [-1, 1], converted ``block`` samples at a time (a film's whole-length
+    int16 and clipped copies would cost more memory than the audio itself)."""
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(pcm.shape[1])
+        w.setnchannels(audio.shape[1])
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        w.writeframes(pcm.tobytes())
+        for a in range(0, len(audio), block):
+            w.writeframes((np.clip(audio[a:a + block], -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
 class LoudnessMeter:

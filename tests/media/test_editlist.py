@@ -114,7 +114,8 @@ def test_cli_uses_the_edit_not_detection(capfd, tmp_path, small_video):
     assert code == 0, err
     data = json.loads((tmp_path / "o" / "small" / "analysis.json").read_text())
     assert data["cuts"] == [0.8, 1.4] and data["cut_detector"] == "edit list"
-    assert data["cuts_from"] == {"path": str(edl), "format": "cmx_3600", "rate": 25.0, "duration": 2.0, "events": 3, "cuts": 2}
+    assert data["cuts_from"] == {"path": str(edl), "format": "cmx_3600", "rate": 25.0, "duration": 2.0, "events": 3, "cuts": 2,
+                                 "start": 3600.0, "offset": 0.0}
     plan = json.loads((tmp_path / "o" / "small" / "plan.json").read_text())
     assert plan["cues"][-1]["end"] == pytest.approx(2.0)
 
