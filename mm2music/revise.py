@@ -166,7 +166,7 @@ def plan_edits(project: Project) -> dict[int, CueSettings]:
                            "cues follow the cuts: edit a cue's fields, do not add or remove cues")
     out: dict[int, CueSettings] = {}
     for i, (entry, new) in enumerate(zip(project.cues, edited)):
-        old = entry.music.cue.to_json()
+        old = json.loads(json.dumps(entry.music.cue.to_json()))  # as plan.json holds it (tuples read back as lists)
         if not isinstance(new, dict):
             raise ProjectError(f"{path}: cue {i + 1} is not a JSON object")
         changed = {k for k in set(old) | set(new) if new.get(k, old.get(k)) != old.get(k) or k not in old}
@@ -261,14 +261,17 @@ def new_seed(entry: CueEntry, salt: str) -> int:
     return zlib.crc32(f"{entry.seed}:{salt}".encode()) & 0x7FFFFFFF
 
 
-def write_cue(project: Project, i: int, cue: Cue, seed: int, model, tokenizer) -> CueMusic:
+def write_cue(project: Project, i: int, cue: Cue, seed: int, model, tokenizer, new_theme: bool = False,
+              changed: dict | None = None) -> CueMusic:
     """Compose cue ``i`` as ``cue`` with ``seed``: its theme (stated earlier, or by this cue itself) is kept and
-    restated as the new settings ask."""
-    music = project.music
+    restated as the new settings ask; ``new_theme``: the decoder writes this cue a new theme instead.
+    ``changed``: cue index -> entry already rewritten in this revision (a propagated theme comes from there)."""
+    music = [changed[k].music if changed and k in changed else m for k, m in enumerate(project.music)]
     before = music[:i]
     own = music[i] if music[i].theme is not None and music[i].cue.theme == cue.theme else None  # its theme is kept
+    theme = None if new_theme else theme_source(cue, before) or own
     return compose_cue(cue, model, tokenizer, _music_config(project), seed, previous=before[-1] if before else None,
-                       theme=theme_source(cue, before) or own, final=i == len(music) - 1, opening=project.opening and i == 0,
+                       theme=theme, final=i == len(music) - 1, opening=project.opening and i == 0,
                        following=music[i + 1] if i + 1 < len(music) else None)
 
 
@@ -427,27 +430,39 @@ def commit_cues(project: Project, changed: dict[int, CueEntry], synths: dict | N
     return Revision(project.folder, [i + 1 for i in sorted(changed)], project.version, time.perf_counter() - t0)
 
 
-def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = CueSettings(), seed: int | None = None) -> Revision:
+def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = CueSettings(), seed: int | None = None,
+           new_theme: bool = False, propagate: bool = False) -> Revision:
     """Write cue ``cue`` (1-based) again with ``settings`` and a new seed (``seed``: the seed a full run with
-    ``--seed seed`` gives this cue), and every cue whose ``plan.json`` entry was edited by hand."""
+    ``--seed seed`` gives this cue), and every cue whose ``plan.json`` entry was edited by hand. The cue keeps its
+    theme unless ``new_theme``; ``propagate``: the later cues that restate its theme restate the revised one."""
     import time
 
     t0 = time.perf_counter()
     if seed is not None:
         check_seed(seed)
+    if (new_theme or propagate) and cue is None:
+        raise ConfigError("--new-theme and --propagate need --cue N")
     with store.locked(folder):
-        revision = _revise(load_project(folder), cue, settings, seed)
+        revision = _revise(load_project(folder), cue, settings, seed, new_theme, propagate)
     revision.seconds = time.perf_counter() - t0
     return revision
 
 
-def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int | None) -> Revision:
+def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int | None, new_theme: bool = False,
+            propagate: bool = False) -> Revision:
     edits = plan_edits(project)
     targets = dict(edits)
+    fresh: set[int] = set()
     if cue is not None:
         i = project.cue_index(cue)
         base = targets.get(i, CueSettings())
         targets[i] = replace(base, **{k: v for k, v in settings.__dict__.items() if v is not None})
+        fresh = {i} if new_theme else set()
+        if propagate:  # every later restatement of this cue's theme (locked cues stay as they are)
+            letter = project.cues[i].music.cue.theme
+            for j in range(i + 1, len(project.cues)):
+                if project.cues[j].music.cue.theme == letter and not project.cues[j].locked:
+                    targets.setdefault(j, CueSettings())
     if not targets:
         raise ProjectError(f"nothing to revise in '{project.folder}'; pass --cue N (1-{len(project.cues)}) or edit plan.json first")
     config = _render_config(project)
@@ -462,7 +477,7 @@ def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int 
                 entry = project.cues[i]
                 new_cue = apply_settings([e.music.cue for e in project.cues], i, targets[i], f"cue {i + 1}")
                 s = cue_seed(seed, new_cue) if seed is not None else new_seed(entry, f"v{project.version + 1}")
-                music = write_cue(project, i, new_cue, s, model, tokenizer)
+                music = write_cue(project, i, new_cue, s, model, tokenizer, new_theme=i in fresh, changed=changed)
                 changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
             ready = {i: f.result() for i, f in synths.items()}
         except BaseException:

@@ -156,8 +156,12 @@ class SoundtrackWriter:
             self.files.update(exporting.result())
         extra["mix"] = r.mix if analysis.kind == "video" else None
         if self.config.interchange.timeline:  # Broadcast WAV timecode, cues/NN.wav and the editor's timeline
-            from mm2music.interchange.deliver import deliver as deliver_timeline
+            from mm2music.interchange.deliver import CUES_DIR, deliver as deliver_timeline
+            from mm2music.interchange.timeline import FORMATS
 
+            # those of the previous version are hard links shared with history/: new files, never written through
+            for old in [*(self.staging / CUES_DIR).glob("*.wav"), *(self.staging / name for _, name in FORMATS.values())]:
+                old.unlink(missing_ok=True)
             with self._stage("timeline"):
                 self.files.update(deliver_timeline(self.staging, self.plan.cues, self.hits, analysis.duration, self.start,
                                                    output_stem(analysis, self.config), self.files.get("video"), self.progress))

@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tempo", type=float, metavar="BPM", help=f"tempo ({CUE_TEMPO[0]:g}-{CUE_TEMPO[1]:g}); the cue keeps filling its span with whole bars")
     p.add_argument("--instruments", metavar="LIST", help=f"instrument families, melody first, e.g. strings,piano ({', '.join(FAMILIES)})")
     p.add_argument("--intensity", type=float, metavar="X", help="0 (calm) .. 1 (intense): dynamics and note density")
+    p.add_argument("--new-theme", action="store_true", help="write the cue a new theme (by default it keeps and restates its own)")
+    p.add_argument("--propagate", action="store_true", help="the later cues that restate this cue's theme restate the revised one")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--variations", type=int, metavar="K", help="write K alternatives side by side instead (variations/cueNN/)")
     what.add_argument("--pick", type=int, metavar="J", help="keep variation J of --cue")
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in r.variations:
                 print(f"  {path} (+ {path.with_suffix('.mid').name}); keep one with --cue {args.cue} --pick {path.stem[1:]}")
             return 0
-        r = revise.revise(args.project, args.cue, settings, args.seed)
+        r = revise.revise(args.project, args.cue, settings, args.seed, args.new_theme, args.propagate)
     except Mm2MusicError as exc:
         return user_error(exc, args.debug)
     except KeyboardInterrupt:

@@ -117,11 +117,13 @@ def test_ddp_with_two_processes_matches_one_process(corpus, tmp_path):
 def test_export_writes_a_loadable_checkpoint_and_card(corpus, tmp_path):
     run = train(load_train_config(DEBUG, overrides(corpus, tmp_path, "steps=10", "eval_every=5", "ckpt_every=5")), progress=False)
     out = export_run(run, tmp_path / "checkpoints" / "music21")
-    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors", "tokenizer.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors", "tokenizer.json", "training_data.json"]
     model, tok, config = load_checkpoint(out)
     assert config["training"]["step"] in (5, 10) and config["training"]["manifest_sha256"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "valid NLL" in card and "tokens seen" in card
+    assert "## Training data and its terms" in card  # every collection trained on, with what its files allow
+    assert json.loads((out / "training_data.json").read_text())["collections"]
     held_out = evaluate_split(model, tok, DataConfig(corpus_dir=str(corpus)), "valid")
     assert held_out["pieces"] == 1 and 0 < held_out["nll_per_token"] < 7 and not model.training
 
