@@ -693,10 +693,11 @@ def summarize(records: list[dict], corpus_feats: list[dict], corpus_wins: list[f
     return corpus, generated
 
 
-def run_bench(a: argparse.Namespace) -> dict:
-    t_start = time.perf_counter()
-    jobs = build_jobs(a)
-    runs_log = Path(a.json).with_suffix(".runs.jsonl")  # one record per line as runs finish (--resume reads it)
+def run_logged(jobs, a: argparse.Namespace, run_job, prefix: str) -> list[dict]:
+    """Run every job (``run_job(job, out_dir, a)`` -> its record) in a temporary folder (``a.keep``: that one),
+    one record per line in ``<a.json>.runs.jsonl`` as runs finish; with ``a.resume``, the jobs already logged
+    there are not run again."""
+    runs_log = Path(a.json).with_suffix(".runs.jsonl")
     done = {}
     if a.resume and runs_log.exists():
         for line in runs_log.read_text().splitlines():
@@ -704,7 +705,7 @@ def run_bench(a: argparse.Namespace) -> dict:
             done[(r["kind"], r["id"], r["seed"])] = r
     runs_log.parent.mkdir(parents=True, exist_ok=True)
     records = []
-    with tempfile.TemporaryDirectory(prefix="filmbench_") as tmp, runs_log.open("a" if a.resume else "w") as sink:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, runs_log.open("a" if a.resume else "w") as sink:
         out_dir = Path(a.keep) if a.keep else Path(tmp)
         for i, job in enumerate(jobs):
             if (job.kind, job.id, job.seed) in done:
@@ -714,6 +715,13 @@ def run_bench(a: argparse.Namespace) -> dict:
             records.append(run_job(job, out_dir, a))
             sink.write(json.dumps(records[-1], default=float) + "\n")
             sink.flush()
+    return records
+
+
+def run_bench(a: argparse.Namespace) -> dict:
+    t_start = time.perf_counter()
+    jobs = build_jobs(a)
+    records = run_logged(jobs, a, run_job, "filmbench_")
     pipeline_s = sum(r["wall_s"] for r in records)
     pieces = corpus_pieces(a.corpus_files, a.seed)
     corpus_feats, corpus_groups, corpus_wins = corpus_windows(pieces)

@@ -64,7 +64,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +79,7 @@ import numpy as np  # noqa: E402
 
 from bench import film_features as ff  # noqa: E402
 from bench import melody_features as mf  # noqa: E402
+from bench.film import run_logged  # noqa: E402
 from bench.film_inputs import PROMPTS, REAL_TEXTS, Prompt  # noqa: E402
 
 log = logging.getLogger("bench.melody")
@@ -631,24 +631,7 @@ def run_bench(a: argparse.Namespace) -> dict:
         from mm2music.errors import Mm2MusicError
 
         raise Mm2MusicError(f"--only {a.only!r} matches no input; ids are prompt names (e.g. 'funeral'), 'tweets:…', 'arc_…' and 'story_srt'")
-    runs_log = Path(a.json).with_suffix(".runs.jsonl")
-    done = {}
-    if a.resume and runs_log.exists():
-        for line in runs_log.read_text().splitlines():
-            r = json.loads(line)
-            done[(r["kind"], r["id"], r["seed"])] = r
-    runs_log.parent.mkdir(parents=True, exist_ok=True)
-    records = []
-    with tempfile.TemporaryDirectory(prefix="melodybench_") as tmp, runs_log.open("a" if a.resume else "w") as sink:
-        out_dir = Path(a.keep) if a.keep else Path(tmp)
-        for i, job in enumerate(jobs):
-            if (job.kind, job.id, job.seed) in done:
-                records.append(done[(job.kind, job.id, job.seed)])
-                continue
-            log.info("[%d/%d] %s %s seed %d", i + 1, len(jobs), job.kind, job.id, job.seed)
-            records.append(run_job(job, out_dir, a))
-            sink.write(json.dumps(records[-1], default=float) + "\n")
-            sink.flush()
+    records = run_logged(jobs, a, run_job, "melodybench_")
     real_lines = corpus_lines(a.corpus_tunes, a.corpus_quartets, a.seed)
     real = measure_real(real_lines)
     summary = summarize(records, real, a.seed)
