@@ -304,7 +304,7 @@ def print_rows(rows: list[dict]) -> None:
     for r in rows:
         extra = " ".join(r["missing"]) + (" " + "; ".join(str(s) for s in r["spotting"]) if r["spotting"] else "")
         print(f"{r['id']:22} {r['seed']:>4} {r['bpm']:5.0f} {r['figure'][:14]:14} {r['families']:5.0%} {r['bass_low']:6.1%} "
-              f"{r['mel_top']:5.0%} {(format(r['low_mel_ok'], '5.0%') if r['low_mel_notes'] else '    -')} {r['low_m2']:5d} {r['breath8']:5.0%} {r['thin']:5.0%} {r['gap_s']:5.2f} {r['nps']:5.1f} "
+              f"{(format(r['mel_top'], '5.0%') if r['mel_notes'] else '    -')} {(format(r['low_mel_ok'], '5.0%') if r['low_mel_notes'] else '    -')} {r['low_m2']:5d} {r['breath8']:5.0%} {r['thin']:5.0%} {r['gap_s']:5.2f} {r['nps']:5.1f} "
               f"{r['dis']:5.0%}  {extra}")
 
 
@@ -319,7 +319,7 @@ def summary(rows: list[dict]) -> list[str]:
 
     lines = [f"families heard: {np.mean([r['families'] for r in rows]):.1%} of planned (worst run {min(r['families'] for r in rows):.0%})",
              f"bass lowest: {pooled('bass_low', 'bass_onsets'):.2%} of onsets (worst run {min(r['bass_low'] for r in rows):.1%})",
-             f"melody on top: {pooled('mel_top', 'mel_notes'):.1%} of melody notes (worst run {min(r['mel_top'] for r in rows):.0%}); "
+             f"melody on top: {pooled('mel_top', 'mel_notes'):.1%} of melody notes (worst run {min((r['mel_top'] for r in rows if r['mel_notes']), default=1.0):.0%}); "
              f"melody low on purpose in {sum(r['low_mel_notes'] > 0 for r in rows)} runs ({sum(r['low_mel_notes'] for r in rows)} notes): "
              f"nothing struck within an octave above {pooled('low_mel_ok', 'low_mel_notes'):.1%}",
              f"low minor 2nds/9ths below C3: {sum(r['low_m2'] for r in rows)}",

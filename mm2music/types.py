@@ -370,6 +370,7 @@ class Cue:
         out["ramp_to_bpm"] = None if self.ramp_to_bpm is None else round(self.ramp_to_bpm, 3)
         out["catches"] = [round(c, 4) for c in self.catches]
         out["bar_intensity"] = [round(x, 3) for x in self.bar_intensity]
+        out["silences"] = [[round(a, 4), round(b, 4)] for a, b in self.silences]
         out["intensity"] = round(self.intensity, 3)
         for k in ("start", "end", "valence", "arousal"):
             out[k] = round(out[k], 4)

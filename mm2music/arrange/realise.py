@@ -327,7 +327,16 @@ def _in_registers(layers: dict[str, list[NoteEvent]], instruments: Mapping[str, 
             out[layer] = in_band(out[layer], instruments[layer], out["melody"], out["bass"], low_melody)
     pitched = {k: v for k, v in out.items() if k != "percussion"}
     out.update(low_interval_limits(pitched, instruments, band=Band(out["melody"], out["bass"], low_melody)))
-    return out
+    return {k: _distinct(v) for k, v in out.items()}
+
+
+def _distinct(notes: Sequence[NoteEvent]) -> list[NoteEvent]:
+    """One note per onset and pitch (the longest): a note moved an octave can land on one already there."""
+    longest: dict[tuple[int, int], NoteEvent] = {}
+    for n in notes:
+        if (n.start, n.pitch) not in longest or n.end > longest[(n.start, n.pitch)].end:
+            longest[(n.start, n.pitch)] = n
+    return sorted(longest.values(), key=lambda n: (n.start, n.pitch))
 
 
 def doubled(melody: Sequence[NoteEvent], inst: Instrument) -> list[NoteEvent]:

@@ -58,6 +58,8 @@ def test_realised_cue_keeps_its_registers(figure):
     with both notes under C3."""
     for intensity in (0.3, 1.0):
         parts = [p for p in realised(cue(figure, intensity)) if not p.is_drum]
+        for p in parts:  # an octave move never leaves two notes on one pitch and onset in a part
+            assert len({(n.start, n.pitch) for n in p.notes}) == len(p.notes), (figure, p.name)
         notes = [(n, p.name.split(" - ")[0]) for p in parts for n in p.notes]
         for t in sorted({n.start for n, _ in notes}):
             sounding = [(n, role) for n, role in notes if n.start <= t < n.end]

@@ -67,3 +67,13 @@ def test_spotting_flag_maps_to_the_plan():
     assert cli._overrides(args, cli.given_flags(cli.build_parser(), argv)) == ["plan.spotting=full"]
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["--text", "x", "--spotting", "some"])
+
+
+def test_spotted_cue_round_trips_through_the_project_json():
+    import json
+
+    from mm2music.project import cue_from_json, cue_to_json
+
+    cue = spot(plan3(), [TextSegment("in silence", 1.0, 3.0)], [(6.0, 8.5)]).cues[0]
+    again = cue_from_json(json.loads(json.dumps(cue_to_json(cue))), "cues/01.json")
+    assert again.silences == cue.silences == ((1.0, 3.0),) and again.spotting_reason == cue.spotting_reason
