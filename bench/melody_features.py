@@ -97,6 +97,9 @@ def skyline(start_q, end_q, pitch, tol: float = ff.ONSET_TOL) -> np.ndarray:
     return np.array(keep, np.int64)
 
 
+GRID = 24  # positions per quarter note a written melody is read on (16th-note triplets and 32nds)
+
+
 def melody_line(m: ff.Music, pattern: str = MELODY_TRACKS) -> Line:
     """The melody of a written score: the tracks whose name matches ``pattern`` (else the melody track by
     :func:`ff.track_roles`), reduced to its highest note per onset."""
@@ -106,9 +109,11 @@ def melody_line(m: ff.Music, pattern: str = MELODY_TRACKS) -> Line:
         k = ff.track_roles(m)["melody"]
         mask = m.track == k if k is not None else np.zeros(len(m.pitch), bool)
     idx = np.flatnonzero(mask)
-    top = idx[skyline(m.start_q[idx], m.end_q[idx], m.pitch[idx])]
+    # the written notes, not the performance: the timing feel (a few ms off the grid) and legato overlaps go
+    start_q, end_q = (np.round(x[idx] * GRID) / GRID for x in (m.start_q, m.end_q))
+    top = skyline(start_q, end_q, m.pitch[idx])
     programs = np.array([t.program for t in m.tracks], np.int64)
-    return Line(m.start_q[top], m.end_q[top], m.pitch[top], m.downbeats_q, m.start_s[top], programs[m.track[top]])
+    return Line(start_q[top], end_q[top], m.pitch[idx][top], m.downbeats_q, m.start_s[idx][top], programs[m.track[idx][top]])
 
 
 def line_from_rows(rows, downbeats_q) -> Line:

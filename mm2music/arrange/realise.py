@@ -214,6 +214,8 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
             instruments[f"double:{family}"] = inst
     gated = phrasing.thin_out(gated, phrasing.thin_windows(bars, cue.seconds_at, ring=last))
     gated = spotted(gated, cue)
+    if last:
+        gated = _full_close(gated, slots[-1], instruments, length)
     rng = zlib.crc32(f"{cue.index}:{cue.start:.3f}".encode())
     accent_ticks = set(accents) | set(catches) | {0}
     expression = DYNAMIC_EXPRESSION.get(cue.dynamics, 110) - (THIN_EXPRESSION_DROP if cue.spotting == "thin" else 0)
@@ -435,6 +437,44 @@ def performance(notes: Sequence[NoteEvent], kind: str, inst: Instrument, cue: Cu
         rests = [a.end for a, b in zip(notes, notes[1:]) if b.start > a.end and all(m.end <= b.start for m in notes if m.start < b.start)]
         out += phrasing.pedal(notes, [s.start for s in slots], rests)
     return tuple(sorted(out))
+
+
+def _full_close(layers: dict[str, list[NoteEvent]], final: Slot, instruments: Mapping[str, Instrument],
+                length: int) -> dict[str, list[NoteEvent]]:
+    """The score's last chord as a full tonic triad in root position: a tone outside the chord that would ring to
+    the end stops where the last chord comes, and a missing third is added to the accompaniment that rings there,
+    an octave or more above the bass."""
+    out = {}
+    for layer, notes in layers.items():
+        if layer == "percussion" or layer == "timpani":
+            out[layer] = notes
+            continue
+        out[layer] = [NoteEvent(n.start, max(n.start + 1, final.start), n.pitch, n.velocity)
+                      if n.end >= length and n.pitch % 12 not in final.chord.pcs and n.start < final.start else n
+                      for n in notes if not (n.end >= length and n.start >= final.start and n.pitch % 12 not in final.chord.pcs)]
+    ringing = [(layer, n) for layer, notes in out.items() if layer not in ("percussion", "timpani") for n in notes if n.end >= length]
+    third = final.chord.pcs[1]
+    if not ringing or any(n.pitch % 12 == third for _, n in ringing):
+        return out
+    bass = min(n.pitch for _, n in ringing)
+    top = max((n.pitch for layer, n in ringing if layer == "melody"), default=127)
+    for layer in [x for x in ("pad", "figure", "counter") if x in out] + [x for x in out if x.startswith("colour:")]:
+        ends = [n for n in out[layer] if n.end >= length]
+        if not ends:
+            continue
+        inst = instruments[layer]
+        options = [p for p in range(max(inst.low, bass + 12), min(inst.high, top - 1) + 1) if p % 12 == third]
+        if options:
+            last = max(ends, key=lambda n: n.start)
+            out[layer] = out[layer] + [NoteEvent(last.start, length, options[0], last.velocity)]
+            return out
+    if "pad" in instruments:  # nothing of the accompaniment rings (a driving cue's stabs): the pad holds the third
+        inst = instruments["pad"]
+        options = [p for p in range(max(inst.low, bass + 12), min(inst.high, top - 1) + 1) if p % 12 == third]
+        if options:
+            velocity = max((n.velocity for _, n in ringing), default=UNSET)
+            out["pad"] = out.get("pad", []) + [NoteEvent(final.start, length, options[0], velocity)]
+    return out
 
 
 def _gate(notes: Iterable[NoteEvent], layer: str, cue: Cue, bars: Sequence[Bar]) -> list[NoteEvent]:
