@@ -215,7 +215,7 @@ def test_bad_values_and_paths_are_one_line_errors(capfd, tmp_path, clip, odd, ar
     (["--duration", "100000"], "--duration 100000.0 is out of range"),
     (["--key", "H-moll"], "--key 'H-moll' is not a key"),
     (["--instruments", "strings,kazoo"], "unknown instrument family 'kazoo'"),
-    (["--soundfont", "{d}/file.txt", "--music"], "is not a SoundFont 2 file (no RIFF 'sfbk' header)"),
+    (["--soundfont", "{d}/file.txt", "--music"], "is not a SoundFont file (no RIFF 'sfbk' header)"),
     (["--checkpoint", "{d}/nowhere", "--music"], "music checkpoint '{d}/nowhere' does not exist"),
 ])
 def test_settings_are_checked_before_any_model_loads(capfd, tmp_path, odd, monkeypatch, argv, match):
