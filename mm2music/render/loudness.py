@@ -47,8 +47,12 @@ PEAK_MARGIN_DB = 0.1
 MAX_LIMIT_DB = 3.0
 LIMITER_LOOKAHEAD_S = 0.01
 LIMITER_HOLD_S = 0.05
-_PEAK_BLOCK = 1 << 18  # samples per block when oversampling (bounded memory for a feature film)
+_PEAK_BLOCK = 8192  # samples per block judged loud enough to oversample or not
+_RUN = 1 << 18  # samples oversampled at once (bounded memory for a feature film)
 _PEAK_MARGIN = 64  # samples of context each side of a block: longer than the interpolation filter's half length
+# an inter-sample peak rises a few dB over the samples around it (3 dB for a sine at a quarter of the rate): blocks
+# whose samples all stay this far under the level that matters cannot reach it and are not oversampled
+_OVERSHOOT_DB = 6.0
 
 
 def target_lufs(value: str | float, what: str = "--loudness") -> float:
@@ -145,21 +149,31 @@ def delivery_gain_db(audio: np.ndarray, sample_rate: int, target: float, levels:
     return target - whole if math.isfinite(whole) else 0.0
 
 
-def sample_peaks(audio: np.ndarray) -> np.ndarray:
-    """(N,) the largest magnitude of any channel between each sample and the next, 4x oversampled (what
-    :func:`true_peak` takes the maximum of)."""
+def sample_peaks(audio: np.ndarray, level: float | None = None) -> np.ndarray:
+    """(N,) the largest magnitude of any channel between each sample and the next, 4x oversampled, where it
+    can reach ``level`` (linear; default: the loudest sample): blocks whose samples all stay
+    :data:`_OVERSHOOT_DB` under it keep their samples' own magnitudes (the true peak is the maximum)."""
     from scipy.signal import resample_poly
 
     n = len(audio)
-    out = np.zeros(n)
-    for lo in range(0, n, _PEAK_BLOCK):
-        a, b = max(0, lo - _PEAK_MARGIN), min(n, lo + _PEAK_BLOCK + _PEAK_MARGIN)
-        up = resample_poly(np.asarray(audio[a:b], np.float32), OVERSAMPLE, 1, axis=0)
-        mag = np.abs(up[:, 0])
-        for c in range(1, up.shape[1]):  # the loudest channel (faster than a max along the short axis)
-            np.maximum(mag, np.abs(up[:, c]), out=mag)
-        keep = mag[(lo - a) * OVERSAMPLE:(min(n, lo + _PEAK_BLOCK) - a) * OVERSAMPLE]
-        out[lo:lo + len(keep) // OVERSAMPLE] = keep.reshape(-1, OVERSAMPLE).max(axis=1)
+    out = np.abs(np.asarray(audio[:, 0], np.float64))
+    for c in range(1, audio.shape[1]):  # the loudest channel (faster than a max along the short axis)
+        np.maximum(out, np.abs(audio[:, c]), out=out)
+    if not n:
+        return out
+    floor = (out.max() if level is None else level) * 10 ** (-_OVERSHOOT_DB / 20)
+    starts = np.arange(0, n, _PEAK_BLOCK)
+    loud = np.r_[False, np.maximum.reduceat(out, starts) >= floor, False]
+    edges = np.flatnonzero(np.diff(loud.astype(np.int8)))  # runs of loud blocks, oversampled a run at a time
+    for first, last in zip(edges[::2], edges[1::2]):
+        for lo in range(first * _PEAK_BLOCK, min(n, last * _PEAK_BLOCK), _RUN):
+            hi = min(n, last * _PEAK_BLOCK, lo + _RUN)
+            a, b = max(0, lo - _PEAK_MARGIN), min(n, hi + _PEAK_MARGIN)
+            up = resample_poly(np.asarray(audio[a:b], np.float32), OVERSAMPLE, 1, axis=0)
+            mag = np.abs(up[:, 0])
+            for c in range(1, up.shape[1]):
+                np.maximum(mag, np.abs(up[:, c]), out=mag)
+            out[lo:hi] = mag[(lo - a) * OVERSAMPLE:(hi - a) * OVERSAMPLE].reshape(-1, OVERSAMPLE).max(axis=1)
     return out
 
 
@@ -186,7 +200,8 @@ def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence
     the peaks alone; beyond that the whole gain comes down. ``measured``: the whole file's loudness if known
     (a :class:`~mm2music.render.synth.LoudnessMeter` fed while rendering)."""
     gain_db = delivery_gain_db(audio, sample_rate, target, levels, measured)
-    peaks = sample_peaks(audio)
+    # the exact peaks matter where they could come near the ceiling (the limiter) or near the loudest sample
+    peaks = sample_peaks(audio, min(float(np.abs(audio).max(initial=0.0)), 10 ** ((peak_dbtp - gain_db) / 20)))
     peak = 20 * math.log10(peaks.max()) if len(peaks) and peaks.max() > 0 else float("-inf")
     ceiling = peak_dbtp - PEAK_MARGIN_DB
     whole = loudness(audio, sample_rate) if measured is None else measured
