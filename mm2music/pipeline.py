@@ -361,7 +361,8 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
                                      seed=config.seed)
-            plan = spot(plan, analysis.segments, analysis.extra.get("speech", ()), config.plan.spotting)
+            speech = analysis.audio.speech if analysis.audio is not None else analysis.extra.get("speech", ())  # the VAD's spans
+            plan = spot(plan, analysis.segments, speech, config.plan.spotting)
         locked: dict = {}
         if lock:  # --- project (issue 13): the locked cues come from the project being replaced ---
             from mm2music.revise import apply_locks
