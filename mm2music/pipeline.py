@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from mm2music.checks import MAX_CAPTION_SCENES, check_duration, check_hits, check_settings
@@ -277,6 +278,8 @@ class CueRenderer:
         from mm2music.render.synth import Synthesizer
 
         self.cues, self.hits, self.timings = cues, hits, layout(cues)
+        self.audio = np.zeros((n_samples, 2), np.float32)  # filled as each cue renders: the synth holds no whole-film copy
+        self._at = 0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="synth")
         self._synth = self._thread.submit(Synthesizer, n_samples, config.soundfont, config.sample_rate, fade_s=0.03)
         self._jobs: list = []
@@ -288,6 +291,11 @@ class CueRenderer:
         for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
             synth.add(notes, part.program, part.is_drum, track=part.name, expression=part.expression)
         synth.render_until(music.cue.end)
+        self._keep(synth.take())
+
+    def _keep(self, piece) -> None:
+        self.audio[self._at:self._at + len(piece)] = piece
+        self._at += len(piece)
 
     def composed(self, music) -> None:
         """Queue the next cue (cues arrive in order)."""
@@ -296,7 +304,11 @@ class CueRenderer:
     def finish(self):
         for job in self._jobs:
             job.result()  # an error on the synth thread surfaces here
-        return self._thread.submit(lambda: (self._synth.result().finish(), self._synth.result().loudness())).result()
+        def last():
+            self._keep(self._synth.result().finish())
+            return self.audio, self._synth.result().loudness()
+
+        return self._thread.submit(last).result()
 
     def __enter__(self) -> CueRenderer:
         return self
@@ -312,12 +324,12 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``); ``previous``: the folder
     being replaced (its project goes to history); ``resume``: where each composed cue is kept until the run
     publishes, and the cues a killed run finished come from."""
-    import numpy as np
 
     from mm2music.arrange.compose import compose, cue_seed
     from mm2music.arrange.cuesheet import cue_sheet, cue_sheet_markdown
     from mm2music.arrange.score import build_score, piano_roll
     from mm2music.arrange.timing import score_sync
+    from mm2music.project import save_mix
     from mm2music.render.mix import duck_gain, ducked_fraction
     from mm2music.render.mux import mux, verify_muxed
     from mm2music.render.synth import find_soundfont, normalize_loudness, write_wav
@@ -356,25 +368,24 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             write_midi_offset(midi, start)
         with timings.stage("render"):
             audio, measured = renderer.finish()
-            raw = audio  # --- project (issue 13): kept for piecewise re-rendering ---
-            audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured)
+            save_mix(staging, audio)  # --- project (issue 13): the music before normalisation, for piecewise re-rendering ---
+            audio, lufs = normalize_loudness(audio, sr, config.render.target_lufs, measured=measured, in_place=True)
             write_wav(staging / "soundtrack.wav", audio, sr)
     files = {"midi": "soundtrack.mid", "audio": "soundtrack.wav"}
     gain = 10 ** ((lufs - measured) / 20) if np.isfinite(measured) else 1.0
     with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
-        exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain, start.seconds)
+        exporting = exports.submit(write_exports, music, hits, analysis, config, staging, timings, gain, start.seconds, progress)
         roll = piano_roll(score)
         extra: dict = {"loudness_lufs": round(lufs, 2) if np.isfinite(lufs) else None}
         if analysis.kind == "video" and analysis.video is not None:
             keep = config.render.mix == "keep" and analysis.audio is not None
             with timings.stage("mux"):
-                mixed = audio
+                duck = None
                 if keep:
                     duck = duck_gain(analysis.audio, n, sr, config.render.duck_db)
-                    mixed = audio * duck[:, None]
                     extra["ducked_fraction"] = round(ducked_fraction(duck, config.render.duck_db), 3)
                 tmp = staging / ".music_for_mux.wav"
-                write_wav(tmp, mixed, sr)
+                write_wav(tmp, audio, sr, gain=duck)  # ducked as it is written: no second whole-film copy
                 stem = Path(analysis.source).stem
                 scored = staging / f"{stem}_scored.mp4"
                 with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
@@ -405,7 +416,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
 
     locked = locked or {}
     project = new_project(staging, analysis, plan, config, music,
-                          [locked[i].seed if i in locked else cue_seed(config.seed, c) for i, c in enumerate(plan.cues)], raw,
+                          [locked[i].seed if i in locked else cue_seed(config.seed, c) for i, c in enumerate(plan.cues)], None,
                           locked=set(locked), pinned={i: e.pinned for i, e in locked.items()}, previous=previous)
     if locked:
         from mm2music.revise import annotate_cue_sheet
@@ -421,7 +432,7 @@ def export_name(analysis: Analysis, config: Config) -> str:
 
 
 def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path, timings: Timings, gain: float,
-                  start_s: float = 0.0) -> dict:
+                  start_s: float = 0.0, progress: bool | None = None) -> dict:
     """The stems (scaled by the mix's normalisation ``gain``, spotted at ``start_s``, the start timecode in seconds)
     and ``soundtrack.musicxml``, as configured."""
     from mm2music.arrange.musicxml import write_musicxml
@@ -432,7 +443,7 @@ def write_exports(music, hits, analysis: Analysis, config: Config, staging: Path
     name = export_name(analysis, config)
     if fmt != "none":
         with timings.stage("stems"):
-            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name, start_s=start_s)
+            stems = write_stems(music, hits, analysis.duration, config.render, fmt, gain, staging, name, start_s=start_s, progress=progress)
         files["stems"] = f"stems/ ({len(stems)} stems)"
     if config.interchange.musicxml:
         with timings.stage("musicxml"):

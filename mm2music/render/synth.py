@@ -169,15 +169,17 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int, block: int = 1 << 20) -> None:
-    """16-bit PCM WAV, (N, 2) float in [-1, 1], converted ``block`` samples at a time (a film's whole-length
-    int16 and clipped copies would cost more memory than the audio itself)."""
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, block: int = 1 << 20, gain: np.ndarray | None = None) -> None:
+    """16-bit PCM WAV, (N, 2) float in [-1, 1], times the per-sample ``gain`` (N,) if given, converted ``block``
+    samples at a time (a film's whole-length gained, clipped and int16 copies would cost more memory than the
+    audio itself)."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(audio.shape[1])
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         for a in range(0, len(audio), block):
-            w.writeframes((np.clip(audio[a:a + block], -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+            piece = audio[a:a + block] if gain is None else audio[a:a + block] * gain[a:a + block, None]
+            w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
 class LoudnessMeter:
@@ -248,17 +250,22 @@ def loudness(audio: np.ndarray, sample_rate: int) -> float:
 
 
 def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float = -16.0, peak_dbfs: float = -1.0,
-                       measured: float | None = None) -> tuple[np.ndarray, float]:
+                       measured: float | None = None, in_place: bool = False, block: int = 1 << 20) -> tuple[np.ndarray, float]:
     """Gain to ``target_lufs``, limited so the peak stays under ``peak_dbfs``. Returns (audio, measured LUFS after).
-    ``measured``: the audio's loudness if already known (a :class:`LoudnessMeter` fed while rendering)."""
+    ``measured``: the audio's loudness if already known (a :class:`LoudnessMeter` fed while rendering);
+    ``in_place``: scale ``audio`` itself (float32), ``block`` samples at a time, and return it (no second copy)."""
     current = loudness(audio, sample_rate) if measured is None else measured
     if not np.isfinite(current):
         return audio, current
     gain = 10 ** ((target_lufs - current) / 20)
-    peak = float(np.max(np.abs(audio))) * gain
+    peak = max((float(np.max(np.abs(audio[a:a + block]))) for a in range(0, len(audio), block)), default=0.0) * gain
     limit = 10 ** (peak_dbfs / 20)
     if peak > limit:
         gain *= limit / peak
         log.info("loudness target %.1f LUFS capped by the %.1f dBFS peak limit", target_lufs, peak_dbfs)
     # BS.1770 loudness scales with a linear gain: no second measurement needed
+    if in_place:
+        for a in range(0, len(audio), block):
+            audio[a:a + block] *= np.float32(gain)
+        return audio, current + 20 * np.log10(gain)
     return (audio * gain).astype(np.float32), current + 20 * np.log10(gain)
