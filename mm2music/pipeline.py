@@ -33,7 +33,7 @@ from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
 from mm2music.output import claimed_output
-from mm2music.resume import Resume, run_key
+from mm2music.resume import Resume, resumable, run_key
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -471,8 +471,8 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
             load_music_model(config.music.checkpoint, config.music.quantize)
     files: dict[str, str] = {}
     sync = None
-    with claimed_output(final, config.output.overwrite, replaceable, seal) as staging:
-        resume = Resume(final, run_key(inputs, config))  # what a killed run of this command finished
+    # what a killed run of this command finished; kept until the output is published
+    with claimed_output(final, config.output.overwrite, replaceable, seal) as staging, resumable(final, run_key(inputs, config)) as resume:
         analysis = resume.analysis()
         if analysis is None:
             analysis = analyze(inputs, config, timings, progress)
@@ -494,5 +494,4 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
             write_json(staging / "config.json", config.to_dict())
         if not analyze_only:
             files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final, resume)
-    resume.discard()
     return Result(final, analysis, plan, timings, files, sync, resumed=dict(resume.reused))
