@@ -12,6 +12,7 @@ ratio of each length's wall time to the shortest one's (linear = the ratio of le
     .venv/bin/python bench/longform.py                      # 15 and 30 minutes
     .venv/bin/python bench/longform.py --minutes 15 30 90   # the issue's three lengths
     .venv/bin/python bench/longform.py --minutes 2 --set interchange.stems_format=none   # a quick look
+    .venv/bin/python bench/longform.py --minutes 15 --kill-after 200   # kill -9 at 200 s, then the same command resumes
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"wall_s": wall, "duration_s": result.analysis.duration, "stages": result.timings.stages,
                       "peak_mb": {k: v / 2**20 for k, v in peaks.items()},
                       "at_peak": {k: v if k == "stage" else round(v / 2**20) for k, v in at_peak.items()}, "scenes": len(result.analysis.scenes),
-                      "cues": len(result.plan.cues), "files": result.files}))
+                      "cues": len(result.plan.cues), "files": result.files, "resumed": result.resumed}))
 
 
 # --- the parent -----------------------------------------------------------------------------------------
@@ -158,6 +159,18 @@ def score(minutes: float, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="longform-") as out:
         cmd = [sys.executable, __file__, "--_child", "--film", str(film), "--captions", str(srt), "--out", out,
                "--hits", *map(str, hits), *(f"--set={s}" for s in args.set), *(["--quiet"] if args.quiet else [])]
+        killed = None
+        if args.kill_after:  # kill -9 the first run, then time the same command
+            first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+            try:
+                first.wait(args.kill_after)
+                sys.exit(f"error: the {minutes:g}-minute run finished before --kill-after {args.kill_after:g} s; give a shorter time")
+            except subprocess.TimeoutExpired:
+                first.kill()
+                first.wait()
+            kept = next(Path(out).glob(".*.resume"), None)
+            killed = {"after_s": args.kill_after, "cues_kept": len(list((kept / "cues").glob("*.json"))) if kept else 0,
+                      "analysis_kept": bool(kept and (kept / "analysis.json").exists())}
         env = {**os.environ, "LONGFORM_T0": str(time.time())}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
         if proc.returncode != 0:
@@ -165,7 +178,7 @@ def score(minutes: float, args: argparse.Namespace) -> dict:
         report = json.loads(proc.stdout.strip().splitlines()[-1])
         report["disk_mb"] = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file()) / 2**20
     report.update(minutes=minutes, hits=len(hits), rtf=report["wall_s"] / report["duration_s"],
-                  peak_total_mb=max(report["peak_mb"].values()))
+                  peak_total_mb=max(report["peak_mb"].values()), killed=killed)
     return report
 
 
@@ -173,6 +186,10 @@ def show(r: dict) -> None:
     print(f"\n{r['minutes']:g} min film: {r['scenes']} scenes, {r['cues']} cues, {r['hits']} hits; wall {r['wall_s']:.1f} s from process "
           f"start, RTF {r['rtf']:.3f}, peak {r['peak_total_mb']:.0f} MB, output {r['disk_mb']:.0f} MB")
     print(f"  at the peak: {r['at_peak']}")
+    if r.get("killed"):
+        k = r["killed"]
+        print(f"  the first run was killed after {k['after_s']:g} s (analysis kept: {k['analysis_kept']}, {k['cues_kept']} cues kept); "
+              f"this run resumed {r['resumed']}")
     print(f"  {'stage':<22} {'seconds':>8} {'RTF':>7} {'peak MB':>8}")
     for name, sec in r["stages"].items():
         print(f"  {name:<22} {sec:8.1f} {sec / r['duration_s']:7.4f} {r['peak_mb'].get(name, 0):8.0f}")
@@ -188,6 +205,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for the runs")
     parser.add_argument("--json", metavar="PATH", help="write the reports here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars from the runs")
+    parser.add_argument("--kill-after", type=float, metavar="S", help="kill -9 each run after S seconds, then time the same command (resume)")
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--film", help=argparse.SUPPRESS)
     parser.add_argument("--captions", help=argparse.SUPPRESS)

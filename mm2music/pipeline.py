@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from mm2music.checks import MAX_CAPTION_SCENES, check_duration, check_hits, check_settings
@@ -32,7 +33,7 @@ from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
 from mm2music.output import claimed_output, safe_name, slug
-from mm2music.resume import Resume, run_key
+from mm2music.resume import Resume, resumable, run_key
 from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,8 @@ class CueRenderer:
         from mm2music.render.synth import Synthesizer
 
         self.cues, self.hits, self.timings = cues, hits, layout(cues)
+        self.audio = np.zeros((n_samples, 2), np.float32)  # filled as each cue renders: the synth holds no whole-film copy
+        self._at = 0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="synth")
         self._synth = self._thread.submit(Synthesizer, n_samples, config.soundfont, config.sample_rate, fade_s=0.03)
         self._jobs: list = []
@@ -264,6 +267,11 @@ class CueRenderer:
             synth.add(notes, part.program, part.is_drum, track=part.name, controls=timed_controls(part, music.cue),
                       **part_controls(part))
         synth.render_until(music.cue.end)
+        self._keep(synth.take())
+
+    def _keep(self, piece) -> None:
+        self.audio[self._at:self._at + len(piece)] = piece
+        self._at += len(piece)
 
     def composed(self, music) -> None:
         """Queue the next cue (cues arrive in order)."""
@@ -272,7 +280,11 @@ class CueRenderer:
     def finish(self):
         for job in self._jobs:
             job.result()  # an error on the synth thread surfaces here
-        return self._thread.submit(lambda: (self._synth.result().finish(), self._synth.result().loudness())).result()
+        def last():
+            self._keep(self._synth.result().finish())
+            return self.audio, self._synth.result().loudness()
+
+        return self._thread.submit(last).result()
 
     def __enter__(self) -> CueRenderer:
         return self
@@ -351,8 +363,8 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
             load_music_model(config.music.checkpoint, config.music.quantize)
     files: dict[str, str] = {}
     sync = None
-    with claimed_output(final, config.output.overwrite, replaceable, seal) as staging:
-        resume = Resume(final, run_key(inputs, config))  # what a killed run of this command finished
+    # what a killed run of this command finished; kept until the output is published
+    with claimed_output(final, config.output.overwrite, replaceable, seal) as staging, resumable(final, run_key(inputs, config)) as resume:
         analysis = resume.analysis()
         if analysis is None:
             analysis = analyze(inputs, config, timings, progress)
@@ -377,5 +389,4 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
             write_json(staging / "config.json", config.to_dict())
         if not analyze_only:
             files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final, resume)
-    resume.discard()
     return Result(final, analysis, plan, timings, files, sync, resumed=dict(resume.reused))

@@ -11,7 +11,8 @@ A long score (a feature takes many minutes) writes, as it goes, into ``<out>/.<n
 The same command run again finds the folder under the run's output lock, checks the key, and skips the
 analysis and every cue whose planned cue is unchanged (the plan is recomputed: it is fast and deterministic).
 Anything that differs (another input, another setting) starts afresh. The folder is removed when the run
-publishes its output. Files are written to a temporary name and renamed, so a kill never leaves half a file.
+succeeds (just before its output is published) or fails with a user error or a failed write (which leave nothing
+behind); a kill, an interrupt or a crash keeps it. Files are written to a temporary name and renamed, so a kill never leaves half a file.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from mm2music.errors import Mm2MusicError
 from mm2music.types import Analysis, AudioEnvelope, Cue, Emotion, Scene, TextSegment, Transition, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -160,3 +163,17 @@ class Resume:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def resumable(final: Path, key: str) -> Iterator[Resume]:
+    """The resume folder of ``final`` for the block: removed when the block succeeds or raises a user error
+    (:class:`~mm2music.errors.Mm2MusicError`, or an ``OSError`` such as a full disk: nothing is left behind), kept
+    on an interrupt, a kill or a crash for the same command."""
+    resume = Resume(final, key)
+    try:
+        yield resume
+    except (Mm2MusicError, OSError):
+        resume.discard()
+        raise
+    resume.discard()

@@ -1,5 +1,5 @@
 """What a finished score hands to the editor and the mixer, once the audio is written: Broadcast WAV timecode on
-``soundtrack.wav`` and the stems, one WAV per cue (``cues/NN.wav``) and the timeline files.
+``soundtrack.wav`` (the stems are written with theirs), one WAV per cue (``cues/NN.wav``) and the timeline files.
 
 Each cue's WAV is the mix between the frames where its clip starts and ends on the timeline (the cue's start and
 end rounded to the picture's frames), read back from ``soundtrack.wav`` one cue at a time: laid end to end, the

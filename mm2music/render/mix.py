@@ -33,8 +33,11 @@ def duck_gain(envelope: AudioEnvelope, n_samples: int, sample_rate: int, depth_d
     for i, t in enumerate(target):
         level += (t - level) * (a_att if t < level else a_rel)
         smoothed[i] = level
-    gain = np.interp(np.arange(n_samples) / sample_rate, times, smoothed)
-    return gain.astype(np.float32)
+    gain = np.empty(n_samples, np.float32)
+    block = 1 << 20  # a block at a time: a whole film's float64 sample times would cost more than the music
+    for a in range(0, n_samples, block):
+        gain[a:a + block] = np.interp(np.arange(a, min(a + block, n_samples)) / sample_rate, times, smoothed)
+    return gain
 
 
 def ducked_fraction(gain: np.ndarray, depth_db: float = -12.0) -> float:

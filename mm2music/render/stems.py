@@ -80,11 +80,15 @@ def stem_gain(gain: float | np.ndarray, n: int, rate: int, mix_rate: int) -> flo
 
 
 def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str,
-                gain: float | np.ndarray, out_dir: Path, name: str, workers: int = 2, start_s: float = 0.0) -> list[str]:
+                gain: float | np.ndarray, out_dir: Path, name: str, workers: int = 2, start_s: float = 0.0,
+                progress: bool | None = None) -> list[str]:
     """Render and write one stem per track into ``out_dir/stems/``; returns their paths relative to ``out_dir``.
     ``gain``: the linear gain the delivery loudness applied to the mix (a number, or its per-sample curve at
     the soundtrack's rate where the peak limiter acted); ``start_s``: the film's start timecode (seconds since
-    00:00:00:00), the stems' Broadcast WAV TimeReference."""
+    00:00:00:00), the stems' Broadcast WAV TimeReference; ``progress``: a bar on stderr (None: when it is a
+    terminal)."""
+    from tqdm import tqdm
+
     from mm2music.arrange.seating import seat
     from mm2music.interchange.bwf import BroadcastWavWriter
     from mm2music.render.synth import Synthesizer
@@ -128,7 +132,9 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
             synth.close()
         return f"{STEMS_DIR}/{path.name}"
 
+    bar = tqdm(total=len(jobs), desc="stems", unit="stem", disable=None if progress is None else not progress, leave=False)
     with ThreadPoolExecutor(workers) as pool:  # FluidSynth renders outside the GIL: two stems at a time
-        written = list(pool.map(render, jobs))
+        written = [(bar.update(1), path)[1] for path in pool.map(render, jobs)]
+    bar.close()
     log.info("wrote %d stems at %d Hz (%s)", len(written), sr, subtype)
     return written

@@ -220,15 +220,17 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int, block: int = 1 << 20) -> None:
-    """16-bit PCM WAV, (N, 2) float in [-1, 1], converted ``block`` samples at a time (a film's whole-length
-    int16 and clipped copies would cost more memory than the audio itself)."""
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, block: int = 1 << 20, gain: np.ndarray | None = None) -> None:
+    """16-bit PCM WAV, (N, 2) float in [-1, 1], times the per-sample ``gain`` (N,) if given, converted ``block``
+    samples at a time (a film's whole-length gained, clipped and int16 copies would cost more memory than the
+    audio itself)."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(audio.shape[1])
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         for a in range(0, len(audio), block):
-            w.writeframes((np.clip(audio[a:a + block], -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+            piece = audio[a:a + block] if gain is None else audio[a:a + block] * gain[a:a + block, None]
+            w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
 class LoudnessMeter:
