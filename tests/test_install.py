@@ -63,7 +63,7 @@ def test_installed_package_reads_its_own_data(installed):
     module, configs, checkpoint, candidates, files, blocks = json.loads(out.stdout)
     venv_dir = str(bindir.parent)
     assert module.startswith(venv_dir) and configs.startswith(venv_dir) and checkpoint.startswith(venv_dir)
-    assert candidates == 2 and files == ["MODEL_CARD.md", "config.json", "model.safetensors", "probe.json", "tokenizer.json"] and blocks >= 3
+    assert candidates == 2 and files == ["MODEL_CARD.md", "config.json", "model.safetensors", "probe.json", "tokenizer.json", "training_data.json"] and blocks >= 3
 
 
 def test_installed_cli_lists_subcommands_from_an_empty_folder(installed):
