@@ -457,7 +457,8 @@ def _full_close(layers: dict[str, list[NoteEvent]], final: Slot, instruments: Ma
     if not ringing or any(n.pitch % 12 == third for _, n in ringing):
         return out
     bass = min(n.pitch for _, n in ringing)
-    top = max((n.pitch for layer, n in ringing if layer == "melody"), default=127)
+    tune = max((n.pitch for layer, n in ringing if layer == "melody"), default=127)
+    top = tune if tune > bass + 16 else 127  # under a tune that ends low (or on the bass) the third goes above it
     for layer in [x for x in ("pad", "figure", "counter") if x in out] + [x for x in out if x.startswith("colour:")]:
         ends = [n for n in out[layer] if n.end >= length]
         if not ends:
