@@ -50,6 +50,10 @@ and fewer steps, onsets on the beat, fewer notes per beat, rests 36% vs 8%); end
 (6 up to octaves: the realiser moves notes of the returning theme by octaves), 0 differences (median);
 seed variation 0% of 51 pairs; 0.82 chords per bar, longest chord 5.3 s (Bach chorales 2.8 per bar, quartets
 1.5), melody range 15 semitones in 8 bars (quartets 18), sixteenths 0% (quartets 43%).
+After themes first and harmony fitted to them (2026-12-06, same command, 51 runs, ~4 min of pipeline with
+stems and MusicXML off): repetition 0.439, two-sample 86.7% / 85.8% (control 50.1% / 45.2%; rests, downbeats,
+bar-rhythm repetition and off-grid onsets give ours away), endings 100%, 9 restatements: 8 of 8 intervals in
+steps (5 in semitones), 2 differences, seed variation 69% of 51 pairs, 1.00 chords per bar, longest 2.8 s.
 ``--quick`` (10 runs, ~3.5 min): repetition 0.047, two-sample 89.5% / 92.0% (control 56.0% / 47.7%),
 endings 80%, 1 restatement (6 of 8, no difference), seed variation n/a (1 seed).
 """
