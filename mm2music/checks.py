@@ -143,8 +143,6 @@ def check_settings(config: Config, music: bool = True) -> Config:
     hits = normalized_hits(p.hits)
     for name in ("candidates", "final_candidates", "theme_candidates", "max_bar_tokens"):
         _finite(getattr(mu, name), f"music.{name}", "give 1 or more", 1, 100_000)
-    for name in ("primer_bars", "theme_bars"):
-        _finite(getattr(mu, name), f"music.{name}", "give 0 or more bars", 0, 64)
     _finite(mu.temperature, "music.temperature", "give a value above 0, e.g. 1.0", 0, 10, low_open=True)
     _finite(mu.top_p, "music.top_p", "give a value in (0, 1], e.g. 0.95", 0, 1, low_open=True)
     _finite(mu.key_guidance, "music.key_guidance", "give 0 or more", 0, 100)

@@ -89,8 +89,6 @@ class MusicConfig:
     temperature: float = 1.0
     top_p: float = 0.95
     key_guidance: float = 0.0  # > 0: push each sample away from the keys confused with the asked one (see music/generate.py)
-    primer_bars: int = 2  # bars of the previous cue that prime the next (the music flows across cuts)
-    theme_bars: int = 2  # bars of a theme's first statement restated (transposed) when the theme returns
     max_bar_tokens: int = 384  # a bar longer than this many tokens is closed at the next chance
     quantize: str = "int8"  # sample from int8 linear layers ("none": fp32 as trained); see music/model.py
 

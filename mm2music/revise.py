@@ -137,9 +137,9 @@ def apply_settings(cues: Sequence[Cue], i: int, settings: CueSettings, where: st
         if getattr(settings, name) is not None:
             changes[name] = getattr(settings, name)
     if settings.texture is not None:
-        from mm2music.arrange.compose import TEXTURE_CONDITIONS
+        from mm2music.graph.cues import TEXTURES
 
-        _one_of(settings.texture, tuple(TEXTURE_CONDITIONS), "texture", where)
+        _one_of(settings.texture, TEXTURES, "texture", where)
     if settings.tempo is not None:
         bars, base, ramp, odd = fit_tempo(cues, i, float(settings.tempo), f"{where}: tempo")
         curve = changes.get("bar_intensity", cue.bar_intensity)
@@ -270,9 +270,8 @@ def write_cue(project: Project, i: int, cue: Cue, seed: int, model, tokenizer, n
     before = music[:i]
     own = music[i] if music[i].theme is not None and music[i].cue.theme == cue.theme else None  # its theme is kept
     theme = None if new_theme else theme_source(cue, before) or own
-    return compose_cue(cue, model, tokenizer, _music_config(project), seed, previous=before[-1] if before else None,
-                       theme=theme, final=i == len(music) - 1, opening=project.opening and i == 0,
-                       following=music[i + 1] if i + 1 < len(music) else None)
+    return compose_cue(cue, model, tokenizer, _music_config(project), seed, theme=theme, final=i == len(music) - 1,
+                       opening=project.opening and i == 0)
 
 
 # --- audio: re-render one span and splice it -------------------------------------------------------------

@@ -1,16 +1,10 @@
-"""Compose: the trained decoder writes every cue of the plan, then the cues become one orchestrated score.
+"""Compose: every cue of the plan gets its melody, the theme first (see :mod:`mm2music.arrange.theme`).
 
-Per cue, the decoder is conditioned on the cue's key, tempo band, meter, density, register and a texture, and
-asked for exactly ``bars`` bars. It is primed with the last bars of the previous cue so the music flows across
-the cut; when a theme returns, its first statement's opening bars are restated (transposed to the new key)
-and the decoder continues from them, so the theme comes back varied. Several candidates are sampled in one
-batch and the one that best obeys the plan (key, density, and a cadence on the tonic at the very end) is
-kept: the decoder proposes, the plan chooses (the last cue, which must also end on a cadence, draws more
-candidates: music.final_candidates). Candidates are judged as they finish, and the first one that
-fits perfectly stops the others (on a 60 s clip this saves about a quarter of the sampling).
-
-Nothing here writes notes by rule: the realiser (:mod:`mm2music.arrange.realise`) turns each chosen sketch
-into the cue's texture.
+A theme letter's first cue asks the trained decoder for a tune (:func:`write_theme`: a period of antecedent,
+restated motif and cadence, and a contrast, each phrase the best of ``music.theme_candidates`` samples by its
+phrase qualities); every later cue with that letter restates it in its own key and mode, transformed by its
+emotion (:func:`compose_cue`). Nothing here writes harmony or accompaniment: the realiser
+(:mod:`mm2music.arrange.realise`) fits chords to each cue's melody and arranges them.
 """
 
 from __future__ import annotations
@@ -35,16 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# plan texture -> (decoder polyphony condition, decoder family condition): the decoder learned four-part
-# writing from chorales and Renaissance polyphony ("ensemble" = choir), melodies from folk tunes.
-TEXTURE_CONDITIONS = {
-    "monophonic": ("three_voices", ("ensemble",)),
-    "homophonic": ("four_or_more_voices", ("ensemble",)),
-    "polyphonic": ("four_or_more_voices", ("ensemble",)),
-    "ostinato": ("three_voices", ("ensemble",)),
-}
-
-
 @dataclass
 class CueMusic:
     """The chosen music of one cue: its tokens (for priming) and its notes in ticks from the cue start."""
@@ -57,15 +41,6 @@ class CueMusic:
     score: float = 0.0
     report: dict = field(default_factory=dict)
     theme: Theme | None = None  # the theme this cue states or restates (None: music written as a sketch)
-
-
-def conditions_for(cue: Cue, opening: bool = False):
-    """The decoder's conditions for a cue (``opening``: it starts a piece, as a tune does: maybe with a pickup)."""
-    from mm2music.music.tokenizer import Conditions
-
-    polyphony, families = TEXTURE_CONDITIONS.get(cue.texture, ("four_or_more_voices", ("ensemble",)))
-    return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
-                      density=cue.density, register=cue.register, polyphony=polyphony, families=families, opening=opening)
 
 
 def _notes_of(score, length_ticks: int) -> list[NoteEvent]:
@@ -145,16 +120,6 @@ def _bars(tokens: Sequence[int], bar_id: int) -> list[list[int]]:
     return bars
 
 
-def _transpose(tokens: Sequence[int], table, semitones: int) -> list[int] | None:
-    """``tokens`` moved by ``semitones`` (-6..6) with the tokenizer's transposition table; None if a pitch
-    would leave the range."""
-    if semitones == 0:
-        return list(tokens)
-    row = table[semitones + 6]
-    out = [int(row[t]) for t in tokens]
-    return None if any(t < 0 for t in out) else out
-
-
 def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
     """The first statement of ``cue``'s theme among the music written before it (None: the theme is new)."""
     return next((m for m in earlier if m.cue.theme == cue.theme), None)
@@ -226,15 +191,13 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, open
     return theme, period
 
 
-def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, previous: CueMusic | None = None,
-                theme: CueMusic | None = None, final: bool = False, opening: bool = False,
-                following: CueMusic | None = None, table=None) -> CueMusic:
+def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, theme: CueMusic | None = None,
+                final: bool = False, opening: bool = False) -> CueMusic:
     """Write one cue with the per-cue ``seed`` (:func:`cue_seed`): its theme first (``theme``: the music that
     stated it, whose :class:`Theme` is restated and transformed; otherwise the decoder writes a new one), laid over
     the cue's bars with the ending its plan asks for (:func:`~mm2music.arrange.theme.cue_melody`). The harmony
     is fitted to this melody when the cue is realised. ``opening``: the cue opens a piece (a new tune may start
-    with a pickup). ``previous``, ``following`` and ``table`` are kept for callers of the sketch-writing
-    composer; the melody does not depend on them. This is the seam `revise` uses."""
+    with a pickup). This is the seam `revise` uses."""
     length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
     stated = theme.theme if theme is not None else None
     tokens: list[int] = []
@@ -250,22 +213,6 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, prev
     return CueMusic(cue, tokens, notes, length_ticks, max(1, config.theme_candidates) if tokens else 0, score, report, stated)
 
 
-JOIN_WEIGHT = 0.5  # weight of join_score when a revised cue must lead into kept music
-
-
-def join_score(notes: Sequence[NoteEvent], following: Sequence[NoteEvent]) -> float:
-    """How smoothly ``notes`` lead into ``following`` (the next cue's opening): 1 when the last top-voice note
-    steps (up to a tone) to the next cue's first top-voice note, falling to 0 at an octave's leap. In [0, 1]."""
-    if not notes or not following:
-        return 0.0
-    last = max(n.start for n in notes)
-    first = min(n.start for n in following)
-    top_out = max(n.pitch for n in notes if n.start == last)
-    top_in = max(n.pitch for n in following if n.start == first)
-    leap = abs(top_out - top_in)
-    return 1.0 if leap <= 2 else max(0.0, 1.0 - (leap - 2) / 10)
-
-
 def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None,
             opening: bool = False, fixed: Mapping[int, CueMusic] | None = None) -> list[CueMusic]:
     """Generate every cue in order with :func:`compose_cue` (see the module docstring). ``progress`` is called
@@ -279,8 +226,8 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
         if i in fixed:
             best = fixed[i]
         else:
-            best = compose_cue(cue, model, tokenizer, config, cue_seed(seed, cue), previous=out[-1] if out else None,
-                               theme=theme_source(cue, out), final=i == len(cues) - 1, opening=opening and i == 0)
+            best = compose_cue(cue, model, tokenizer, config, cue_seed(seed, cue), theme=theme_source(cue, out),
+                               final=i == len(cues) - 1, opening=opening and i == 0)
         out.append(best)
         if progress:
             progress(best)
