@@ -153,21 +153,26 @@ def default_footage(seconds: float = 30.0, start: float = 60.0) -> list[str]:
     return [str(out)]
 
 
-def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
-    """Score one input through the library, as the CLI would, and measure what was written."""
-    import pretty_midi
-
+def score_job(job, out_dir: Path, a: argparse.Namespace, *overrides: str) -> tuple[Path, float]:
+    """Score one job's text, captions or video through the library, as the CLI would, with the bench's settings
+    (``a``: --duration, --checkpoint, --config, --set) and ``overrides``; returns (output folder, wall seconds)."""
     from mm2music.config import load_config
     from mm2music.pipeline import Inputs, run
 
     name = f"{job.kind}_{job.id.replace(':', '_')}_s{job.seed}"
-    overrides = [f"output.out_dir={out_dir}", f"output.name={name}", f"seed={job.seed}", f"text.duration={a.duration}"]
-    overrides += [f"music.checkpoint={a.checkpoint}"] if a.checkpoint else []
-    config = load_config(a.config, overrides + list(a.overrides))
+    base = [f"output.out_dir={out_dir}", f"output.name={name}", f"seed={job.seed}", f"text.duration={a.duration}", *overrides]
+    base += [f"music.checkpoint={a.checkpoint}"] if a.checkpoint else []
+    config = load_config(a.config, base + list(a.overrides))
     t0 = time.perf_counter()
-    result = run(Inputs(text=job.text, video=job.video, captions=job.captions), config, progress=False)
-    wall = time.perf_counter() - t0
-    folder = Path(result.out_dir)
+    result = run(Inputs(text=job.text, video=getattr(job, "video", None), captions=job.captions), config, progress=False)
+    return Path(result.out_dir), time.perf_counter() - t0
+
+
+def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
+    """Score one input through the library, as the CLI would, and measure what was written."""
+    import pretty_midi
+
+    folder, wall = score_job(job, out_dir, a)
     midi_path = folder / "soundtrack.mid"
     music = ff.music_from_pretty_midi(pretty_midi.PrettyMIDI(str(midi_path)))
     plan = json.loads((folder / "plan.json").read_text())
@@ -638,12 +643,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sketch-tracks", default=r"melody|harmony|bass", metavar="REGEX",
                    help="track names (regular expression) holding the decoder's sketch")
     p.add_argument("--contrast", type=float, default=0.5, help="valence-arousal distance below which a scene change is non-contrast")
-    p.add_argument("--checkpoint", default=None, help="music decoder checkpoint (default: the pipeline's, checkpoints/music21)")
-    p.add_argument("--config", default=None, help="config name or YAML path, as the CLI's --config")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="config override, as the CLI's --set")
-    p.add_argument("--keep", default=None, metavar="DIR", help="keep every run's output folder here (default: a deleted temp folder)")
-    p.add_argument("--seed", type=int, default=0, help="corpus sample and classifier seed")
-    p.add_argument("--resume", action="store_true", help="reuse the runs already measured in <json>.runs.jsonl (same code, same settings)")
+    add_run_arguments(p)
     p.add_argument("--only", default=None, metavar="REGEX", help="run only the inputs whose id matches (e.g. 'funeral|chase|montage')")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 8 real texts, 2 generated clips, 16 corpus files")
     p.add_argument("--json", default=str(RESULTS / "film.json"), help="where to write the results")
@@ -691,6 +691,16 @@ def summarize(records: list[dict], corpus_feats: list[dict], corpus_wins: list[f
         "distinct_text_outputs": len({r["notes_hash"] for r in gen if r["kind"] != "clip"}),
     }
     return corpus, generated
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options every bench that scores inputs through the library shares (see :func:`score_job`, :func:`run_logged`)."""
+    p.add_argument("--checkpoint", default=None, help="music decoder checkpoint (default: the pipeline's, checkpoints/music21)")
+    p.add_argument("--config", default=None, help="config name or YAML path, as the CLI's --config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="config override, as the CLI's --set")
+    p.add_argument("--keep", default=None, metavar="DIR", help="keep every run's output folder here (default: a deleted temp folder)")
+    p.add_argument("--seed", type=int, default=0, help="corpus sample and classifier seed")
+    p.add_argument("--resume", action="store_true", help="reuse the runs already measured in <json>.runs.jsonl (same code, same settings)")
 
 
 def run_logged(jobs, a: argparse.Namespace, run_job, prefix: str) -> list[dict]:

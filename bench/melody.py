@@ -83,7 +83,7 @@ import numpy as np  # noqa: E402
 
 from bench import film_features as ff  # noqa: E402
 from bench import melody_features as mf  # noqa: E402
-from bench.film import run_logged  # noqa: E402
+from bench.film import add_run_arguments, run_logged, score_job  # noqa: E402
 from bench.film_inputs import PROMPTS, REAL_TEXTS, Prompt  # noqa: E402
 
 log = logging.getLogger("bench.melody")
@@ -153,18 +153,7 @@ def run_job(job: Job, out_dir: Path, a: argparse.Namespace) -> dict:
     """Score one input through the library, as the CLI would, and measure what was written."""
     import pretty_midi
 
-    from mm2music.config import load_config
-    from mm2music.pipeline import Inputs, run
-
-    name = f"{job.kind}_{job.id.replace(':', '_')}_s{job.seed}"
-    overrides = [f"output.out_dir={out_dir}", f"output.name={name}", f"seed={job.seed}", f"text.duration={a.duration}",
-                 "interchange.stems_format=none", "interchange.musicxml=false"]
-    overrides += [f"music.checkpoint={a.checkpoint}"] if a.checkpoint else []
-    config = load_config(a.config, overrides + list(a.overrides))
-    t0 = time.perf_counter()
-    result = run(Inputs(text=job.text, captions=job.captions), config, progress=False)
-    wall = time.perf_counter() - t0
-    folder = Path(result.out_dir)
+    folder, wall = score_job(job, out_dir, a, "interchange.stems_format=none", "interchange.musicxml=false")
     music = ff.music_from_pretty_midi(pretty_midi.PrettyMIDI(str(folder / "soundtrack.mid")))
     plan = json.loads((folder / "plan.json").read_text())
     rec = {"id": job.id, "kind": job.kind, "seed": job.seed, "quadrant": job.quadrant, "wall_s": round(wall, 2)}
@@ -610,12 +599,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=30.0, help="seconds of music per text")
     p.add_argument("--corpus-tunes", type=int, default=40, help="real lines per folk collection and Bach chorales")
     p.add_argument("--corpus-quartets", type=int, default=10, help="quartet movements (first violins)")
-    p.add_argument("--checkpoint", default=None, help="music decoder checkpoint (default: the pipeline's)")
-    p.add_argument("--config", default=None, help="config name or YAML path, as the CLI's --config")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="config override, as the CLI's --set")
-    p.add_argument("--keep", default=None, metavar="DIR", help="keep every run's output folder here (default: a deleted temp folder)")
-    p.add_argument("--seed", type=int, default=0, help="corpus sample and classifier seed")
-    p.add_argument("--resume", action="store_true", help="reuse the runs already measured in <json>.runs.jsonl (same code, same settings)")
+    add_run_arguments(p)
     p.add_argument("--only", default=None, metavar="REGEX", help="run only the inputs whose id matches (e.g. 'arc|funeral')")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 4 prompts, 4 real texts, 2 caption arcs, a smaller corpus")
     p.add_argument("--json", default=str(RESULTS / "melody.json"), help="where to write the results")
