@@ -325,9 +325,7 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
 
     with CueRenderer(plan.cues, hits, n, config.render) as renderer:
         with timings.stage("generate"):
-            # a theme from words opens like a tune; a film's music starts on its first frame
-            music = compose(plan.cues, model, tokenizer, config.music, config.seed, opening=analysis.kind != "video",
-                            progress=composed, fixed=fixed)
+            music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed, fixed=fixed)
         bar.close()
         writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings, progress=progress)
         sync = writer.score()  # while the synth thread finishes the last cues

@@ -270,8 +270,7 @@ def write_cue(project: Project, i: int, cue: Cue, seed: int, model, tokenizer, n
     before = music[:i]
     own = music[i] if music[i].theme is not None and music[i].cue.theme == cue.theme else None  # its theme is kept
     theme = None if new_theme else theme_source(cue, before) or own
-    return compose_cue(cue, model, tokenizer, _music_config(project), seed, theme=theme, final=i == len(music) - 1,
-                       opening=project.opening and i == 0)
+    return compose_cue(cue, model, tokenizer, _music_config(project), seed, theme=theme, final=i == len(music) - 1)
 
 
 # --- audio: re-render one span and splice it -------------------------------------------------------------

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mm2music.arrange.orchestrate import NoteEvent
-from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, _nearest_step, cue_melody, phrase_quality, steps_of,
-                                    to_pitch, transform_for)
+from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, _nearest_step, cadence_bars, cue_melody, phrase_quality,
+                                    steps_of, to_pitch, transform_for)
 from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
 from mm2music.key import Key
@@ -138,20 +138,20 @@ def melody_density(cue: Cue) -> str:
     return DENSITY_BINS[max(0, min(k, DENSITY_BINS.index("dense")))]
 
 
-def theme_conditions(cue: Cue, opening: bool = False) -> Conditions:
-    """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes and songs); ``opening``: it
-    starts a piece (and may start with a pickup, as tunes do), else it starts on the downbeat."""
+def theme_conditions(cue: Cue) -> Conditions:
+    """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes and songs), starting on
+    the downbeat (not as a piece's opening, which may start with a pickup bar: a theme's bars are its period's)."""
     from mm2music.music.tokenizer import Conditions
 
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
                       density=melody_density(cue), register=cue.register, polyphony="monophonic",
-                      families=(melody_family(cue),), opening=opening)
+                      families=(melody_family(cue),), opening=False)
 
 
-def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, opening: bool = False) -> tuple[Theme, list[int]]:
+def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> tuple[Theme, list[int]]:
     """The theme of ``cue``'s letter, written by the decoder as a period (see :mod:`mm2music.arrange.theme`):
-    the best of ``config.theme_candidates`` antecedents, the consequent that closes it on the tonic, a contrast.
-    ``opening``: the tune opens the piece (its antecedent may start with a pickup). Returns the theme and the
+    the best of ``config.theme_candidates`` antecedents, the consequent that closes it on the tonic, a contrast;
+    every phrase ends on a held note (:func:`~mm2music.arrange.theme.cadence_bars`). Returns the theme and the
     period's tokens."""
     from mm2music.music.generate import GenerationConfig, generate_tokens
 
@@ -165,13 +165,13 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, open
 
     def line(ids: list[int], skip: int = 0) -> list[ThemeNote]:
         notes = _notes_of(tokenizer.decode(ids), 10 ** 9) if ids else []
-        return steps_of(notes, tonic, mode, skip * bar_ticks)
+        return cadence_bars(steps_of(notes, tonic, mode, skip * bar_ticks), cue.meter, (3, 7))
 
     def best(options: list[list[int]], prefix: list[int], bars: int, ending, skip: int = 0) -> list[int]:
         scored = [(phrase_quality(line(prefix + o, skip), bq, bars, ending), -k, o) for k, o in enumerate(options) if o]
         return max(scored)[2] if scored else (options[0] if options else [])
 
-    antecedents = generate_tokens(model, tokenizer, theme_conditions(cue, opening), 4, num_samples=n, config=gen)
+    antecedents = generate_tokens(model, tokenizer, conditions, 4, num_samples=n, config=gen)
     antecedent = best(antecedents, [], 4, OPEN_STEPS + (2,))
     restated = [t for bar in _bars(antecedent, tokenizer.bar_id)[:2] for t in bar]
     closes = generate_tokens(model, tokenizer, conditions, 2, num_samples=n, primer=antecedent + restated,
@@ -192,17 +192,16 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, open
 
 
 def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, theme: CueMusic | None = None,
-                final: bool = False, opening: bool = False) -> CueMusic:
+                final: bool = False) -> CueMusic:
     """Write one cue with the per-cue ``seed`` (:func:`cue_seed`): its theme first (``theme``: the music that
     stated it, whose :class:`Theme` is restated and transformed; otherwise the decoder writes a new one), laid over
     the cue's bars with the ending its plan asks for (:func:`~mm2music.arrange.theme.cue_melody`). The harmony
-    is fitted to this melody when the cue is realised. ``opening``: the cue opens a piece (a new tune may start
-    with a pickup). This is the seam `revise` uses."""
+    is fitted to this melody when the cue is realised. This is the seam `revise` uses."""
     length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
     stated = theme.theme if theme is not None else None
     tokens: list[int] = []
     if stated is None:
-        stated, tokens = write_theme(cue, model, tokenizer, config, seed, opening)
+        stated, tokens = write_theme(cue, model, tokenizer, config, seed)
         first = cue
     else:
         first = theme.cue
@@ -214,11 +213,9 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, them
 
 
 def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None,
-            opening: bool = False, fixed: Mapping[int, CueMusic] | None = None) -> list[CueMusic]:
+            fixed: Mapping[int, CueMusic] | None = None) -> list[CueMusic]:
     """Generate every cue in order with :func:`compose_cue` (see the module docstring). ``progress`` is called
-    with each finished cue. ``opening``: the first cue is asked to open a piece (decoders trained with an opening
-    slot may then start with a pickup, as tunes do); otherwise it starts like any bar inside a piece, with music
-    on the downbeat. ``fixed``: cue index -> music kept as it is (locked cues), not written again."""
+    with each finished cue. ``fixed``: cue index -> music kept as it is (locked cues), not written again."""
     config = config or MusicConfig()
     fixed = fixed or {}
     out: list[CueMusic] = []
@@ -227,7 +224,7 @@ def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = 
             best = fixed[i]
         else:
             best = compose_cue(cue, model, tokenizer, config, cue_seed(seed, cue), theme=theme_source(cue, out),
-                               final=i == len(cues) - 1, opening=opening and i == 0)
+                               final=i == len(cues) - 1)
         out.append(best)
         if progress:
             progress(best)

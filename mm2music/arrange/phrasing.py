@@ -2,10 +2,10 @@
 
 Like :mod:`mm2music.arrange.registers`, these take the layers' notes and the cue's bars whatever wrote them.
 
-* **breath**: the melody rests at least a beat before every phrase end (every 4 bars and at the cue's end),
-  unless it already does near there;
+* **breath**: the melody rests before every phrase end unless it already does near there: a beat every 8 bars
+  and at the cue's end, half a beat at the 4-bar phrase ends between;
 * **drop-outs**: every 8 bars (once in a shorter cue) the texture thins for at least :data:`THIN_S` seconds
-  before a phrase end: only half of the cue's layers (pad and bass first) go on sounding;
+  before a phrase end: only half of the cue's layers (the tune and the bass first) go on sounding;
 * **performance**: a velocity arc over each phrase, CC 11 swells that breathe out at the phrase end, CC 1
   (vibrato) growing through long melody notes, the sustain pedal (CC 64) for piano, lifted at every chord
   change and rest, legato overlaps in a legato line, and a small late timing feel, never on the ticks that must
@@ -23,9 +23,10 @@ from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
 PHRASE_BARS = 4
 THIN_EVERY_BARS = 8
 THIN_S = 0.6  # seconds of thinner texture (the bench asks for 0.5 s)
-# layers that keep sounding through a drop-out, in this order (the first half of the cue's layers): a timpani roll
-# may lead through it into the next phrase
-THIN_KEEP = ("pad", "bass", "timpani", "colour", "counter", "figure", "melody", "double", "hits", "percussion")
+# layers that keep sounding through a drop-out, in this order (the first half of the cue's layers): the tune (its
+# phrase ends on a held note or breathes there) over the bass; a timpani roll may lead through it into the next
+# phrase, else the pad holds the harmony
+THIN_KEEP = ("melody", "bass", "timpani", "pad", "colour", "counter", "figure", "double", "hits", "percussion")
 LEGATO_OVERLAP_S = 0.03
 FEEL_MS = {"melody": 14, "double": 14, "pad": 8, "counter": 10, "colour": 10, "figure": 6, "bass": 4, "hits": 2,
            "timpani": 3, "percussion": 3}  # the most a layer's notes lag the grid, milliseconds
@@ -68,15 +69,19 @@ def _longest_rest(notes: Sequence[NoteEvent], lo: int, hi: int) -> int:
 
 
 def breathe(melody: Sequence[NoteEvent], bars: Sequence, ring: bool = False) -> list[NoteEvent]:
-    """The melody with a rest of at least a beat before every phrase end (where the last two bars of the
-    phrase have none already); ``ring``: the last note rings to the cue's end (the end of the piece)."""
+    """The melody with a rest before every phrase end (where the last two bars of the phrase have none already):
+    a beat at the end of every second phrase (8 bars) and of the cue, half a beat between (a tune breathes
+    between its antecedent and consequent); ``ring``: the last note rings to the cue's end (the end of the piece),
+    and the phrase before it breathes a beat."""
     out = list(melody)
-    for end in phrase_ends(bars)[:-1] if ring else phrase_ends(bars):
+    ends = phrase_ends(bars)
+    periods = set(phrase_ends(bars, 2 * PHRASE_BARS)) | ({ends[-2]} if ring and len(ends) > 1 else set())
+    for end in ends[:-1] if ring else ends:
         k = next(i for i, b in enumerate(bars) if b.end >= end)
-        beat = bars[k].beat
+        rest = bars[k].beat if end in periods else bars[k].beat // 2
         lo = max(0, bars[max(0, k - 1)].start)
-        if _longest_rest(out, lo, end) < beat:
-            out = clear(out, end - beat, end)
+        if _longest_rest(out, lo, end) < rest:
+            out = clear(out, end - rest, end)
     return out
 
 

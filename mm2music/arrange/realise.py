@@ -524,6 +524,8 @@ def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length
             end = nxt if nxt - n.end < TPQ // 2 else end  # legato, but the tune's rests are its breaths
         elif cue.articulation == "legato" or cue.figure in SPARSE_FIGURES:
             end = nxt if nxt - n.start <= 3 * TPQ else max(end, n.start + 2 * TPQ)
+        elif shaped and cue.articulation in ("staccato", "marcato"):
+            end = n.start + detached(end - n.start, cue.articulation)
         elif cue.articulation == "staccato":
             end = n.start + min(end - n.start, int(TPQ * 0.45))
         elif cue.articulation == "marcato":
@@ -537,6 +539,15 @@ def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length
             pitch += 12 * ((pitch < centre - 9) - (pitch > centre + 12))  # a compact line above the accompaniment
             out.append(NoteEvent(n.start, end, inst.fold(pitch), UNSET))
     return out
+
+
+def detached(value: int, articulation: str) -> int:
+    """How long a tune's note of ``value`` ticks sounds played staccato or marcato: a short note about half (staccato)
+    or three quarters (marcato) of its value; a note of a beat or more nearly all of it, so a held phrase end stays
+    held (the gap is articulation, not a rest)."""
+    if value >= TPQ:
+        return value - (TPQ // 4 if articulation == "staccato" else TPQ // 8)
+    return max(1, round(value * (0.5 if articulation == "staccato" else 0.75)))
 
 
 def _melody_floor(melody: Sequence[NoteEvent], slot: Slot) -> int | None:

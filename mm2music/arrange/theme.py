@@ -73,8 +73,7 @@ class Theme:
 
     @property
     def bar_quarters(self) -> float:
-        num, den = (int(x) for x in self.meter.split("/"))
-        return num * 4 / den
+        return meter_quarters(self.meter)
 
     def to_json(self) -> dict:
         def notes(xs):
@@ -88,6 +87,12 @@ class Theme:
             return tuple(ThemeNote(float(a), float(b), int(c), int(d)) for a, b, c, d in xs)
         return cls(str(data["label"]), str(data["meter"]), notes(data["period"]), notes(data.get("contrast", ())),
                    int(data.get("origin", 0)), str(data.get("mode", "major")), int(data.get("centre", 67)))
+
+
+def meter_quarters(meter: str) -> float:
+    """Quarter notes in a bar of ``meter`` ("6/8" -> 3.0)."""
+    num, den = (int(x) for x in meter.split("/"))
+    return num * 4 / den
 
 
 def to_step(pitch: int, tonic_pc: int, mode: str) -> tuple[int, int]:
@@ -139,9 +144,10 @@ def pattern_repetition(intervals: Sequence[int], size: int = 3) -> float:
 
 
 def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: Sequence[int]) -> float:
-    """How much a phrase sounds like a tune (higher is better): enough notes, a singable range (a fifth to a
-    tenth), one high point, few wide leaps, mostly diatonic, a motif that recurs (repeated interval patterns
-    and bar rhythms), and its last note on one of the scale steps in ``ending`` (modulo 7), long enough to be heard."""
+    """How much a phrase sounds like a tune (higher is better): enough notes, a singable range (a sixth to a
+    tenth), one high point, mostly steps and few wide leaps, mostly diatonic, a motif that recurs (repeated
+    interval patterns and bar rhythms), and its last note on one of the scale steps in ``ending`` (modulo 7),
+    long enough to be heard."""
     if len(notes) < max(3, bars):
         return -10.0
     steps = [n.step for n in notes]
@@ -149,8 +155,9 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     span = max(pitches) - min(pitches)
     intervals = [b - a for a, b in zip(pitches, pitches[1:])]
     score = 0.0
-    score -= 0.15 * max(0, 7 - span) + 0.15 * max(0, span - 16)
+    score -= 0.15 * max(0, 9 - span) + 0.15 * max(0, span - 16)
     score -= 0.4 * sum(abs(i) > 9 for i in intervals) / max(1, len(intervals)) * 10
+    score -= 3.0 * max(0.0, 0.45 - sum(1 <= abs(i) <= 2 for i in intervals) / max(1, len(intervals)))  # a line that mostly steps
     score -= 2.0 * sum(n.alter != 0 for n in notes) / len(notes)
     score += 1.5 * pattern_repetition(intervals)
     rhythms = [tuple(round(n.start - b * bar_q, 3) for n in notes if b * bar_q <= n.start < (b + 1) * bar_q) for b in range(bars)]
@@ -173,6 +180,32 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
 def _std(xs: Sequence[float]) -> float:
     mean = sum(xs) / len(xs)
     return math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
+
+
+def strong_beats(meter: str) -> tuple[float, ...]:
+    """Where a bar of ``meter`` is strong, in quarter notes from its bar line: the downbeat, and the middle of a
+    bar of four beats or of two dotted beats (6/8, 6/4, 12/8)."""
+    num, den = (int(x) for x in meter.split("/"))
+    halves = num % 2 == 0 and (num >= 4 or (den == 8 and num % 3 == 0) or den == 2)
+    return (0.0, meter_quarters(meter) / 2) if halves else (0.0,)
+
+
+def cadence_bars(notes: Sequence[ThemeNote], meter: str, phrase_ends: Sequence[int]) -> list[ThemeNote]:
+    """A phrase that ends on a held note, as tunes do: in each bar of ``phrase_ends`` (bar indices) the notes after
+    the last strong beat that carries one (:func:`strong_beats`) give way to it, held to the bar line (the
+    breath is cut from its end when the cue is laid out). A bar without a note on a strong beat is kept."""
+    bar_q = meter_quarters(meter)
+    out = list(notes)
+    for b in phrase_ends:
+        lo, hi = b * bar_q, (b + 1) * bar_q
+        strong = [k for k, n in enumerate(out) if lo - 1e-9 <= n.start < hi - 1e-9
+                  and any(abs(n.start - lo - s) < 1e-6 for s in strong_beats(meter))]
+        if not strong:
+            continue
+        k = strong[-1]
+        held = out[k]
+        out = out[:k] + [ThemeNote(held.start, hi - held.start, held.step, held.alter)] + [n for n in out[k + 1:] if n.start >= hi - 1e-9]
+    return out
 
 
 def shift_steps(notes: Sequence[ThemeNote], dt: float = 0.0, dstep: int = 0, scale: float = 1.0) -> list[ThemeNote]:
@@ -311,26 +344,30 @@ def _leading_tone(notes: Sequence[ThemeNote], k: int, mode: str) -> int:
 
 
 def _breathe(notes: list[ThemeNote], bar_starts: Sequence[float], phrase_bars: int = 4) -> list[ThemeNote]:
-    """A breath of at least a beat before every phrase (4 bars) that follows one whose line never rests."""
+    """A breath before every phrase (4 bars) that follows one whose line does not rest there: a beat before a
+    period (every 8 bars) and before the cue's last phrase (its ending may ring), half a beat between a period's
+    antecedent and consequent."""
     out = list(notes)
-    for b in range(phrase_bars, len(bar_starts) - 1, phrase_bars):
+    n_bars = len(bar_starts) - 1
+    for b in range(phrase_bars, n_bars, phrase_bars):
         edge = bar_starts[b]
+        need = 1.0 if b % (2 * phrase_bars) == 0 or b + phrase_bars >= n_bars else 0.5
         before = [k for k, n in enumerate(out) if n.start < edge]
         if not before:
             continue
         k = before[-1]
         n = out[k]
         gap = edge - (n.start + n.dur)
-        if gap < 1.0 - 1e-9:
-            room = edge - 1.0 - n.start
+        if gap < need - 1e-9:
+            room = edge - need - n.start
             if room >= 0.5:
                 out[k] = ThemeNote(n.start, room, n.step, n.alter)
             elif k > 0 and out[k - 1].start + out[k - 1].dur <= n.start + 1e-9:
                 out[k - 1] = ThemeNote(out[k - 1].start, out[k - 1].dur + n.dur, out[k - 1].step, out[k - 1].alter)
                 del out[k]
-                if edge - (out[k - 1].start + out[k - 1].dur) < 1.0:
+                if edge - (out[k - 1].start + out[k - 1].dur) < need:
                     p = out[k - 1]
-                    out[k - 1] = ThemeNote(p.start, max(0.5, edge - 1.0 - p.start), p.step, p.alter)
+                    out[k - 1] = ThemeNote(p.start, max(0.5, edge - need - p.start), p.step, p.alter)
     return out
 
 

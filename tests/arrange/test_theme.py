@@ -49,8 +49,8 @@ def test_every_eight_bars_the_tune_breathes():
     for first in range(0, 16 - 7):
         a, b = first * bar, (first + 8) * bar
         inside = [n for n in melody if a <= n.start < b]
-        gaps = [y.start - x.end for x, y in zip(inside, inside[1:])]
-        assert max(gaps, default=0) >= TPQ, f"bars {first + 1}-{first + 8} never rest a beat"
+        gaps = [y.start - x.end for x, y in zip(inside, inside[1:])] + [b - inside[-1].end]
+        assert max(gaps) >= TPQ, f"bars {first + 1}-{first + 8} never rest a beat"
 
 
 def test_a_restatement_in_another_mode_keeps_the_tune_in_scale_steps():
