@@ -131,11 +131,17 @@ def melody_family(cue: Cue) -> str:
     return "strings" if cue.arousal > 0.4 else "pipe"
 
 
+TUNE_NOTES_PER_S = (1.0, 3.5)  # a tune's pace at the calmest and at the most agitated (arousal -1 and 1)
+
+
 def melody_density(cue: Cue) -> str:
-    """The density bin of a cue's tune: the cue's for a song; a bin under it for a fiddle tune, whose reels
-    would otherwise run in 16ths (the plan's density counts the whole texture)."""
-    k = DENSITY_BINS.index(cue.density) - (melody_family(cue) == "strings")
-    return DENSITY_BINS[max(0, min(k, DENSITY_BINS.index("dense")))]
+    """The density bin of a cue's tune: its pace in notes per second follows the cue's arousal
+    (:data:`TUNE_NOTES_PER_S`), whatever the tempo (a fast dance's tune is not a stream of 16ths: the
+    accompaniment drives), and is never denser than the cue's texture."""
+    slow, fast = TUNE_NOTES_PER_S
+    per_s = slow + (fast - slow) * (min(1.0, max(-1.0, cue.arousal)) + 1) / 2
+    k = DENSITY_BINS.index(density_bin(per_s * 60.0 / cue.tempo_bpm))
+    return DENSITY_BINS[min(k, DENSITY_BINS.index(cue.density), DENSITY_BINS.index("dense"))]
 
 
 def theme_conditions(cue: Cue) -> Conditions:

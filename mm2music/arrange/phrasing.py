@@ -3,7 +3,7 @@
 Like :mod:`mm2music.arrange.registers`, these take the layers' notes and the cue's bars whatever wrote them.
 
 * **breath**: the melody rests before every phrase end unless it already does near there: a beat every 8 bars
-  and at the cue's end, half a beat at the 4-bar phrase ends between;
+  and at the cue's end, half a beat at the 4-bar phrase ends between (none in bars of two beats);
 * **drop-outs**: every 8 bars (once in a shorter cue) the texture thins for at least :data:`THIN_S` seconds
   before a phrase end: only half of the cue's layers (the tune and the bass first) go on sounding;
 * **performance**: a velocity arc over each phrase, CC 11 swells that breathe out at the phrase end, CC 1
@@ -71,16 +71,17 @@ def _longest_rest(notes: Sequence[NoteEvent], lo: int, hi: int) -> int:
 def breathe(melody: Sequence[NoteEvent], bars: Sequence, ring: bool = False) -> list[NoteEvent]:
     """The melody with a rest before every phrase end (where the last two bars of the phrase have none already):
     a beat at the end of every second phrase (8 bars) and of the cue, half a beat between (a tune breathes
-    between its antecedent and consequent); ``ring``: the last note rings to the cue's end (the end of the piece),
+    between its antecedent and consequent) unless bars are of two beats; ``ring``: the last note rings to the cue's end (the end of the piece),
     and the phrase before it breathes a beat."""
     out = list(melody)
     ends = phrase_ends(bars)
     periods = set(phrase_ends(bars, 2 * PHRASE_BARS)) | ({ends[-2]} if ring and len(ends) > 1 else set())
     for end in ends[:-1] if ring else ends:
         k = next(i for i, b in enumerate(bars) if b.end >= end)
-        rest = bars[k].beat if end in periods else bars[k].beat // 2
+        short = bars[k].end - bars[k].start <= 2 * bars[k].beat  # four bars of two beats: half a phrase
+        rest = bars[k].beat if end in periods else 0 if short else bars[k].beat // 2
         lo = max(0, bars[max(0, k - 1)].start)
-        if _longest_rest(out, lo, end) < rest:
+        if rest and _longest_rest(out, lo, end) < rest:
             out = clear(out, end - rest, end)
     return out
 

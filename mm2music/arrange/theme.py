@@ -327,7 +327,7 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue |
     if ending in ENDING_STEPS:
         target = ENDING_STEPS[ending]
         placed[-1] = ThemeNote(last.start, starts[-1] - last.start, _nearest_step(last.step, target), 0)
-    placed = _breathe(placed, starts)
+    placed = _breathe(placed, starts, short_bars=counted_beats(cue.meter) <= 2)
     tonic, mode = Key.of(cue.key, cue.mode)
     centre = reprise_centre(cue, first)
     pitches = [to_pitch(n.step, n.alter + _leading_tone(placed, k, mode), tonic, mode) for k, n in enumerate(placed)]
@@ -343,15 +343,21 @@ def _leading_tone(notes: Sequence[ThemeNote], k: int, mode: str) -> int:
     return int(notes[k + 1].step == n.step + 1)
 
 
-def _breathe(notes: list[ThemeNote], bar_starts: Sequence[float], phrase_bars: int = 4) -> list[ThemeNote]:
+def counted_beats(meter: str) -> int:
+    """Beats counted in a bar of ``meter``: dotted beats in a compound meter (6/8 -> 2)."""
+    num, den = (int(x) for x in meter.split("/"))
+    return num // 3 if den == 8 and num % 3 == 0 else num
+
+
+def _breathe(notes: list[ThemeNote], bar_starts: Sequence[float], phrase_bars: int = 4, short_bars: bool = False) -> list[ThemeNote]:
     """A breath before every phrase (4 bars) that follows one whose line does not rest there: a beat before a
     period (every 8 bars) and before the cue's last phrase (its ending may ring), half a beat between a period's
-    antecedent and consequent."""
+    antecedent and consequent unless the bars are short (two beats: four of them are half a phrase)."""
     out = list(notes)
     n_bars = len(bar_starts) - 1
     for b in range(phrase_bars, n_bars, phrase_bars):
         edge = bar_starts[b]
-        need = 1.0 if b % (2 * phrase_bars) == 0 or b + phrase_bars >= n_bars else 0.5
+        need = 1.0 if b % (2 * phrase_bars) == 0 or b + phrase_bars >= n_bars else 0.0 if short_bars else 0.5
         before = [k for k, n in enumerate(out) if n.start < edge]
         if not before:
             continue
