@@ -145,8 +145,8 @@ def pattern_repetition(intervals: Sequence[int], size: int = 3) -> float:
 
 def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: Sequence[int]) -> float:
     """How much a phrase sounds like a tune (higher is better): enough notes, a singable range (a sixth to a
-    tenth), one high point, mostly steps and few wide leaps, mostly diatonic, a motif that recurs (repeated
-    interval patterns and bar rhythms), and its last note on one of the scale steps in ``ending`` (modulo 7),
+    tenth), one high point, mostly steps and few wide leaps, runs rather than a zigzag, mostly diatonic, a motif
+    that recurs (repeated interval patterns and bar rhythms, without one bar's rhythm throughout), and its last note on one of the scale steps in ``ending`` (modulo 7),
     long enough to be heard."""
     if len(notes) < max(3, bars):
         return -10.0
@@ -161,7 +161,11 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     score -= 2.0 * sum(n.alter != 0 for n in notes) / len(notes)
     score += 1.5 * pattern_repetition(intervals)
     rhythms = [tuple(round(n.start - b * bar_q, 3) for n in notes if b * bar_q <= n.start < (b + 1) * bar_q) for b in range(bars)]
-    score += 0.5 * sum(rhythms[b] == rhythms[a] and rhythms[a] != () for a in range(bars) for b in range(a + 1, bars))
+    recurring = sum(r != () and rhythms.count(r) > 1 for r in rhythms) / bars
+    score += 2.0 * min(recurring, 0.75) - 0.5 * (len(set(rhythms)) == 1)  # a rhythm that comes back, not one bar's over and over
+    moves = [i for i in intervals if i != 0]
+    turns = sum((a > 0) != (b > 0) for a, b in zip(moves, moves[1:])) / max(1, len(moves) - 1)
+    score -= 3.0 * max(0.0, turns - 0.55)  # runs and arches, not a zigzag
     top = max(steps)
     score += 0.5 * (steps.count(top) <= 2)  # one climax, not a ceiling the line keeps hitting
     last = notes[-1]
