@@ -145,7 +145,6 @@ class Project:
     checkpoint: dict  # {"path": str | None, "sha256": str}
     seed: int
     hits: list[float]
-    opening: bool  # the first cue opens like a tune (text and captions)
     version: int = 1
     notes: tuple[str, ...] = ()  # the plan's remarks
 
@@ -191,7 +190,7 @@ class Project:
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "kind": "mm2music-project", "version": self.version, "checkpoint": self.checkpoint,
-                "seed": self.seed, "hits": self.hits, "opening": self.opening, "notes": list(self.notes),
+                "seed": self.seed, "hits": self.hits, "notes": list(self.notes),
                 "cues": [{"file": cue_file(i), "seed": e.seed, "locked": e.locked, "pinned": e.pinned}
                          for i, e in enumerate(self.cues)]}
 
@@ -225,7 +224,6 @@ class ProjectIndex:
     checkpoint: dict
     seed: int
     hits: tuple[float, ...]
-    opening: bool
     notes: tuple[str, ...]
 
 
@@ -268,7 +266,7 @@ def read_index(folder: str | Path) -> ProjectIndex:
             raise ValueError(f"hits is {hits!r}")
         notes = _field(data, "notes", list, [])
         return ProjectIndex(_field(data, "version", int, 1), tuple(cues), _field(data, "checkpoint", dict), _field(data, "seed", int),
-                            tuple(float(h) for h in hits), _field(data, "opening", bool), tuple(str(n) for n in notes))
+                            tuple(float(h) for h in hits), tuple(str(n) for n in notes))
     except ValueError as exc:
         raise _damaged(folder, f"{PROJECT_FILE}: {exc}") from None
 
@@ -295,7 +293,7 @@ def load_project(folder: str | Path) -> Project:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProjectError(f"cannot read {where}: {' '.join(str(exc).split())}; restore it with `revise {folder} --undo`") from None
         cues.append(CueEntry(music, seed, bool(item.get("locked")), dict(item.get("pinned", {}))))
-    return Project(folder, config, analysis, cues, index.checkpoint, index.seed, list(index.hits), index.opening, index.version,
+    return Project(folder, config, analysis, cues, index.checkpoint, index.seed, list(index.hits), index.version,
                    index.notes)
 
 
@@ -313,7 +311,7 @@ def new_project(staging: Path, analysis: Analysis, plan: Plan, config, music: li
     project = Project(staging, config.to_dict(), analysis, entries,
                       {"path": config.music.checkpoint, "sha256": checkpoint_hash(ckpt),
                        "training_data": checkpoint_training_data(ckpt)["summary"]}, config.seed,
-                      sorted(config.plan.hits or []), analysis.kind != "video", 1, tuple(plan.notes))
+                      sorted(config.plan.hits or []), 1, tuple(plan.notes))
     project.write(staging)
     if previous is not None and is_project(previous):  # a re-run of a project keeps its history: undo goes back
         carry_history(previous, staging, config.output.keep_versions)
