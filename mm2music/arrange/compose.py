@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mm2music.arrange.orchestrate import NoteEvent
-from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, _nearest_step, cadence_bars, cue_melody, phrase_quality,
+from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, cadence_bars, closing_step, cue_melody, phrase_quality,
                                     steps_of, to_pitch, transform_for)
 from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
@@ -188,9 +188,9 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> t
     contrast = best(contrasts, period, 4, (4, 0, 2), skip=8)
     period_notes = [x for x in line(period) if x.start < 8 * bq]
     contrast_notes = [x for x in line(period + contrast, 8)]
-    if period_notes and period_notes[-1].step % 7 != 0:  # the consequent closes on the tonic, whatever was sampled
+    if period_notes:  # the consequent closes on the tonic, whatever was sampled
         last = period_notes[-1]
-        period_notes[-1] = ThemeNote(last.start, last.dur, _nearest_step(last.step, 0), 0)
+        period_notes[-1] = ThemeNote(last.start, last.dur, closing_step(period_notes, 0), 0)
     pitches = [to_pitch(x.step, x.alter, tonic, mode) for x in period_notes] or [60]
     theme = Theme(cue.theme, cue.meter, tuple(period_notes), tuple(contrast_notes), cue.index, cue.mode,
                   round(sum(pitches) / len(pitches)))

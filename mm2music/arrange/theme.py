@@ -297,6 +297,16 @@ def _nearest_step(step: int, target: int) -> int:
     return min((base - 7, base, base + 7), key=lambda s: (abs(s - step), s))
 
 
+def closing_step(notes: Sequence[ThemeNote], target: int) -> int:
+    """The step the last of ``notes`` becomes to end on degree ``target``: itself if it is one, else the
+    ``target`` nearest the note before it (a close approached by step or a small leap, not a leap of an
+    octave from wherever the sampled note lay)."""
+    last = notes[-1]
+    if last.step % 7 == target and last.alter == 0:
+        return last.step
+    return _nearest_step(notes[-2].step if len(notes) > 1 else last.step, target)
+
+
 def reprise_centre(cue: Cue, first: Cue | None) -> int:
     """The register (MIDI pitch) of a cue's tune: the planned one; a reprise planned in its first statement's
     register moves an octave (down from a high register, up from a low one), as a reprise changes its colour."""
@@ -329,8 +339,7 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue |
     ending = "final" if final else cue.cadence
     last = placed[-1]
     if ending in ENDING_STEPS:
-        target = ENDING_STEPS[ending]
-        placed[-1] = ThemeNote(last.start, starts[-1] - last.start, _nearest_step(last.step, target), 0)
+        placed[-1] = ThemeNote(last.start, starts[-1] - last.start, closing_step(placed, ENDING_STEPS[ending]), 0)
     placed = _breathe(placed, starts, short_bars=counted_beats(cue.meter) <= 2)
     tonic, mode = Key.of(cue.key, cue.mode)
     centre = reprise_centre(cue, first)

@@ -10,8 +10,8 @@ from mm2music.arrange.compose import CueMusic, compose
 from mm2music.arrange.harmony import diatonic_chords, harmonise, palette_for, vocabulary
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.realise import TPQ, realise
-from mm2music.arrange.theme import (Theme, ThemeNote, cue_melody, pattern_repetition, scale_intervals, steps_of, to_pitch,
-                                    to_step, transform_for)
+from mm2music.arrange.theme import (Theme, ThemeNote, cadence_bars, closing_step, cue_melody, pattern_repetition, scale_intervals,
+                                    steps_of, to_pitch, to_step, transform_for)
 from mm2music.key import Key
 from tests.arrange.test_realise import cue
 
@@ -141,3 +141,13 @@ def test_the_score_ends_on_the_tonic_in_root_position(tiny_checkpoint):
     bass = min(last)
     assert bass[1].startswith("Bass") and bass[0] % 12 == 4  # E, the root of E minor, lowest
     assert {p % 12 for p, _ in last} <= {4, 7, 11}
+
+
+def test_a_close_is_approached_from_the_note_before_and_phrases_end_held():
+    notes = [ThemeNote(0.0, 1.0, 4), ThemeNote(1.0, 1.0, 3), ThemeNote(2.0, 1.0, 9)]  # G, F, then a sampled D an octave up
+    assert closing_step(notes, 0) == 0  # the tonic next to the F, not the C an octave up next to the D
+    assert closing_step(notes[:2] + [ThemeNote(2.0, 1.0, 7)], 0) == 7  # a tonic already there stays
+    bar = [ThemeNote(k * 0.5, 0.5, k % 3) for k in range(8)]  # eight eighths in a 4/4 bar
+    held = cadence_bars(bar + [ThemeNote(4.0, 1.0, 0)], "4/4", (0,))
+    assert [(n.start, n.dur) for n in held] == [(0.0, 0.5), (0.5, 0.5), (1.0, 0.5), (1.5, 0.5), (2.0, 2.0), (4.0, 1.0)]
+    assert [(n.start, n.dur) for n in cadence_bars(bar[:6], "3/4", (0,))][-1] == (0.0, 3.0)  # 3/4: the downbeat held
