@@ -142,13 +142,34 @@ def child(args: argparse.Namespace) -> None:
                                 *args.set])
     config = check_settings(config)
     stage["name"] = "load model"
-    result = run(Inputs(video=args.film, captions=args.captions), config, progress=not args.quiet, on_progress=listen)
+    result = run(Inputs(video=args.film, captions=args.captions), config, analyze_only=args.analyze_only, progress=not args.quiet,
+                 on_progress=listen)
     wall = time.time() - t_process
     done.set()
     print(json.dumps({"wall_s": wall, "duration_s": result.analysis.duration, "stages": result.timings.stages,
+                      "themes": themes(result.plan, args.captions),
                       "peak_mb": {k: v / 2**20 for k, v in peaks.items()},
                       "at_peak": {k: v if k == "stage" else round(v / 2**20) for k, v in at_peak.items()}, "scenes": len(result.analysis.scenes),
                       "cues": len(result.plan.cues), "files": result.files, "resumed": result.resumed}))
+
+
+def themes(plan, captions: str) -> dict:
+    """How the plan's themes spread over the film: distinct themes, the share of cues restating one (the decoder
+    writes only a theme's first cue), the leitmotifs, and whether each named speaker's own cues (those where they
+    speak most) share one letter."""
+    from mm2music.graph.motifs import scene_speakers
+    from mm2music.media.text import read_captions
+
+    letters = [c.theme for c in plan.cues]
+    spoken = scene_speakers(plan.cues, read_captions(captions))
+    by_name: dict[str, set[str]] = {}
+    for letter, counts in zip(letters, spoken):
+        if counts:
+            by_name.setdefault(counts.most_common(1)[0][0], set()).add(letter)
+    motifs = [n for n in plan.notes if "leitmotif" in n]
+    named = {n.split("the leitmotif of ")[1].split(" (")[0].upper() for n in motifs}
+    return {"distinct": len(set(letters)), "cues": len(letters), "restating": 1 - len(set(letters)) / len(letters),
+            "leitmotifs": motifs, "one_letter_per_character": {k: len(v) == 1 for k, v in by_name.items() if k in named}}
 
 
 # --- the parent -----------------------------------------------------------------------------------------
@@ -158,7 +179,8 @@ def score(minutes: float, args: argparse.Namespace) -> dict:
     film, srt, hits = make_film(minutes, args.shot_s)
     with tempfile.TemporaryDirectory(prefix="longform-") as out:
         cmd = [sys.executable, __file__, "--_child", "--film", str(film), "--captions", str(srt), "--out", out,
-               "--hits", *map(str, hits), *(f"--set={s}" for s in args.set), *(["--quiet"] if args.quiet else [])]
+               "--hits", *map(str, hits), *(f"--set={s}" for s in args.set), *(["--quiet"] if args.quiet else []),
+               *(["--analyze-only"] if args.analyze_only else [])]
         killed = None
         if args.kill_after:  # kill -9 the first run, then time the same command
             first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -186,6 +208,9 @@ def show(r: dict) -> None:
     print(f"\n{r['minutes']:g} min film: {r['scenes']} scenes, {r['cues']} cues, {r['hits']} hits; wall {r['wall_s']:.1f} s from process "
           f"start, RTF {r['rtf']:.3f}, peak {r['peak_total_mb']:.0f} MB, output {r['disk_mb']:.0f} MB")
     print(f"  at the peak: {r['at_peak']}")
+    th = r["themes"]
+    print(f"  themes: {th['distinct']} for {th['cues']} cues ({100 * th['restating']:.0f}% of the cues restate one); "
+          f"{len(th['leitmotifs'])} leitmotifs, one letter per character: {th['one_letter_per_character']}")
     if r.get("killed"):
         k = r["killed"]
         print(f"  the first run was killed after {k['after_s']:g} s (analysis kept: {k['analysis_kept']}, {k['cues_kept']} cues kept); "
@@ -205,6 +230,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for the runs")
     parser.add_argument("--json", metavar="PATH", help="write the reports here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars from the runs")
+    parser.add_argument("--analyze-only", action="store_true", help="analysis and plan only (no music): its time and memory")
     parser.add_argument("--kill-after", type=float, metavar="S", help="kill -9 each run after S seconds, then time the same command (resume)")
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--film", help=argparse.SUPPRESS)
