@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_left, bisect_right, insort
 import zlib
 from collections.abc import Mapping, Sequence
 
@@ -182,18 +183,21 @@ def split_at_hits(scenes: Sequence[Scene], emotions: Sequence[Emotion], hits: Se
         if not bounds[0] < h < bounds[-1]:
             notes.append(f"hit {h:g} s is outside the music (0-{bounds[-1]:g} s) and is ignored")
             continue
-        if min(abs(h - b) for b in bounds) < min_gap:
-            near = min(bounds, key=lambda b: abs(h - b))
+        k = bisect_left(bounds, h)
+        near = min(bounds[max(0, k - 1):k + 1], key=lambda b: abs(h - b))  # the nearest boundary (bounds are sorted)
+        if abs(h - near) < min_gap:
             if abs(h - near) > 1e-6:
                 notes.append(f"hit {h:g} s is {abs(h - near):.2f} s from the boundary at {near:g} s: accented where it falls, not on a bar line")
             else:
                 placed.append(h)
             continue
-        bounds = sorted(bounds + [h])
+        insort(bounds, h)
         placed.append(h)
     new_scenes, new_emotions = [], []
+    owner = 0
     for a, b in zip(bounds[:-1], bounds[1:]):
-        owner = next(i for i, s in enumerate(scenes) if s.start <= a < s.end)
+        while owner < len(scenes) - 1 and scenes[owner].end <= a:  # bounds and scenes both run forward in time
+            owner += 1
         new_scenes.append(Scene(len(new_scenes), a, b))
         new_emotions.append(emotions[owner])
     return new_scenes, new_emotions, placed, notes
@@ -365,7 +369,8 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
 
     band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
     durations = [sc.duration for sc in scenes]
-    catches = [tuple(b for b in shot_bounds if sc.start < b < sc.end and round(b, 3) in boundary_kind) for sc in scenes]
+    catches = [tuple(b for b in shot_bounds[bisect_right(shot_bounds, sc.start):bisect_left(shot_bounds, sc.end)] if round(b, 3) in boundary_kind)
+               for sc in scenes]  # the shot cuts inside each scene (shot_bounds are sorted)
     if config.tempo_ramps:
         tempi = fit_tempi(durations, smoothed, beats_per_bar, band, contrasts)
         ramps = ramp_tempi(tempi, durations, beats_per_bar, contrasts, band)
