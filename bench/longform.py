@@ -155,21 +155,23 @@ def child(args: argparse.Namespace) -> None:
 
 def themes(plan, captions: str) -> dict:
     """How the plan's themes spread over the film: distinct themes, the share of cues restating one (the decoder
-    writes only a theme's first cue), the leitmotifs, and whether each named speaker's own cues (those where they
-    speak most) share one letter."""
+    writes only a theme's first cue), the leitmotifs, and for each leitmotif's character the share of the cues
+    where they speak at least half of the named speaking time that carry their letter (1.0: all of them)."""
     from mm2music.graph.motifs import scene_speakers
     from mm2music.media.text import read_captions
 
     letters = [c.theme for c in plan.cues]
     spoken = scene_speakers(plan.cues, read_captions(captions))
-    by_name: dict[str, set[str]] = {}
+    motifs = [n for n in plan.notes if "the leitmotif of " in n]
+    letter_of = {n.split("the leitmotif of ")[1].split(" (")[0].upper(): n.split()[1].rstrip(":") for n in motifs}
+    own: dict[str, list[bool]] = {}
     for letter, counts in zip(letters, spoken):
-        if counts:
-            by_name.setdefault(counts.most_common(1)[0][0], set()).add(letter)
-    motifs = [n for n in plan.notes if "leitmotif" in n]
-    named = {n.split("the leitmotif of ")[1].split(" (")[0].upper() for n in motifs}
+        for name, seconds in counts.items():
+            if name in letter_of and seconds >= 0.5 * sum(counts.values()):
+                own.setdefault(name, []).append(letter == letter_of[name])
     return {"distinct": len(set(letters)), "cues": len(letters), "restating": 1 - len(set(letters)) / len(letters),
-            "leitmotifs": motifs, "one_letter_per_character": {k: len(v) == 1 for k, v in by_name.items() if k in named}}
+            "leitmotifs": motifs, "own_letter": {k: round(sum(v) / len(v), 3) for k, v in own.items()},
+            "own_cues": {k: len(v) for k, v in own.items()}}
 
 
 # --- the parent -----------------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ def show(r: dict) -> None:
     print(f"  at the peak: {r['at_peak']}")
     th = r["themes"]
     print(f"  themes: {th['distinct']} for {th['cues']} cues ({100 * th['restating']:.0f}% of the cues restate one); "
-          f"{len(th['leitmotifs'])} leitmotifs, one letter per character: {th['one_letter_per_character']}")
+          f"{len(th['leitmotifs'])} leitmotifs; share of each character's own cues in their letter: {th['own_letter']} (cues: {th['own_cues']})")
     if r.get("killed"):
         k = r["killed"]
         print(f"  the first run was killed after {k['after_s']:g} s (analysis kept: {k['analysis_kept']}, {k['cues_kept']} cues kept); "
