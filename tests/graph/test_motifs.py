@@ -84,3 +84,13 @@ def test_plan_gives_recurring_speakers_their_leitmotif():
     assert any(note.startswith(f"theme {anna}: the leitmotif of Anna") for note in plan.notes)
     without, _ = plan_music(scenes, emotions, COORDS, PlanConfig(scene_similarity=1.0, leitmotifs=0), captions=captions)
     assert not any("leitmotif" in note for note in without.notes)
+
+
+@pytest.mark.parametrize("key, value", [("plan.leitmotifs", -1), ("plan.leitmotifs", 27), ("plan.max_themes", -2)])
+def test_theme_settings_are_checked(key, value):
+    from mm2music.checks import check_settings
+    from mm2music.config import load_config
+    from mm2music.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{key} {value} is out of range"):
+        check_settings(load_config(None, [f"{key}={value}"]), music=False)
