@@ -11,6 +11,7 @@ ratio of each length's wall time to the shortest one's (linear = the ratio of le
 
     .venv/bin/python bench/longform.py                      # 15 and 30 minutes
     .venv/bin/python bench/longform.py --minutes 15 30 90   # the issue's three lengths
+    .venv/bin/python bench/longform.py --minutes 90 --tile 30   # 90 minutes: the 30-minute film three times
     .venv/bin/python bench/longform.py --minutes 2 --set interchange.stems_format=none   # a quick look
     .venv/bin/python bench/longform.py --minutes 15 --kill-after 200   # kill -9 at 200 s, then the same command resumes
 """
@@ -44,17 +45,21 @@ LINES = [
 ]
 
 
-def make_film(minutes: float, shot_s: float, seed: int = 7) -> tuple[Path, Path, list[float]]:
-    """The film, its captions and its hit points (cached by length, shot length and seed)."""
+def make_film(minutes: float, shot_s: float, seed: int = 7, tile: float | None = None) -> tuple[Path, Path, list[float]]:
+    """The film, its captions and its hit points (cached by length, shot length and seed). ``tile``: a film whose
+    length is a whole multiple of ``tile`` minutes is that film played again and again (joined without
+    re-encoding, the captions shifted), which takes seconds where drawing 90 minutes of frames takes an hour."""
     import numpy as np
 
     from bench import testclips
 
     seconds = minutes * 60
-    tag = f"film_{minutes:g}min_{shot_s:g}s_{seed}"
-    film, srt = RESULTS / f"{tag}.mp4", RESULTS / f"{tag}.srt"
     rng = np.random.default_rng(seed)
     hits = sorted(round(float(t), 2) for t in np.arange(40.0, seconds - 20, 75.0) + rng.uniform(-10, 10, len(np.arange(40.0, seconds - 20, 75.0))))
+    if tile and minutes > tile and (minutes / tile).is_integer():
+        return (*tiled_film(minutes, tile, shot_s, seed), hits)
+    tag = f"film_{minutes:g}min_{shot_s:g}s_{seed}"
+    film, srt = RESULTS / f"{tag}.mp4", RESULTS / f"{tag}.srt"
     if not film.exists():
         RESULTS.mkdir(parents=True, exist_ok=True)
         shots = max(2, round(seconds / shot_s))
@@ -75,6 +80,33 @@ def make_film(minutes: float, shot_s: float, seed: int = 7) -> tuple[Path, Path,
             t, n = end + float(rng.uniform(2.0, 6.0)), n + 1
         srt.write_text("\n".join(blocks), encoding="utf-8")
     return film, srt, hits
+
+
+def tiled_film(minutes: float, tile: float, shot_s: float, seed: int) -> tuple[Path, Path]:
+    """The ``tile``-minute film repeated up to ``minutes`` (ffmpeg's concat demuxer, streams copied) and its
+    captions repeated at each start (see :func:`make_film`)."""
+    import srt as srtlib
+
+    base, base_srt, _ = make_film(tile, shot_s, seed)
+    times = round(minutes / tile)
+    tag = f"film_{minutes:g}min_{shot_s:g}s_{seed}_tiled{tile:g}"
+    film, captions = RESULTS / f"{tag}.mp4", RESULTS / f"{tag}.srt"
+    if not film.exists():
+        listing = RESULTS / f"{tag}.txt"
+        listing.write_text("".join(f"file '{base.name}'\n" for _ in range(times)))
+        tmp = film.with_suffix(".tmp.mp4")
+        subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+                        str(tmp)], check=True)
+        tmp.rename(film)
+        listing.unlink()
+    if not captions.exists():
+        from datetime import timedelta
+
+        blocks = list(srtlib.parse(base_srt.read_text(encoding="utf-8")))
+        out = [srtlib.Subtitle(0, b.start + timedelta(minutes=k * tile), b.end + timedelta(minutes=k * tile), b.content)
+               for k in range(times) for b in blocks]
+        captions.write_text(srtlib.compose(out), encoding="utf-8")
+    return film, captions
 
 
 def _srt_time(t: float) -> str:
@@ -178,7 +210,7 @@ def themes(plan, captions: str) -> dict:
 
 
 def score(minutes: float, args: argparse.Namespace) -> dict:
-    film, srt, hits = make_film(minutes, args.shot_s)
+    film, srt, hits = make_film(minutes, args.shot_s, tile=args.tile)
     with tempfile.TemporaryDirectory(prefix="longform-") as out:
         cmd = [sys.executable, __file__, "--_child", "--film", str(film), "--captions", str(srt), "--out", out,
                "--hits", *map(str, hits), *(f"--set={s}" for s in args.set), *(["--quiet"] if args.quiet else []),
@@ -232,6 +264,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for the runs")
     parser.add_argument("--json", metavar="PATH", help="write the reports here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars from the runs")
+    parser.add_argument("--tile", type=float, metavar="MIN", help="a length that is a multiple of MIN minutes: that film repeated (quick to make)")
     parser.add_argument("--analyze-only", action="store_true", help="analysis and plan only (no music): its time and memory")
     parser.add_argument("--kill-after", type=float, metavar="S", help="kill -9 each run after S seconds, then time the same command (resume)")
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
