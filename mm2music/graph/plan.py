@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
-from bisect import bisect_left, bisect_right, insort
 import zlib
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
