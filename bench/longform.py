@@ -12,6 +12,7 @@ ratio of each length's wall time to the shortest one's (linear = the ratio of le
     .venv/bin/python bench/longform.py                      # 15 and 30 minutes
     .venv/bin/python bench/longform.py --minutes 15 30 90   # the issue's three lengths
     .venv/bin/python bench/longform.py --minutes 90 --tile 30   # 90 minutes: the 30-minute film three times
+    .venv/bin/python bench/longform.py --minutes 90 --tile 30 --compose-only   # up to the rendering stages
     .venv/bin/python bench/longform.py --minutes 2 --set interchange.stems_format=none   # a quick look
     .venv/bin/python bench/longform.py --minutes 15 --kill-after 200   # kill -9 at 200 s, then the same command resumes
 """
@@ -174,8 +175,11 @@ def child(args: argparse.Namespace) -> None:
                                 *args.set])
     config = check_settings(config)
     stage["name"] = "load model"
-    result = run(Inputs(video=args.film, captions=args.captions), config, analyze_only=args.analyze_only, progress=not args.quiet,
-                 on_progress=listen)
+    if args.compose_only:
+        result = compose_only(Inputs(video=args.film, captions=args.captions), config, listen)
+    else:
+        result = run(Inputs(video=args.film, captions=args.captions), config, analyze_only=args.analyze_only, progress=not args.quiet,
+                     on_progress=listen)
     wall = time.time() - t_process
     done.set()
     print(json.dumps({"wall_s": wall, "duration_s": result.analysis.duration, "stages": result.timings.stages,
@@ -183,6 +187,30 @@ def child(args: argparse.Namespace) -> None:
                       "peak_mb": {k: v / 2**20 for k, v in peaks.items()},
                       "at_peak": {k: v if k == "stage" else round(v / 2**20) for k, v in at_peak.items()}, "scenes": len(result.analysis.scenes),
                       "cues": len(result.plan.cues), "files": result.files, "resumed": result.resumed}))
+
+
+def compose_only(inputs, config, listen):
+    """The analysis, the plan and the decoder's music for every cue, nothing rendered or written (what a film costs
+    up to the rendering stages): a :class:`~mm2music.pipeline.Result` without files."""
+    from types import SimpleNamespace
+
+    from mm2music.arrange.compose import compose
+    from mm2music.graph.plan import plan_music
+    from mm2music.graph.spotting import spot
+    from mm2music.pipeline import CONCEPT_COORDS, Timings, analyze, load_music_model
+
+    timings = Timings(listener=listen)
+    with timings.stage("load model"):
+        model, tokenizer = load_music_model(config.music.checkpoint, config.music.quantize)
+    analysis = analyze(inputs, config, timings, progress=False)
+    with timings.stage("graph+plan"):
+        plan, _ = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
+                             seed=config.seed, captions=analysis.segments)
+        plan = spot(plan, analysis.segments, analysis.audio.speech if analysis.audio else (), config.plan.spotting)
+    with timings.stage("generate"):
+        music = compose(plan.cues, model, tokenizer, config.music, config.seed)
+    written = sum(1 for m in music if m.tokens)  # cues whose theme the decoder wrote (the others restate one)
+    return SimpleNamespace(analysis=analysis, plan=plan, timings=timings, files={"themes_written": written}, resumed={})
 
 
 def themes(plan, captions: str) -> dict:
@@ -214,7 +242,7 @@ def score(minutes: float, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="longform-") as out:
         cmd = [sys.executable, __file__, "--_child", "--film", str(film), "--captions", str(srt), "--out", out,
                "--hits", *map(str, hits), *(f"--set={s}" for s in args.set), *(["--quiet"] if args.quiet else []),
-               *(["--analyze-only"] if args.analyze_only else [])]
+               *(["--analyze-only"] if args.analyze_only else []), *(["--compose-only"] if args.compose_only else [])]
         killed = None
         if args.kill_after:  # kill -9 the first run, then time the same command
             first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -242,6 +270,8 @@ def show(r: dict) -> None:
     print(f"\n{r['minutes']:g} min film: {r['scenes']} scenes, {r['cues']} cues, {r['hits']} hits; wall {r['wall_s']:.1f} s from process "
           f"start, RTF {r['rtf']:.3f}, peak {r['peak_total_mb']:.0f} MB, output {r['disk_mb']:.0f} MB")
     print(f"  at the peak: {r['at_peak']}")
+    if "themes_written" in r["files"]:
+        print(f"  composed only: the decoder wrote {r['files']['themes_written']} themes")
     th = r["themes"]
     print(f"  themes: {th['distinct']} for {th['cues']} cues ({100 * th['restating']:.0f}% of the cues restate one); "
           f"{len(th['leitmotifs'])} leitmotifs; share of each character's own cues in their letter: {th['own_letter']} (cues: {th['own_cues']})")
@@ -265,6 +295,7 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="write the reports here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars from the runs")
     parser.add_argument("--tile", type=float, metavar="MIN", help="a length that is a multiple of MIN minutes: that film repeated (quick to make)")
+    parser.add_argument("--compose-only", action="store_true", help="analysis, plan and composing only (nothing rendered or written)")
     parser.add_argument("--analyze-only", action="store_true", help="analysis and plan only (no music): its time and memory")
     parser.add_argument("--kill-after", type=float, metavar="S", help="kill -9 each run after S seconds, then time the same command (resume)")
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
