@@ -11,6 +11,8 @@ ratio of each length's wall time to the shortest one's (linear = the ratio of le
 
     .venv/bin/python bench/longform.py                      # 15 and 30 minutes
     .venv/bin/python bench/longform.py --minutes 15 30 90   # the issue's three lengths
+    .venv/bin/python bench/longform.py --minutes 90 --tile 30   # 90 minutes: the 30-minute film three times
+    .venv/bin/python bench/longform.py --minutes 90 --tile 30 --compose-only   # up to the rendering stages
     .venv/bin/python bench/longform.py --minutes 2 --set interchange.stems_format=none   # a quick look
     .venv/bin/python bench/longform.py --minutes 15 --kill-after 200   # kill -9 at 200 s, then the same command resumes
 """
@@ -44,17 +46,21 @@ LINES = [
 ]
 
 
-def make_film(minutes: float, shot_s: float, seed: int = 7) -> tuple[Path, Path, list[float]]:
-    """The film, its captions and its hit points (cached by length, shot length and seed)."""
+def make_film(minutes: float, shot_s: float, seed: int = 7, tile: float | None = None) -> tuple[Path, Path, list[float]]:
+    """The film, its captions and its hit points (cached by length, shot length and seed). ``tile``: a film whose
+    length is a whole multiple of ``tile`` minutes is that film played again and again (joined without
+    re-encoding, the captions shifted), which takes seconds where drawing 90 minutes of frames takes an hour."""
     import numpy as np
 
     from bench import testclips
 
     seconds = minutes * 60
-    tag = f"film_{minutes:g}min_{shot_s:g}s_{seed}"
-    film, srt = RESULTS / f"{tag}.mp4", RESULTS / f"{tag}.srt"
     rng = np.random.default_rng(seed)
     hits = sorted(round(float(t), 2) for t in np.arange(40.0, seconds - 20, 75.0) + rng.uniform(-10, 10, len(np.arange(40.0, seconds - 20, 75.0))))
+    if tile and minutes > tile and (minutes / tile).is_integer():
+        return (*tiled_film(minutes, tile, shot_s, seed), hits)
+    tag = f"film_{minutes:g}min_{shot_s:g}s_{seed}"
+    film, srt = RESULTS / f"{tag}.mp4", RESULTS / f"{tag}.srt"
     if not film.exists():
         RESULTS.mkdir(parents=True, exist_ok=True)
         shots = max(2, round(seconds / shot_s))
@@ -75,6 +81,33 @@ def make_film(minutes: float, shot_s: float, seed: int = 7) -> tuple[Path, Path,
             t, n = end + float(rng.uniform(2.0, 6.0)), n + 1
         srt.write_text("\n".join(blocks), encoding="utf-8")
     return film, srt, hits
+
+
+def tiled_film(minutes: float, tile: float, shot_s: float, seed: int) -> tuple[Path, Path]:
+    """The ``tile``-minute film repeated up to ``minutes`` (ffmpeg's concat demuxer, streams copied) and its
+    captions repeated at each start (see :func:`make_film`)."""
+    import srt as srtlib
+
+    base, base_srt, _ = make_film(tile, shot_s, seed)
+    times = round(minutes / tile)
+    tag = f"film_{minutes:g}min_{shot_s:g}s_{seed}_tiled{tile:g}"
+    film, captions = RESULTS / f"{tag}.mp4", RESULTS / f"{tag}.srt"
+    if not film.exists():
+        listing = RESULTS / f"{tag}.txt"
+        listing.write_text("".join(f"file '{base.name}'\n" for _ in range(times)))
+        tmp = film.with_suffix(".tmp.mp4")
+        subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+                        str(tmp)], check=True)
+        tmp.rename(film)
+        listing.unlink()
+    if not captions.exists():
+        from datetime import timedelta
+
+        blocks = list(srtlib.parse(base_srt.read_text(encoding="utf-8")))
+        out = [srtlib.Subtitle(0, b.start + timedelta(minutes=k * tile), b.end + timedelta(minutes=k * tile), b.content)
+               for k in range(times) for b in blocks]
+        captions.write_text(srtlib.compose(out), encoding="utf-8")
+    return film, captions
 
 
 def _srt_time(t: float) -> str:
@@ -142,23 +175,74 @@ def child(args: argparse.Namespace) -> None:
                                 *args.set])
     config = check_settings(config)
     stage["name"] = "load model"
-    result = run(Inputs(video=args.film, captions=args.captions), config, progress=not args.quiet, on_progress=listen)
+    if args.compose_only:
+        result = compose_only(Inputs(video=args.film, captions=args.captions), config, listen)
+    else:
+        result = run(Inputs(video=args.film, captions=args.captions), config, analyze_only=args.analyze_only, progress=not args.quiet,
+                     on_progress=listen)
     wall = time.time() - t_process
     done.set()
     print(json.dumps({"wall_s": wall, "duration_s": result.analysis.duration, "stages": result.timings.stages,
+                      "themes": themes(result.plan, args.captions),
                       "peak_mb": {k: v / 2**20 for k, v in peaks.items()},
                       "at_peak": {k: v if k == "stage" else round(v / 2**20) for k, v in at_peak.items()}, "scenes": len(result.analysis.scenes),
                       "cues": len(result.plan.cues), "files": result.files, "resumed": result.resumed}))
+
+
+def compose_only(inputs, config, listen):
+    """The analysis, the plan and the decoder's music for every cue, nothing rendered or written (what a film costs
+    up to the rendering stages): a :class:`~mm2music.pipeline.Result` without files."""
+    from types import SimpleNamespace
+
+    from mm2music.arrange.compose import compose
+    from mm2music.graph.plan import plan_music
+    from mm2music.graph.spotting import spot
+    from mm2music.pipeline import CONCEPT_COORDS, Timings, analyze, load_music_model
+
+    timings = Timings(listener=listen)
+    with timings.stage("load model"):
+        model, tokenizer = load_music_model(config.music.checkpoint, config.music.quantize)
+    analysis = analyze(inputs, config, timings, progress=False)
+    with timings.stage("graph+plan"):
+        plan, _ = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
+                             seed=config.seed, captions=analysis.segments)
+        plan = spot(plan, analysis.segments, analysis.audio.speech if analysis.audio else (), config.plan.spotting)
+    with timings.stage("generate"):
+        music = compose(plan.cues, model, tokenizer, config.music, config.seed)
+    written = sum(1 for m in music if m.tokens)  # cues whose theme the decoder wrote (the others restate one)
+    return SimpleNamespace(analysis=analysis, plan=plan, timings=timings, files={"themes_written": written}, resumed={})
+
+
+def themes(plan, captions: str) -> dict:
+    """How the plan's themes spread over the film: distinct themes, the share of cues restating one (the decoder
+    writes only a theme's first cue), the leitmotifs, and for each leitmotif's character the share of the cues
+    where they speak at least half of the named speaking time that carry their letter (1.0: all of them)."""
+    from mm2music.graph.motifs import scene_speakers
+    from mm2music.media.text import read_captions
+
+    letters = [c.theme for c in plan.cues]
+    spoken = scene_speakers(plan.cues, read_captions(captions))
+    motifs = [n for n in plan.notes if "the leitmotif of " in n]
+    letter_of = {n.split("the leitmotif of ")[1].split(" (")[0].upper(): n.split()[1].rstrip(":") for n in motifs}
+    own: dict[str, list[bool]] = {}
+    for letter, counts in zip(letters, spoken):
+        for name, seconds in counts.items():
+            if name in letter_of and seconds >= 0.5 * sum(counts.values()):
+                own.setdefault(name, []).append(letter == letter_of[name])
+    return {"distinct": len(set(letters)), "cues": len(letters), "restating": 1 - len(set(letters)) / len(letters),
+            "leitmotifs": motifs, "own_letter": {k: round(sum(v) / len(v), 3) for k, v in own.items()},
+            "own_cues": {k: len(v) for k, v in own.items()}}
 
 
 # --- the parent -----------------------------------------------------------------------------------------
 
 
 def score(minutes: float, args: argparse.Namespace) -> dict:
-    film, srt, hits = make_film(minutes, args.shot_s)
+    film, srt, hits = make_film(minutes, args.shot_s, tile=args.tile)
     with tempfile.TemporaryDirectory(prefix="longform-") as out:
         cmd = [sys.executable, __file__, "--_child", "--film", str(film), "--captions", str(srt), "--out", out,
-               "--hits", *map(str, hits), *(f"--set={s}" for s in args.set), *(["--quiet"] if args.quiet else [])]
+               "--hits", *map(str, hits), *(f"--set={s}" for s in args.set), *(["--quiet"] if args.quiet else []),
+               *(["--analyze-only"] if args.analyze_only else []), *(["--compose-only"] if args.compose_only else [])]
         killed = None
         if args.kill_after:  # kill -9 the first run, then time the same command
             first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -186,6 +270,11 @@ def show(r: dict) -> None:
     print(f"\n{r['minutes']:g} min film: {r['scenes']} scenes, {r['cues']} cues, {r['hits']} hits; wall {r['wall_s']:.1f} s from process "
           f"start, RTF {r['rtf']:.3f}, peak {r['peak_total_mb']:.0f} MB, output {r['disk_mb']:.0f} MB")
     print(f"  at the peak: {r['at_peak']}")
+    if "themes_written" in r["files"]:
+        print(f"  composed only: the decoder wrote {r['files']['themes_written']} themes")
+    th = r["themes"]
+    print(f"  themes: {th['distinct']} for {th['cues']} cues ({100 * th['restating']:.0f}% of the cues restate one); "
+          f"{len(th['leitmotifs'])} leitmotifs; share of each character's own cues in their letter: {th['own_letter']} (cues: {th['own_cues']})")
     if r.get("killed"):
         k = r["killed"]
         print(f"  the first run was killed after {k['after_s']:g} s (analysis kept: {k['analysis_kept']}, {k['cues_kept']} cues kept); "
@@ -205,6 +294,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for the runs")
     parser.add_argument("--json", metavar="PATH", help="write the reports here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars from the runs")
+    parser.add_argument("--tile", type=float, metavar="MIN", help="a length that is a multiple of MIN minutes: that film repeated (quick to make)")
+    parser.add_argument("--compose-only", action="store_true", help="analysis, plan and composing only (nothing rendered or written)")
+    parser.add_argument("--analyze-only", action="store_true", help="analysis and plan only (no music): its time and memory")
     parser.add_argument("--kill-after", type=float, metavar="S", help="kill -9 each run after S seconds, then time the same command (resume)")
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--film", help=argparse.SUPPRESS)

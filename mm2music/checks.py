@@ -125,6 +125,8 @@ def check_settings(config: Config, music: bool = True) -> Config:
     _finite(p.contrast_energy, "plan.contrast_energy", "give 0-1, e.g. 0.3", 0, 1)
     _finite(p.catch_weight, "plan.catch_weight", "give 0 or more, e.g. 1", 0, 1000)
     _finite(p.intensity_scale, "plan.intensity_scale", "give 0 or more, e.g. 1", 0, 100)
+    _finite(p.leitmotifs, "plan.leitmotifs", "give a whole number of characters from 0, e.g. 4", 0, 26)
+    _finite(p.max_themes, "plan.max_themes", "give a whole number from 0 (0: no limit), e.g. 8", 0, 10_000)
     if p.spotting not in SPOTTING:
         raise ConfigError(f"plan.spotting {p.spotting!r} is not known; choose {' or '.join(SPOTTING)}, e.g. --spotting auto")
     if p.intensity is not None:

@@ -65,6 +65,8 @@ class PlanConfig:
     meter: str | None = None  # e.g. "3/4"
     min_cue_s: float = 1.6  # segments shorter than this merge into a neighbour (a 4/4 bar at 150 BPM)
     theme_similarity: float = 0.8  # emotional similarity (0-1) above which segments share a theme
+    leitmotifs: int = 4  # with captions: the most recurring speakers ("NAME: ..." lines) get a theme of their own (0: none)
+    max_themes: int = 8  # at most this many themes (leitmotifs first); later moods return to the nearest theme (0: no limit)
     tempo_smoothing: float = 0.5  # 0: each cue its own tempo; 1: one tempo throughout
     contrast_arousal: float = 0.8  # an arousal jump at least this big may change tempo abruptly
     hits: list[float] | None = None  # seconds: extra bar lines (accents) at these moments

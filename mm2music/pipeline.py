@@ -370,7 +370,7 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
         check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
-                                     seed=config.seed)
+                                     seed=config.seed, captions=analysis.segments)
             speech = analysis.audio.speech if analysis.audio is not None else analysis.extra.get("speech", ())  # the VAD's spans
             plan = spot(plan, analysis.segments, speech, config.plan.spotting)
         locked: dict = {}

@@ -10,7 +10,9 @@ attribute paths (:func:`attribute_scores`). Then the choices are made coherent o
   neighbours keep near one tempo unless the plan asks for a contrast;
 * **keys** move only along edges of the key graph (fifth, relative, parallel) at cuts, and a returning theme
   returns to its key through related keys;
-* **themes**: segments with similar emotion share a theme (reused and varied by the music model);
+* **themes** (:mod:`mm2music.graph.motifs`): with captions, a recurring character's scenes share that character's
+  theme (a leitmotif); other segments with similar emotion share a theme, and a long film returns to its themes
+  (at most ``PlanConfig.max_themes``) rather than getting a new tune per cue;
 * the last cue ends on a cadence.
 
 User overrides (``PlanConfig.key / tempo / instruments / meter``) pin those attributes; the rest adapts.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import zlib
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
@@ -32,9 +35,10 @@ from mm2music.graph.beats import cheapest_path, fit_beats
 from mm2music.graph.cues import DYNAMICS, FAMILIES, METERS, film_profile
 from mm2music.graph.intensity import bar_intensities
 from mm2music.graph.keys import key_distance, key_name, key_path, relative
+from mm2music.graph.motifs import assign_themes, characters, scene_speakers
 from mm2music.key import Key
 from mm2music.music.attributes import TEMPO_BANDS, TEMPO_EDGES
-from mm2music.types import Cue, Emotion, Plan, Scene, Transition, tempo_steps
+from mm2music.types import Cue, Emotion, Plan, Scene, TextSegment, Transition, tempo_steps
 from mm2music.vocab import PLAN_TEMPO, TEMPO_FLAG
 
 log = logging.getLogger(__name__)
@@ -179,35 +183,24 @@ def split_at_hits(scenes: Sequence[Scene], emotions: Sequence[Emotion], hits: Se
         if not bounds[0] < h < bounds[-1]:
             notes.append(f"hit {h:g} s is outside the music (0-{bounds[-1]:g} s) and is ignored")
             continue
-        if min(abs(h - b) for b in bounds) < min_gap:
-            near = min(bounds, key=lambda b: abs(h - b))
+        k = bisect_left(bounds, h)
+        near = min(bounds[max(0, k - 1):k + 1], key=lambda b: abs(h - b))  # the nearest boundary (bounds are sorted)
+        if abs(h - near) < min_gap:
             if abs(h - near) > 1e-6:
                 notes.append(f"hit {h:g} s is {abs(h - near):.2f} s from the boundary at {near:g} s: accented where it falls, not on a bar line")
             else:
                 placed.append(h)
             continue
-        bounds = sorted(bounds + [h])
+        insort(bounds, h)
         placed.append(h)
     new_scenes, new_emotions = [], []
+    owner = 0
     for a, b in zip(bounds[:-1], bounds[1:]):
-        owner = next(i for i, s in enumerate(scenes) if s.start <= a < s.end)
+        while owner < len(scenes) - 1 and scenes[owner].end <= a:  # bounds and scenes both run forward in time
+            owner += 1
         new_scenes.append(Scene(len(new_scenes), a, b))
         new_emotions.append(emotions[owner])
     return new_scenes, new_emotions, placed, notes
-
-
-def assign_themes(emotions: Sequence[Emotion], threshold: float) -> list[str]:
-    """Greedy clustering in time order: a segment joins the most similar earlier theme above ``threshold``."""
-    reps: list[Emotion] = []
-    themes = []
-    for e in emotions:
-        sims = [emotion_similarity(e, r) for r in reps]
-        if sims and max(sims) >= threshold:
-            themes.append(chr(ord("A") + sims.index(max(sims))))
-        else:
-            reps.append(e)
-            themes.append(chr(ord("A") + len(reps) - 1) if len(reps) <= 26 else f"T{len(reps)}")
-    return themes
 
 
 def fit_tempi(durations: Sequence[float], targets: Sequence[float], beats_per_bar: float, band: tuple[float, float] = TEMPO_RANGE,
@@ -308,8 +301,9 @@ def _pinned_instruments(config: PlanConfig) -> tuple[str, ...] | None:
 
 def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Mapping[str, tuple[float, float]],
                config: PlanConfig | None = None, transitions: Sequence[Transition] = (), duration: float | None = None,
-               seed: int = 0) -> tuple[Plan, nx.DiGraph]:
+               seed: int = 0, captions: Sequence[TextSegment] = ()) -> tuple[Plan, nx.DiGraph]:
     """Build the concept graph and plan one cue per (merged) segment. Returns the plan and the graph.
+    ``captions``: timed caption blocks; the speakers they name give recurring characters their leitmotifs.
     ``seed``: 0 takes every choice the emotion ranks first; another seed may take another that the emotion
     nearly equally allows (home key, meter, figure, register, instruments, articulation), so seeds give real
     alternatives."""
@@ -351,7 +345,10 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     num, den = meter.split("/")
     beats_per_bar = int(num) * 4 / int(den)
 
-    themes = assign_themes(emotions, config.theme_similarity)
+    owners = characters(scene_speakers(scenes, captions), config.leitmotifs)
+    themes, motifs = assign_themes(emotions, config.theme_similarity, owners, config.max_themes)
+    for letter, name in motifs.items():
+        notes.append(f"theme {letter}: the leitmotif of {name.title()} ({themes.count(letter)} cues)")
     boundary_kind = {round(t.time, 3): t.kind for t in transitions}
     boundary_kind.update({round(h, 3): "hit" for h in hit_bounds})
 
@@ -372,7 +369,8 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
 
     band = TEMPO_RANGE if config.tempo is None else (config.tempo * 0.85, config.tempo * 1.15)
     durations = [sc.duration for sc in scenes]
-    catches = [tuple(b for b in shot_bounds if sc.start < b < sc.end and round(b, 3) in boundary_kind) for sc in scenes]
+    catches = [tuple(b for b in shot_bounds[bisect_right(shot_bounds, sc.start):bisect_left(shot_bounds, sc.end)] if round(b, 3) in boundary_kind)
+               for sc in scenes]  # the shot cuts inside each scene (shot_bounds are sorted)
     if config.tempo_ramps:
         tempi = fit_tempi(durations, smoothed, beats_per_bar, band, contrasts)
         ramps = ramp_tempi(tempi, durations, beats_per_bar, contrasts, band)
@@ -430,7 +428,7 @@ def plan_music(scenes: Sequence[Scene], emotions: Sequence[Emotion], coords: Map
     cues = _with_intensity(cues, energies, config)
     cues = _with_transitions(cues, boundary_kind)
     plan = Plan(cues=tuple(cues), duration=duration or scenes[-1].end, notes=tuple(notes))
-    _record_plan(g, plan)
+    _record_plan(g, plan, motifs)
     return plan, g
 
 
@@ -495,15 +493,17 @@ def _with_transitions(cues: list[Cue], boundary_kind: Mapping[float, str]) -> li
     return out
 
 
-def _record_plan(g: nx.DiGraph, plan: Plan) -> None:
-    """Add the plan to the graph: segment -> planned key / attributes / theme."""
+def _record_plan(g: nx.DiGraph, plan: Plan, motifs: Mapping[str, str] | None = None) -> None:
+    """Add the plan to the graph: segment -> planned key / attributes / theme (a leitmotif's theme node names its
+    character: ``motifs``, letter -> name)."""
+    motifs = motifs or {}
     for cue in plan.cues:
         s = seg_id(cue.index)
         g.nodes[s].update(tempo_bpm=cue.tempo_bpm, bars=cue.bars, key=f"{cue.key} {cue.mode}", theme=cue.theme)
         g.add_edge(s, key_id(f"{cue.key} {cue.mode}"), kind="planned", weight=1.0)
         t = f"theme:{cue.theme}"
         if t not in g:
-            g.add_node(t, kind="theme", name=cue.theme)
+            g.add_node(t, kind="theme", name=cue.theme, **({"character": motifs[cue.theme]} if cue.theme in motifs else {}))
         g.add_edge(s, t, kind="states", weight=1.0)
         for category, value in (("meter", cue.meter), ("density", cue.density), ("register", cue.register),
                                 ("dynamics", cue.dynamics), ("articulation", cue.articulation), ("texture", cue.texture),

@@ -4,7 +4,8 @@
 sampler, visual affect features) sees the same :class:`FrameChunk` objects, so a film is decoded once and
 memory stays bounded by ``chunk_frames`` whatever the length.
 
-Frame times come from the container's timestamps when they are valid (phone footage has a variable frame
+decord opens the file and indexes its frames and their timestamps (no decoding); the pixels come from an ffmpeg
+pipe. Frame times come from the container's timestamps when they are valid (phone footage has a variable frame
 rate: index / fps puts its cuts in the wrong place) and fall back to index / fps when they are missing or
 garbage (decord returns about -3.8e17 for AVI files without timestamps).
 """
@@ -268,71 +269,63 @@ class VideoSource:
         step = float(np.median(np.diff(self.times[:n_frames]))) if n_frames > 1 else 1.0 / fps
         return round(last + (step if step > 0 else 1.0 / fps), 6)
 
-    def _decode(self, indices: np.ndarray) -> tuple[np.ndarray, int]:
-        """Decode ``indices``; on a decoder error, decode one by one and return how many succeeded.
-
-        Runs in the decode thread, so fd 2 stays as it is (the caller may be writing to it): ffmpeg's own
-        log level keeps the decoder's messages about damaged frames quiet instead (set when a reader opens)."""
-        try:
-            return self.reader.get_batch(indices.tolist()).asnumpy(), len(indices)
-        except Exception:
-            pass
-        frames = []
-        for i in indices.tolist():
-            try:
-                frames.append(self.reader[i].asnumpy())
-            except Exception:
-                break
-        if not frames:
-            return np.empty((0, self.frame_size[1], self.frame_size[0], 3), np.uint8), 0
-        return np.stack(frames), len(frames)
-
     def chunks(self) -> Iterator[FrameChunk]:
         """Every frame once, in order, ``chunk_frames`` at a time. A thread decodes the next chunks while the
-        caller works on this one (decord and numpy release the GIL), at most ``AHEAD`` chunks ahead."""
-        yield from _ahead(self._ffmpeg_chunks() if self.reader is None else self._decord_chunks())
+        caller works on this one, at most ``AHEAD`` chunks ahead.
 
-    def _decord_chunks(self) -> Iterator[FrameChunk]:
-        n = self.info.n_frames
-        step = max(1, self.config.chunk_frames)
-        for start in range(0, n, step):
-            indices = np.arange(start, min(n, start + step), dtype=np.int64)
-            frames, ok = self._decode(indices)
-            if ok:
-                yield FrameChunk(frames=np.ascontiguousarray(frames), indices=indices[:ok], times=self.times[indices[:ok]])
-            if ok < len(indices):
-                self._stop_early(start + ok, n)
-                return
+        The pixels come from an ffmpeg pipe (whose buffer bounds what is decoded ahead), the frame times from
+        the container's timestamps that decord indexed on open. decord's own decode pass is not used: its reader
+        pushes another packet to its decoding thread whenever a decoded frame is not ready yet, so on a busy
+        machine frames pile up in its queue without bound (hundreds of MB on a 15-minute film, more the longer
+        and the busier)."""
+        yield from _ahead(self._ffmpeg_chunks())
 
     def _ffmpeg_chunks(self) -> Iterator[FrameChunk]:
-        """Fallback decode through an ffmpeg pipe (frame times = index / fps)."""
+        """The decode pass through an ffmpeg pipe: frames in presentation order, timed by the container's
+        timestamps where decord read valid ones (index / fps otherwise, and past the indexed frames)."""
         w, h = self.frame_size
         proc = subprocess.Popen(_ffmpeg_rgb(self.path, self.frame_size), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         frame_bytes = w * h * 3
         step = max(1, self.config.chunk_frames)
         done = 0
         fps = self.info.fps
+        indexed = self.times if self.info.timestamps == "container" else np.zeros(0)
         try:
             while True:
-                data = proc.stdout.read(frame_bytes * step)
-                k = len(data) // frame_bytes
+                buffer = bytearray(frame_bytes * step)
+                got = proc.stdout.readinto(buffer)
+                while got and got < len(buffer):  # a pipe returns what it holds: read on to a whole chunk or the end
+                    more = proc.stdout.readinto(memoryview(buffer)[got:])
+                    if not more:
+                        break
+                    got += more
+                k = (got or 0) // frame_bytes
                 if k == 0:
                     break
-                frames = np.frombuffer(data[: k * frame_bytes], np.uint8).reshape(k, h, w, 3)
+                frames = np.frombuffer(buffer, np.uint8, k * frame_bytes).reshape(k, h, w, 3)
                 indices = np.arange(done, done + k, dtype=np.int64)
                 done += k
-                yield FrameChunk(frames=frames.copy(), indices=indices, times=np.round(indices / fps, 6))
+                yield FrameChunk(frames=frames, indices=indices, times=self._times_of(indices, indexed, fps))
         finally:
             proc.stdout.close()
             proc.kill()
             proc.wait()
-        self.times = np.arange(done, dtype=np.float64) / fps
+        self.times = self._times_of(np.arange(done, dtype=np.int64), indexed, fps)
         if done < self.info.n_frames:
             self._stop_early(done, self.info.n_frames)
         elif done == 0:
             self._stop_early(0, 0)
-        else:
+        elif done > self.info.n_frames:
             self.info = replace(self.info, n_frames=done, duration=self._duration(done, fps, None))
+
+    @staticmethod
+    def _times_of(indices: np.ndarray, indexed: np.ndarray, fps: float) -> np.ndarray:
+        """Presentation times of decoded frames ``indices``: the indexed container times, continued at ``fps``."""
+        if not len(indexed):
+            return np.round(indices / fps, 6)
+        last = len(indexed) - 1
+        past = np.round(indexed[last] + (indices - last) / fps, 6)
+        return np.where(indices <= last, indexed[np.minimum(indices, last)], past)
 
     def _stop_early(self, decoded: int, n_header: int) -> None:
         if decoded == 0:

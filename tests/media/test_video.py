@@ -49,6 +49,23 @@ def test_variable_frame_rate_uses_container_times(media_dir):
     assert first_blue / source.info.fps == pytest.approx(1.0, abs=0.05)  # what index / fps would have said
 
 
+def test_the_pipe_gives_decords_pictures_and_times(media_dir):
+    """The decode pass reads an ffmpeg pipe (decord's own decoding runs ahead without bound): the same pictures
+    as decord's, a rotated phone clip included (both apply the rotation), at the times decord indexed."""
+    plain, rotated = media_dir / "plain.mp4", media_dir / "rotated.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x96:rate=25:duration=1", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", str(plain))
+    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v", "rotate=90", str(rotated))
+    for path in (plain, rotated):
+        source = VideoSource(path, MediaConfig(frame_short_side=64, chunk_frames=10))
+        chunks = list(source.chunks())
+        frames = np.concatenate([c.frames for c in chunks])
+        np.testing.assert_array_equal(np.concatenate([c.times for c in chunks]), source.times)
+        for i in (0, 13, len(frames) - 1):
+            theirs = source.reader[i].asnumpy().astype(np.int16)
+            assert np.abs(theirs - frames[i]).mean() < 4.0  # the scalers differ by ~1; another picture by 50+
+
+
 def test_valid_timestamps_rejects_garbage():
     assert valid_timestamps(np.arange(10) / 25, 25, 0.4)
     assert not valid_timestamps(np.full(10, -3.8e17), 25, 0.4)
