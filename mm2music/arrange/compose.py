@@ -125,27 +125,39 @@ def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
     return next((m for m in earlier if m.cue.theme == cue.theme), None)
 
 
-def melody_family(cue: Cue) -> str:
+def lively(cue: Cue) -> bool:
+    """Whether a cue's tune is written as a fiddle tune (reels, jigs, hornpipes) rather than a song or an air."""
+    return cue.arousal > 0.4
+
+
+def melody_family(cue: Cue, seen: Mapping[str, int] | None = None) -> str:
     """The decoder family a cue's tune is written as: a fiddle tune ("strings": O'Neill, Ryan, Aird) for lively
-    music, a song ("pipe": the Essen songs were labelled with a flute) otherwise."""
-    return "strings" if cue.arousal > 0.4 else "pipe"
+    music, a song ("pipe": the Essen songs were labelled with a flute) otherwise. ``seen``: the families the
+    checkpoint's training pieces carried (``tokenizer.families_seen``, family -> pieces; None: not recorded); a
+    family it never saw means nothing to it, so the tune then asks for the other one, or the family most of
+    its pieces carry."""
+    wanted = ("strings", "pipe") if lively(cue) else ("pipe", "strings")
+    if not seen:
+        return wanted[0]
+    return next((f for f in wanted if seen.get(f)), max(seen, key=lambda f: (seen[f], f)))
 
 
 def melody_density(cue: Cue) -> str:
-    """The density bin of a cue's tune: the cue's for a song; a bin under it for a fiddle tune, whose reels
-    would otherwise run in 16ths (the plan's density counts the whole texture)."""
-    k = DENSITY_BINS.index(cue.density) - (melody_family(cue) == "strings")
+    """The density bin of a cue's tune: the cue's for a song or an air; a bin under it for a fiddle tune, whose
+    reels would otherwise run in 16ths (the plan's density counts the whole texture)."""
+    k = DENSITY_BINS.index(cue.density) - lively(cue)
     return DENSITY_BINS[max(0, min(k, DENSITY_BINS.index("dense")))]
 
 
-def theme_conditions(cue: Cue, opening: bool = False) -> Conditions:
+def theme_conditions(cue: Cue, opening: bool = False, seen: Mapping[str, int] | None = None) -> Conditions:
     """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes and songs); ``opening``: it
-    starts a piece (and may start with a pickup, as tunes do), else it starts on the downbeat."""
+    starts a piece (and may start with a pickup, as tunes do), else it starts on the downbeat. ``seen``: the families
+    the checkpoint was trained on (see :func:`melody_family`)."""
     from mm2music.music.tokenizer import Conditions
 
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
                       density=melody_density(cue), register=cue.register, polyphony="monophonic",
-                      families=(melody_family(cue),), opening=opening)
+                      families=(melody_family(cue, seen),), opening=opening)
 
 
 def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, opening: bool = False) -> tuple[Theme, list[int]]:
@@ -158,7 +170,8 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, open
     tonic, mode = Key.of(cue.key, cue.mode)
     bq = cue.beats_per_bar
     bar_ticks = round(bq * TICKS_PER_QUARTER)
-    conditions = theme_conditions(cue)
+    seen = tokenizer.families_seen
+    conditions = theme_conditions(cue, seen=seen)
     n = max(1, config.theme_candidates)
     gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=seed,
                            max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
@@ -171,7 +184,7 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, open
         scored = [(phrase_quality(line(prefix + o, skip), bq, bars, ending), -k, o) for k, o in enumerate(options) if o]
         return max(scored)[2] if scored else (options[0] if options else [])
 
-    antecedents = generate_tokens(model, tokenizer, theme_conditions(cue, opening), 4, num_samples=n, config=gen)
+    antecedents = generate_tokens(model, tokenizer, theme_conditions(cue, opening, seen), 4, num_samples=n, config=gen)
     antecedent = best(antecedents, [], 4, OPEN_STEPS + (2,))
     restated = [t for bar in _bars(antecedent, tokenizer.bar_id)[:2] for t in bar]
     closes = generate_tokens(model, tokenizer, conditions, 2, num_samples=n, primer=antecedent + restated,
