@@ -528,7 +528,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path = "checkpoints/music21")
         os.replace(out_dir / f".{name}.tmp", out_dir / name)
     write_training_record(out_dir, _run_sources(run_dir, config), _pieces_by_source(run_dir, config),
                           config.get("training", {}).get("families"))
-    (out_dir / "MODEL_CARD.md").write_text(_model_card(run_dir, config, model, tokenizer, size_mb) + "\n" + _training_data_md(out_dir))
+    (out_dir / "MODEL_CARD.md").write_text(_model_card(run_dir, config, model, tokenizer, size_mb, out_dir) + "\n" + _training_data_md(out_dir))
     log.info("exported %s (step %s) to %s", best, config["training"].get("step"), out_dir)
     return out_dir
 
@@ -561,7 +561,8 @@ def _training_data_md(out_dir: Path) -> str:
             f"|---|---|---|---|\n{rows}\n{fams}")
 
 
-def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer: MusicTokenizer, size_mb: float) -> str:
+def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer: MusicTokenizer, size_mb: float,
+                out_dir: Path = Path("checkpoints/music21")) -> str:
     t = config.get("training", {})
     m = config["model"]
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
@@ -572,12 +573,16 @@ def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer:
         last = rows[-1] if rows else {}
     nll = t.get("valid_nll_per_token")
     args = run.get("command", "").split(" ", 1)[-1] if run.get("command") else "--config configs/train/music21.yaml"
-    args = re.sub(r"\s*--run-dir\s+\S+", "", args)
+    args = re.sub(r"\s*--run-dir\s+\S+|\s*--no-progress", "", args)
     launcher = (f"OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node {run['world_size']} "
                 if run.get("world_size", 1) > 1 else "python ")
     cfg_name = f"{launcher}pipelines/train.py {args}"
     pieces = t.get("pieces") or {}
     data = (t.get("config") or {}).get("data") or {}
+    sources = list(data.get("sources") or [])
+    export = "" if out_dir == Path("checkpoints/music21") else f" --to {out_dir}"
+    style = (f"only {', '.join(sources)} of music21's corpus (instrument families {', '.join(t.get('families') or {}) or 'not recorded'})"
+             if sources else "mostly folk melodies (Essen, O'Neill), Bach chorales and Renaissance polyphony")
     return f"""# mm2music music decoder: `{run_dir.name}`
 
 A causal Transformer over miditok 3.1.0 REMI tokens (one stream with programs, tempos and time
@@ -600,11 +605,10 @@ Trained on this project's CPU (2 cores, bf16 autocast) by the committed config.
 
 Reproduce: `{cfg_name}`
 (after `python pipelines/prepare_corpus.py --corpus music21{" --sources " + " ".join(data["sources"]) if data.get("sources") else ""}`), then
-`python pipelines/train.py --export RUN_DIR`.
+`python pipelines/train.py --export RUN_DIR{export}`.
 Train on Lakh or MAESTRO: convert them with `pipelines/prepare_corpus.py --corpus lakh|maestro --path DIR`
 and set `data.corpus_dir` to the converted folder (`--set data.corpus_dir=...`).
 
-Limitations: music21's corpus is mostly folk melodies (Essen, O'Neill), Bach chorales and Renaissance
-polyphony; expect that style. Meter, tempo band and instrument families are enforced at sampling time
+Limitations: trained on {style}; expect that style. Meter, tempo band and instrument families are enforced at sampling time
 by the token grammar; key, density, register and polyphony are learned conditions.
 """
