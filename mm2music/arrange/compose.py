@@ -125,10 +125,21 @@ def theme_source(cue: Cue, earlier: Sequence[CueMusic]) -> CueMusic | None:
     return next((m for m in earlier if m.cue.theme == cue.theme), None)
 
 
-def melody_family(cue: Cue) -> str:
+def lively(cue: Cue) -> bool:
+    """Whether a cue's tune is written as a fiddle tune (reels, jigs, hornpipes) rather than a song or an air."""
+    return cue.arousal > 0.4
+
+
+def melody_family(cue: Cue, seen: Mapping[str, int] | None = None) -> str:
     """The decoder family a cue's tune is written as: a fiddle tune ("strings": O'Neill, Ryan, Aird) for lively
-    music, a song ("pipe": the Essen songs were labelled with a flute) otherwise."""
-    return "strings" if cue.arousal > 0.4 else "pipe"
+    music, a song ("pipe": the Essen songs were labelled with a flute) otherwise. ``seen``: the families the
+    checkpoint's training pieces carried (``tokenizer.families_seen``, family -> pieces; None: not recorded); a
+    family it never saw means nothing to it, so the tune then asks for the other one, or the family most of
+    its pieces carry."""
+    wanted = ("strings", "pipe") if lively(cue) else ("pipe", "strings")
+    if not seen:
+        return wanted[0]
+    return next((f for f in wanted if seen.get(f)), max(seen, key=lambda f: (seen[f], f)))
 
 
 TUNE_NOTES_PER_S = (1.0, 3.5)  # a tune's pace at the calmest and at the most agitated (arousal -1 and 1)
@@ -144,14 +155,15 @@ def melody_density(cue: Cue) -> str:
     return DENSITY_BINS[min(k, DENSITY_BINS.index(cue.density), DENSITY_BINS.index("dense"))]
 
 
-def theme_conditions(cue: Cue) -> Conditions:
+def theme_conditions(cue: Cue, seen: Mapping[str, int] | None = None) -> Conditions:
     """The decoder's conditions for a tune in ``cue``: one line (what it learned from folk tunes and songs), starting on
-    the downbeat (not as a piece's opening, which may start with a pickup bar: a theme's bars are its period's)."""
+    the downbeat (not as a piece's opening, which may start with a pickup bar: a theme's bars are its period's).
+    ``seen``: the families the checkpoint was trained on (see :func:`melody_family`)."""
     from mm2music.music.tokenizer import Conditions
 
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
                       density=melody_density(cue), register=cue.register, polyphony="monophonic",
-                      families=(melody_family(cue),), opening=False)
+                      families=(melody_family(cue, seen),), opening=False)
 
 
 def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> tuple[Theme, list[int]]:
@@ -164,7 +176,8 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> t
     tonic, mode = Key.of(cue.key, cue.mode)
     bq = cue.beats_per_bar
     bar_ticks = round(bq * TICKS_PER_QUARTER)
-    conditions = theme_conditions(cue)
+    seen = tokenizer.families_seen
+    conditions = theme_conditions(cue, seen=seen)
     n = max(1, config.theme_candidates)
     gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=seed,
                            max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)

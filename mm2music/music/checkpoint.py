@@ -122,6 +122,7 @@ def load_checkpoint(
     config = read_config(path)
     if tokenizer is None:
         tokenizer = MusicTokenizer.from_dict(config.get("tokenizer"), where=f"the tokenizer in '{directory / CONFIG}'")
+        tokenizer.families_seen = families_seen(config)
     try:
         known = {f.name for f in fields(ModelConfig)}
         model_cfg = ModelConfig(**{k: v for k, v in config["model"].items() if k in known})
@@ -160,6 +161,15 @@ def load_checkpoint(
     _check_probe(model, directory)
     log.info("loaded music decoder from %s (%.2f M parameters, vocab %d)", directory, model.num_params() / 1e6, tokenizer.vocab_size)
     return model, tokenizer, config
+
+
+def families_seen(config: dict) -> dict[str, int] | None:
+    """The instrument families (family -> train pieces) the checkpoint's training data carried, from its
+    ``config.json`` (``training.families``, recorded by training runs since it was added); None if not recorded."""
+    fams = (config.get("training") or {}).get("families")
+    if not isinstance(fams, dict) or not fams:
+        return None
+    return {str(k): int(v) for k, v in fams.items() if isinstance(v, (int, float)) and v > 0} or None
 
 
 def _probe_logprobs(model: MusicTransformer, tokens: list[int]) -> list[float]:

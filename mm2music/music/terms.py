@@ -55,10 +55,12 @@ def terms_of(source: str) -> Terms:
     return COLLECTIONS.get(source, Terms(source, "unclear", OTHER))
 
 
-def training_record(sources: list[str] | None, pieces_by_source: dict[str, int] | None = None) -> dict:
+def training_record(sources: list[str] | None, pieces_by_source: dict[str, int] | None = None,
+                    families: dict[str, int] | None = None) -> dict:
     """The record a checkpoint keeps of its training data: every collection, its pieces and its terms, and a
     one-line summary of what the model's training data allows. ``sources`` None or empty: the whole corpus
-    (every source in ``pieces_by_source``, or every known collection)."""
+    (every source in ``pieces_by_source``, or every known collection). ``families``: train pieces per
+    instrument family of the condition prefix (what a ``Family_*`` condition was learned from)."""
     names = sorted(sources or (pieces_by_source or {}) or COLLECTIONS)
     rows = [{"source": s, "pieces": (pieces_by_source or {}).get(s), "commercial": terms_of(s).commercial,
              "terms": terms_of(s).says} for s in names]
@@ -72,12 +74,13 @@ def training_record(sources: list[str] | None, pieces_by_source: dict[str, int] 
         summary = f"trained on encodings with their own copyright lines ({', '.join(unclear)}): read them before commercial use"
     else:
         summary = "trained only on collections whose files state no licence (19th-century tune books transcribed by volunteers)"
-    return {"collections": rows, "summary": summary}
+    return {"collections": rows, "summary": summary, **({"families": dict(families)} if families else {})}
 
 
-def write_training_record(out_dir: str | Path, sources: list[str] | None, pieces_by_source: dict[str, int] | None = None) -> Path:
+def write_training_record(out_dir: str | Path, sources: list[str] | None, pieces_by_source: dict[str, int] | None = None,
+                          families: dict[str, int] | None = None) -> Path:
     path = Path(out_dir) / RECORD
-    path.write_text(json.dumps(training_record(sources, pieces_by_source), indent=1) + "\n")
+    path.write_text(json.dumps(training_record(sources, pieces_by_source, families), indent=1) + "\n")
     return path
 
 

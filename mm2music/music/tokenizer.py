@@ -222,6 +222,10 @@ class MusicTokenizer:
         self.sep_id = self._cond_id["Sep_None"]
         # BOS, 6 slots, families, [opening], SEP
         self.prefix_length = 1 + 6 + self.settings.max_families + int(self.settings.opening_slot) + 1
+        # The instrument families a checkpoint's training pieces carried (family -> pieces), set when it is loaded
+        # from a checkpoint that records them; None: not recorded (any family may have been seen). Not part of the
+        # vocabulary: a condition the data never carried is in the vocabulary all the same, but means nothing.
+        self.families_seen: dict[str, int] | None = None
 
     # --- vocabulary ---------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Convert a training corpus into the MIDI cache + manifest layout (resumable: re-run to continue).
 
-    mm2music prepare-corpus --corpus music21 [--workers 2] [--limit N]
+    mm2music prepare-corpus --corpus music21 [--sources oneill ryan aird nottingham] [--workers 2] [--limit N]
     mm2music prepare-corpus --corpus lakh|maestro|lakhnes|bachdoodle --path DIR
 
 Output: ``<cache dir>/<corpus>/`` with ``midi/``, ``manifest.jsonl``, ``failures.jsonl`` and
@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="cache root (default: <user cache>/mm2music/corpora, or $MM2MUSIC_CORPUS_CACHE)")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--sources", nargs="+", default=None, metavar="SOURCE",
+                   help="convert only these collections (manifest 'source' names, e.g. oneill ryan aird nottingham "
+                        "for music21); a later run without --sources converts the rest")
     p.add_argument("--limit", type=int, default=None, help="convert at most this many pieces in this run")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per piece before it counts as failed")
     p.add_argument("--retry-failures", action="store_true", help="retry the pieces that failed before")
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> dict:
     from mm2music.training import corpora
 
     common = dict(cache_root=args.cache_dir, workers=args.workers, limit=args.limit, timeout_s=args.timeout,
-                  retry_failures=args.retry_failures, progress=not args.no_progress)
+                  retry_failures=args.retry_failures, progress=not args.no_progress, sources=args.sources)
     if args.corpus == "music21":
         if args.path is not None:
             raise Mm2MusicError("--path is not used with --corpus music21 (its corpus ships inside music21); drop it")
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> dict:
         "converted": result.converted,
         "failed": result.failed,
         "skipped": result.skipped,
+        **({"sources": args.sources, "not_selected": result.not_selected} if args.sources else {}),
         "pieces": result.total_pieces,
         "failures": result.total_failures,
         "elapsed_s": round(result.elapsed_s, 1),

@@ -364,6 +364,7 @@ def _train(cfg: TrainConfig, tokenizer: MusicTokenizer, run_dir: Path, ckpt_root
             "tokenizer_hash": tokenizer.hash,
             "pieces": {"train": len(train_ds), "valid": len(valid_ds) if valid_ds else 0},
             "train_tokens": train_ds.n_tokens,
+            "families": families_of(train_rows, tokenizer),
             "parameters": n_params,
             "world_size": world,
             "threads_per_process": threads,
@@ -483,8 +484,22 @@ def _summary(cfg: TrainConfig, state: dict, step: int, run_dir: Path) -> dict:
         "corpus_dir": run.get("corpus_dir"),
         "pieces": run.get("pieces"),
         "train_tokens": run.get("train_tokens"),
+        "families": run.get("families"),
         "config": cfg.to_dict(),
     }
+
+
+def families_of(rows: list[dict], tokenizer: MusicTokenizer) -> dict[str, int]:
+    """Pieces per instrument family in the condition prefix of ``rows`` (manifest rows): what the model learned a
+    ``Family_*`` condition from (a family no piece carries is in the vocabulary but means nothing to the model)."""
+    from collections import Counter
+
+    from mm2music.music.tokenizer import Conditions
+
+    counts: Counter = Counter()
+    for r in rows:
+        counts.update(Conditions.from_attributes(r.get("attributes") or {}).families[: tokenizer.settings.max_families])
+    return dict(counts.most_common())
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:
@@ -511,8 +526,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path = "checkpoints/music21")
     for name in (WEIGHTS, CONFIG, TOKENIZER):
         shutil.copyfile(best / name, out_dir / f".{name}.tmp")
         os.replace(out_dir / f".{name}.tmp", out_dir / name)
-    write_training_record(out_dir, _run_sources(run_dir, config), _pieces_by_source(run_dir, config))
-    (out_dir / "MODEL_CARD.md").write_text(_model_card(run_dir, config, model, tokenizer, size_mb) + "\n" + _training_data_md(out_dir))
+    write_training_record(out_dir, _run_sources(run_dir, config), _pieces_by_source(run_dir, config),
+                          config.get("training", {}).get("families"))
+    (out_dir / "MODEL_CARD.md").write_text(_model_card(run_dir, config, model, tokenizer, size_mb, out_dir) + "\n" + _training_data_md(out_dir))
     log.info("exported %s (step %s) to %s", best, config["training"].get("step"), out_dir)
     return out_dir
 
@@ -538,11 +554,15 @@ def _training_data_md(out_dir: Path) -> str:
     record = checkpoint_training_data(out_dir)
     rows = "\n".join(f"| {r['source']} | {r['pieces'] if r['pieces'] is not None else '?'} | {r['commercial']} | {r['terms']} |"
                      for r in record["collections"])
+    families = record.get("families") or {}
+    fams = ("\nInstrument families of the train pieces (the `Family_*` conditions it learned; any other family is "
+            "in the vocabulary but was never seen): " + ", ".join(f"{f} {n}" for f, n in families.items()) + ".\n") if families else ""
     return (f"## Training data and its terms\n\n{record['summary']}.\n\n| collection | pieces | commercial use | what its files say |\n"
-            f"|---|---|---|---|\n{rows}\n")
+            f"|---|---|---|---|\n{rows}\n{fams}")
 
 
-def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer: MusicTokenizer, size_mb: float) -> str:
+def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer: MusicTokenizer, size_mb: float,
+                out_dir: Path = Path("checkpoints/music21")) -> str:
     t = config.get("training", {})
     m = config["model"]
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
@@ -553,12 +573,16 @@ def _model_card(run_dir: Path, config: dict, model: MusicTransformer, tokenizer:
         last = rows[-1] if rows else {}
     nll = t.get("valid_nll_per_token")
     args = run.get("command", "").split(" ", 1)[-1] if run.get("command") else "--config configs/train/music21.yaml"
-    args = re.sub(r"\s*--run-dir\s+\S+", "", args)
+    args = re.sub(r"\s*--run-dir\s+\S+|\s*--no-progress", "", args)
     launcher = (f"OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node {run['world_size']} "
                 if run.get("world_size", 1) > 1 else "python ")
     cfg_name = f"{launcher}pipelines/train.py {args}"
     pieces = t.get("pieces") or {}
     data = (t.get("config") or {}).get("data") or {}
+    sources = list(data.get("sources") or [])
+    export = "" if out_dir == Path("checkpoints/music21") else f" --to {out_dir}"
+    style = (f"only {', '.join(sources)} of music21's corpus (instrument families {', '.join(t.get('families') or {}) or 'not recorded'})"
+             if sources else "mostly folk melodies (Essen, O'Neill), Bach chorales and Renaissance polyphony")
     return f"""# mm2music music decoder: `{run_dir.name}`
 
 A causal Transformer over miditok 3.1.0 REMI tokens (one stream with programs, tempos and time
@@ -580,12 +604,11 @@ Trained on this project's CPU (2 cores, bf16 autocast) by the committed config.
 | run | `{run_dir.name}`, seed {t.get('seed')}, git `{t.get('git_commit')}`, {run.get('world_size', 1)} process(es); at step {last.get('step', '?')}: train loss {last.get('train_loss', '?')}, {float(last.get('elapsed_s') or 0) / 60:.0f} min wall time |
 
 Reproduce: `{cfg_name}`
-(after `python pipelines/prepare_corpus.py --corpus music21`), then
-`python pipelines/train.py --export RUN_DIR`.
+(after `python pipelines/prepare_corpus.py --corpus music21{" --sources " + " ".join(data["sources"]) if data.get("sources") else ""}`), then
+`python pipelines/train.py --export RUN_DIR{export}`.
 Train on Lakh or MAESTRO: convert them with `pipelines/prepare_corpus.py --corpus lakh|maestro --path DIR`
 and set `data.corpus_dir` to the converted folder (`--set data.corpus_dir=...`).
 
-Limitations: music21's corpus is mostly folk melodies (Essen, O'Neill), Bach chorales and Renaissance
-polyphony; expect that style. Meter, tempo band and instrument families are enforced at sampling time
+Limitations: trained on {style}; expect that style. Meter, tempo band and instrument families are enforced at sampling time
 by the token grammar; key, density, register and polyphony are learned conditions.
 """

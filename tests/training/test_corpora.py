@@ -126,6 +126,33 @@ def test_conversion_is_resumable_and_counts_failures(tmp_path):
     assert (third.converted, third.skipped, third.total_pieces) == (1, 2, 2)
 
 
+def test_conversion_of_some_sources_keeps_the_others_for_a_later_run(tmp_path):
+    tasks = [_task("bach/bwv66.6.mxl", None, None), _task("essenFolksong/erk10.abc", "65", None),
+             _task("oneills1850/0001-0050.abc", "1", None)]
+    bach_only = run_conversion(tmp_path, tasks, convert_music21_task, workers=1, progress=False, sources=["bach"])
+    assert (bach_only.converted, bach_only.skipped, bach_only.not_selected) == (1, 0, 2)
+    assert [r["source"] for r in read_manifest(tmp_path)] == ["bach"]
+    # another selection adds its pieces and leaves the earlier ones in place
+    folk = run_conversion(tmp_path, tasks, convert_music21_task, workers=1, progress=False,
+                          sources=["oneill", "essen"])
+    assert (folk.converted, folk.skipped, folk.not_selected) == (2, 0, 1)
+    # a run without sources converts what is left: nothing here
+    full = run_conversion(tmp_path, tasks, convert_music21_task, workers=1, progress=False)
+    assert (full.converted, full.skipped, full.total_pieces) == (0, 3, 3)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["pieces_by_source"] == {"bach": 1, "essen": 1, "oneill": 1}
+
+
+def test_unknown_source_is_named_with_the_known_ones_before_anything_is_written(tmp_path):
+    tasks = [_task("bach/bwv66.6.mxl", None, None), _task("oneills1850/0001-0050.abc", "1", None)]
+    corpus_dir = tmp_path / "corpus"
+    with pytest.raises(CorpusError, match=r"unknown source 'oneil' \(did you mean 'oneill'\?\); this corpus has: bach, oneill"):
+        run_conversion(corpus_dir, tasks, convert_music21_task, workers=1, progress=False, sources=["oneil"])
+    with pytest.raises(CorpusError, match="no source named"):
+        run_conversion(corpus_dir, tasks, convert_music21_task, workers=1, progress=False, sources=[])
+    assert not corpus_dir.exists()
+
+
 def test_slow_pieces_time_out(tmp_path):
     tasks = [cache.Task(id="slow/1", relpath="midi/1.mid", source="slow", payload=())]
     result = run_conversion(tmp_path, tasks, _sleepy, workers=1, timeout_s=0.2, progress=False)
@@ -310,6 +337,17 @@ def test_note_sequence_quantized_steps():
     assert sorted(t.program for t in score.tracks) == [19, midi_corpora.CHOIR]
 
 
+def test_cli_reports_an_unknown_music21_source(capsys, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
+    import prepare_corpus
+
+    argv = ["--corpus", "music21", "--sources", "oneill", "esen", "--cache-dir", str(tmp_path), "--no-progress"]
+    assert prepare_corpus.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: unknown source 'esen' (did you mean 'essen'?); this corpus has: ")
+    assert not any(tmp_path.iterdir())
+
+
 def test_cli_reports_a_missing_path(capsys):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
     import prepare_corpus
@@ -320,14 +358,17 @@ def test_cli_reports_a_missing_path(capsys):
 
 @pytest.mark.real
 def test_real_music21_cache_is_complete_and_consistent():
-    """The converted music21 corpus in the user cache (run pipelines/prepare_corpus.py first)."""
+    """The converted music21 corpus in the user cache (run pipelines/prepare_corpus.py first): every work of each
+    collection converted so far (all of them, or those a ``--sources`` run asked for) is in the manifest or failed."""
     from mm2music.training.corpora import music21_cache_dir
     from mm2music.training.corpora.music21_corpus import music21_tasks
 
     corpus_dir = music21_cache_dir()
     rows = read_manifest(corpus_dir)
     failures = cache.read_jsonl(corpus_dir / cache.FAILURES)
-    assert len(rows) + len(failures) == len(music21_tasks())
+    source_of = {t.id: t.source for t in music21_tasks()}
+    converted = {r["source"] for r in rows} | {source_of.get(f["id"]) for f in failures}
+    assert len(rows) + len(failures) == sum(s in converted for s in source_of.values())
     assert len(failures) < 0.02 * len(rows)
     counts = Counter(r["split"] for r in rows)
     assert counts["train"] > 0.9 * len(rows) and counts["valid"] > 0 and counts["test"] > 0

@@ -123,7 +123,11 @@ def test_export_writes_a_loadable_checkpoint_and_card(corpus, tmp_path):
     card = (out / "MODEL_CARD.md").read_text()
     assert "valid NLL" in card and "tokens seen" in card
     assert "## Training data and its terms" in card  # every collection trained on, with what its files allow
-    assert json.loads((out / "training_data.json").read_text())["collections"]
+    record = json.loads((out / "training_data.json").read_text())
+    assert record["collections"]
+    # the families of the train pieces (a Bach chorale's choir, Essen's flute) travel with the checkpoint
+    assert config["training"]["families"] == record["families"] == {"pipe": 4, "ensemble": 1} == tok.families_seen
+    assert "Instrument families of the train pieces" in card and "pipe 4, ensemble 1" in card
     held_out = evaluate_split(model, tok, DataConfig(corpus_dir=str(corpus)), "valid")
     assert held_out["pieces"] == 1 and 0 < held_out["nll_per_token"] < 7 and not model.training
 

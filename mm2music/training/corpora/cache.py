@@ -87,6 +87,7 @@ class RunResult:
     converted: int = 0  # pieces converted in this run
     failed: int = 0  # pieces that failed in this run
     skipped: int = 0  # pieces already done (or failed) in an earlier run
+    not_selected: int = 0  # pieces of the sources left out of this run (``sources``)
     total_pieces: int = 0  # rows in the manifest after the run
     total_failures: int = 0  # rows in the failures list after the run
     elapsed_s: float = 0.0
@@ -216,16 +217,23 @@ def run_conversion(
     summary_extra: dict | None = None,
     progress: bool = True,
     enumeration_failures: Iterable[dict] = (),
+    sources: Iterable[str] | None = None,
 ) -> RunResult:
     """Convert every task not done yet, in ``workers`` processes, appending to the manifest as it goes.
 
     ``convert(task)`` returns a symusic ``Score`` (module-level function: it is sent to worker
     processes). ``limit`` caps the number of pieces converted in this run. ``enumeration_failures`` are
     pieces that failed before conversion (unreadable index rows, ...): recorded like conversion failures.
+    ``sources`` (manifest ``source`` names) converts only the pieces of those sources; the pieces of the others
+    already converted stay in the manifest, so that a later run without ``sources`` adds the rest.
     """
     from tqdm import tqdm
 
     start = time.monotonic()
+    tasks = list(tasks)
+    if sources is not None:  # checked before anything is written
+        sources = list(sources)
+        select_sources(tasks, sources)
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     manifest_path, failures_path = corpus_dir / MANIFEST, corpus_dir / FAILURES
@@ -240,7 +248,6 @@ def run_conversion(
             failures[f["id"]] = f
             _append_jsonl(failures_path, f)
 
-    tasks = list(tasks)
     ids = [t.id for t in tasks]
     if len(set(ids)) != len(ids):
         dup = len(ids) - len(set(ids))
@@ -255,8 +262,10 @@ def run_conversion(
             (corpus_dir / rows.pop(k)["path"]).unlink(missing_ok=True)
         _rewrite_jsonl(manifest_path, [rows[k] for k in sorted(rows)])
     failures = {k: f for k, f in failures.items() if k in known}
-    todo = sorted((t for t in tasks if t.id not in rows and t.id not in failures), key=_order_key)
-    result = RunResult(corpus_dir=corpus_dir, skipped=len(tasks) - len(todo))
+    selected = tasks if sources is None else select_sources(tasks, sources)
+    todo = sorted((t for t in selected if t.id not in rows and t.id not in failures), key=_order_key)
+    result = RunResult(corpus_dir=corpus_dir, skipped=len(selected) - len(todo),
+                       not_selected=len(tasks) - len(selected))
     if limit is not None:
         todo = todo[:limit]
     log.info("%s: %d pieces to convert, %d already done or failed", corpus_dir, len(todo), result.skipped)
@@ -292,6 +301,25 @@ def run_conversion(
              corpus_dir, result.converted, result.failed, result.skipped, result.total_pieces,
              result.total_failures, result.elapsed_s)
     return result
+
+
+def select_sources(tasks: list[Task], sources: Iterable[str]) -> list[Task]:
+    """The tasks of the named sources; an unknown name is a :class:`CorpusError` that lists the known ones."""
+    import difflib
+
+    wanted = list(dict.fromkeys(sources))
+    known = sorted({t.source for t in tasks})
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise CorpusError(f"unknown source {', '.join(hints)}; this corpus has: {', '.join(known)}")
+    if not wanted:
+        raise CorpusError(f"no source named; name at least one of: {', '.join(known)}")
+    keep = set(wanted)
+    return [t for t in tasks if t.source in keep]
 
 
 def _imap(args: list, workers: int):

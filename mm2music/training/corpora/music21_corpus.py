@@ -289,11 +289,16 @@ def convert_music21_corpus(
     timeout_s: float = 60.0,
     retry_failures: bool = False,
     progress: bool = True,
+    sources: list[str] | None = None,
 ):
-    """Convert music21's bundled corpus into ``<cache root>/music21-<version>/`` (resumable)."""
+    """Convert music21's bundled corpus into ``<cache root>/music21-<version>/`` (resumable).
+
+    ``sources`` (manifest source names: 'oneill', 'essen', 'bach', ...) converts only those collections; a later
+    run without it converts the rest.
+    """
     corpus_dir = music21_cache_dir(cache_root)
     tasks = music21_tasks()
     log.info("music21 %s corpus: %d works", music21_version(), len(tasks))
     return run_conversion(corpus_dir, tasks, convert_music21_task, workers=workers, limit=limit,
                           timeout_s=timeout_s, retry_failures=retry_failures, progress=progress,
-                          summary_extra={"corpus": "music21", "music21_version": music21_version()})
+                          sources=sources, summary_extra={"corpus": "music21", "music21_version": music21_version()})
