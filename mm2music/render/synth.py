@@ -8,8 +8,9 @@ CC 91); FluidSynth's reverb is set to a concert hall (:data:`HALL_REVERB`). Loud
 figure pyloudnorm gives) is measured piece by piece as the audio is rendered; :mod:`~mm2music.render.loudness`
 turns it into the delivery gain.
 
-The default soundfont is MuseScore General (SF3, Debian's ``musescore-general-soundfont``), FluidR3 GM the
-fallback. An SF3 takes ~3.4 s to load (its Vorbis samples are decoded), so a process loads it once
+The default soundfont is MuseScore General (the lossless SF2 of Debian's ``musescore-general-soundfont-lossless``
+where installed, else the SF3 of ``musescore-general-soundfont``), FluidR3 GM the fallback. The SF2 loads in ~0.5 s,
+the SF3 in ~3.4 s (its Vorbis samples are decoded); either way a process loads it once
 (:func:`keep_loaded`) and every synth (the mix, each stem, a revise's span) adds that loaded soundfont to itself
 in about a millisecond. Audio comes out of FluidSynth as float (``fluid_synth_write_float``): no dither, no
 clipping before the delivery gain.
@@ -33,8 +34,11 @@ from mm2music.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-# the General MIDI soundfonts looked for, best first: MuseScore General (Debian musescore-general-soundfont), FluidR3
-SOUNDFONTS = (Path("/usr/share/sounds/sf3/MuseScore_General.sf3"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+# the General MIDI soundfonts looked for, best first: MuseScore General as lossless SF2 (Debian
+# musescore-general-soundfont-lossless: the same instruments, loaded in ~0.5 s where the SF3's Vorbis samples take
+# ~3.4 s to decode), as SF3 (musescore-general-soundfont), then FluidR3
+SOUNDFONTS = (Path("/usr/share/sounds/sf2/MuseScore_General_Full.sf2"), Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+              Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
 DRUM_CHANNEL = 9  # General MIDI: channel 10 plays the drum kit
 _MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 # FluidSynth's reverb (Freeverb) as a concert hall: a large room, little damping (a long, bright-ish tail), full
