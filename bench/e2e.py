@@ -5,9 +5,10 @@ whole pipeline on it with the default encoders and the shipped decoder, and prin
 the real-time factor (wall time / clip duration) per stage and in total, and where the time goes.
 Model loading is reported apart (a batch run loads once per worker), and so is the wall time of the
 command a film-maker runs (``run_pipeline.py --video clip``: a fresh process, imports and loading included).
-FluidSynth renders each cue on its own thread while the decoder writes the next, so "generate" overlaps most
-of the rendering and "render" is what is left after the last cue (its audio, the gain, the WAV); the stems and
-MusicXML are written beside the mux and the timeline (their stage times overlap).
+The plan's new themes are written two at a time (a decoder thread each) and FluidSynth renders each cue on its
+own thread as soon as its theme is there, so "generate" overlaps some of the rendering and "render" is what is
+left after the last cue (its audio, the gain, the WAV); the mux, the stems and the MusicXML are written each on
+a thread beside the timeline (their stage times overlap).
 
     .venv/bin/python bench/e2e.py [--seconds 60] [--checkpoint DIR] [--repeat 1] [--json PATH]
 """

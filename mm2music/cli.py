@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
     out = parser.add_argument_group("audio and video")
     out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont, .sf2 or .sf3 (default: MuseScore General, "
-                     "/usr/share/sounds/sf3/MuseScore_General.sf3, else /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+                     "/usr/share/sounds/sf2/MuseScore_General_Full.sf2 or /usr/share/sounds/sf3/MuseScore_General.sf3, "
+                     "else /usr/share/sounds/sf2/FluidR3_GM.sf2)")
     out.add_argument("--loudness", type=_loudness, default=defaults.render.loudness, metavar="{%s,LUFS}" % ",".join(LOUDNESS_TARGETS),
                      help=f"delivery loudness of the whole soundtrack, true peak <= -1 dBTP: {LOUDNESS_HELP} or a number of LUFS; "
                      "a cue between mf and f meets it, softer and louder cues keep their distance (p 11 dB under ff)")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -211,16 +213,17 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> t
 
 
 def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, theme: CueMusic | None = None,
-                final: bool = False) -> CueMusic:
+                final: bool = False, written: tuple[Theme, list[int]] | None = None) -> CueMusic:
     """Write one cue with the per-cue ``seed`` (:func:`cue_seed`): its theme first (``theme``: the music that
     stated it, whose :class:`Theme` is restated and transformed; otherwise the decoder writes a new one), laid over
     the cue's bars with the ending its plan asks for (:func:`~mm2music.arrange.theme.cue_melody`). The harmony
-    is fitted to this melody when the cue is realised. This is the seam `revise` uses."""
+    is fitted to this melody when the cue is realised. ``written``: what :func:`write_theme` returns for this cue,
+    when it has already been called. This is the seam `revise` uses."""
     length_ticks = round(cue.quarters * TICKS_PER_QUARTER)
     stated = theme.theme if theme is not None else None
     tokens: list[int] = []
     if stated is None:
-        stated, tokens = write_theme(cue, model, tokenizer, config, seed)
+        stated, tokens = written or write_theme(cue, model, tokenizer, config, seed)
         first = cue
     else:
         first = theme.cue
@@ -231,20 +234,60 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, them
     return CueMusic(cue, tokens, notes, length_ticks, max(1, config.theme_candidates) if tokens else 0, score, report, stated)
 
 
+THEME_WRITERS = 2  # themes written at once: one decoder thread per core of a 2-core machine
+
+
 def compose(cues: Sequence[Cue], model, tokenizer, config: MusicConfig | None = None, seed: int = 0, progress=None,
             fixed: Mapping[int, CueMusic] | None = None) -> list[CueMusic]:
     """Generate every cue in order with :func:`compose_cue` (see the module docstring). ``progress`` is called
-    with each finished cue. ``fixed``: cue index -> music kept as it is (locked cues), not written again."""
+    with each finished cue. ``fixed``: cue index -> music kept as it is (locked cues), not written again.
+
+    Which cues state a new theme is known from the plan's letters, and a theme depends only on its own cue and
+    seed: the new themes are written :data:`THEME_WRITERS` at a time on threads (each decoder call as it would run
+    alone, one torch thread each: the same tokens as one after another), while the cues are put together in order
+    as their themes arrive."""
     config = config or MusicConfig()
     fixed = fixed or {}
-    out: list[CueMusic] = []
+    seen: set[str] = set()
+    first_of: list[int] = []  # cues that state a new theme, in order
     for i, cue in enumerate(cues):
-        if i in fixed:
-            best = fixed[i]
-        else:
-            best = compose_cue(cue, model, tokenizer, config, cue_seed(seed, cue), theme=theme_source(cue, out),
-                               final=i == len(cues) - 1)
-        out.append(best)
-        if progress:
-            progress(best)
+        letter = fixed[i].cue.theme if i in fixed else cue.theme
+        if i not in fixed and letter not in seen:
+            first_of.append(i)
+        seen.add(letter)
+    out: list[CueMusic] = []
+    with _one_torch_thread(), ThreadPoolExecutor(THEME_WRITERS, thread_name_prefix="theme") as pool:
+        themes = {i: pool.submit(write_theme, cues[i], model, tokenizer, config, cue_seed(seed, cues[i]))
+                  for i in first_of}
+        try:
+            for i, cue in enumerate(cues):
+                if i in fixed:
+                    best = fixed[i]
+                else:
+                    best = compose_cue(cue, model, tokenizer, config, cue_seed(seed, cue), theme=theme_source(cue, out),
+                                       final=i == len(cues) - 1,
+                                       written=themes[i].result() if i in themes else None)
+                out.append(best)
+                if progress:
+                    progress(best)
+        except BaseException:
+            for job in themes.values():
+                job.cancel()
+            raise
     return out
+
+
+@contextmanager
+def _one_torch_thread():
+    """torch's intra-op threads set to one around concurrent decoder calls (what each call asks for itself: set once
+    here, no call restores another's setting while it still runs)."""
+    import torch
+
+    from mm2music.music.generate import GenerationConfig
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(GenerationConfig().threads or threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

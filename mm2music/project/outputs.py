@@ -114,46 +114,28 @@ class SoundtrackWriter:
         self.files["audio"] = "soundtrack.wav"
 
     def rest(self, envelope: AudioEnvelope | None) -> dict:
-        """Stems and MusicXML (on a thread), the scored video (the music ducked under ``envelope``, the source's
-        speech, when the mix keeps it) and the timeline; returns the cue sheet's content."""
+        """Stems, MusicXML and the scored video (the music ducked under ``envelope``, the source's speech, when the mix
+        keeps it) on threads, the timeline meanwhile; returns the cue sheet's content."""
         from mm2music.arrange.cuesheet import cue_sheet
         from mm2music.arrange.score import piano_roll
         from mm2music.graph.export import write_timeline
-        from mm2music.render.mix import duck_gain, ducked_fraction
-        from mm2music.render.mux import mux, verify_muxed
         from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
         from mm2music.music.terms import checkpoint_training_data
-        from mm2music.render.synth import write_wav
 
-        analysis, r, sr = self.analysis, self.config.render, self.config.render.sample_rate
-        with ThreadPoolExecutor(1) as exports:  # stems (FluidSynth, off the GIL) and MusicXML beside the mux and timeline
-            exporting = exports.submit(self._exports)
+        analysis, r = self.analysis, self.config.render
+        extra: dict = self._delivery.summary()
+        # the scored video (ffmpeg's AAC encoder, the longest single job), the stems (FluidSynth, off the GIL) and the
+        # MusicXML (music21) each on a thread of their own, started in that order; the timeline is drawn meanwhile
+        with ThreadPoolExecutor(3) as jobs:
+            muxing = jobs.submit(self._mux, envelope) if analysis.kind == "video" and analysis.video is not None else None
+            exporting = [jobs.submit(self._stems), jobs.submit(self._musicxml)]
             roll = piano_roll(self._score)
-            extra: dict = self._delivery.summary()
             extra["training_data"] = checkpoint_training_data(self.config.music.checkpoint or DEFAULT_CHECKPOINT)["summary"]
-            timeline = self.staging / "timeline.png"
-            if analysis.kind == "video" and analysis.video is not None:
-                keep = r.mix == "keep" and envelope is not None
-                with self._stage("mux"):
-                    mixed = self._audio
-                    if keep:
-                        duck = duck_gain(envelope, len(self._audio), sr, r.duck_db)
-                        mixed = self._audio * duck[:, None]
-                        extra["ducked_fraction"] = round(ducked_fraction(duck, r.duck_db), 3)
-                    tmp = replace_file(self.staging / ".music_for_mux.wav")
-                    write_wav(tmp, mixed, sr)
-                    scored = replace_file(self.staging / f"{Path(analysis.source).stem}_scored.mp4")
-                    with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes while the timeline is drawn
-                        muxing = pool.submit(mux, Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps,
-                                             keep, analysis.video.has_audio, analysis.duration)
-                        write_timeline(replace_file(timeline), analysis, self.plan, roll)
-                        muxing.result()
-                    tmp.unlink()
-                    extra["muxed"] = verify_muxed(scored, analysis.duration)
-                    self.files["video"] = scored.name
-            else:
-                write_timeline(replace_file(timeline), analysis, self.plan, roll)
-            self.files.update(exporting.result())
+            write_timeline(replace_file(self.staging / "timeline.png"), analysis, self.plan, roll)
+            if muxing is not None:
+                extra.update(muxing.result())
+            for job in exporting:
+                self.files.update(job.result())
         extra["mix"] = r.mix if analysis.kind == "video" else None
         if self.config.interchange.timeline:  # Broadcast WAV timecode, cues/NN.wav and the editor's timeline
             from mm2music.interchange.deliver import CUES_DIR, deliver as deliver_timeline
@@ -169,26 +151,57 @@ class SoundtrackWriter:
         self.files["cue_sheet"] = CUE_SHEET
         return cue_sheet(self.plan, self.music, analysis.cuts, self.hits, self.sync, self.fps, extra, timecode=self.start.at)
 
-    def _exports(self) -> dict:
-        """The stems (scaled by the mix's normalisation gain) and ``soundtrack.musicxml``, as configured; those of
-        a previous version are removed first (a track may have gone, and their files are history's links)."""
-        from mm2music.arrange.musicxml import write_musicxml
+    def _mux(self, envelope: AudioEnvelope | None) -> dict:
+        """``<stem>_scored.mp4``: the music, ducked under ``envelope`` (the source's speech) when the mix keeps the
+        source's sound, muxed with the video; returns what the cue sheet says of it."""
+        from mm2music.render.mix import duck_gain, ducked_fraction
+        from mm2music.render.mux import mux, verify_muxed
+        from mm2music.render.synth import write_wav
+
+        analysis, r, sr = self.analysis, self.config.render, self.config.render.sample_rate
+        extra = {}
+        with self._stage("mux"):
+            keep = r.mix == "keep" and envelope is not None
+            mixed = self._audio
+            if keep:
+                duck = duck_gain(envelope, len(self._audio), sr, r.duck_db)
+                mixed = self._audio * duck[:, None]
+                extra["ducked_fraction"] = round(ducked_fraction(duck, r.duck_db), 3)
+            tmp = replace_file(self.staging / ".music_for_mux.wav")
+            write_wav(tmp, mixed, sr)
+            del mixed
+            scored = replace_file(self.staging / f"{Path(analysis.source).stem}_scored.mp4")
+            mux(Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps, keep, analysis.video.has_audio,
+                analysis.duration)
+            tmp.unlink()
+            extra["muxed"] = verify_muxed(scored, analysis.duration)
+        self.files["video"] = scored.name
+        return extra
+
+    def _stems(self) -> dict:
+        """The stems, scaled by the mix's normalisation gain, as configured; those of a previous version are
+        removed first (a track may have gone, and their files are history's links)."""
         from mm2music.render.stems import write_stems
 
-        files: dict = {}
-        fmt = self.config.interchange.stems_format
         shutil.rmtree(self.staging / "stems", ignore_errors=True)
+        fmt = self.config.interchange.stems_format
+        if fmt == "none":
+            return {}
+        with self._stage("stems"):
+            stems = write_stems(self.music, self.hits, self.analysis.duration, self.config.render, fmt, self._gain,
+                                self.staging, output_stem(self.analysis, self.config), start_s=self.start.seconds)
+        return {"stems": f"stems/ ({len(stems)} stems)"}
+
+    def _musicxml(self) -> dict:
+        """``soundtrack.musicxml``, as configured (that of a previous version removed first)."""
+        from mm2music.arrange.musicxml import write_musicxml
+
         (self.staging / "soundtrack.musicxml").unlink(missing_ok=True)
-        if fmt != "none":
-            with self._stage("stems"):
-                stems = write_stems(self.music, self.hits, self.analysis.duration, self.config.render, fmt, self._gain,
-                                    self.staging, output_stem(self.analysis, self.config), start_s=self.start.seconds)
-            files["stems"] = f"stems/ ({len(stems)} stems)"
-        if self.config.interchange.musicxml:
-            with self._stage("musicxml"):
-                write_musicxml(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
-            files["musicxml"] = "soundtrack.musicxml"
-        return files
+        if not self.config.interchange.musicxml:
+            return {}
+        with self._stage("musicxml"):
+            write_musicxml(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
+        return {"musicxml": "soundtrack.musicxml"}
 
 
 def write_cue_sheet(staging: Path, sheet: dict, analysis: Analysis, project=None) -> None:

@@ -208,7 +208,7 @@ def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence
     if not math.isfinite(peak) or peak + gain_db <= ceiling:
         # BS.1770 loudness and the true peak scale with a linear gain: no second measurement needed
         report = Delivery(gain_db, whole + gain_db, peak + gain_db, target, False)
-        return (audio * np.float32(report.gain)).astype(np.float32), report
+        return (audio * np.float32(report.gain)).astype(np.float32, copy=False), report
     if peak + gain_db > ceiling + MAX_LIMIT_DB:
         log.info("loudness gain %.1f dB lowered to %.1f dB: the peaks would need more than %.0f dB of limiting under "
                  "%.1f dBTP", gain_db, ceiling + MAX_LIMIT_DB - peak, MAX_LIMIT_DB, peak_dbtp)
@@ -220,4 +220,4 @@ def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence
         trim = np.float32(10 ** ((ceiling - after) / 20))
         curve, out, after = curve * trim, out * trim, ceiling
     report = Delivery(gain_db, loudness(out, sample_rate), after, target, True, curve)
-    return out.astype(np.float32), report
+    return out.astype(np.float32, copy=False), report

@@ -1,11 +1,14 @@
 """Stems for the mixer: ``stems/<name>_<track>.wav``, one per instrument track of ``soundtrack.mid``.
 
-Each stem is rendered by its own in-process FluidSynth (sharing the soundfont the mix loaded) from the same
-per-cue parts the mix is rendered from (:func:`timed_parts`), seated and in the same hall, over the whole length
-of the soundtrack, and scaled by the gain that the delivery loudness gave the mix. So the stems start together, are as long as the video and, at the soundtrack's
-rate, add up to ``soundtrack.wav`` before ducking (FluidSynth is linear; what is left is each synth's 16-bit
-rounding and the clip at full scale). ``48k24`` renders them at 48 kHz and writes 24-bit PCM for
-post-production: time-aligned with the soundtrack, and adding up to the same mix rendered at 48 kHz.
+Each stem is rendered by its own in-process FluidSynth (which adds the soundfont the process keeps loaded, in
+about a millisecond: no stem loads or parses it again) from the same per-cue parts the mix is rendered from
+(:func:`timed_parts`), seated and in the same hall, over the whole length of the soundtrack, and scaled by the gain
+that the delivery loudness gave the mix. So the stems start together, are as long as the video and, at the
+soundtrack's rate, add up to ``soundtrack.wav`` before ducking (FluidSynth is linear and renders in float; what is
+left is each file's 16-bit rounding). Silence is rendered too, not skipped: FluidSynth's reverb and chorus are
+modulated, and a stem agrees with the mix only if its synth has run as long. ``48k24`` renders them at 48 kHz and
+writes 24-bit PCM for post-production: time-aligned with the soundtrack, and adding up to the same mix rendered at
+48 kHz.
 """
 
 from __future__ import annotations
@@ -113,11 +116,13 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     def render(job) -> str:
         path, program, is_drum, notes = job
         place = seat(program, is_drum)
-        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False)  # the soundfont's samples are shared (keep_loaded)
+        # a synth of its own (the soundfont is the process's, added in ~1 ms): it has run exactly as long as the mix's
+        # when it reaches any note, so the two sound alike to the sample (FluidSynth's reverb is modulated)
+        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False)
+        for expression, cue_notes, controls in notes:
+            synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,
+                      controls=controls)
         try:
-            for expression, cue_notes, controls in notes:
-                synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,
-                          controls=controls)
             # a Broadcast WAV spotted at the film's start timecode, written a block at a time: memory does not grow with the film
             with BroadcastWavWriter(path, sr, 2, subtype, round(start_s * sr), f"{name}: stem {path.stem.removeprefix(name + '_')}",
                                     reference=path.stem[:32]) as out:
@@ -126,7 +131,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
                     synth.render_until(min(end, n) / sr)
                     chunk = synth.take()
                     part = scale if np.isscalar(scale) else scale[done:done + len(chunk)]
-                    out.write(np.clip(chunk * part, -1.0, 1.0))
+                    out.write(chunk * part)  # clipped at full scale as it is written
                     done += len(chunk)
         finally:
             synth.close()

@@ -8,14 +8,19 @@ CC 91); FluidSynth's reverb is set to a concert hall (:data:`HALL_REVERB`). Loud
 figure pyloudnorm gives) is measured piece by piece as the audio is rendered; :mod:`~mm2music.render.loudness`
 turns it into the delivery gain.
 
-The default soundfont is MuseScore General (SF3, Debian's ``musescore-general-soundfont``), FluidR3 GM the
-fallback. An SF3 takes ~3.4 s to load (its Vorbis samples are decoded), so the first synth of a process keeps a
-copy loaded (:func:`keep_loaded`): FluidSynth's sample cache then hands every later synth (the mix, each stem,
-a revise's span) the decoded samples in ~0.1 s.
+The default soundfont is MuseScore General (the lossless SF2 of Debian's ``musescore-general-soundfont-lossless``
+where installed, else the SF3 of ``musescore-general-soundfont``), FluidR3 GM the fallback. The SF2 loads in ~0.5 s,
+the SF3 in ~3.4 s (its Vorbis samples are decoded); either way a process loads it once
+(:func:`keep_loaded`) and every synth (the mix, each stem, a revise's span) adds that loaded soundfont to itself
+in about a millisecond. Audio comes out of FluidSynth as float (``fluid_synth_write_float``): no dither, no
+clipping before the delivery gain.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import heapq
 import logging
 import threading
@@ -29,8 +34,11 @@ from mm2music.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-# the General MIDI soundfonts looked for, best first: MuseScore General (Debian musescore-general-soundfont), FluidR3
-SOUNDFONTS = (Path("/usr/share/sounds/sf3/MuseScore_General.sf3"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+# the General MIDI soundfonts looked for, best first: MuseScore General as lossless SF2 (Debian
+# musescore-general-soundfont-lossless: the same instruments, loaded in ~0.5 s where the SF3's Vorbis samples take
+# ~3.4 s to decode), as SF3 (musescore-general-soundfont), then FluidR3
+SOUNDFONTS = (Path("/usr/share/sounds/sf2/MuseScore_General_Full.sf2"), Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+              Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
 DRUM_CHANNEL = 9  # General MIDI: channel 10 plays the drum kit
 _MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 # FluidSynth's reverb (Freeverb) as a concert hall: a large room, little damping (a long, bright-ish tail), full
@@ -58,22 +66,59 @@ def find_soundfont(path: str | Path | None = None) -> Path:
     return sf
 
 
-_RESIDENT: dict[Path, object] = {}  # soundfont -> a synth that keeps its samples in FluidSynth's cache
+@functools.cache
+def _fluid(name: str, result, *args: tuple[str, object]):
+    """A FluidSynth function pyfluidsynth does not bind (prototyped like its own bindings)."""
+    import fluidsynth
+
+    return fluidsynth.cfunc(name, result, *((arg, kind, 1) for arg, kind in args))
+
+
+def _write_float():
+    """``fluid_synth_write_float``: float samples straight into a NumPy buffer (pyfluidsynth binds only the
+    16-bit writer, which dithers, clips at full scale and copies twice)."""
+    i, p = ctypes.c_int, ctypes.c_void_p
+    return _fluid("fluid_synth_write_float", i, ("synth", p), ("len", i), ("lout", p), ("loff", i), ("lincr", i), ("rout", p),
+                  ("roff", i), ("rincr", i))
+
+
+FLUID_WARN = 2  # FluidSynth's log level of warnings
+_LOG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_fluid_warnings():
+    """FluidSynth's warnings (logged to stderr by the library itself) dropped for the block."""
+    p = ctypes.c_void_p
+    set_log = _fluid("fluid_set_log_function", p, ("level", ctypes.c_int), ("fun", p), ("data", p))
+    with _LOG_LOCK:
+        previous = set_log(FLUID_WARN, None, None)
+        try:
+            yield
+        finally:
+            set_log(FLUID_WARN, previous, None)
+
+
+_RESIDENT: dict[Path, object] = {}  # soundfont -> a synth that holds it loaded
 _RESIDENT_LOCK = threading.Lock()
 
 
-def keep_loaded(sf: Path) -> None:
-    """Keep ``sf`` loaded for the rest of the process (once): FluidSynth shares a loaded soundfont's samples
-    with every synth that loads the same file while one still holds it, so later loads skip the decoding."""
+def keep_loaded(sf: Path):
+    """The soundfont ``sf`` loaded once for the rest of the process (FluidSynth's ``fluid_sfont_t``, None if it
+    cannot be loaded). Every :class:`Synthesizer` adds this one object to its own synth instead of loading the
+    file again: loading an SF3 decodes its samples (~3.4 s), and even from FluidSynth's sample cache, parsing
+    its presets costs ~0.15 s a synth (one per stem)."""
     import fluidsynth
 
     with _RESIDENT_LOCK:
         if sf not in _RESIDENT:
             holder = fluidsynth.Synth(samplerate=44100.0)
-            if holder.sfload(str(sf)) < 0:
+            sfid = holder.sfload(str(sf))
+            if sfid < 0:
                 holder.delete()
-                return
-            _RESIDENT[sf] = holder
+                return None
+            _RESIDENT[sf] = (holder, fluidsynth.fluid_synth_get_sfont_by_id(holder.synth, sfid))
+        return _RESIDENT[sf][1]
 
 
 class Synthesizer:
@@ -94,20 +139,22 @@ class Synthesizer:
             import fluidsynth
         except ImportError as exc:  # pyfluidsynth imports, then looks for libfluidsynth
             raise RenderError(f"FluidSynth is not usable ({str(exc).splitlines()[0]}); install the Debian package fluidsynth (bash scripts/setup.sh does it)") from None
-        keep_loaded(sf)
+        shared = keep_loaded(sf)
         self.sample_rate = sample_rate
         self.length = length
         self._fade_from = length - min(length, int(fade_s * sample_rate))
         # layered cues with long release tails can sound hundreds of voices at once: 1,024 keeps FluidSynth from
         # stealing voices (the default is 256), so the mix is the sum of its stems
-        self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate), **{"synth.polyphony": 1024})
-        self._sfid = self._fs.sfload(str(sf))
-        if self._sfid < 0:
+        self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate), channels=16, **{"synth.polyphony": 1024})
+        self._shared = shared
+        if shared is None:
             self._fs.delete()
             raise RenderError(f"FluidSynth cannot load the soundfont '{sf}'; check that it is a valid .sf2 or .sf3 file")
+        self._sfid = _fluid("fluid_synth_add_sfont", ctypes.c_int, ("synth", ctypes.c_void_p), ("sfont", ctypes.c_void_p))(self._fs.synth, shared)
         if reverb:
             self._fs.set_reverb(**reverb)
         self._fs.program_select(DRUM_CHANNEL, self._sfid, 128, 0)
+        self._write = _write_float()
         self._channel_of: dict[int | str, int] = {}  # program (or track) -> channel
         self._selected: dict[int, int] = {}  # channel -> program selected on it
         # heap: (sample, on, seq, channel, program, pitch, velocity); a controller is (sample, 1, seq, channel, cc, -1, value)
@@ -155,15 +202,22 @@ class Synthesizer:
             heapq.heappush(self._events, (max(off, on + 1), 0, self._seq, channel, -1, pitch, 0))
             self._seq += 1
 
+    def _pull(self, n: int) -> np.ndarray:
+        """The next ``n`` samples, float32 (n, 2). Every sample is synthesised, silence too: FluidSynth's reverb
+        and chorus are modulated, so two synths (the mix and a stem) agree only if they have run as long."""
+        piece = np.empty((n, 2), np.float32)
+        self._write(self._fs.synth, n, piece.ctypes.data, 0, 2, piece.ctypes.data, 1, 2)
+        return piece
+
     def _render_to(self, sample: int) -> None:
         sample = min(sample, self.length)
         start = self.rendered
-        pcm: list[np.ndarray] = []  # int16 interleaved pieces of this call
+        pieces: list[np.ndarray] = []  # float32 (n, 2) pieces of this call
         while self.rendered < sample:
             nxt = self._events[0][0] if self._events else sample
             if nxt > self.rendered:
                 n = min(nxt, sample) - self.rendered
-                pcm.append(self._fs.get_samples(n))
+                pieces.append(self._pull(n))
                 self.rendered += n
                 continue
             _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
@@ -177,8 +231,8 @@ class Synthesizer:
                 self._fs.program_select(channel, self._sfid, 0, program)
                 self._selected[channel] = program
             self._fs.noteon(channel, pitch, velocity)
-        if pcm:  # fade what falls in the fade-out, measure, keep
-            audio = np.concatenate(pcm).reshape(-1, 2).astype(np.float32) / 32768.0
+        if pieces:  # fade what falls in the fade-out, measure, keep
+            audio = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
             if self.rendered > self._fade_from:
                 ramp = np.linspace(1.0, 0.0, self.length - self._fade_from, dtype=np.float32)
                 lo = max(start, self._fade_from)
@@ -209,6 +263,11 @@ class Synthesizer:
         return self._meter.integrated() if self._meter is not None else float("nan")
 
     def close(self) -> None:
+        # the soundfont is the process's (keep_loaded): taken out before FluidSynth deletes what its synth holds;
+        # taking it out leaves every channel without a preset, which FluidSynth warns about on stderr, channel by channel
+        remove = _fluid("fluid_synth_remove_sfont", ctypes.c_int, ("synth", ctypes.c_void_p), ("sfont", ctypes.c_void_p))
+        with _quiet_fluid_warnings():
+            remove(self._fs.synth, self._shared)
         self._fs.delete()
 
 
