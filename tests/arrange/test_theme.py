@@ -151,3 +151,16 @@ def test_a_close_is_approached_from_the_note_before_and_phrases_end_held():
     held = cadence_bars(bar + [ThemeNote(4.0, 1.0, 0)], "4/4", (0,))
     assert [(n.start, n.dur) for n in held] == [(0.0, 0.5), (0.5, 0.5), (1.0, 0.5), (1.5, 0.5), (2.0, 2.0), (4.0, 1.0)]
     assert [(n.start, n.dur) for n in cadence_bars(bar[:6], "3/4", (0,))][-1] == (0.0, 3.0)  # 3/4: the downbeat held
+
+
+def test_a_reprise_moved_an_octave_is_not_moved_back_by_its_instruments_range():
+    from mm2music.arrange.instruments import Instrument
+    from mm2music.arrange.realise import melody_line
+
+    flute = Instrument("Flute", 73, 60, 96)
+    c = cue(bars=2)
+    down = [NoteEvent(k * TPQ, (k + 1) * TPQ, p, 80) for k, p in enumerate([55, 57, 59, 60, 62, 64, 66, 67])]  # an octave under 67-79
+    first = [n.pitch for n in melody_line(down, c, flute, 8 * TPQ, shaped=True)]
+    assert min(first) == 67  # the range alone puts it back where the theme was first heard
+    reprise = [n.pitch for n in melody_line(down, c, flute, 8 * TPQ, shaped=True, reprise_octave=-12)]
+    assert min(reprise) == 79 and [b - a for a, b in zip(reprise, reprise[1:])] == [b - a for a, b in zip(first, first[1:])]
