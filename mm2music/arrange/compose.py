@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, cadence_bars, closing_step, cue_melody, phrase_quality,
-                                    steps_of, to_pitch, transform_for)
+                                    reprise_centre, steps_of, to_pitch, transform_for)
 from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
 from mm2music.key import Key
@@ -230,7 +230,8 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, them
     transform = transform_for(cue, first, variant=seed % 7)
     notes = cue_melody(stated, cue, transform, final, first)
     score, report = plan_fit(notes, cue, final)
-    report = {**report, "theme": stated.label, "transform": transform, "stated_in": stated.origin + 1}
+    report = {**report, "theme": stated.label, "transform": transform, "stated_in": stated.origin + 1,
+              "reprise_octave": reprise_centre(cue, first) - reprise_centre(cue, None)}
     return CueMusic(cue, tokens, notes, length_ticks, max(1, config.theme_candidates) if tokens else 0, score, report, stated)
 
 

@@ -171,7 +171,8 @@ def realise(music, accents: Sequence[int] = (), last: bool = False) -> list[Part
         palette = palette_for(cue.emotions, cue.valence, cue.arousal)
         slots = harmonise(music.notes, bounds, tonic, mode, cue.cadence, final=last, palette=palette,
                           arousal=cue.arousal, beat=bars[0].beat)
-        melody = melody_line(music.notes, cue, ensemble.melody, length, shaped=True)
+        melody = melody_line(music.notes, cue, ensemble.melody, length, shaped=True,
+                             reprise_octave=music.report.get("reprise_octave", 0))
     else:  # a sketch (projects written before themes): its top line and the harmony read from it
         slots = chord_slots(music.notes, bounds, tonic, mode, cue.cadence, final=last)
         melody = melody_line(split_voices(music.notes)[0], cue, ensemble.melody, length)
@@ -499,16 +500,23 @@ def _avoid(melody: Sequence[NoteEvent], slot: Slot) -> list[int]:
     return out
 
 
-def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length: int, shaped: bool = False) -> list[NoteEvent]:
+def melody_line(skyline: Sequence[NoteEvent], cue: Cue, inst: Instrument, length: int, shaped: bool = False,
+                reprise_octave: int = 0) -> list[NoteEvent]:
     """The sketch's top line in the planned register and the instrument's range, thinned and phrased.
     ``shaped``: the line is a composed tune, already in its register and density: it moves by octaves as a
-    whole (into the instrument's range) and is only phrased, so its intervals stay as written."""
+    whole (into the instrument's range) and is only phrased, so its intervals stay as written.
+    ``reprise_octave``: the tune is a reprise moved this far (semitones) from its first statement's register; if
+    the instrument's range would move it back there, it goes an octave beyond instead where the range allows."""
     notes = sorted((n for n in skyline if n.start < length), key=lambda n: n.start)
     if not notes:
         return []
     if shaped:
-        shift = 12 * max(0, math.ceil((inst.low - min(n.pitch for n in notes)) / 12))
-        shift -= 12 * max(0, math.ceil((max(n.pitch for n in notes) + shift - inst.high) / 12))
+        low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
+        shift = 12 * max(0, math.ceil((inst.low - low) / 12))
+        shift -= 12 * max(0, math.ceil((high + shift - inst.high) / 12))
+        beyond = shift - reprise_octave
+        if reprise_octave and shift == -reprise_octave and inst.low <= low + beyond and high + beyond <= inst.high:
+            shift = beyond
         notes = [NoteEvent(n.start, n.end, n.pitch + shift, n.velocity) for n in notes]
     elif cue.figure in SPARSE_FIGURES or cue.density in ("very_sparse", "sparse"):
         kept = [n for n in notes if n.end - n.start >= TPQ // 2 or n.start % TPQ == 0]

@@ -337,8 +337,9 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue |
     if not placed:
         return []
     ending = "final" if final else cue.cadence
-    last = placed[-1]
-    if ending in ENDING_STEPS:
+    if ending in ENDING_STEPS:  # the cue's last bar ends on a held note, on the degree its ending asks for
+        placed = held_close(placed, starts[-2], starts[-1], cue.odd_bar or cue.meter)
+        last = placed[-1]
         placed[-1] = ThemeNote(last.start, starts[-1] - last.start, closing_step(placed, ENDING_STEPS[ending]), 0)
     placed = _breathe(placed, starts, short_bars=counted_beats(cue.meter) <= 2)
     tonic, mode = Key.of(cue.key, cue.mode)
@@ -346,6 +347,19 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue |
     pitches = [to_pitch(n.step, n.alter + _leading_tone(placed, k, mode), tonic, mode) for k, n in enumerate(placed)]
     shift = 12 * round((centre - sum(pitches) / len(pitches)) / 12)
     return [NoteEvent(round(n.start * TPQ), round((n.start + n.dur) * TPQ), p + shift, 80) for n, p in zip(placed, pitches)]
+
+
+def held_close(notes: Sequence[ThemeNote], bar_start: float, bar_end: float, meter: str) -> list[ThemeNote]:
+    """``notes`` whose last bar ([``bar_start``, ``bar_end``) quarters, in ``meter``) ends on a held note: the note
+    on its last strong beat (:func:`strong_beats`), else its first note, held to the bar line, the notes after it
+    left out (a cue cut to an odd last bar would otherwise end on whatever 16th the cut left)."""
+    inside = [k for k, n in enumerate(notes) if n.start >= bar_start - 1e-9]
+    if not inside:
+        return list(notes)
+    strong = [k for k in inside if any(abs(notes[k].start - bar_start - b) < 1e-6 for b in strong_beats(meter))]
+    k = strong[-1] if strong else inside[0]
+    n = notes[k]
+    return list(notes[:k]) + [ThemeNote(n.start, bar_end - n.start, n.step, n.alter)]
 
 
 def _leading_tone(notes: Sequence[ThemeNote], k: int, mode: str) -> int:

@@ -151,3 +151,25 @@ def test_a_close_is_approached_from_the_note_before_and_phrases_end_held():
     held = cadence_bars(bar + [ThemeNote(4.0, 1.0, 0)], "4/4", (0,))
     assert [(n.start, n.dur) for n in held] == [(0.0, 0.5), (0.5, 0.5), (1.0, 0.5), (1.5, 0.5), (2.0, 2.0), (4.0, 1.0)]
     assert [(n.start, n.dur) for n in cadence_bars(bar[:6], "3/4", (0,))][-1] == (0.0, 3.0)  # 3/4: the downbeat held
+
+
+def test_a_reprise_moved_an_octave_is_not_moved_back_by_its_instruments_range():
+    from mm2music.arrange.instruments import Instrument
+    from mm2music.arrange.realise import melody_line
+
+    flute = Instrument("Flute", 73, 60, 96)
+    c = cue(bars=2)
+    down = [NoteEvent(k * TPQ, (k + 1) * TPQ, p, 80) for k, p in enumerate([55, 57, 59, 60, 62, 64, 66, 67])]  # an octave under 67-79
+    first = [n.pitch for n in melody_line(down, c, flute, 8 * TPQ, shaped=True)]
+    assert min(first) == 67  # the range alone puts it back where the theme was first heard
+    reprise = [n.pitch for n in melody_line(down, c, flute, 8 * TPQ, shaped=True, reprise_octave=-12)]
+    assert min(reprise) == 79 and [b - a for a, b in zip(reprise, reprise[1:])] == [b - a for a, b in zip(first, first[1:])]
+
+
+def test_a_cue_cut_to_an_odd_last_bar_still_ends_on_a_held_tonic():
+    t = Theme("A", "4/4", tuple(ThemeNote(k * 0.25, 0.25, k % 5) for k in range(128)))  # 8 bars of 16ths
+    c = cue(bars=5, end=9.0, odd_bar="2/4")  # four bars of 4/4 and one of 2/4
+    melody = cue_melody(t, c, "state", final=True)
+    tonic, _ = Key.of(c.key, c.mode)
+    last = melody[-1]
+    assert last.pitch % 12 == tonic and last.end == round(c.quarters * TPQ) and last.end - last.start == 2 * TPQ
