@@ -54,6 +54,11 @@ After themes first and harmony fitted to them (2026-12-06, same command, 51 runs
 stems and MusicXML off): repetition 0.439, two-sample 86.7% / 85.8% (control 50.1% / 45.2%; rests, downbeats,
 bar-rhythm repetition and off-grid onsets give ours away), endings 100%, 9 restatements: 8 of 8 intervals in
 steps (5 in semitones), 2 differences, seed variation 69% of 51 pairs, 1.00 chords per bar, longest 2.8 s.
+Phrases ending on a held note, a tune's pace set by arousal, themes on the downbeat, the breath rules and onsets
+read as written (2026-12-06 07:45, same command, a nearly idle machine, 335 s): repetition 0.465, two-sample
+77.7% / 81.9% (75.3% / 75.2% without rest_share: every 8 bars of ours rest a beat as bench/arrange.py's breath asks,
+while 54% of real segments never rest), endings 100%, 9 restatements: 8 of 8 steps (7 semitones), 2 differences,
+seed variation 69%, 1.05 chords per bar, longest 3.0 s.
 ``--quick`` (10 runs, ~3.5 min): repetition 0.047, two-sample 89.5% / 92.0% (control 56.0% / 47.7%),
 endings 80%, 1 restatement (6 of 8, no difference), seed variation n/a (1 seed).
 """
