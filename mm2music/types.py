@@ -19,6 +19,12 @@ from mm2music.vocab import CUE_TEMPO
 TransitionKind = Literal["cut", "fade", "dissolve"]
 
 
+def meter_quarters(meter: str) -> float:
+    """Quarter notes in a bar of ``meter`` ("6/8" -> 3.0)."""
+    num, _, den = meter.partition("/")
+    return int(num) * 4 / int(den)
+
+
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise Mm2MusicError(message)
@@ -305,15 +311,13 @@ class Cue:
     @property
     def beats_per_bar(self) -> float:
         """Quarter notes per bar (6/8 -> 3.0)."""
-        num, _, den = self.meter.partition("/")
-        return int(num) * 4 / int(den)
+        return meter_quarters(self.meter)
 
     def bar_quarters(self) -> list[float]:
         """Length of every bar in quarter notes (the odd last bar, if any, last)."""
         out = [self.beats_per_bar] * self.bars
         if self.odd_bar:
-            num, _, den = self.odd_bar.partition("/")
-            out[-1] = int(num) * 4 / int(den)
+            out[-1] = meter_quarters(self.odd_bar)
         return out
 
     @property

@@ -71,8 +71,8 @@ def _longest_rest(notes: Sequence[NoteEvent], lo: int, hi: int) -> int:
 def breathe(melody: Sequence[NoteEvent], bars: Sequence, ring: bool = False) -> list[NoteEvent]:
     """The melody with a rest before every phrase end (where the last two bars of the phrase have none already):
     a beat at the end of every second phrase (8 bars) and of the cue, half a beat between (a tune breathes
-    between its antecedent and consequent) unless bars are of two beats; ``ring``: the last note rings to the cue's end (the end of the piece),
-    and the phrase before it breathes a beat."""
+    between its antecedent and consequent) unless bars are of two beats; ``ring``: the last note rings to the
+    cue's end (the end of the piece), and the phrase before it breathes a beat."""
     out = list(melody)
     ends = phrase_ends(bars)
     periods = set(phrase_ends(bars, 2 * PHRASE_BARS)) | ({ends[-2]} if ring and len(ends) > 1 else set())

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
+from mm2music.graph.beats import beats_per_bar
 from mm2music.key import Key
-from mm2music.types import Cue
+from mm2music.types import Cue, meter_quarters
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 STABLE_STEPS = (0, 2, 4)  # tonic, third, fifth (scale steps modulo 7)
@@ -89,12 +90,6 @@ class Theme:
                    int(data.get("origin", 0)), str(data.get("mode", "major")), int(data.get("centre", 67)))
 
 
-def meter_quarters(meter: str) -> float:
-    """Quarter notes in a bar of ``meter`` ("6/8" -> 3.0)."""
-    num, den = (int(x) for x in meter.split("/"))
-    return num * 4 / den
-
-
 def to_step(pitch: int, tonic_pc: int, mode: str) -> tuple[int, int]:
     """(scale step, alteration) of ``pitch`` in the key, the step counted from the tonic at or below C4."""
     rel = pitch - (60 + tonic_pc - 12 * (tonic_pc > 6))
@@ -146,8 +141,8 @@ def pattern_repetition(intervals: Sequence[int], size: int = 3) -> float:
 def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: Sequence[int]) -> float:
     """How much a phrase sounds like a tune (higher is better): enough notes, a singable range (a sixth to a
     tenth), one high point, mostly steps and few wide leaps, runs rather than a zigzag, mostly diatonic, a motif
-    that recurs (repeated interval patterns and bar rhythms, without one bar's rhythm throughout), and its last note on one of the scale steps in ``ending`` (modulo 7),
-    long enough to be heard."""
+    that recurs (repeated interval patterns and bar rhythms, without one bar's rhythm throughout), and its last
+    note on one of the scale steps in ``ending`` (modulo 7), long enough to be heard."""
     if len(notes) < max(3, bars):
         return -10.0
     steps = [n.step for n in notes]
@@ -194,21 +189,26 @@ def strong_beats(meter: str) -> tuple[float, ...]:
     return (0.0, meter_quarters(meter) / 2) if halves else (0.0,)
 
 
+def _hold_bar(notes: Sequence[ThemeNote], lo: float, hi: float, meter: str, first_if_weak: bool = False) -> list[ThemeNote]:
+    """``notes`` with the bar [``lo``, ``hi``) quarters (in ``meter``) ending on a held note: the note on its last
+    strong beat (:func:`strong_beats`) held to the bar line, the bar's notes after it left out. A bar with no note on
+    a strong beat is kept as it is, or (``first_if_weak``) its first note is held."""
+    inside = [k for k, n in enumerate(notes) if lo - 1e-9 <= n.start < hi - 1e-9]
+    strong = [k for k in inside if any(abs(notes[k].start - lo - s) < 1e-6 for s in strong_beats(meter))]
+    if not strong and not (first_if_weak and inside):
+        return list(notes)
+    k = strong[-1] if strong else inside[0]
+    held = notes[k]
+    return list(notes[:k]) + [ThemeNote(held.start, hi - held.start, held.step, held.alter)] + [n for n in notes[k + 1:] if n.start >= hi - 1e-9]
+
+
 def cadence_bars(notes: Sequence[ThemeNote], meter: str, phrase_ends: Sequence[int]) -> list[ThemeNote]:
-    """A phrase that ends on a held note, as tunes do: in each bar of ``phrase_ends`` (bar indices) the notes after
-    the last strong beat that carries one (:func:`strong_beats`) give way to it, held to the bar line (the
-    breath is cut from its end when the cue is laid out). A bar without a note on a strong beat is kept."""
+    """A phrase that ends on a held note, as tunes do: each bar of ``phrase_ends`` (bar indices) held from its last
+    strong beat that carries a note (:func:`_hold_bar`; the breath is cut from its end when the cue is laid out)."""
     bar_q = meter_quarters(meter)
     out = list(notes)
     for b in phrase_ends:
-        lo, hi = b * bar_q, (b + 1) * bar_q
-        strong = [k for k, n in enumerate(out) if lo - 1e-9 <= n.start < hi - 1e-9
-                  and any(abs(n.start - lo - s) < 1e-6 for s in strong_beats(meter))]
-        if not strong:
-            continue
-        k = strong[-1]
-        held = out[k]
-        out = out[:k] + [ThemeNote(held.start, hi - held.start, held.step, held.alter)] + [n for n in out[k + 1:] if n.start >= hi - 1e-9]
+        out = _hold_bar(out, b * bar_q, (b + 1) * bar_q, meter)
     return out
 
 
@@ -341,7 +341,7 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue |
         placed = held_close(placed, starts[-2], starts[-1], cue.odd_bar or cue.meter)
         last = placed[-1]
         placed[-1] = ThemeNote(last.start, starts[-1] - last.start, closing_step(placed, ENDING_STEPS[ending]), 0)
-    placed = _breathe(placed, starts, short_bars=counted_beats(cue.meter) <= 2)
+    placed = _breathe(placed, starts, short_bars=beats_per_bar(cue.meter) <= 2)
     tonic, mode = Key.of(cue.key, cue.mode)
     centre = reprise_centre(cue, first)
     pitches = [to_pitch(n.step, n.alter + _leading_tone(placed, k, mode), tonic, mode) for k, n in enumerate(placed)]
@@ -351,15 +351,9 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue |
 
 def held_close(notes: Sequence[ThemeNote], bar_start: float, bar_end: float, meter: str) -> list[ThemeNote]:
     """``notes`` whose last bar ([``bar_start``, ``bar_end``) quarters, in ``meter``) ends on a held note: the note
-    on its last strong beat (:func:`strong_beats`), else its first note, held to the bar line, the notes after it
-    left out (a cue cut to an odd last bar would otherwise end on whatever 16th the cut left)."""
-    inside = [k for k, n in enumerate(notes) if n.start >= bar_start - 1e-9]
-    if not inside:
-        return list(notes)
-    strong = [k for k in inside if any(abs(notes[k].start - bar_start - b) < 1e-6 for b in strong_beats(meter))]
-    k = strong[-1] if strong else inside[0]
-    n = notes[k]
-    return list(notes[:k]) + [ThemeNote(n.start, bar_end - n.start, n.step, n.alter)]
+    on its last strong beat, else its first note, held to the bar line (:func:`_hold_bar`; a cue cut to an odd last
+    bar would otherwise end on whatever 16th the cut left)."""
+    return _hold_bar(notes, bar_start, bar_end, meter, first_if_weak=True)
 
 
 def _leading_tone(notes: Sequence[ThemeNote], k: int, mode: str) -> int:
@@ -368,12 +362,6 @@ def _leading_tone(notes: Sequence[ThemeNote], k: int, mode: str) -> int:
     if mode != "minor" or n.step % 7 != 6 or n.alter != 0 or k + 1 >= len(notes):
         return 0
     return int(notes[k + 1].step == n.step + 1)
-
-
-def counted_beats(meter: str) -> int:
-    """Beats counted in a bar of ``meter``: dotted beats in a compound meter (6/8 -> 2)."""
-    num, den = (int(x) for x in meter.split("/"))
-    return num // 3 if den == 8 and num % 3 == 0 else num
 
 
 def _breathe(notes: list[ThemeNote], bar_starts: Sequence[float], phrase_bars: int = 4, short_bars: bool = False) -> list[ThemeNote]:
