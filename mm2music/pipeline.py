@@ -10,16 +10,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from mm2music.checks import MAX_CAPTION_SCENES, check_duration, check_hits, check_settings
-from mm2music.config import Config, RenderConfig
+from mm2music.config import Config
 from mm2music.emotion import CONCEPTS, VisualEmotionConsumer, scene_emotions
 from mm2music.errors import MediaError
 from mm2music.graph.export import write_graph, write_timeline
@@ -34,7 +32,7 @@ from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
 from mm2music.output import claimed_output, safe_name, slug
 from mm2music.resume import Resume, resumable, run_key
-from mm2music.types import Analysis, Cue, Plan, Scene, TextSegment, scenes_from_transitions
+from mm2music.types import Analysis, Plan, Scene, TextSegment, scenes_from_transitions
 
 log = logging.getLogger(__name__)
 
@@ -242,58 +240,6 @@ def load_music_model(checkpoint: str | None, quantize: str = "int8"):
     return load(checkpoint, quantize)
 
 
-class CueRenderer:
-    """FluidSynth on its own thread, fed each cue as soon as the decoder has chosen it: while the decoder (one
-    thread) writes the next cue, the soundfont loads and the finished cues are rendered and measured, so little
-    is left to render after the last one. A context manager; ``finish`` -> (audio, its LUFS)."""
-
-    def __init__(self, cues: Sequence[Cue], hits: Sequence[float], n_samples: int, config: RenderConfig):
-        from mm2music.arrange.timing import layout
-        from mm2music.render.synth import Synthesizer
-
-        self.cues, self.hits, self.timings = cues, hits, layout(cues)
-        self.audio = np.zeros((n_samples, 2), np.float32)  # filled as each cue renders: the synth holds no whole-film copy
-        self._at = 0
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="synth")
-        self._synth = self._thread.submit(Synthesizer, n_samples, config.soundfont, config.sample_rate, fade_s=0.03)
-        self._jobs: list = []
-
-    def _render(self, i: int, music) -> None:
-        from mm2music.arrange.seating import part_controls
-        from mm2music.render.stems import timed_controls, timed_parts
-
-        synth = self._synth.result()
-        for part, notes in timed_parts(i, music, self.cues, self.timings, self.hits):
-            synth.add(notes, part.program, part.is_drum, track=part.name, controls=timed_controls(part, music.cue),
-                      **part_controls(part))
-        synth.render_until(music.cue.end)
-        self._keep(synth.take())
-
-    def _keep(self, piece) -> None:
-        self.audio[self._at:self._at + len(piece)] = piece
-        self._at += len(piece)
-
-    def composed(self, music) -> None:
-        """Queue the next cue (cues arrive in order)."""
-        self._jobs.append(self._thread.submit(self._render, len(self._jobs), music))
-
-    def finish(self):
-        for job in self._jobs:
-            job.result()  # an error on the synth thread surfaces here
-        def last():
-            self._keep(self._synth.result().finish())
-            return self.audio, self._synth.result().loudness()
-
-        return self._thread.submit(last).result()
-
-    def __enter__(self) -> CueRenderer:
-        return self
-
-    def __exit__(self, *exc) -> None:  # queued after every render job
-        self._thread.submit(lambda: self._synth.exception() is None and self._synth.result().close())
-        self._thread.shutdown(wait=True)
-
-
 def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None,
                 locked: dict | None = None, previous: Path | None = None, resume: Resume | None = None) -> tuple[dict, dict]:
     """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video, stems, timeline, cue sheet:
@@ -302,9 +248,12 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     ``previous``: the folder being replaced (its project goes to history); ``resume``: where each composed cue is
     kept until the run publishes, and the cues a killed run finished come from."""
     from mm2music.arrange.compose import compose, cue_seed
-    from mm2music.project import new_project
+    from mm2music.project import MIX_FILE, new_project
+    from mm2music.project.format import save_mix_blocks
     from mm2music.project.outputs import SoundtrackWriter, write_cue_sheet
+    from mm2music.render.loudness import NpySource, cue_levels
     from mm2music.render.synth import find_soundfont
+    from mm2music.render.tracks import TrackRenderer
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
     with timings.stage("load model"):
@@ -323,20 +272,28 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
         renderer.composed(m)
         timings.report(f"composed cue {i + 1}/{len(plan.cues)}")
 
-    with CueRenderer(plan.cues, hits, n, config.render) as renderer:
-        with timings.stage("generate"):
-            music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed, fixed=fixed)
-        bar.close()
-        writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings, progress=progress)
-        sync = writer.score()  # while the synth thread finishes the last cues
-        with timings.stage("render"):
-            raw, measured = renderer.finish()  # kept in the project for piecewise re-rendering
-            writer.audio(raw, measured)
-    sheet = writer.rest(analysis.audio)
+    # each track rendered once, to disk, as each cue is composed: the mix is their sum, the default stems are them
+    per_track = config.interchange.stems_format == "default"
+    with TrackRenderer(plan.cues, hits, n, config.render, staging, per_track) as renderer:
+        try:
+            with timings.stage("generate"):
+                music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed, fixed=fixed)
+            bar.close()
+            writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings, progress=progress)
+            sync = writer.score()  # while the synth threads finish the last cues
+            with timings.stage("render"):
+                # the sum is the project's stored music (for piecewise re-rendering), measured as it is written
+                rendered = renderer.finish(lambda length, blocks: save_mix_blocks(staging, length, blocks),
+                                           cue_levels([m.cue for m in music]))
+                writer.tracks = rendered.tracks
+                writer.audio(NpySource(staging / MIX_FILE), rendered.measured)
+            sheet = writer.rest(analysis.audio)
+        finally:
+            renderer.cleanup()
     # --- the project: what revise / refine / --lock need to rebuild and edit the score ---
     locked = locked or {}
     project = new_project(staging, analysis, plan, config, music,
-                          [locked[i].seed if i in locked else cue_seed(config.seed, c) for i, c in enumerate(plan.cues)], raw,
+                          [locked[i].seed if i in locked else cue_seed(config.seed, c) for i, c in enumerate(plan.cues)], None,
                           locked=set(locked), pinned={i: e.pinned for i, e in locked.items()}, previous=previous)
     write_cue_sheet(staging, sheet, analysis, project if locked else None)
     return writer.files, sync

@@ -324,6 +324,22 @@ def save_mix(folder: Path, audio: np.ndarray) -> None:
     np.save(replace_file(folder / MIX_FILE), np.ascontiguousarray(audio, dtype=np.float32))
 
 
+def save_mix_blocks(folder: Path, n: int, blocks) -> Path:
+    """The stored music written a block at a time: ``n`` samples of float32 stereo from ``blocks`` (an iterable of
+    ``(m, 2)`` arrays), the same ``.npy`` file as :func:`save_mix` writes; returns its path."""
+    path = replace_file(folder / MIX_FILE)
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                                                 "shape": (n, 2)})
+        written = 0
+        for block in blocks:
+            f.write(np.ascontiguousarray(block, np.float32).tobytes())
+            written += len(block)
+    if written != n:
+        raise ValueError(f"the stored music got {written} samples where {n} were announced")
+    return path
+
+
 def load_mix(folder: Path, mmap: bool = False, samples: int | None = None) -> np.ndarray:
     """The stored music before normalisation (``mmap``: mapped read-only, e.g. to read its length); ``samples``:
     the length it must have (a damaged or foreign file is a one-line error)."""

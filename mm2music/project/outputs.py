@@ -70,11 +70,12 @@ class SoundtrackWriter:
     files: dict = field(default_factory=dict)
     sync: dict | None = None
     _score: object = None
-    _audio: np.ndarray | None = None
+    _source: object = None  # the music before normalisation, read a block at a time (mm2music.render.loudness sources)
+    tracks: Sequence = ()  # the tracks the mix was summed from (mm2music.render.tracks.Track): the default stems
     progress: bool | None = None  # progress bars (None: when stderr is a terminal)
     start: object = None  # the film's start timecode (mm2music.interchange.timecode), set by score()
     _delivery: object = None  # mm2music.render.loudness.Delivery
-    _gain: object = 1.0  # the delivery's gain: a number or a per-sample curve (the stems take the same)
+    _gain: object = 1.0  # the delivery's gain: a number or a GainCurve (the stems take the same)
 
     def _stage(self, name: str):
         return self.timings.stage(name) if self.timings is not None else nullcontext()
@@ -99,17 +100,22 @@ class SoundtrackWriter:
         self.files["midi"] = midi.name
         return self.sync
 
-    def audio(self, raw: np.ndarray, measured: float) -> None:
-        """``soundtrack.wav``: ``raw`` (the music before normalisation, whose loudness is ``measured`` LUFS) at
-        the delivery loudness, each cue at its planned dynamic, true peak <= -1 dBTP (a look-ahead limiter if
-        need be)."""
-        from mm2music.render.loudness import cue_levels, deliver, target_lufs
-        from mm2music.render.synth import write_wav
+    def audio(self, raw, measured=None) -> None:
+        """``soundtrack.wav``: ``raw`` (the music before normalisation: an array, or a block source such as the
+        project's stored music, :class:`~mm2music.render.loudness.NpySource`) at the delivery loudness, each cue at
+        its planned dynamic, true peak <= -1 dBTP (a look-ahead limiter if need be), computed and written a block
+        at a time. ``measured``: what a :class:`~mm2music.render.loudness.MixMeter` found on it while it was
+        written (or its whole loudness, LUFS), else it is measured here."""
+        from mm2music.render.loudness import ArraySource, Measured, cue_levels, measure, plan_delivery, target_lufs, write_delivered
 
         r = self.config.render
-        self._audio, self._delivery = deliver(raw, r.sample_rate, target_lufs(r.loudness), cue_levels([m.cue for m in self.music]),
-                                              measured=measured)
-        write_wav(replace_file(self.staging / "soundtrack.wav"), self._audio, r.sample_rate)
+        levels = cue_levels([m.cue for m in self.music])
+        self._source = source = raw if hasattr(raw, "read") else ArraySource(raw)
+        if not isinstance(measured, Measured):
+            m = measure(source, r.sample_rate, levels)
+            measured = m if measured is None else Measured(float(measured), m.level_lufs, m.max_abs)
+        report = plan_delivery(source, r.sample_rate, target_lufs(r.loudness), levels, measured=measured)
+        self._delivery = write_delivered(source, report, replace_file(self.staging / "soundtrack.wav"), r.sample_rate)
         self._gain = self._delivery.gain
         self.files["audio"] = "soundtrack.wav"
 
@@ -153,43 +159,69 @@ class SoundtrackWriter:
 
     def _mux(self, envelope: AudioEnvelope | None) -> dict:
         """``<stem>_scored.mp4``: the music, ducked under ``envelope`` (the source's speech) when the mix keeps the
-        source's sound, muxed with the video; returns what the cue sheet says of it."""
-        from mm2music.render.mix import duck_gain, ducked_fraction
+        source's sound, muxed with the video; returns what the cue sheet says of it. Without speech to duck under,
+        ``soundtrack.wav`` goes in as it is; otherwise the ducked music is written a block at a time."""
         from mm2music.render.mux import mux, verify_muxed
-        from mm2music.render.synth import write_wav
 
-        analysis, r, sr = self.analysis, self.config.render, self.config.render.sample_rate
+        analysis, r = self.analysis, self.config.render
         extra = {}
         with self._stage("mux"):
             keep = r.mix == "keep" and envelope is not None
-            mixed = self._audio
+            music, tmp = self.staging / "soundtrack.wav", None
             if keep:
-                duck = duck_gain(envelope, len(self._audio), sr, r.duck_db)
-                mixed = self._audio * duck[:, None]
-                extra["ducked_fraction"] = round(ducked_fraction(duck, r.duck_db), 3)
-            tmp = replace_file(self.staging / ".music_for_mux.wav")
-            write_wav(tmp, mixed, sr)
-            del mixed
+                extra["ducked_fraction"] = 0.0
+                if envelope.speech:
+                    tmp = music = replace_file(self.staging / ".music_for_mux.wav")
+                    extra["ducked_fraction"] = self._write_ducked(envelope, tmp)
             scored = replace_file(self.staging / f"{Path(analysis.source).stem}_scored.mp4")
-            mux(Path(analysis.source), tmp, scored, analysis.video.codec, analysis.video.timestamps, keep, analysis.video.has_audio,
+            mux(Path(analysis.source), music, scored, analysis.video.codec, analysis.video.timestamps, keep, analysis.video.has_audio,
                 analysis.duration)
-            tmp.unlink()
+            if tmp is not None:
+                tmp.unlink()
             extra["muxed"] = verify_muxed(scored, analysis.duration)
         self.files["video"] = scored.name
         return extra
 
+    def _write_ducked(self, envelope: AudioEnvelope, path: Path, block: int = 1 << 20) -> float:
+        """The delivered music ducked under the speech of ``envelope``, 16-bit WAV written a block at a time;
+        returns the share of the time ducked by at least half the depth."""
+        import wave
+
+        from mm2music.render.loudness import gained
+        from mm2music.render.mix import Ducking
+
+        sr, depth, n = self.config.render.sample_rate, self.config.render.duck_db, self._source.n
+        ducking, ducked = Ducking(envelope, sr, n / sr, depth), 0
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(sr)
+            for a in range(0, n, block):
+                b = min(n, a + block)
+                duck = ducking.block(a, b)
+                ducked += int(np.count_nonzero(duck < 10 ** (depth / 40)))
+                piece = gained(self._source, self._delivery, a, b) * duck[:, None]
+                w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+        return round(ducked / n, 3) if n else 0.0
+
     def _stems(self) -> dict:
         """The stems, scaled by the mix's normalisation gain, as configured; those of a previous version are
-        removed first (a track may have gone, and their files are history's links)."""
-        from mm2music.render.stems import write_stems
+        removed first (a track may have gone, and their files are history's links). The default format comes
+        from the tracks the mix was summed from, when there are any; otherwise each track is rendered again."""
+        from mm2music.render.stems import write_stems, write_track_stems
 
         shutil.rmtree(self.staging / "stems", ignore_errors=True)
         fmt = self.config.interchange.stems_format
         if fmt == "none":
             return {}
+        name = output_stem(self.analysis, self.config)
         with self._stage("stems"):
-            stems = write_stems(self.music, self.hits, self.analysis.duration, self.config.render, fmt, self._gain,
-                                self.staging, output_stem(self.analysis, self.config), start_s=self.start.seconds)
+            if self.tracks and fmt == "default":
+                stems = write_track_stems(self.tracks, self._gain, self.config.render.sample_rate, self._source.n, self.staging, name,
+                                          start_s=self.start.seconds, progress=self.progress)
+            else:
+                stems = write_stems(self.music, self.hits, self.analysis.duration, self.config.render, fmt, self._gain,
+                                    self.staging, name, start_s=self.start.seconds)
         return {"stems": f"stems/ ({len(stems)} stems)"}
 
     def _musicxml(self) -> dict:

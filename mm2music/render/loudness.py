@@ -14,15 +14,17 @@ per-sample curve where the limiter acted), so they still add up to the mix.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from mm2music.errors import ConfigError
-from mm2music.render.synth import loudness
+from mm2music.render.synth import LoudnessMeter, loudness
 
 log = logging.getLogger(__name__)
 
@@ -98,55 +100,178 @@ def cue_levels(cues: Sequence, start: float = 0.0, end: float = math.inf) -> lis
     return out
 
 
+class ArraySource:
+    """Audio in memory as a block source: ``n`` samples, ``read(a, b)`` -> float32 ``(b - a, channels)``."""
+
+    def __init__(self, audio: np.ndarray):
+        self.audio = audio
+        self.n = len(audio)
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        return np.asarray(self.audio[max(0, a):min(self.n, b)], np.float32)
+
+
+class NpySource:
+    """A float32 stereo ``.npy`` file (the project's stored music) as a block source, read with plain file reads:
+    a memory map would count every page read towards the process's resident memory."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            self._offset = f.tell()
+        if len(shape) != 2 or shape[1] != 2 or dtype != np.float32 or fortran:
+            raise ValueError(f"{self.path} is not float32 stereo audio ({dtype} {shape})")
+        self.n = shape[0]
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        a, b = max(0, a), min(self.n, b)
+        with open(self.path, "rb") as f:
+            f.seek(self._offset + a * 8)
+            return np.frombuffer(f.read(max(0, b - a) * 8), np.float32).reshape(-1, 2).copy()
+
+
+class MixMeter:
+    """BS.1770 loudness of a soundtrack fed a block at a time (``add(first sample, audio)``): of the whole and of
+    each :class:`Level`'s stretch (the same figures as :func:`~mm2music.render.synth.loudness` on each), and its
+    loudest sample."""
+
+    def __init__(self, sample_rate: int, levels: Sequence[Level] = ()):
+        self.sr = sample_rate
+        self.whole = LoudnessMeter(sample_rate)
+        self.spans = [(max(0, round(lv.start * sample_rate)), round(lv.end * sample_rate)) for lv in levels]
+        self.meters = [LoudnessMeter(sample_rate) for _ in self.spans]
+        self.max_abs = 0.0
+
+    def add(self, at: int, audio: np.ndarray) -> None:
+        self.whole.add(audio)
+        self.max_abs = max(self.max_abs, float(np.abs(audio).max(initial=0.0)))
+        for (a, b), meter in zip(self.spans, self.meters):
+            lo, hi = max(a, at), min(b, at + len(audio))
+            if lo < hi:
+                meter.add(audio[lo - at:hi - at])
+
+    def result(self) -> Measured:
+        # a stretch shorter than one BS.1770 gating block (400 ms) has no loudness
+        levels = [m.integrated() if m.samples >= 0.4 * self.sr else None for m in self.meters]
+        return Measured(self.whole.integrated(), levels, self.max_abs)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What :class:`MixMeter` found: LUFS of the whole and of each level's stretch (None: too short), the
+    loudest sample (linear)."""
+
+    lufs: float
+    level_lufs: list
+    max_abs: float
+
+
+def measure(source, sample_rate: int, levels: Sequence[Level] = (), block: int = 1 << 20) -> Measured:
+    """:class:`MixMeter` over a block source (:class:`ArraySource`, :class:`NpySource`)."""
+    meter = MixMeter(sample_rate, levels)
+    for a in range(0, source.n, block):
+        meter.add(a, source.read(a, a + block))
+    return meter.result()
+
+
+def fit_gain_db(measured: Measured, levels: Sequence[Level], target: float, sample_rate: int) -> float:
+    """The gain (dB, before the true-peak cap) that puts each level's stretch where its dynamic belongs: the
+    duration-weighted mean of ``target + DYNAMIC_LEVEL_DB[d] - loudness(stretch)``. Without levels (or where
+    every stretch is silent), the whole goes to ``target``."""
+    errors, weights = [], []
+    for lv, lufs in zip(levels, measured.level_lufs):
+        if lufs is not None and math.isfinite(lufs):
+            errors.append(target + DYNAMIC_LEVEL_DB.get(lv.dynamics, 0.0) - lufs)
+            weights.append(round(lv.end * sample_rate) - max(0, round(lv.start * sample_rate)))
+    if errors:
+        return float(np.average(errors, weights=weights))
+    return target - measured.lufs if math.isfinite(measured.lufs) else 0.0
+
+
+def delivery_gain_db(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence[Level],
+                     measured: float | None = None) -> float:
+    """:func:`fit_gain_db` of audio in memory."""
+    m = measure(ArraySource(audio), sample_rate, levels)
+    return fit_gain_db(m if measured is None else Measured(measured, m.level_lufs, m.max_abs), levels, target, sample_rate)
+
+
+class GainCurve:
+    """The delivery's gain per sample of an ``n``-sample soundtrack: one linear ``gain``, and the limiter's
+    curve only over the stretches where it acts (``segments``: first sample, float32 gain per sample). Read a
+    block at a time (:meth:`block`), at another rate for the 48 kHz stems (:meth:`resampled`)."""
+
+    def __init__(self, gain: float, n: int, segments: Sequence[tuple[int, np.ndarray]] = ()):
+        self.gain, self.n = float(gain), n
+        self.segments = list(segments)
+
+    def scaled(self, factor: float) -> GainCurve:
+        return GainCurve(self.gain * factor, self.n, [(s, (c * np.float32(factor)).astype(np.float32)) for s, c in self.segments])
+
+    def min(self) -> float:
+        return min([self.gain, *(float(c.min()) for _, c in self.segments)])
+
+    def block(self, a: int, b: int) -> float | np.ndarray:
+        """The gain of samples ``a`` to ``b``: a number where the limiter does not act there, else ``(b - a,)``."""
+        out = None
+        for s, c in self.segments:
+            lo, hi = max(a, s), min(b, s + len(c))
+            if lo < hi:
+                if out is None:
+                    out = np.full(b - a, self.gain, np.float32)
+                out[lo - a:hi - a] = c[lo - s:hi - s]
+        return self.gain if out is None else out
+
+    def resampled(self, a: int, b: int, rate: int, mix_rate: int) -> float | np.ndarray:
+        """The gain of samples ``a`` to ``b`` of a file at ``rate`` (the curve is at ``mix_rate``), interpolated."""
+        if rate == mix_rate:
+            return self.block(a, b)
+        lo, hi = int(a * mix_rate / rate), int(math.ceil(b * mix_rate / rate)) + 2
+        g = self.block(lo, hi)
+        if np.isscalar(g):
+            return g
+        return np.interp(np.arange(a, b) * (mix_rate / rate), np.arange(lo, hi), g).astype(np.float32)
+
+    def full(self) -> np.ndarray:
+        """(n,) the whole curve (short audio only: tests, previews)."""
+        g = self.block(0, self.n)
+        return np.full(self.n, g, np.float32) if np.isscalar(g) else g
+
+
 @dataclass(frozen=True, eq=False)
 class Delivery:
     """What :func:`deliver` did: the gain (dB; before any peak limiting), the integrated loudness and true
-    peak after it, the target, and the per-sample gain where the peak limiter acted (``None``: one gain)."""
+    peak after it, the target, and the limiter's curve where it acted (``None``: one gain)."""
 
     gain_db: float
     lufs: float
     true_peak_dbtp: float
     target_lufs: float
     peak_limited: bool  # the true-peak ceiling held the soundtrack under its planned gain
-    curve: np.ndarray | None = None  # (N,) linear gain per sample, with the limiter's reductions
+    limiter: GainCurve | None = None
 
     @property
-    def gain(self) -> float | np.ndarray:
-        """The linear gain the audio got: a number, or the per-sample curve (for the stems)."""
-        return 10 ** (self.gain_db / 20) if self.curve is None else self.curve
+    def gain(self) -> float | GainCurve:
+        """The linear gain the audio got: a number, or the :class:`GainCurve` (for the stems)."""
+        return 10 ** (self.gain_db / 20) if self.limiter is None else self.limiter
+
+    @property
+    def curve(self) -> np.ndarray | None:
+        """(N,) linear gain per sample where the limiter acted (the whole length: for short audio)."""
+        return None if self.limiter is None else self.limiter.full()
 
     @property
     def limiter_db(self) -> float:
         """The largest gain reduction of the peak limiter, dB (0: it did not act)."""
-        return 0.0 if self.curve is None else float(self.gain_db - 20 * math.log10(float(self.curve.min())))
+        return 0.0 if self.limiter is None else float(self.gain_db - 20 * math.log10(self.limiter.min()))
 
     def summary(self) -> dict:
         def r(x: float):
             return round(x, 2) if math.isfinite(x) else None
         return {"loudness_lufs": r(self.lufs), "loudness_target_lufs": self.target_lufs, "true_peak_dbtp": r(self.true_peak_dbtp),
                 "loudness_gain_db": r(self.gain_db), "peak_limited": self.peak_limited, "limiter_db": r(self.limiter_db)}
-
-
-def delivery_gain_db(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence[Level],
-                     measured: float | None = None) -> float:
-    """The gain (dB, before the true-peak cap) that puts each level's stretch of ``audio`` where its dynamic
-    belongs: the duration-weighted mean of ``target + DYNAMIC_LEVEL_DB[d] - loudness(stretch)``. Without
-    levels (or where every stretch is silent), the whole file goes to ``target`` (``measured``: its loudness
-    if already known)."""
-    errors, weights = [], []
-    for lv in levels:
-        a, b = round(lv.start * sample_rate), round(lv.end * sample_rate)
-        piece = audio[max(0, a):min(len(audio), b)]
-        if len(piece) < 0.4 * sample_rate:  # shorter than one BS.1770 gating block
-            continue
-        lufs = loudness(piece, sample_rate)
-        if math.isfinite(lufs):
-            errors.append(target + DYNAMIC_LEVEL_DB.get(lv.dynamics, 0.0) - lufs)
-            weights.append(b - a)
-    if errors:
-        return float(np.average(errors, weights=weights))
-    whole = loudness(audio, sample_rate) if measured is None else measured
-    return target - whole if math.isfinite(whole) else 0.0
 
 
 def sample_peaks(audio: np.ndarray, level: float | None = None) -> np.ndarray:
@@ -192,32 +317,103 @@ def limiter_curve(peaks: np.ndarray, sample_rate: int, gain_db: float, ceiling_d
     return (g * uniform_filter1d(held, size=ahead + 1)).astype(np.float32)
 
 
-def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence[Level] = (),
-            peak_dbtp: float = TRUE_PEAK_DBTP, measured: float | None = None) -> tuple[np.ndarray, Delivery]:
-    """``audio`` at the delivery loudness: one gain that puts the cues at their planned levels around ``target``
-    LUFS (:func:`delivery_gain_db`), with the true peak at or under ``peak_dbtp``. Where the gain would push
-    peaks over the ceiling, a look-ahead limiter (:func:`limiter_curve`) takes up to :data:`MAX_LIMIT_DB` off
-    the peaks alone; beyond that the whole gain comes down. ``measured``: the whole file's loudness if known
-    (a :class:`~mm2music.render.synth.LoudnessMeter` fed while rendering)."""
-    gain_db = delivery_gain_db(audio, sample_rate, target, levels, measured)
-    # the exact peaks matter where they could come near the ceiling (the limiter) or near the loudest sample
-    peaks = sample_peaks(audio, min(float(np.abs(audio).max(initial=0.0)), 10 ** ((peak_dbtp - gain_db) / 20)))
-    peak = 20 * math.log10(peaks.max()) if len(peaks) and peaks.max() > 0 else float("-inf")
+def plan_delivery(source, sample_rate: int, target: float, levels: Sequence[Level] = (), peak_dbtp: float = TRUE_PEAK_DBTP,
+                  measured: Measured | None = None) -> Delivery:
+    """The delivery of a soundtrack read a block at a time from ``source`` (:class:`ArraySource`,
+    :class:`NpySource`): one gain that puts the cues at their planned levels around ``target`` LUFS
+    (:func:`fit_gain_db`), with the true peak at or under ``peak_dbtp``. Where the gain would push peaks over the
+    ceiling, a look-ahead limiter (:func:`limiter_curve`) takes up to :data:`MAX_LIMIT_DB` off the peaks alone;
+    beyond that the whole gain comes down. ``measured``: the source's :class:`Measured` if known (a
+    :class:`MixMeter` fed while it was written). The curve is computed, and kept, only around the blocks whose
+    peaks the gain would push over the ceiling; where the limiter acts the loudness after it is left NaN for
+    :func:`write_delivered` to measure."""
+    n = source.n
+    measured = measured or measure(source, sample_rate, levels)
+    gain_db = fit_gain_db(measured, levels, target, sample_rate)
     ceiling = peak_dbtp - PEAK_MARGIN_DB
-    whole = loudness(audio, sample_rate) if measured is None else measured
-    if not math.isfinite(peak) or peak + gain_db <= ceiling:
+    # the exact peaks matter where they could come near the ceiling (the limiter) or near the loudest sample
+    level = min(measured.max_abs, 10 ** ((peak_dbtp - gain_db) / 20))
+    over = 10 ** ((ceiling - gain_db) / 20)  # a peak over this needs limiting at the planned gain
+    bmax = np.zeros(-(-n // _PEAK_BLOCK))  # each block's true peak (its loudest sample where it cannot matter)
+    hot: dict[int, np.ndarray] = {}  # block -> per-sample peaks, where the limiter may act
+    for lo in range(0, n, _RUN):
+        hi = min(n, lo + _RUN)
+        a = max(0, lo - _PEAK_MARGIN)
+        peaks = sample_peaks(source.read(a, hi + _PEAK_MARGIN), level)[lo - a:hi - a]
+        for k in range(lo // _PEAK_BLOCK, -(-hi // _PEAK_BLOCK)):
+            p = peaks[k * _PEAK_BLOCK - lo:(k + 1) * _PEAK_BLOCK - lo]
+            bmax[k] = p.max(initial=0.0)
+            if bmax[k] > over:
+                hot[k] = p.astype(np.float32)
+    top = float(bmax.max(initial=0.0))
+    peak = 20 * math.log10(top) if top > 0 else float("-inf")
+    if not hot:
         # BS.1770 loudness and the true peak scale with a linear gain: no second measurement needed
-        report = Delivery(gain_db, whole + gain_db, peak + gain_db, target, False)
-        return (audio * np.float32(report.gain)).astype(np.float32, copy=False), report
+        return Delivery(gain_db, measured.lufs + gain_db, peak + gain_db, target, False)
     if peak + gain_db > ceiling + MAX_LIMIT_DB:
         log.info("loudness gain %.1f dB lowered to %.1f dB: the peaks would need more than %.0f dB of limiting under "
                  "%.1f dBTP", gain_db, ceiling + MAX_LIMIT_DB - peak, MAX_LIMIT_DB, peak_dbtp)
         gain_db = ceiling + MAX_LIMIT_DB - peak
-    curve = limiter_curve(peaks, sample_rate, gain_db, ceiling)
-    out = audio * curve[:, None]
-    after = true_peak(out)
-    if after > ceiling:  # the gain's own movement can nudge an interpolated peak: trim by what is left
-        trim = np.float32(10 ** ((ceiling - after) / 20))
-        curve, out, after = curve * trim, out * trim, ceiling
-    report = Delivery(gain_db, loudness(out, sample_rate), after, target, True, curve)
-    return out.astype(np.float32, copy=False), report
+    g = 10 ** (gain_db / 20)
+    # the curve over each run of hot blocks and one block either side (longer than the filters' reach)
+    segments, covered = [], np.zeros(len(bmax), bool)
+    keys = sorted(hot)
+    run = [keys[0]]
+    for k in keys[1:] + [None]:
+        if k is not None and k - run[-1] <= 3:
+            run.append(k)
+            continue
+        k0, k1 = max(0, run[0] - 1), min(len(bmax), run[-1] + 2)
+        peaks = np.concatenate([hot.get(j, np.zeros(min(n, (j + 1) * _PEAK_BLOCK) - j * _PEAK_BLOCK, np.float32)) for j in range(k0, k1)])
+        segments.append((k0 * _PEAK_BLOCK, limiter_curve(peaks, sample_rate, gain_db, ceiling)))
+        covered[k0:k1] = True
+        run = [k]
+    curve = GainCurve(g, n, segments)
+    # the true peak after: measured again where the curve moves, scaled elsewhere
+    after = float((bmax[~covered] * g).max(initial=0.0))
+    for s, c in segments:
+        a, b = max(0, s - _PEAK_MARGIN), min(n, s + len(c) + _PEAK_MARGIN)
+        gains = curve.block(a, b)
+        after = max(after, float(sample_peaks(source.read(a, b) * (gains if np.isscalar(gains) else gains[:, None])).max()))
+    after_db = 20 * math.log10(after) if after > 0 else float("-inf")
+    if after_db > ceiling:  # the gain's own movement can nudge an interpolated peak: trim by what is left
+        curve, after_db = curve.scaled(10 ** ((ceiling - after_db) / 20)), ceiling
+    return Delivery(gain_db, float("nan"), after_db, target, True, curve)
+
+
+def gained(source, report: Delivery, a: int, b: int) -> np.ndarray:
+    """Samples ``a`` to ``b`` of ``source`` at the delivery's gain, float32 ``(b - a, 2)``."""
+    g = report.gain.block(a, b) if report.limiter is not None else report.gain
+    audio = source.read(a, b)
+    return audio * (np.float32(g) if np.isscalar(g) else g[:, None])
+
+
+def write_delivered(source, report: Delivery, path: Path, sample_rate: int, block: int = 1 << 20) -> Delivery:
+    """``path``: 16-bit PCM WAV of ``source`` at the delivery's gain, written a block at a time; returns the
+    report with the loudness measured on the way where the limiter acted."""
+    import wave
+
+    meter = LoudnessMeter(sample_rate) if report.limiter is not None else None
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        for a in range(0, source.n, block):
+            piece = gained(source, report, a, a + block)
+            if meter is not None:
+                meter.add(piece)
+            w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+    return report if meter is None else dataclasses.replace(report, lufs=meter.integrated())
+
+
+def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence[Level] = (),
+            peak_dbtp: float = TRUE_PEAK_DBTP, measured: float | None = None) -> tuple[np.ndarray, Delivery]:
+    """``audio`` (in memory: a preview, a test) at the delivery loudness (:func:`plan_delivery`); ``measured``:
+    its whole loudness if known."""
+    source = ArraySource(audio)
+    m = measure(source, sample_rate, levels)
+    report = plan_delivery(source, sample_rate, target, levels, peak_dbtp, m if measured is None else Measured(measured, m.level_lufs, m.max_abs))
+    out = gained(source, report, 0, len(audio)).astype(np.float32, copy=False)
+    if report.limiter is not None:
+        report = dataclasses.replace(report, lufs=loudness(out, sample_rate))
+    return out, report

@@ -1,14 +1,13 @@
 """Stems for the mixer: ``stems/<name>_<track>.wav``, one per instrument track of ``soundtrack.mid``.
 
-Each stem is rendered by its own in-process FluidSynth (which adds the soundfont the process keeps loaded, in
-about a millisecond: no stem loads or parses it again) from the same per-cue parts the mix is rendered from
-(:func:`timed_parts`), seated and in the same hall, over the whole length of the soundtrack, and scaled by the gain
-that the delivery loudness gave the mix. So the stems start together, are as long as the video and, at the
-soundtrack's rate, add up to ``soundtrack.wav`` before ducking (FluidSynth is linear and renders in float; what is
-left is each file's 16-bit rounding). Silence is rendered too, not skipped: FluidSynth's reverb and chorus are
-modulated, and a stem agrees with the mix only if its synth has run as long. ``48k24`` renders them at 48 kHz and
-writes 24-bit PCM for post-production: time-aligned with the soundtrack, and adding up to the same mix rendered at
-48 kHz.
+In a full run the stems are the tracks the mix was summed from (:mod:`~mm2music.render.tracks`: each track
+rendered once, by a FluidSynth of its own, seated and in the same hall), scaled by the gain that the delivery
+loudness gave the mix (:func:`write_track_stems`): they start together, are as long as the video and add up to
+``soundtrack.wav`` before ducking, up to each file's 16-bit rounding. Where the mix was not summed from its tracks
+(an edit of a project splices re-rendered spans into the stored music; ``48k24`` renders them at 48 kHz and
+writes 24-bit PCM for post-production), :func:`write_stems` renders each track again from the same per-cue parts
+(:func:`timed_parts`), a synth per stem that synthesises only where its track sounds. Every stem is a Broadcast
+WAV spotted at the film's start timecode, written a block at a time.
 """
 
 from __future__ import annotations
@@ -71,29 +70,92 @@ def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, 
     return [(name, program, is_drum, notes) for (name, program, is_drum), notes in ordered]
 
 
-def stem_gain(gain: float | np.ndarray, n: int, rate: int, mix_rate: int) -> float | np.ndarray:
-    """The mix's gain for a stem of ``n`` samples at ``rate``: a number as it is; a per-sample curve at
-    ``mix_rate`` (where the peak limiter acted) as an ``(n, 1)`` column, interpolated to ``rate``."""
+def stem_gain(gain, n: int, rate: int, mix_rate: int) -> float | np.ndarray:
+    """The mix's gain for a stem of ``n`` samples at ``rate`` (short audio: the whole curve): a number as it is;
+    a :class:`~mm2music.render.loudness.GainCurve` (or a per-sample curve at ``mix_rate``) as an ``(n, 1)``
+    column, interpolated to ``rate``. Files are written with :func:`gain_block`, a block at a time."""
+    from mm2music.render.loudness import GainCurve
+
     if np.isscalar(gain):
         return float(gain)
-    curve = np.asarray(gain, np.float32)
-    if rate != mix_rate or len(curve) != n:
-        curve = np.interp(np.arange(n) * (mix_rate / rate), np.arange(len(curve)), curve).astype(np.float32)
-    return curve[:, None]
+    if not isinstance(gain, GainCurve):
+        gain = GainCurve(1.0, len(gain), [(0, np.asarray(gain, np.float32))])
+    g = gain.resampled(0, n, rate, mix_rate)
+    return (np.full(n, g, np.float32) if np.isscalar(g) else g)[:, None]
+
+
+def gain_block(gain, a: int, b: int, rate: int, mix_rate: int) -> float | np.ndarray:
+    """The mix's gain (a number or a :class:`~mm2music.render.loudness.GainCurve`) for samples ``a`` to ``b`` of
+    a stem at ``rate``: a number, or a ``(b - a, 1)`` column."""
+    if np.isscalar(gain):
+        return float(gain)
+    g = gain.resampled(a, b, rate, mix_rate)
+    return g if np.isscalar(g) else g[:, None]
+
+
+def stem_paths(tracks: Sequence[str], folder: Path, name: str) -> list[Path]:
+    """``folder/<name>_<slug>.wav`` for each track name (two tracks that slug alike keep apart)."""
+    paths, used = [], set()
+    for track in tracks:
+        slug = stem_slug(track)
+        while slug in used:
+            slug += "-2"
+        used.add(slug)
+        paths.append(folder / f"{name}_{slug}.wav")
+    return paths
+
+
+def _stem_writer(path: Path, sr: int, subtype: str, name: str, start_s: float):
+    """A Broadcast WAV spotted at the film's start timecode, written a block at a time."""
+    from mm2music.interchange.bwf import BroadcastWavWriter
+
+    return BroadcastWavWriter(path, sr, 2, subtype, round(start_s * sr), f"{name}: stem {path.stem.removeprefix(name + '_')}",
+                              reference=path.stem[:32])
+
+
+def _run(jobs: list, render, workers: int, sr: int, subtype: str, progress: bool | None) -> list[str]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="stems", unit="stem", disable=None if progress is None else not progress, leave=False)
+    with ThreadPoolExecutor(workers) as pool:  # FluidSynth and NumPy work outside the GIL: two stems at a time
+        written = [(bar.update(1), path)[1] for path in pool.map(render, jobs)]
+    bar.close()
+    log.info("wrote %d stems at %d Hz (%s)", len(written), sr, subtype)
+    return written
+
+
+def write_track_stems(tracks: Sequence, gain, sample_rate: int, n: int, out_dir: Path, name: str, workers: int = 2,
+                      start_s: float = 0.0, progress: bool | None = None) -> list[str]:
+    """Write the stems of the default format from the tracks the mix was summed from
+    (:class:`~mm2music.render.tracks.Track`, each read back from its file a block at a time) scaled by the
+    mix's ``gain``: they add up to the mix exactly (up to each file's 16-bit rounding); returns their paths
+    relative to ``out_dir``."""
+    from mm2music.render.tracks import BLOCK
+
+    rate, subtype = STEM_FORMATS["default"]
+    folder = out_dir / STEMS_DIR
+    folder.mkdir(exist_ok=True)
+
+    def write(job) -> str:
+        path, track = job
+        with _stem_writer(path, sample_rate, subtype, name, start_s) as out:
+            for a in range(0, n, BLOCK):
+                b = min(n, a + BLOCK)
+                out.write(track.audio.read(a, b) * gain_block(gain, a, b, sample_rate, sample_rate))
+        return f"{STEMS_DIR}/{path.name}"
+
+    return _run(list(zip(stem_paths([t.name for t in tracks], folder, name), tracks)), write, workers, sample_rate, subtype, progress)
 
 
 def write_stems(music: Sequence, hits: Sequence[float], duration: float, config: RenderConfig, fmt: str,
-                gain: float | np.ndarray, out_dir: Path, name: str, workers: int = 2, start_s: float = 0.0,
+                gain, out_dir: Path, name: str, workers: int = 2, start_s: float = 0.0,
                 progress: bool | None = None) -> list[str]:
     """Render and write one stem per track into ``out_dir/stems/``; returns their paths relative to ``out_dir``.
-    ``gain``: the linear gain the delivery loudness applied to the mix (a number, or its per-sample curve at
-    the soundtrack's rate where the peak limiter acted); ``start_s``: the film's start timecode (seconds since
-    00:00:00:00), the stems' Broadcast WAV TimeReference; ``progress``: a bar on stderr (None: when it is a
-    terminal)."""
-    from tqdm import tqdm
-
+    ``gain``: the linear gain the delivery loudness applied to the mix (a number, or its
+    :class:`~mm2music.render.loudness.GainCurve` where the peak limiter acted); ``start_s``: the film's start
+    timecode (seconds since 00:00:00:00), the stems' Broadcast WAV TimeReference; ``progress``: a bar on stderr
+    (None: when it is a terminal). Each stem has a synth of its own that renders only where its track sounds."""
     from mm2music.arrange.seating import seat
-    from mm2music.interchange.bwf import BroadcastWavWriter
     from mm2music.render.synth import Synthesizer
 
     if fmt not in STEM_FORMATS:
@@ -101,45 +163,29 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     rate, subtype = STEM_FORMATS[fmt]
     sr = rate or config.sample_rate
     n = int(round(duration * sr))
-    scale = stem_gain(gain, n, sr, config.sample_rate)
     block = STREAM_BLOCK_S * sr
     folder = out_dir / STEMS_DIR
     folder.mkdir(exist_ok=True)
-    jobs, used = [], set()
-    for track, program, is_drum, notes in stem_tracks(music, hits):
-        slug = stem_slug(track)
-        while slug in used:  # two tracks that slug alike keep apart
-            slug += "-2"
-        used.add(slug)
-        jobs.append((folder / f"{name}_{slug}.wav", program, is_drum, notes))
+    tracks = stem_tracks(music, hits)
+    jobs = [(path, program, is_drum, notes) for path, (_, program, is_drum, notes) in zip(stem_paths([t[0] for t in tracks], folder, name), tracks)]
 
     def render(job) -> str:
         path, program, is_drum, notes = job
         place = seat(program, is_drum)
-        # a synth of its own (the soundfont is the process's, added in ~1 ms): it has run exactly as long as the mix's
-        # when it reaches any note, so the two sound alike to the sample (FluidSynth's reverb is modulated)
         synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False)
         for expression, cue_notes, controls in notes:
             synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,
                       controls=controls)
         try:
-            # a Broadcast WAV spotted at the film's start timecode, written a block at a time: memory does not grow with the film
-            with BroadcastWavWriter(path, sr, 2, subtype, round(start_s * sr), f"{name}: stem {path.stem.removeprefix(name + '_')}",
-                                    reference=path.stem[:32]) as out:
+            with _stem_writer(path, sr, subtype, name, start_s) as out:
                 done = 0
                 for end in range(0, n + block, block):
                     synth.render_until(min(end, n) / sr)
                     chunk = synth.take()
-                    part = scale if np.isscalar(scale) else scale[done:done + len(chunk)]
-                    out.write(chunk * part)  # clipped at full scale as it is written
+                    out.write(chunk * gain_block(gain, done, done + len(chunk), sr, config.sample_rate))  # clipped as written
                     done += len(chunk)
         finally:
             synth.close()
         return f"{STEMS_DIR}/{path.name}"
 
-    bar = tqdm(total=len(jobs), desc="stems", unit="stem", disable=None if progress is None else not progress, leave=False)
-    with ThreadPoolExecutor(workers) as pool:  # FluidSynth renders outside the GIL: two stems at a time
-        written = [(bar.update(1), path)[1] for path in pool.map(render, jobs)]
-    bar.close()
-    log.info("wrote %d stems at %d Hz (%s)", len(written), sr, subtype)
-    return written
+    return _run(jobs, render, workers, sr, subtype, progress)

@@ -25,7 +25,7 @@ import heapq
 import logging
 import threading
 import wave
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,11 @@ _MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 # FluidSynth's reverb (Freeverb) as a concert hall: a large room, little damping (a long, bright-ish tail), full
 # width; how much of each track goes in is its CC 91 (see mm2music.arrange.seating)
 HALL_REVERB = {"roomsize": 0.78, "damping": 0.25, "width": 1.0, "level": 0.75}
+# a synth whose voices have all ended and whose output stays under this (-140 dBFS, below a 24-bit file's last bit;
+# FluidSynth's hall tail falls under it ~2.5 s after the last note) renders zeros without running FluidSynth
+SILENCE = 1e-7
+_TAIL_CHECK = 256  # samples at the end of a piece that must be under SILENCE
+_PIECE = 1 << 14  # samples synthesised at a time while something sounds (~0.4 s)
 
 
 def default_soundfont() -> Path:
@@ -133,7 +138,8 @@ class Synthesizer:
     """
 
     def __init__(self, length: int, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6,
-                 fade_s: float = 0.0, reverb: dict | None = HALL_REVERB, measure: bool = True):
+                 fade_s: float = 0.0, reverb: dict | None = HALL_REVERB, measure: bool = True,
+                 sink: Callable[[int, np.ndarray], None] | None = None):
         sf = find_soundfont(soundfont)
         try:
             import fluidsynth
@@ -163,7 +169,11 @@ class Synthesizer:
         self._audio: list[np.ndarray] = []  # float32 (N, 2) pieces, measured
         # measuring costs ~4x what FluidSynth does: only for audio whose loudness is wanted (the mix, not a stem)
         self._meter = LoudnessMeter(sample_rate) if measure else None
+        self._voices = _fluid("fluid_synth_get_active_voice_count", ctypes.c_int, ("synth", ctypes.c_void_p))
+        self._sink = sink
+        self._quiet = True  # no voice sounds and the effects' tails have died away: silence needs no synthesis
         self.rendered = 0  # samples rendered so far
+        self.synthesised = 0  # samples FluidSynth actually computed (the rest was silence, skipped)
 
     def _channel(self, program: int, is_drum: bool, track: str | None) -> int:
         if is_drum:
@@ -203,10 +213,16 @@ class Synthesizer:
             self._seq += 1
 
     def _pull(self, n: int) -> np.ndarray:
-        """The next ``n`` samples, float32 (n, 2). Every sample is synthesised, silence too: FluidSynth's reverb
-        and chorus are modulated, so two synths (the mix and a stem) agree only if they have run as long."""
+        """The next ``n`` samples, float32 (n, 2). Where no voice sounds and the reverb's tail has died away
+        (under :data:`SILENCE`) the samples are zeros without asking FluidSynth (a track silent for minutes of
+        a film costs nothing); otherwise FluidSynth synthesises them."""
+        if self._quiet and not self._voices(self._fs.synth):
+            return np.zeros((n, 2), np.float32)
         piece = np.empty((n, 2), np.float32)
         self._write(self._fs.synth, n, piece.ctypes.data, 0, 2, piece.ctypes.data, 1, 2)
+        self.synthesised += n
+        # quiet again once no voice sounds and the last of this piece is under the silence floor
+        self._quiet = not self._voices(self._fs.synth) and float(np.abs(piece[-_TAIL_CHECK:]).max(initial=0.0)) < SILENCE
         return piece
 
     def _render_to(self, sample: int) -> None:
@@ -217,10 +233,13 @@ class Synthesizer:
             nxt = self._events[0][0] if self._events else sample
             if nxt > self.rendered:
                 n = min(nxt, sample) - self.rendered
+                if not self._quiet or self._voices(self._fs.synth):
+                    n = min(n, _PIECE)  # small enough to notice when the tail has died away
                 pieces.append(self._pull(n))
                 self.rendered += n
                 continue
             _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
+            self._quiet = False  # an event may start a voice or move a controller of a sounding one
             if pitch < 0:  # a controller: its number rides in the program slot, its value in the velocity's
                 self._fs.cc(channel, program, velocity)
                 continue
@@ -231,15 +250,20 @@ class Synthesizer:
                 self._fs.program_select(channel, self._sfid, 0, program)
                 self._selected[channel] = program
             self._fs.noteon(channel, pitch, velocity)
-        if pieces:  # fade what falls in the fade-out, measure, keep
-            audio = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-            if self.rendered > self._fade_from:
+        at = start
+        for audio in pieces:  # fade what falls in the fade-out, measure, keep (or hand on)
+            end = at + len(audio)
+            if end > self._fade_from:
                 ramp = np.linspace(1.0, 0.0, self.length - self._fade_from, dtype=np.float32)
-                lo = max(start, self._fade_from)
-                audio[lo - start:] *= ramp[lo - self._fade_from : self.rendered - self._fade_from, None]
+                lo = max(at, self._fade_from)
+                audio[lo - at:] *= ramp[lo - self._fade_from : end - self._fade_from, None]
             if self._meter is not None:
                 self._meter.add(audio)
-            self._audio.append(audio)
+            if self._sink is None:
+                self._audio.append(audio)
+            elif audio.any():  # silence is not handed on: the sink's reader fills it in
+                self._sink(at, audio)
+            at = end
 
     def render_until(self, seconds: float) -> None:
         """Render the audio up to ``seconds`` (call it once every note starting before then was added)."""
