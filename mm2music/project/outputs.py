@@ -185,23 +185,21 @@ class SoundtrackWriter:
     def _write_ducked(self, envelope: AudioEnvelope, path: Path, block: int = 1 << 20) -> float:
         """The delivered music ducked under the speech of ``envelope``, 16-bit WAV written a block at a time;
         returns the share of the time ducked by at least half the depth."""
-        import wave
-
         from mm2music.render.loudness import gained
         from mm2music.render.mix import Ducking
+        from mm2music.render.synth import write_wav
 
         sr, depth, n = self.config.render.sample_rate, self.config.render.duck_db, self._source.n
         ducking, ducked = Ducking(envelope, sr, n / sr, depth), 0
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(2)
-            w.setsampwidth(2)
-            w.setframerate(sr)
+
+        def blocks():
+            nonlocal ducked
             for a in range(0, n, block):
-                b = min(n, a + block)
-                duck = ducking.block(a, b)
+                duck = ducking.block(a, min(n, a + block))
                 ducked += int(np.count_nonzero(duck < 10 ** (depth / 40)))
-                piece = gained(self._source, self._delivery, a, b) * duck[:, None]
-                w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+                yield gained(self._source, self._delivery, a, a + block) * duck[:, None]
+
+        write_wav(path, blocks(), sr)
         return round(ducked / n, 3) if n else 0.0
 
     def _stems(self) -> dict:

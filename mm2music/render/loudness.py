@@ -383,6 +383,7 @@ def plan_delivery(source, sample_rate: int, target: float, levels: Sequence[Leve
 
 def gained(source, report: Delivery, a: int, b: int) -> np.ndarray:
     """Samples ``a`` to ``b`` of ``source`` at the delivery's gain, float32 ``(b - a, 2)``."""
+    a, b = max(0, a), min(source.n, b)
     g = report.gain.block(a, b) if report.limiter is not None else report.gain
     audio = source.read(a, b)
     return audio * (np.float32(g) if np.isscalar(g) else g[:, None])
@@ -391,18 +392,18 @@ def gained(source, report: Delivery, a: int, b: int) -> np.ndarray:
 def write_delivered(source, report: Delivery, path: Path, sample_rate: int, block: int = 1 << 20) -> Delivery:
     """``path``: 16-bit PCM WAV of ``source`` at the delivery's gain, written a block at a time; returns the
     report with the loudness measured on the way where the limiter acted."""
-    import wave
+    from mm2music.render.synth import write_wav
 
     meter = LoudnessMeter(sample_rate) if report.limiter is not None else None
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
+
+    def blocks():
         for a in range(0, source.n, block):
             piece = gained(source, report, a, a + block)
             if meter is not None:
                 meter.add(piece)
-            w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+            yield piece
+
+    write_wav(path, blocks(), sample_rate)
     return report if meter is None else dataclasses.replace(report, lufs=meter.integrated())
 
 

@@ -48,6 +48,7 @@ HALL_REVERB = {"roomsize": 0.78, "damping": 0.25, "width": 1.0, "level": 0.75}
 # FluidSynth's hall tail falls under it ~2.5 s after the last note) renders zeros without running FluidSynth
 SILENCE = 1e-7
 _TAIL_CHECK = 256  # samples at the end of a piece that must be under SILENCE
+_FLUID_BLOCK = 64  # FluidSynth's block (FLUID_BUFSIZE): events take effect at its boundaries
 _PIECE = 1 << 14  # samples synthesised at a time while something sounds (~0.4 s)
 
 
@@ -216,11 +217,17 @@ class Synthesizer:
         """The next ``n`` samples, float32 (n, 2). Where no voice sounds and the reverb's tail has died away
         (under :data:`SILENCE`) the samples are zeros without asking FluidSynth (a track silent for minutes of
         a film costs nothing); otherwise FluidSynth synthesises them."""
+        skip = 0
         if self._quiet and not self._voices(self._fs.synth):
-            return np.zeros((n, 2), np.float32)
-        piece = np.empty((n, 2), np.float32)
-        self._write(self._fs.synth, n, piece.ctypes.data, 0, 2, piece.ctypes.data, 1, 2)
-        self.synthesised += n
+            # FluidSynth starts a note at the next of its 64-sample blocks: skipping whole blocks only keeps every
+            # note where a synth that ran through the silence would have started it
+            skip = n - n % _FLUID_BLOCK
+            if skip == n:
+                return np.zeros((n, 2), np.float32)
+        piece = np.zeros((n, 2), np.float32)
+        rest = piece[skip:]
+        self._write(self._fs.synth, n - skip, rest.ctypes.data, 0, 2, rest.ctypes.data, 1, 2)
+        self.synthesised += n - skip
         # quiet again once no voice sounds and the last of this piece is under the silence floor
         self._quiet = not self._voices(self._fs.synth) and float(np.abs(piece[-_TAIL_CHECK:]).max(initial=0.0)) < SILENCE
         return piece
@@ -303,16 +310,17 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int, block: int = 1 << 20, gain: np.ndarray | None = None) -> None:
-    """16-bit PCM WAV, (N, 2) float in [-1, 1], times the per-sample ``gain`` (N,) if given, converted ``block``
-    samples at a time (a film's whole-length gained, clipped and int16 copies would cost more memory than the
-    audio itself)."""
+def write_wav(path: Path, audio, sample_rate: int, block: int = 1 << 20, gain: np.ndarray | None = None) -> None:
+    """16-bit PCM WAV of stereo float audio in [-1, 1]: an ``(N, 2)`` array (times the per-sample ``gain`` (N,) if
+    given), converted ``block`` samples at a time, or an iterable of ``(n, 2)`` blocks written as they come (a
+    film's whole-length gained, clipped and int16 copies would cost more memory than the audio itself)."""
+    if isinstance(audio, np.ndarray):
+        audio = (audio[a:a + block] if gain is None else audio[a:a + block] * gain[a:a + block, None] for a in range(0, len(audio), block))
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(audio.shape[1])
+        w.setnchannels(2)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        for a in range(0, len(audio), block):
-            piece = audio[a:a + block] if gain is None else audio[a:a + block] * gain[a:a + block, None]
+        for piece in audio:
             w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
