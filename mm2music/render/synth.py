@@ -353,10 +353,19 @@ class LoudnessMeter:
 
     def add(self, audio: np.ndarray) -> None:
         """Measure the next ``(N, channels)`` samples."""
-        if not len(audio):
-            return
+        if len(audio):
+            self.add_squares(self.weighted(audio))
+
+    def weighted(self, audio: np.ndarray) -> np.ndarray:
+        """The K-weighted squares of the next ``(N, channels)`` samples (the filters' state carried on)."""
         y, self._zi = self._sosfilt(self._sos, audio.astype(np.float64), axis=0, zi=self._zi)
-        sq = (y * self._gain) ** 2
+        return (y * self._gain) ** 2
+
+    def add_squares(self, sq: np.ndarray) -> None:
+        """Count K-weighted squares (:meth:`weighted`, possibly of another meter: a stretch of the audio measured
+        with the filters run once over the whole)."""
+        if not len(sq):
+            return
         self.samples += len(sq)
         take = min(len(sq), self.hop - self._in_partial)
         self._partial += sq[:take].sum(axis=0)

@@ -13,7 +13,9 @@ each cue's stretch, the loudest sample), so nothing the length of the film is ev
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.config import RenderConfig
+
+log = logging.getLogger(__name__)
 
 BLOCK = 1 << 20  # samples summed, measured, gained and written at a time (~24 s at 44.1 kHz, 8 MB of float32 stereo)
 TRACKS_DIR = ".tracks"  # in the staging folder, removed once the stems are written
@@ -158,12 +162,14 @@ class TrackRenderer:
     def finish(self, write_mix, levels: Sequence = ()) -> Rendered:
         """Render every track to the end, then sum them a block at a time into ``write_mix(n, blocks)`` (the
         project's stored music) while measuring the mix (:class:`MixMeter` over ``levels``)."""
+        t0 = time.perf_counter()
         for job in self._jobs:
             job.result()  # an error on a synth thread surfaces here
         tracks = list(self.tracks.values())
         ends = [self._threads[self._thread_of[key]].submit(lambda t=t: self._synth(t).finish()) for key, t in self.tracks.items()]
         for job in ends:
             job.result()
+        t1 = time.perf_counter()
         from mm2music.render.loudness import MixMeter
 
         synthesised = sum(t.synth.synthesised for t in tracks) / self.config.sample_rate
@@ -179,6 +185,9 @@ class TrackRenderer:
                 yield mix
 
         write_mix(self.n, blocks())
+        log.info("rendered %d tracks (FluidSynth ran %.1f s of %.1f s of track time), %.2f s after the last cue; "
+                 "summed and measured in %.2f s", len(tracks), synthesised, len(tracks) * self.n / self.config.sample_rate,
+                 t1 - t0, time.perf_counter() - t1)
         # the tracks in soundtrack.mid's order: pitched tracks by first appearance, percussion last
         return Rendered(meter.result(), sorted(tracks, key=lambda t: t.is_drum) if self.per_track else [], synthesised)
 
