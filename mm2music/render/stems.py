@@ -141,7 +141,9 @@ def write_track_stems(tracks: Sequence, gain, sample_rate: int, n: int, out_dir:
         with _stem_writer(path, sample_rate, subtype, name, start_s) as out:
             for a in range(0, n, BLOCK):
                 b = min(n, a + BLOCK)
-                out.write(track.audio.read(a, b) * gain_block(gain, a, b, sample_rate, sample_rate))
+                piece = track.audio.read(a, b) * gain_block(gain, a, b, sample_rate, sample_rate)
+                # rounded to 16 bits here, in float32 (the writer's own conversion goes through float64)
+                out.write(np.rint(np.clip(piece, -1.0, 1.0) * np.float32(32767.0)).astype("<i2"))
         return f"{STEMS_DIR}/{path.name}"
 
     return _run(list(zip(stem_paths([t.name for t in tracks], folder, name), tracks)), write, workers, sample_rate, subtype, progress)
