@@ -10,6 +10,12 @@ peak (4x oversampled, ITU-R BS.1770-4 Annex 2) stays at or under ``peak_dbtp``: 
 over it, a look-ahead limiter takes up to 3 dB off those peaks alone (an orchestral tutti peaks ~12-14 dB over its
 loudness, so -14 LUFS needs it), and beyond that the whole gain comes down. Stems take the same gain (the same
 per-sample curve where the limiter acted), so they still add up to the mix.
+
+A feature film's soundtrack is never held in memory: it is read a block at a time from a source (the project's
+stored music on disk, :class:`NpySource`; an array, :class:`ArraySource`), measured as it is written
+(:class:`MixMeter`), its true peaks and the limiter's curve computed a window of blocks at a time and the curve
+kept only where it takes gain off (:class:`GainCurve`), and the delivered WAV written a block at a time
+(:func:`write_delivered`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 :class:`Synthesizer` runs FluidSynth in this process (pyfluidsynth over the Debian ``fluidsynth`` library) and
 renders notes in time order as they arrive, so the pipeline renders each cue while the next one is being
 composed (audio up to time t depends only on the notes that start before t, so rendering in pieces gives the
-same audio as rendering at the end). Each track carries its seat (pan, CC 10) and its distance (reverb send,
+same audio as rendering at the end); silence costs nothing (a track that plays in a few cues of a film is
+synthesised only there). Each track carries its seat (pan, CC 10) and its distance (reverb send,
 CC 91); FluidSynth's reverb is set to a concert hall (:data:`HALL_REVERB`). Loudness (ITU-R BS.1770-4, the
 figure pyloudnorm gives) is measured piece by piece as the audio is rendered; :mod:`~mm2music.render.loudness`
 turns it into the delivery gain.
@@ -135,7 +136,10 @@ class Synthesizer:
     program (or each named track) gets its own channel (drums: channel 10, the GM kit); past 15 programs, channels are shared and
     the program is re-selected before a note that needs another one (sounding notes keep their sound).
     Nothing renders past ``length``; the last ``fade_s`` seconds fade out (notes still ringing at the end);
-    every rendered piece is measured as it comes (:class:`LoudnessMeter`). Use it from one thread at a time.
+    every rendered piece is measured as it comes (:class:`LoudnessMeter`). Where no voice sounds and the hall's
+    tail has died away, silence is not synthesised (zeros, skipped in whole FluidSynth blocks so that the next note
+    starts on the sample it would have). With ``sink``, each rendered piece that is not silent goes to
+    ``sink(first sample, audio)`` instead of being kept (a track streamed to disk). Use it from one thread at a time.
     """
 
     def __init__(self, length: int, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6,

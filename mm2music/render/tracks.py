@@ -161,7 +161,9 @@ class TrackRenderer:
 
     def finish(self, write_mix, levels: Sequence = ()) -> Rendered:
         """Render every track to the end, then sum them a block at a time into ``write_mix(n, blocks)`` (the
-        project's stored music) while measuring the mix (:class:`MixMeter` over ``levels``)."""
+        project's stored music) while measuring the mix (:class:`~mm2music.render.loudness.MixMeter` over ``levels``)."""
+        from mm2music.render.loudness import MixMeter
+
         t0 = time.perf_counter()
         for job in self._jobs:
             job.result()  # an error on a synth thread surfaces here
@@ -170,9 +172,10 @@ class TrackRenderer:
         for job in ends:
             job.result()
         t1 = time.perf_counter()
-        from mm2music.render.loudness import MixMeter
-
         synthesised = sum(t.synth.synthesised for t in tracks) / self.config.sample_rate
+        for t in tracks:  # done: their voices and buffers (~11 MB a synth) are not kept through the stems and the mux
+            t.synth.close()
+            t.synth = None
         meter = MixMeter(self.config.sample_rate, levels)
 
         def blocks():
