@@ -218,35 +218,33 @@ class Synthesizer:
             self._seq += 1
 
     def _pull(self, n: int) -> np.ndarray:
-        """The next ``n`` samples, float32 (n, 2). Where no voice sounds and the reverb's tail has died away
-        (under :data:`SILENCE`) the samples are zeros without asking FluidSynth (a track silent for minutes of
-        a film costs nothing); otherwise FluidSynth synthesises them."""
-        skip = 0
-        if self._quiet and not self._voices(self._fs.synth):
-            # FluidSynth starts a note at the next of its 64-sample blocks: skipping whole blocks only keeps every
-            # note where a synth that ran through the silence would have started it
-            skip = n - n % _FLUID_BLOCK
-            if skip == n:
-                return np.zeros((n, 2), np.float32)
-        piece = np.zeros((n, 2), np.float32)
-        rest = piece[skip:]
-        self._write(self._fs.synth, n - skip, rest.ctypes.data, 0, 2, rest.ctypes.data, 1, 2)
-        self.synthesised += n - skip
-        # quiet again once no voice sounds and the last of this piece is under the silence floor
+        """The next ``n`` samples from FluidSynth, float32 (n, 2); notes whether the synth has gone quiet."""
+        piece = np.empty((n, 2), np.float32)
+        self._write(self._fs.synth, n, piece.ctypes.data, 0, 2, piece.ctypes.data, 1, 2)
+        self.synthesised += n
+        # quiet once no voice sounds and the last of this piece is under the silence floor
         self._quiet = not self._voices(self._fs.synth) and float(np.abs(piece[-_TAIL_CHECK:]).max(initial=0.0)) < SILENCE
         return piece
 
     def _render_to(self, sample: int) -> None:
         sample = min(sample, self.length)
-        start = self.rendered
-        pieces: list[np.ndarray] = []  # float32 (n, 2) pieces of this call
+        pieces: list[tuple[int, np.ndarray]] = []  # (first sample, float32 (n, 2)) of this call
         while self.rendered < sample:
             nxt = self._events[0][0] if self._events else sample
             if nxt > self.rendered:
                 n = min(nxt, sample) - self.rendered
-                if not self._quiet or self._voices(self._fs.synth):
+                if self._quiet and not self._voices(self._fs.synth):
+                    # silence, not synthesised: FluidSynth starts a note at the next of its 64-sample blocks, so
+                    # skipping whole blocks only keeps every note where a synth that ran through would start it
+                    skip = n - n % _FLUID_BLOCK
+                    if skip:
+                        if self._sink is None or self._meter is not None:  # kept (or measured) as zeros
+                            pieces.append((self.rendered, np.zeros((skip, 2), np.float32)))
+                        self.rendered += skip
+                        continue
+                else:
                     n = min(n, _PIECE)  # small enough to notice when the tail has died away
-                pieces.append(self._pull(n))
+                pieces.append((self.rendered, self._pull(n)))
                 self.rendered += n
                 continue
             _, on, _, channel, program, pitch, velocity = heapq.heappop(self._events)
@@ -261,8 +259,7 @@ class Synthesizer:
                 self._fs.program_select(channel, self._sfid, 0, program)
                 self._selected[channel] = program
             self._fs.noteon(channel, pitch, velocity)
-        at = start
-        for audio in pieces:  # fade what falls in the fade-out, measure, keep (or hand on)
+        for at, audio in pieces:  # fade what falls in the fade-out, measure, keep (or hand on)
             end = at + len(audio)
             if end > self._fade_from:
                 ramp = np.linspace(1.0, 0.0, self.length - self._fade_from, dtype=np.float32)
@@ -274,7 +271,6 @@ class Synthesizer:
                 self._audio.append(audio)
             elif audio.any():  # silence is not handed on: the sink's reader fills it in
                 self._sink(at, audio)
-            at = end
 
     def render_until(self, seconds: float) -> None:
         """Render the audio up to ``seconds`` (call it once every note starting before then was added)."""
