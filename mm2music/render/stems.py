@@ -136,11 +136,16 @@ def write_track_stems(tracks: Sequence, gain, sample_rate: int, n: int, out_dir:
     folder = out_dir / STEMS_DIR
     folder.mkdir(exist_ok=True)
 
+    silence = np.zeros((BLOCK, 2), "<i2")
+
     def write(job) -> str:
         path, track = job
         with _stem_writer(path, sample_rate, subtype, name, start_s) as out:
             for a in range(0, n, BLOCK):
                 b = min(n, a + BLOCK)
+                if not track.audio.sounds(a, b):  # most of a film, for most tracks
+                    out.write(silence[:b - a])
+                    continue
                 piece = track.audio.read(a, b) * gain_block(gain, a, b, sample_rate, sample_rate)
                 # rounded to 16 bits here, in float32 (the writer's own conversion goes through float64)
                 out.write(np.rint(np.clip(piece, -1.0, 1.0) * np.float32(32767.0)).astype("<i2"))

@@ -13,6 +13,7 @@ each cue's stretch, the loudest sample), so nothing the length of the film is ev
 
 from __future__ import annotations
 
+import bisect
 import logging
 import shutil
 import time
@@ -38,7 +39,8 @@ class TrackFile:
     def __init__(self, path: Path):
         self.path = path
         self._file = open(path, "w+b")
-        self._spans: list[list[int]] = []  # [first sample, samples, byte offset in the file]
+        self._spans: list[list[int]] = []  # [first sample, samples, byte offset in the file], in time order
+        self._starts: list[int] = []  # their first samples
         self._size = 0
 
     def write(self, start: int, audio: np.ndarray) -> None:
@@ -47,6 +49,7 @@ class TrackFile:
             self._spans[-1][1] += len(data)  # continues the last span (written right after it)
         else:
             self._spans.append([start, len(data), self._size])
+            self._starts.append(start)
         self._file.seek(self._size)
         self._file.write(data.tobytes())
         self._size += data.nbytes
@@ -54,13 +57,27 @@ class TrackFile:
     def read(self, a: int, b: int) -> np.ndarray:
         """float32 ``(b - a, 2)``: samples ``a`` to ``b``."""
         out = np.zeros((max(0, b - a), 2), np.float32)
-        for start, n, offset in self._spans:
+        self.add_into(out, a)
+        return out
+
+    def add_into(self, out: np.ndarray, a: int) -> bool:
+        """Add the samples from ``a`` on to ``out`` (float32 ``(m, 2)``); False where the track is silent there
+        (nothing read)."""
+        b, found = a + len(out), False
+        first = max(0, bisect.bisect_right(self._starts, a) - 1)
+        for start, n, offset in self._spans[first:bisect.bisect_left(self._starts, b)]:
             lo, hi = max(a, start), min(b, start + n)
             if lo >= hi:
                 continue
             self._file.seek(offset + (lo - start) * 8)
-            out[lo - a:hi - a] = np.frombuffer(self._file.read((hi - lo) * 8), np.float32).reshape(-1, 2)
-        return out
+            out[lo - a:hi - a] += np.frombuffer(self._file.read((hi - lo) * 8), np.float32).reshape(-1, 2)
+            found = True
+        return found
+
+    def sounds(self, a: int, b: int) -> bool:
+        """Whether anything was written for samples ``a`` to ``b``."""
+        i = bisect.bisect_left(self._starts, b) - 1
+        return i >= 0 and self._spans[i][0] + self._spans[i][1] > a
 
     def sounding(self) -> float:
         """Share of the samples written (the rest was silence, never synthesised)."""
@@ -183,7 +200,7 @@ class TrackRenderer:
                 b = min(self.n, a + BLOCK)
                 mix = np.zeros((b - a, 2), np.float32)
                 for t in tracks:
-                    mix += t.audio.read(a, b)
+                    t.audio.add_into(mix, a)
                 meter.add(a, mix)
                 yield mix
 
