@@ -79,10 +79,6 @@ class TrackFile:
         i = bisect.bisect_left(self._starts, b) - 1
         return i >= 0 and self._spans[i][0] + self._spans[i][1] > a
 
-    def sounding(self) -> float:
-        """Share of the samples written (the rest was silence, never synthesised)."""
-        return sum(n for _, n, _ in self._spans)
-
     def close(self) -> None:
         self._file.close()
         self.path.unlink(missing_ok=True)
