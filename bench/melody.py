@@ -581,7 +581,7 @@ def print_report(res: dict) -> None:
                   f"{s['rest_free_real']:.0%} of real segments never rest, {s['rest_free_ours']:.0%} of ours): logreg {nr['ours_vs_real']['logreg']['accuracy']:.1%}, "
                   f"forest {nr['ours_vs_real']['forest']['accuracy']:.1%}")
             print(f"  whether a segment rests at all tells the two apart {rest_bound(s['rest_free_real'], s['rest_free_ours']):.1%} of the time by itself "
-                  "(balanced classes): with every 8 bars of ours resting, no melody can score lower on all the features")
+                  "(balanced classes): while every 8 bars of ours rest, the best classifier on these features scores at least that")
     e = s["endings"]
     print(f"\n3. Endings (last quarter beat: bass on the last cue's tonic and a root-position tonic triad), target 100%: {verdict(e['root_position'] >= 1.0)}")
     print(f"  root-position tonic {e['root_position']:.0%} of {e['pieces']} pieces; bass on the tonic {e['bass_on_tonic']:.0%}; "

@@ -160,7 +160,7 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     score += 2.0 * min(recurring, 0.75) - 0.5 * (len(set(rhythms)) == 1)  # a rhythm that comes back, not one bar's over and over
     moves = [i for i in intervals if i != 0]
     turns = sum((a > 0) != (b > 0) for a, b in zip(moves, moves[1:])) / max(1, len(moves) - 1)
-    score -= 3.0 * max(0.0, turns - 0.55)  # runs and arches, not a zigzag
+    score -= 3.0 * max(0.0, turns - 0.45)  # runs and arches, not a zigzag
     top = max(steps)
     score += 0.5 * (steps.count(top) <= 2)  # one climax, not a ceiling the line keeps hitting
     # the phrase's close: its last bar's longest note (a half cadence may run on into a lead-in)
