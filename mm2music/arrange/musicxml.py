@@ -10,7 +10,10 @@ start together in a part become a chord, held until the next onset at most, so e
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import gc
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -116,19 +119,80 @@ def _insert_notes(part, notes: list[tuple[int, int, int, int]], note, chord, m21
         part.insert(on, element)
 
 
+def _make_notation(part) -> None:
+    """``part.makeNotation(inPlace=True)`` in time linear in the part's length. music21 looks up the time
+    signature of each measure it beams and the clef of each group it sets stems for by searching the part from
+    that measure back (a search that costs the whole part each time: a 30-minute score took minutes). So the
+    measures are made first, every measure is lent its meter and clef for the notation, and they are taken back
+    afterwards: the measures, ties, beams, stems and accidentals are those of ``makeNotation`` itself."""
+    from music21 import meter
+
+    part.makeVoices(inPlace=True, fillGaps=True)  # what makeNotation does before making measures
+    part.makeMeasures(inPlace=True)
+    lent = []
+    ts = cl = None
+    for m in part.getElementsByClass("Measure"):
+        if m.timeSignature is not None:
+            ts = m.timeSignature
+        elif ts is not None:
+            m.timeSignature = lent_ts = meter.TimeSignature(ts.ratioString)
+            lent.append((m, lent_ts))
+        if m.clef is not None:
+            cl = m.clef
+        elif cl is not None:
+            m.clef = lent_clef = type(cl)()  # clefs are classes (TrebleClef, BassClef...): a copy is a new one
+            lent.append((m, lent_clef))
+    part.makeNotation(inPlace=True)
+    for m, obj in lent:
+        m.remove(obj)
+
+
+_FULL_COLLECTIONS = threading.Lock()
+_exporting = 0  # exports running (on any thread)
+_saved_threshold: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def _rare_full_collections(every: int = 100) -> Iterator[None]:
+    """Python's cyclic garbage collector less often over its oldest generation while music21 works. music21
+    makes a handful of objects with reference cycles per note (sites, weak references, derivations); each full
+    collection walks every object alive, and their number grows with the score, so an export spent time
+    quadratic in its length collecting (a 16-minute score: 26 s instead of 16). Young objects are collected as
+    usual; the oldest generation waits ``every`` times as long. Process-wide (the collector is), counted so
+    that exports on several threads restore the setting once, when the last one ends."""
+    global _exporting, _saved_threshold
+    with _FULL_COLLECTIONS:
+        if _exporting == 0:
+            _saved_threshold = gc.get_threshold()
+            g0, g1, g2 = _saved_threshold
+            gc.set_threshold(g0, g1, g2 * every)
+        _exporting += 1
+    try:
+        yield
+    finally:
+        with _FULL_COLLECTIONS:
+            _exporting -= 1
+            if _exporting == 0 and _saved_threshold is not None:
+                gc.set_threshold(*_saved_threshold)
+
+
 def write_musicxml(music: Sequence[CueMusic], path: Path, title: str = "Soundtrack", hits: Sequence[float] = ()) -> Path:
     """Write :func:`build_musicxml_score` to ``path`` (MusicXML 4, uncompressed): what ``score.write("musicxml")``
     does, on the score itself rather than on a deep copy of it (the score is ours; the copy was a fifth of the
     export's time)."""
     from music21.musicxml.m21ToXml import ScoreExporter
 
-    score = build_musicxml_score(music, title, hits)
-    # GeneralObjectExporter's steps: gaps filled with hidden rests, then the notation made (measures, ties, beams,
-    # accidentals), then each part split at complex durations and exported
-    score.makeRests(refStreamOrTimeRange=[0.0, score.highestTime], fillGaps=True, inPlace=True, hideRests=True,
-                    timeRangeFromBarDuration=True)
-    score.makeNotation(inPlace=True)
-    exporter = ScoreExporter(score, makeNotation=True)
-    exporter.parse()
-    Path(path).write_bytes(exporter.asBytes())
+    with _rare_full_collections():
+        score = build_musicxml_score(music, title, hits)
+        # GeneralObjectExporter's steps: gaps filled with hidden rests, then the notation made (measures, ties,
+        # beams, accidentals), then each part split at complex durations and exported
+        score.makeRests(refStreamOrTimeRange=[0.0, score.highestTime], fillGaps=True, inPlace=True, hideRests=True,
+                        timeRangeFromBarDuration=True)
+        for part in score.parts:
+            _make_notation(part)
+        score.coreElementsChanged()
+        exporter = ScoreExporter(score, makeNotation=True)
+        exporter.parse()
+        data = exporter.asBytes()
+    Path(path).write_bytes(data)
     return path
