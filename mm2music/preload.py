@@ -10,6 +10,7 @@ worker) everything is already loaded and the thread finishes at once.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -34,6 +35,18 @@ LATER = (
     "mm2music.interchange.deliver",
     "opentimelineio",
 )
+
+
+_one_shot = False
+
+
+def one_shot() -> None:
+    """Say that this process scores once and exits (the command line): once the preload's imports are done,
+    everything then alive is moved out of the collector's sight (``gc.freeze``). Each full collection otherwise
+    walks every object of torch, music21 and matplotlib again (about a second of a fresh run); a long-lived
+    process (the studio) does not call this, so nothing it drops later is kept."""
+    global _one_shot
+    _one_shot = True
 
 
 def _import_all(modules: Sequence[str]) -> None:
@@ -63,6 +76,8 @@ class Preload:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller of model() / check()
             self._model.set_exception(exc)
         _import_all(modules)
+        if _one_shot:
+            gc.freeze()
 
     def check(self) -> None:
         """Raise what loading the decoder raised, if it has already failed; never waits."""
