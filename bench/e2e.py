@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs after a warm-up run (models loaded)")
     parser.add_argument("--json", default=str(RESULTS / "e2e.json"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, e.g. --set music.candidates=2 (also passed to the CLI run)")
+                        help="config override, e.g. --set music.theme_candidates=2 (also passed to the CLI run)")
     parser.add_argument("--no-process", dest="process", action="store_false", help="skip timing the CLI in a fresh process")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
