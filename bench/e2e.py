@@ -3,7 +3,8 @@
 Generates (once) a 60-second 854x480 25 fps H.264 clip with ten shots and an audio track, then runs the
 whole pipeline on it with the default encoders and the shipped decoder, and prints wall time per stage,
 the real-time factor (wall time / clip duration) per stage and in total, and where the time goes.
-Model loading is reported apart (a batch run loads once per worker), and so is the wall time of the
+Model loading is reported apart (a batch run loads once per worker; the decoder loads on a thread while the video
+decodes, so "load model" is what the run still waited for after the analysis), and so is the wall time of the
 command a film-maker runs (``run_pipeline.py --video clip``: a fresh process, imports and loading included).
 The plan's new themes are written two at a time (a decoder thread each) and FluidSynth renders each cue on its
 own thread as soon as its theme is there, so "generate" overlaps some of the rendering and "render" is what is
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs after a warm-up run (models loaded)")
     parser.add_argument("--json", default=str(RESULTS / "e2e.json"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, e.g. --set music.candidates=2 (also passed to the CLI run)")
+                        help="config override, e.g. --set music.theme_candidates=2 (also passed to the CLI run)")
     parser.add_argument("--no-process", dest="process", action="store_false", help="skip timing the CLI in a fresh process")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"{k:<22}{v:9.2f}{v / duration:8.3f}{v / wall:8.1%}")
     print(f"{'total (warm)':<22}{wall:9.2f}{wall / duration:8.3f}")
-    print(f"{'total (cold, loads)':<22}{cold_wall:9.2f}{cold_wall / duration:8.3f}  (model loading {cold_stages.get('load model', 0) + cold_stages.get('encoders', 0):.2f} s)")
+    print(f"{'total (cold, loads)':<22}{cold_wall:9.2f}{cold_wall / duration:8.3f}  (waited for model loading {cold_stages.get('load model', 0) + cold_stages.get('encoders', 0):.2f} s)")
     process_wall = None
     if args.process:
         with tempfile.TemporaryDirectory() as tmp:

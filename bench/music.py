@@ -12,7 +12,7 @@ sampling settings), with fixed seeds, it measures (issue 4, "Measured quality"):
    with the requested keys of *other* condition sets (how far the key prior alone goes), and the **key probe**
    generates again with every request moved to another key (1-11 semitones): a model that reads its key
    token follows, one that writes the style's usual keys does not.
-   **Best of N** (``--candidates``, default the product's ``music.candidates``) samples N excerpts per
+   **Best of N** (``--candidates``, default the product's ``music.theme_candidates``) samples N excerpts per
    condition set and keeps the one ``arrange.compose`` would keep (:func:`candidate_score`: key, mode, density):
    what a user of the pipeline gets, next to what one sample of the model gives.
 2. **structure**: exact bar count (``Bar`` tokens; and, on the decoded score, the last note onset in bar N),
@@ -612,7 +612,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-key-probe", dest="key_probe", action="store_false",
                    help="skip the key probe (the same condition sets moved to other keys and generated again)")
     p.add_argument("--candidates", type=int, default=None,
-                   help="also sample this many per condition set and keep the best, as the product's compose does (default: music.candidates; 1 = skip)")
+                   help="also sample this many per condition set and keep the best, as the product's theme writer does (default: music.theme_candidates; 1 = skip)")
     p.add_argument("--quantize", default=None, help="weights to sample from: int8 or none (default: the product's, music.quantize); the NLL uses the fp32 weights")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default, the number of cores)")
     p.add_argument("--quick", action="store_true", help="smoke run: 8 conditions, 4 bars, batch 4, 40 NLL pieces, 1,000 n-gram pieces, orders 3,4,6")
@@ -775,7 +775,7 @@ def run(a: argparse.Namespace) -> dict:
                   "threads": torch.get_num_threads(), "loadavg": list(os.getloadavg())}
     measured = measure_outputs(tokenizer, chosen, conds, outputs, a.bars, corpus_dir)
     measured["conditions"]["key_probe_transposed"] = key_probe(sampler, tokenizer, chosen, conds, a, gen_kw) if a.key_probe else {}
-    n_best = a.candidates if a.candidates is not None else MusicConfig().candidates
+    n_best = a.candidates if a.candidates is not None else MusicConfig().theme_candidates
     measured["conditions"]["best_of_n"] = best_of_n(sampler, tokenizer, conds, n_best, a, gen_kw) if n_best > 1 else {}
     likelihood = measure_likelihood(model, tokenizer, [p for p in pieces if p.row["id"] in nll_ids], corpus_dir, a)
     return {

@@ -143,7 +143,7 @@ def check_settings(config: Config, music: bool = True) -> Config:
     for name in ("theme_similarity", "tempo_smoothing", "contrast_arousal"):
         _finite(getattr(p, name), f"plan.{name}", "give a value between 0 and 2", 0, 2)
     hits = normalized_hits(p.hits)
-    for name in ("candidates", "final_candidates", "theme_candidates", "max_bar_tokens"):
+    for name in ("theme_candidates", "max_bar_tokens"):
         _finite(getattr(mu, name), f"music.{name}", "give 1 or more", 1, 100_000)
     _finite(mu.temperature, "music.temperature", "give a value above 0, e.g. 1.0", 0, 10, low_open=True)
     _finite(mu.top_p, "music.top_p", "give a value in (0, 1], e.g. 0.95", 0, 1, low_open=True)

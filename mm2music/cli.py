@@ -226,7 +226,9 @@ def _segment_text(analysis, scene) -> str:
     return ""
 
 
-def main_score(argv: list[str]) -> int:
+def main_score(argv: list[str], whole_process: bool = False) -> int:
+    """``whole_process``: this call is the process's whole life (``run_pipeline.py``, the console script), not
+    one call of many (tests, a studio)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     given = given_flags(build_parser(), argv)
@@ -235,6 +237,10 @@ def main_score(argv: list[str]) -> int:
         from mm2music import pipeline
         from mm2music.checks import check_settings
         from mm2music.config import load_config
+        from mm2music.preload import one_shot
+
+        if whole_process and args.batch is None:  # a batch's workers score many inputs in one process
+            one_shot()
 
         config = load_config(args.config, _overrides(args, given))
         check_settings(config, music=not args.analyze_only)  # before any decoding or model loading
@@ -322,11 +328,12 @@ def run_recipe(name: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    whole_process = argv is None  # the command line itself, not a caller passing arguments
     argv = list(sys.argv[1:] if argv is None else argv)
     offline_environment()  # set when a command runs, not when the module is imported
     if argv and argv[0] in SUBCOMMANDS:
         return run_recipe(argv[0], argv[1:])
-    return main_score(argv)
+    return main_score(argv, whole_process)
 
 
 if __name__ == "__main__":

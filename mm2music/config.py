@@ -85,9 +85,7 @@ class MusicConfig:
     """The music decoder and how it is sampled."""
 
     checkpoint: str | None = None  # a checkpoint folder; None = the shipped checkpoints/music21
-    candidates: int = 4  # samples per cue (batched); the one that best obeys the cue's plan is kept
     theme_candidates: int = 6  # samples per phrase of a new theme (batched); the best-formed phrase is kept
-    final_candidates: int = 8  # samples for the last cue, which must also end on a cadence
     temperature: float = 1.0
     top_p: float = 0.95
     key_guidance: float = 0.0  # > 0: push each sample away from the keys confused with the asked one (see music/generate.py)

@@ -31,6 +31,7 @@ from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
 from mm2music.output import claimed_output, safe_name, slug
+from mm2music.preload import Preload
 from mm2music.resume import Resume, resumable, run_key
 from mm2music.types import Analysis, Plan, Scene, TextSegment, scenes_from_transitions
 
@@ -82,9 +83,10 @@ class Timings:
 
 
 def analyze_video(path: str | Path, config: Config, timings: Timings | None = None, progress: bool | None = None,
-                  captions: str | None = None) -> Analysis:
+                  captions: str | None = None, check: Callable[[], None] | None = None) -> Analysis:
     """Decode ``path`` once (cuts detected and frames encoded on the way), read its audio envelope, and
-    read the emotion of every scene (fusing ``captions`` when given)."""
+    read the emotion of every scene (fusing ``captions`` when given). ``check`` is called between chunks (it
+    raises to stop the decoding: the decoder failed to load meanwhile)."""
     timings = timings or Timings()
     with timings.stage("open"):
         source = VideoSource(path, config.media)
@@ -108,6 +110,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
             for consumer in consumers:
                 consumer.update(chunk)
             bar.update(len(chunk))
+            if check is not None:
+                check()
         transitions = detector.finish()
     bar.close()
     info = source.info  # refreshed if the file decoded short
@@ -194,9 +198,10 @@ def _text_analysis(inputs: Inputs, config: Config) -> Analysis:
                     segments=(TextSegment(segment.text, 0.0, duration),))
 
 
-def analyze(inputs: Inputs, config: Config, timings: Timings | None = None, progress: bool | None = None) -> Analysis:
+def analyze(inputs: Inputs, config: Config, timings: Timings | None = None, progress: bool | None = None,
+            check: Callable[[], None] | None = None) -> Analysis:
     if inputs.video:
-        return analyze_video(inputs.video, config, timings, progress, captions=inputs.captions)
+        return analyze_video(inputs.video, config, timings, progress, captions=inputs.captions, check=check)
     return analyze_text(inputs, config, timings)
 
 
@@ -241,12 +246,14 @@ def load_music_model(checkpoint: str | None, quantize: str = "int8"):
 
 
 def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, timings: Timings, progress: bool | None,
-                locked: dict | None = None, previous: Path | None = None, resume: Resume | None = None) -> tuple[dict, dict]:
+                locked: dict | None = None, previous: Path | None = None, resume: Resume | None = None,
+                preload: Preload | None = None) -> tuple[dict, dict]:
     """Compose, write ``soundtrack.mid`` / ``soundtrack.wav`` (and the scored video, stems, timeline, cue sheet:
     :class:`~mm2music.project.outputs.SoundtrackWriter`, which every edit of the project uses too) and the project
     files; return (files, sync). ``locked``: cue index -> the project's entry of a cue kept as it is (``--lock``);
     ``previous``: the folder being replaced (its project goes to history); ``resume``: where each composed cue is
-    kept until the run publishes, and the cues a killed run finished come from."""
+    kept until the run publishes, and the cues a killed run finished come from; ``preload``: the decoder loading
+    since the run began (else it is loaded here)."""
     from mm2music.arrange.compose import compose, cue_seed
     from mm2music.project import MIX_FILE, new_project
     from mm2music.project.format import save_mix_blocks
@@ -256,8 +263,8 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
     from mm2music.render.tracks import TrackRenderer
 
     find_soundfont(config.render.soundfont)  # fail before the slow part
-    with timings.stage("load model"):
-        model, tokenizer = load_music_model(config.music.checkpoint, config.music.quantize)
+    with timings.stage("load model"):  # what is left of it: the preload began with the run
+        model, tokenizer = preload.model() if preload is not None else load_music_model(config.music.checkpoint, config.music.quantize)
     hits = sorted(config.plan.hits or [])
     n = int(round(analysis.duration * config.render.sample_rate))
     bar = tqdm(total=len(plan.cues), desc="compose", unit="cue", disable=None if progress is None else not progress, leave=False)
@@ -313,17 +320,20 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     config = check_settings(config, music=not analyze_only)  # every value checked before the slow work
     final = Path(config.output.out_dir) / output_name(inputs, config)
     timings = Timings(listener=on_progress)
-    if not analyze_only:
-        with timings.stage("load model"):  # a broken checkpoint fails before decoding, not after it
-            load_music_model(config.music.checkpoint, config.music.quantize)
+    # the decoder loads (and the writers' libraries import) while the video decodes; a checkpoint that fails to
+    # load stops the decoding at the next chunk (its config was read by check_settings, before any of this)
+    preload = None if analyze_only else Preload(config.music.checkpoint, config.music.quantize)
+    check = preload.check if preload is not None else None
     files: dict[str, str] = {}
     sync = None
     # what a killed run of this command finished; kept until the output is published
     with claimed_output(final, config.output.overwrite, replaceable, seal) as staging, resumable(final, run_key(inputs, config)) as resume:
         analysis = resume.analysis()
         if analysis is None:
-            analysis = analyze(inputs, config, timings, progress)
+            analysis = analyze(inputs, config, timings, progress, check)
             resume.save_analysis(analysis)
+        if check is not None:
+            check()
         check_hits(config.plan.hits, analysis.duration)
         with timings.stage("graph+plan"):
             plan, graph = plan_music(analysis.scenes, analysis.emotions, CONCEPT_COORDS, config.plan, analysis.transitions, analysis.duration,
@@ -343,5 +353,5 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
                 write_timeline(staging / "timeline.png", analysis, plan)
             write_json(staging / "config.json", config.to_dict())
         if not analyze_only:
-            files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final, resume)
+            files, sync = write_music(analysis, plan, config, staging, timings, progress, locked, final, resume, preload)
     return Result(final, analysis, plan, timings, files, sync, resumed=dict(resume.reused))

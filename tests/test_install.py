@@ -54,7 +54,7 @@ def test_installed_package_reads_its_own_data(installed):
     code = ("import mm2music, json; from mm2music.config import CONFIG_DIR, load_config; "
             "from mm2music.resources import resource_path; DEFAULT_CHECKPOINT = resource_path('music21'); "
             "print(json.dumps([mm2music.__file__, str(CONFIG_DIR), str(DEFAULT_CHECKPOINT), "
-            "load_config('debug').music.candidates, sorted(p.name for p in DEFAULT_CHECKPOINT.iterdir()), "
+            "load_config('debug').music.theme_candidates, sorted(p.name for p in DEFAULT_CHECKPOINT.iterdir()), "
             "resource_path('samples', 'story.srt').read_text().count('-->')]))")
     out = _run([str(bindir / "python"), "-c", code], empty, env)
     assert out.returncode == 0, out.stderr

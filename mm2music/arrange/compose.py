@@ -186,7 +186,7 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> t
 
     def line(ids: list[int], skip: int = 0) -> list[ThemeNote]:
         notes = _notes_of(tokenizer.decode(ids), 10 ** 9) if ids else []
-        return cadence_bars(steps_of(notes, tonic, mode, skip * bar_ticks), cue.meter, (3, 7))
+        return cadence_bars(steps_of(notes, tonic, mode, skip * bar_ticks), cue.meter, (3, 7), lead_in=(3,))
 
     def best(options: list[list[int]], prefix: list[int], bars: int, ending, skip: int = 0) -> list[int]:
         scored = [(phrase_quality(line(prefix + o, skip), bq, bars, ending), -k, o) for k, o in enumerate(options) if o]

@@ -10,7 +10,10 @@ start together in a part become a chord, held until the next onset at most, so e
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import gc
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -116,19 +119,51 @@ def _insert_notes(part, notes: list[tuple[int, int, int, int]], note, chord, m21
         part.insert(on, element)
 
 
+_FULL_COLLECTIONS = threading.Lock()
+_exporting = 0  # exports running (on any thread)
+_saved_threshold: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def _rare_full_collections(every: int = 100) -> Iterator[None]:
+    """Python's cyclic garbage collector less often over its oldest generation while music21 works. music21
+    makes a handful of objects with reference cycles per note (sites, weak references, derivations), so full
+    collections come often, and each walks every object alive: the score's and the rest of the run's (the
+    decoder, the plan, the libraries), a cost that grows with the score times all that. Measured on an 8-minute
+    score beside 3 M other live objects: 7.0 -> 6.0 CPU seconds. Young objects are collected as usual; the
+    oldest generation waits ``every`` times as long. Process-wide (the collector is), counted so that exports on
+    several threads restore the setting once, when the last one ends."""
+    global _exporting, _saved_threshold
+    with _FULL_COLLECTIONS:
+        if _exporting == 0:
+            _saved_threshold = gc.get_threshold()
+            g0, g1, g2 = _saved_threshold
+            gc.set_threshold(g0, g1, g2 * every)
+        _exporting += 1
+    try:
+        yield
+    finally:
+        with _FULL_COLLECTIONS:
+            _exporting -= 1
+            if _exporting == 0 and _saved_threshold is not None:
+                gc.set_threshold(*_saved_threshold)
+
+
 def write_musicxml(music: Sequence[CueMusic], path: Path, title: str = "Soundtrack", hits: Sequence[float] = ()) -> Path:
     """Write :func:`build_musicxml_score` to ``path`` (MusicXML 4, uncompressed): what ``score.write("musicxml")``
     does, on the score itself rather than on a deep copy of it (the score is ours; the copy was a fifth of the
     export's time)."""
     from music21.musicxml.m21ToXml import ScoreExporter
 
-    score = build_musicxml_score(music, title, hits)
-    # GeneralObjectExporter's steps: gaps filled with hidden rests, then the notation made (measures, ties, beams,
-    # accidentals), then each part split at complex durations and exported
-    score.makeRests(refStreamOrTimeRange=[0.0, score.highestTime], fillGaps=True, inPlace=True, hideRests=True,
-                    timeRangeFromBarDuration=True)
-    score.makeNotation(inPlace=True)
-    exporter = ScoreExporter(score, makeNotation=True)
-    exporter.parse()
-    Path(path).write_bytes(exporter.asBytes())
+    with _rare_full_collections():
+        score = build_musicxml_score(music, title, hits)
+        # GeneralObjectExporter's steps: gaps filled with hidden rests, then the notation made (measures, ties,
+        # beams, accidentals), then each part split at complex durations and exported
+        score.makeRests(refStreamOrTimeRange=[0.0, score.highestTime], fillGaps=True, inPlace=True, hideRests=True,
+                        timeRangeFromBarDuration=True)
+        score.makeNotation(inPlace=True)
+        exporter = ScoreExporter(score, makeNotation=True)
+        exporter.parse()
+        data = exporter.asBytes()
+    Path(path).write_bytes(data)
     return path

@@ -126,15 +126,23 @@ def catch_ticks(cue: Cue) -> list[int]:
     return sorted(set(out))
 
 
+PHRASE_BARS = 4  # a cue's tune runs in phrases of four bars from its first bar (see mm2music.arrange.theme)
+
+
 def slot_bounds(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[int]:
-    """Where chords change: every bar line, mid-bar in long or busy bars, and at every caught cut."""
+    """Where chords may change: every bar line; mid-bar in bars of four beats that last two seconds or more (or in busy
+    music), and in the bar before each phrase's close, where a cadence comes in faster (two chords: halves of an even
+    bar, 2 + 1 of three beats), never inside the bar that closes a phrase or the cue; at every caught cut. Whether the chord does change there is the harmoniser's choice."""
     bounds = set()
-    for bar in bars:
+    for i, bar in enumerate(bars):
         bounds.add(bar.start)
         seconds = cue.seconds_at(bar.end / TPQ) - cue.seconds_at(bar.start / TPQ)
         n_beats = round((bar.end - bar.start) / bar.beat)
-        if n_beats >= 4 and n_beats % 2 == 0 and (seconds > 3.5 or cue.density in ("dense", "very_dense")):
-            bounds.add(bar.start + (bar.end - bar.start) // 2)
+        closing = i % PHRASE_BARS == PHRASE_BARS - 1 or i == len(bars) - 1  # the cadence's chord takes the whole bar
+        long_bar = n_beats >= 4 and n_beats % 2 == 0 and (seconds >= 2.0 - 1e-6 or cue.density in ("dense", "very_dense"))
+        approach = i % PHRASE_BARS == PHRASE_BARS - 2 and n_beats >= 2
+        if (long_bar or approach) and not closing:
+            bounds.add(bar.start + (2 * bar.beat if n_beats == 3 else (bar.end - bar.start) // 2))
     for c in catches:
         if all(abs(c - b) >= TPQ // 8 for b in bounds):
             bounds.add(c)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from mm2music.arrange.orchestrate import NoteEvent
 from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
-from mm2music.graph.beats import beats_per_bar
+from mm2music.graph.beats import beat_quarters, beats_per_bar
 from mm2music.key import Key
 from mm2music.types import Cue, meter_quarters
 
@@ -142,7 +142,7 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     """How much a phrase sounds like a tune (higher is better): enough notes, a singable range (a sixth to a
     tenth), one high point, mostly steps and few wide leaps, runs rather than a zigzag, mostly diatonic, a motif
     that recurs (repeated interval patterns and bar rhythms, without one bar's rhythm throughout), and its last
-    note on one of the scale steps in ``ending`` (modulo 7), long enough to be heard."""
+    close (its last bar's longest note) on one of the scale steps in ``ending`` (modulo 7), long enough to be heard."""
     if len(notes) < max(3, bars):
         return -10.0
     steps = [n.step for n in notes]
@@ -152,7 +152,7 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     score = 0.0
     score -= 0.15 * max(0, 9 - span) + 0.15 * max(0, span - 16)
     score -= 0.4 * sum(abs(i) > 9 for i in intervals) / max(1, len(intervals)) * 10
-    score -= 3.0 * max(0.0, 0.45 - sum(1 <= abs(i) <= 2 for i in intervals) / max(1, len(intervals)))  # a line that mostly steps
+    score -= 3.0 * max(0.0, 0.55 - sum(1 <= abs(i) <= 2 for i in intervals) / max(1, len(intervals)))  # a line that mostly steps
     score -= 2.0 * sum(n.alter != 0 for n in notes) / len(notes)
     score += 1.5 * pattern_repetition(intervals)
     rhythms = [tuple(round(n.start - b * bar_q, 3) for n in notes if b * bar_q <= n.start < (b + 1) * bar_q) for b in range(bars)]
@@ -160,10 +160,11 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     score += 2.0 * min(recurring, 0.75) - 0.5 * (len(set(rhythms)) == 1)  # a rhythm that comes back, not one bar's over and over
     moves = [i for i in intervals if i != 0]
     turns = sum((a > 0) != (b > 0) for a, b in zip(moves, moves[1:])) / max(1, len(moves) - 1)
-    score -= 3.0 * max(0.0, turns - 0.55)  # runs and arches, not a zigzag
+    score -= 3.0 * max(0.0, turns - 0.45)  # runs and arches, not a zigzag
     top = max(steps)
     score += 0.5 * (steps.count(top) <= 2)  # one climax, not a ceiling the line keeps hitting
-    last = notes[-1]
+    # the phrase's close: its last bar's longest note (a half cadence may run on into a lead-in)
+    last = max((n for n in notes if n.start >= (bars - 1) * bar_q - 1e-9), key=lambda n: n.dur, default=notes[-1])
     score += 1.5 * (last.step % 7 in ending and last.alter == 0) + 0.5 * (last.dur >= min(1.0, bar_q / 2))
     density = len(notes) / (bars * bar_q)
     score -= 0.8 * max(0.0, density - 2.5) + 3.0 * max(0.0, 0.75 - density)  # a tune: not a stream of 32nds, nor a few long notes
@@ -171,7 +172,7 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     score -= 4.0 * max(0.0, 1.0 - sounding / (bars * bar_q) - 0.15)  # a line that sings, not one full of holes
     durations = [min(n.dur, (notes[k + 1].start if k + 1 < len(notes) else n.start + n.dur) - n.start) for k, n in enumerate(notes)]
     score -= 1.0 * (len({round(d, 3) for d in durations}) == 1)  # a rhythm, not a row of equal notes
-    score += 2.0 * min(0.3, float(_std(durations)) / max(1e-9, sum(durations) / len(durations)) * 0.5)
+    score -= 3.0 * max(0.0, sum(abs(d - 0.75) < 1e-3 for d in durations) / len(durations) - 0.15)  # not dotted throughout (a jig, a reel, a song, not a hornpipe's every beat)
     score -= 4.0 * max(0.0, sum(i == 0 for i in intervals) / max(1, len(intervals)) - 0.15)  # a line that moves
     return score
 
@@ -189,26 +190,34 @@ def strong_beats(meter: str) -> tuple[float, ...]:
     return (0.0, meter_quarters(meter) / 2) if halves else (0.0,)
 
 
-def _hold_bar(notes: Sequence[ThemeNote], lo: float, hi: float, meter: str, first_if_weak: bool = False) -> list[ThemeNote]:
+def _hold_bar(notes: Sequence[ThemeNote], lo: float, hi: float, meter: str, first_if_weak: bool = False,
+              lead_in: bool = False) -> list[ThemeNote]:
     """``notes`` with the bar [``lo``, ``hi``) quarters (in ``meter``) ending on a held note: the note on its last
-    strong beat (:func:`strong_beats`) held to the bar line, the bar's notes after it left out. A bar with no note on
-    a strong beat is kept as it is, or (``first_if_weak``) its first note is held."""
+    strong beat (:func:`strong_beats`) held to the bar line, the bar's notes after it left out; with ``lead_in``,
+    held to the bar's last beat instead where notes start in that beat, which stay as the lead-in to the next
+    phrase (as a tune's half cadence runs on into its consequent). A bar with no note on a strong beat is kept as
+    it is, or (``first_if_weak``) its first note is held."""
     inside = [k for k, n in enumerate(notes) if lo - 1e-9 <= n.start < hi - 1e-9]
     strong = [k for k in inside if any(abs(notes[k].start - lo - s) < 1e-6 for s in strong_beats(meter))]
     if not strong and not (first_if_weak and inside):
         return list(notes)
     k = strong[-1] if strong else inside[0]
     held = notes[k]
-    return list(notes[:k]) + [ThemeNote(held.start, hi - held.start, held.step, held.alter)] + [n for n in notes[k + 1:] if n.start >= hi - 1e-9]
+    end = hi
+    if lead_in and held.start < hi - beat_quarters(meter) - 1e-9 and any(n.start >= hi - beat_quarters(meter) - 1e-9 for n in notes[k + 1:]
+                                                                        if n.start < hi - 1e-9):
+        end = hi - beat_quarters(meter)
+    return list(notes[:k]) + [ThemeNote(held.start, end - held.start, held.step, held.alter)] + [n for n in notes[k + 1:] if n.start >= end - 1e-9]
 
 
-def cadence_bars(notes: Sequence[ThemeNote], meter: str, phrase_ends: Sequence[int]) -> list[ThemeNote]:
+def cadence_bars(notes: Sequence[ThemeNote], meter: str, phrase_ends: Sequence[int], lead_in: Sequence[int] = ()) -> list[ThemeNote]:
     """A phrase that ends on a held note, as tunes do: each bar of ``phrase_ends`` (bar indices) held from its last
-    strong beat that carries a note (:func:`_hold_bar`; the breath is cut from its end when the cue is laid out)."""
+    strong beat that carries a note (:func:`_hold_bar`; the breath is cut from its end when the cue is laid out),
+    those of ``lead_in`` to their last beat, keeping what the tune sampled there as the lead-in to what follows."""
     bar_q = meter_quarters(meter)
     out = list(notes)
     for b in phrase_ends:
-        out = _hold_bar(out, b * bar_q, (b + 1) * bar_q, meter)
+        out = _hold_bar(out, b * bar_q, (b + 1) * bar_q, meter, lead_in=b in lead_in)
     return out
 
 

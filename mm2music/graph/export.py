@@ -40,13 +40,12 @@ def write_timeline(path: Path, analysis: Analysis, plan: Plan, piano_roll: list[
 
     ``piano_roll`` (start s, end s, MIDI pitch) adds the generated notes underneath, when there are any.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend switch, safe on any thread
 
     rows = 3 if piano_roll else 2
-    fig, axes = plt.subplots(rows, 1, figsize=(12, 2.2 * rows + 1), sharex=True, gridspec_kw={"height_ratios": [3, 2, 3][:rows]})
+    fig = Figure(figsize=(12, 2.2 * rows + 1))
+    axes = fig.subplots(rows, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 3][:rows]})
     ax = axes[0]
     xs, vs, ars = [], [], []
     for cue in plan.cues:
@@ -69,7 +68,7 @@ def write_timeline(path: Path, analysis: Analysis, plan: Plan, piano_roll: list[
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(f"{Path(analysis.source).name}: emotion, scenes and musical plan")
     ax = axes[1]
-    colours = plt.get_cmap("tab10")
+    colours = colormaps["tab10"]
     for cue in plan.cues:
         theme_idx = (ord(cue.theme[0]) - ord("A")) % 10
         ax.axvspan(cue.start, cue.end, color=colours(theme_idx), alpha=0.25)
@@ -92,5 +91,4 @@ def write_timeline(path: Path, analysis: Analysis, plan: Plan, piano_roll: list[
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, plan.duration)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=110)  # a Figure without pyplot draws with Agg

@@ -1,7 +1,7 @@
 """Text in: a plain text (``--text`` / ``--text-file``) or timed captions (``--captions`` SRT / WebVTT).
 
-Captions are parsed with the ``srt`` and ``webvtt-py`` libraries. Markup (``<i>``, ``{\\an8}``, VTT voice
-tags) is stripped; blocks with no words left are dropped.
+Captions are parsed with the ``srt`` and ``webvtt-py`` libraries. Markup (``<i>``, ``{\\an8}``) is stripped, a VTT
+voice tag becomes a speaker label (``<v Anna>`` -> ``- Anna:``); blocks with no words left are dropped.
 """
 
 from __future__ import annotations
@@ -21,10 +21,15 @@ log = logging.getLogger(__name__)
 
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
 _SPACE = re.compile(r"\s+")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+?)\s*>")  # a WebVTT voice span: <v Anna>, <v.loud Fred Smith>
 
 
 def clean_caption(text: str) -> str:
-    return _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+    """A caption's words without markup; a WebVTT voice (``<v Anna>Run!``) becomes the subtitler's speaker label
+    (``Anna: Run!``; a second voice in the block after a dialogue dash), so the speaker is known whichever way the
+    captions name it."""
+    text = _VOICE.sub(lambda m: f" - {m.group(1)[:1].upper()}{m.group(1)[1:]}: ", text)
+    return _SPACE.sub(" ", _TAG.sub(" ", text)).strip().removeprefix("- ")
 
 
 def read_text_file(path: str | Path, what: str = "text file", limit: int = MAX_TEXT_BYTES) -> str:
@@ -80,8 +85,9 @@ def _parse_vtt(content: str, path: Path) -> list[TextSegment]:
     except Exception as exc:  # webvtt-py raises MalformedFileError / MalformedCaptionError
         first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise MediaError(f"captions '{path}' are not valid WebVTT ({first}); the file must start with 'WEBVTT' and use '00:00:01.000 --> 00:00:02.000' cues") from None
-    # start_in_seconds drops the milliseconds; WebVTT text may hold character references (&amp; &lt; &nbsp;)
-    return _timed([(cap.identifier or str(i + 1), _vtt_seconds(cap.start), _vtt_seconds(cap.end), html.unescape(clean_caption(cap.text)))
+    # start_in_seconds drops the milliseconds; raw_text keeps the voice tags (text drops them); WebVTT text may hold
+    # character references (&amp; &lt; &nbsp;)
+    return _timed([(cap.identifier or str(i + 1), _vtt_seconds(cap.start), _vtt_seconds(cap.end), html.unescape(clean_caption(cap.raw_text)))
                    for i, cap in enumerate(captions)], path)
 
 

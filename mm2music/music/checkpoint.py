@@ -13,13 +13,14 @@ import logging
 import os
 from dataclasses import fields
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from mm2music.errors import CheckpointError
 from mm2music.resources import resource_path
-from mm2music.music.model import ModelConfig, MusicTransformer
 from mm2music.music.tokenizer import MusicTokenizer
+
+if TYPE_CHECKING:  # torch is imported where weights are handled: reading a checkpoint's config needs none of it
+    from mm2music.music.model import ModelConfig, MusicTransformer
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ DEFAULT_CHECKPOINT = resource_path("music21")  # the shipped one (package data; 
 
 def save_checkpoint(directory: str | Path, model: MusicTransformer, tokenizer: MusicTokenizer, training: dict | None = None) -> Path:
     """Write weights (fp32 safetensors), config.json and tokenizer.json into ``directory`` atomically."""
+    import torch
     from safetensors.torch import save_file
 
     if model.config.vocab_size != tokenizer.vocab_size:
@@ -113,8 +115,11 @@ def load_checkpoint(
     ``path`` defaults to the shipped checkpoint (``checkpoints/music21``). Without ``tokenizer`` the one
     stored in the checkpoint is used; with one, its vocabulary must match.
     """
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from mm2music.music.model import ModelConfig, MusicTransformer
 
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     directory = path if path.is_dir() else path.parent
@@ -174,6 +179,8 @@ def families_seen(config: dict) -> dict[str, int] | None:
 
 def _probe_logprobs(model: MusicTransformer, tokens: list[int]) -> list[float]:
     """The log-probability the model gives each next token of ``tokens``."""
+    import torch
+
     with torch.no_grad():
         idx = torch.tensor([tokens], dtype=torch.long, device=next(model.parameters()).device)
         logits, _ = model(idx[:, :-1])  # (1, T-1, V)

@@ -115,7 +115,8 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+        y = self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+        return self.dropout(y) if self.training else y  # dropout is the identity in eval: one call less per layer and step
 
 
 class Block(nn.Module):
@@ -184,7 +185,11 @@ class MusicTransformer(nn.Module):
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
         pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # (T,)
         mask = None
-        if pad is not None:
+        if pad is not None and T == 1:  # one new token (a sampling step): it sees every real key and itself
+            pos = (pos - pad).clamp(min=0)[:, None]  # (B, 1)
+            keys = torch.arange(start + 1, device=idx.device)  # (S,)
+            mask = ((keys[None, :] >= pad[:, None]) | (keys == start)[None, :])[:, None, None, :]  # (B, 1, 1, S)
+        elif pad is not None:
             pos = (pos[None, :] - pad[:, None]).clamp(min=0)  # (B, T)
             keys = torch.arange(start + T, device=idx.device)  # (S,)
             visible = keys[None, :] <= torch.arange(start, start + T, device=idx.device)[:, None]  # (T, S) causal
@@ -193,7 +198,9 @@ class MusicTransformer(nn.Module):
             mask = ((visible[None] & real[:, None, :]) | own[None])[:, None]  # (B, 1, T, S)
         elif T > 1 and start > 0:  # a chunk appended after cached tokens: query i sees keys <= start + i
             mask = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(diagonal=start)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+        x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
+        if self.training:
+            x = self.drop(x)
         for i, block in enumerate(self.h):
             x = block(x, cache.kv[i] if cache is not None else None, start, mask)
         x = self.ln_f(x)

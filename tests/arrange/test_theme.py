@@ -151,6 +151,10 @@ def test_a_close_is_approached_from_the_note_before_and_phrases_end_held():
     held = cadence_bars(bar + [ThemeNote(4.0, 1.0, 0)], "4/4", (0,))
     assert [(n.start, n.dur) for n in held] == [(0.0, 0.5), (0.5, 0.5), (1.0, 0.5), (1.5, 0.5), (2.0, 2.0), (4.0, 1.0)]
     assert [(n.start, n.dur) for n in cadence_bars(bar[:6], "3/4", (0,))][-1] == (0.0, 3.0)  # 3/4: the downbeat held
+    # a half cadence runs on: held to the bar's last beat, what the tune had there kept as its lead-in
+    ran = cadence_bars(bar + [ThemeNote(4.0, 1.0, 0)], "4/4", (0,), lead_in=(0,))
+    assert [(n.start, n.dur) for n in ran] == [(0.0, 0.5), (0.5, 0.5), (1.0, 0.5), (1.5, 0.5), (2.0, 1.0), (3.0, 0.5), (3.5, 0.5), (4.0, 1.0)]
+    assert [(n.start, n.dur) for n in cadence_bars(bar[:4], "4/4", (0,), lead_in=(0,))] == [(0.0, 4.0)]  # nothing on the last beat: the downbeat held to the bar line
 
 
 def test_a_reprise_moved_an_octave_is_not_moved_back_by_its_instruments_range():

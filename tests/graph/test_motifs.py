@@ -28,6 +28,12 @@ def test_speaker_labels(text, names):
     assert speakers(text) == names
 
 
+def test_webvtt_voices_name_their_speakers():
+    from mm2music.media.text import clean_caption
+
+    assert speakers(clean_caption("<v Anna>Run!</v>\n<v.loud The Doctor>Sit down.")) == ["ANNA", "THE DOCTOR"]
+
+
 def test_scene_speakers_finds_each_block_by_its_middle():
     scenes = [Scene(0, 0, 10), Scene(1, 10, 20), Scene(2, 20, 30)]
     blocks = [TextSegment("ANNA: one", 1, 3), TextSegment("TOMAS: two", 9, 12),  # middle 10.5: the second scene

@@ -19,8 +19,9 @@ def test_caption_markup_is_stripped(tmp_path):
     path = tmp_path / "m.vtt"
     path.write_text("WEBVTT\n\n00:01.250 --> 00:02.750\n<v Anna><i>Run!</i>  {\\an8}Now\n", encoding="utf-8")
     (segment,) = read_captions(path)
-    assert (segment.text, segment.start, segment.end) == ("Run! Now", 1.25, 2.75)
+    assert (segment.text, segment.start, segment.end) == ("Anna: Run! Now", 1.25, 2.75)  # the voice is its speaker label
     assert clean_caption("<b>a</b>\n b") == "a b"
+    assert clean_caption("<v.loud fred smith>Hi</v>\n<v Tomas>Hey") == "Fred smith: Hi - Tomas: Hey"
 
 
 def test_utf8_text_file_with_bom(tmp_path):

@@ -45,6 +45,18 @@ def test_left_padding_is_invisible():
     torch.testing.assert_close(logits[1], m(x[1:])[0][0], atol=1e-5, rtol=1e-5)
 
 
+def test_padded_rows_fed_one_token_at_a_time_equal_the_full_forward():
+    """Sampling's step: one new token per row over a cache of left-padded rows (the step builds its own mask)."""
+    m = tiny(50)
+    x = torch.randint(1, 50, (2, 30))
+    x[0, :5] = 0
+    pad = torch.tensor([5, 0])
+    full, _ = m(x, pad=pad)
+    cache = KVCache(m.config, 2)
+    parts = [m(x[:, :10], cache=cache, pad=pad)[0]] + [m(x[:, i : i + 1], cache=cache, pad=pad)[0] for i in range(10, 30)]
+    torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=1e-5)
+
+
 def test_loss_and_config_checks():
     m = tiny(50)
     x = torch.randint(0, 50, (2, 16))

@@ -1,0 +1,91 @@
+"""Loading what a scoring run needs later on a background thread, while the video decodes.
+
+A fresh process spends seconds before it writes a note: importing torch, loading and quantizing the decoder,
+then importing the writers' libraries (SciPy's filters, music21, matplotlib, OpenTimelineIO) one after the
+other on the critical path at the end of the run. Started before the analysis, :class:`Preload` loads the
+decoder and imports those libraries on one thread of its own, in the order the run needs them; the decoder
+(ffmpeg, a process of its own) and the analysis keep the main thread. In a warm process (the studio, a batch
+worker) everything is already loaded and the thread finishes at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+log = logging.getLogger(__name__)
+
+# what the run imports after the decoder is loaded, first needed first: the synth thread's loudness meter,
+# the composer and the MIDI writer, then the outputs' writers (MusicXML, the timeline figure, the editor's files)
+LATER = (
+    "scipy.signal",
+    "pyloudnorm",
+    "mm2music.arrange.compose",
+    "mm2music.arrange.score",
+    "mm2music.render.synth",
+    "mm2music.render.loudness",
+    "mm2music.render.tracks",
+    "mm2music.project.outputs",
+    "music21.musicxml.m21ToXml",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "mm2music.interchange.deliver",
+    "opentimelineio",
+)
+
+
+_one_shot = False
+
+
+def one_shot() -> None:
+    """Say that this process scores once and exits (the command line): once the preload's imports are done,
+    everything then alive is moved out of the collector's sight (``gc.freeze``). Each full collection otherwise
+    walks every object of torch, music21 and matplotlib again (the collector took ~1.2 s of a fresh run of the
+    60 s clip, mostly in its 6 full collections, before this); a long-lived
+    process (the studio) does not call this, so nothing it drops later is kept."""
+    global _one_shot
+    _one_shot = True
+
+
+def _import_all(modules: Sequence[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - only a head start: the code that needs the module imports it again and reports
+            log.debug("preloading %s failed: %s", name, exc)
+
+
+class Preload:
+    """The music decoder (:func:`mm2music.music.checkpoint.load_music_model`) loading, then ``modules`` importing,
+    on a background thread; :meth:`model` waits for the decoder (a :class:`~mm2music.errors.CheckpointError`
+    raised while loading surfaces there), :meth:`check` raises it as soon as it is known."""
+
+    def __init__(self, checkpoint: str | None, quantize: str, modules: Sequence[str] = LATER):
+        self._model: Future = Future()
+        # a daemon: a run that fails meanwhile (a broken video) exits at once instead of waiting for the imports
+        threading.Thread(target=self._load, args=(checkpoint, quantize, tuple(modules)), name="preload", daemon=True).start()
+
+    def _load(self, checkpoint: str | None, quantize: str, modules: tuple[str, ...]) -> None:
+        from mm2music.music.checkpoint import load_music_model
+
+        self._model.set_running_or_notify_cancel()
+        try:
+            self._model.set_result(load_music_model(checkpoint, quantize))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of model() / check()
+            self._model.set_exception(exc)
+        _import_all(modules)
+        if _one_shot:
+            gc.freeze()
+
+    def check(self) -> None:
+        """Raise what loading the decoder raised, if it has already failed; never waits."""
+        if self._model.done() and self._model.exception() is not None:
+            self._model.result()
+
+    def model(self):
+        """(model, tokenizer) once loaded."""
+        return self._model.result()
