@@ -130,9 +130,10 @@ PHRASE_BARS = 4  # a cue's tune runs in phrases of four bars from its first bar 
 
 
 def slot_bounds(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[int]:
-    """Where chords may change: every bar line; mid-bar in bars of four beats that last two seconds or more (or in busy
-    music), and in the bar before each phrase's close, where a cadence comes in faster (two chords: halves of an even
-    bar, 2 + 1 of three beats), never inside the bar that closes a phrase or the cue; at every caught cut. Whether the chord does change there is the harmoniser's choice."""
+    """Where chords may change (whether they do is the harmoniser's choice): every bar line; mid-bar in bars of four
+    beats that last two seconds or more (or in busy music), and in the bar before each phrase's close, where a
+    cadence comes in faster (halves of an even bar, 2 + 1 of three beats), never inside the bar that closes a phrase
+    or the cue; at every caught cut."""
     bounds = set()
     for i, bar in enumerate(bars):
         bounds.add(bar.start)

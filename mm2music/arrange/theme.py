@@ -177,11 +177,6 @@ def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: 
     return score
 
 
-def _std(xs: Sequence[float]) -> float:
-    mean = sum(xs) / len(xs)
-    return math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
-
-
 def strong_beats(meter: str) -> tuple[float, ...]:
     """Where a bar of ``meter`` is strong, in quarter notes from its bar line: the downbeat, and the middle of a
     bar of four beats or of two dotted beats (6/8, 6/4, 12/8)."""
@@ -203,10 +198,9 @@ def _hold_bar(notes: Sequence[ThemeNote], lo: float, hi: float, meter: str, firs
         return list(notes)
     k = strong[-1] if strong else inside[0]
     held = notes[k]
-    end = hi
-    if lead_in and held.start < hi - beat_quarters(meter) - 1e-9 and any(n.start >= hi - beat_quarters(meter) - 1e-9 for n in notes[k + 1:]
-                                                                        if n.start < hi - 1e-9):
-        end = hi - beat_quarters(meter)
+    last_beat = hi - beat_quarters(meter)
+    runs_on = lead_in and held.start < last_beat - 1e-9 and any(last_beat - 1e-9 <= n.start < hi - 1e-9 for n in notes[k + 1:])
+    end = last_beat if runs_on else hi
     return list(notes[:k]) + [ThemeNote(held.start, end - held.start, held.step, held.alter)] + [n for n in notes[k + 1:] if n.start >= end - 1e-9]
 
 

@@ -1,7 +1,7 @@
 """Text in: a plain text (``--text`` / ``--text-file``) or timed captions (``--captions`` SRT / WebVTT).
 
 Captions are parsed with the ``srt`` and ``webvtt-py`` libraries. Markup (``<i>``, ``{\\an8}``) is stripped, a VTT
-voice tag becomes a speaker label (``<v Anna>`` -> ``- Anna:``); blocks with no words left are dropped.
+voice tag becomes a speaker label (``<v Anna>`` -> ``Anna:``); blocks with no words left are dropped.
 """
 
 from __future__ import annotations
