@@ -126,9 +126,6 @@ def catch_ticks(cue: Cue) -> list[int]:
     return sorted(set(out))
 
 
-PHRASE_BARS = 4  # a cue's tune runs in phrases of four bars from its first bar (see mm2music.arrange.theme)
-
-
 def slot_bounds(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[int]:
     """Where chords may change (whether they do is the harmoniser's choice): every bar line; mid-bar in bars of four
     beats that last two seconds or more (or in busy music), and in the bar before each phrase's close, where a
@@ -139,9 +136,9 @@ def slot_bounds(cue: Cue, bars: Sequence[Bar], catches: Sequence[int]) -> list[i
         bounds.add(bar.start)
         seconds = cue.seconds_at(bar.end / TPQ) - cue.seconds_at(bar.start / TPQ)
         n_beats = round((bar.end - bar.start) / bar.beat)
-        closing = i % PHRASE_BARS == PHRASE_BARS - 1 or i == len(bars) - 1  # the cadence's chord takes the whole bar
+        closing = i % phrasing.PHRASE_BARS == phrasing.PHRASE_BARS - 1 or i == len(bars) - 1  # the cadence's chord takes the whole bar
         long_bar = n_beats >= 4 and n_beats % 2 == 0 and (seconds >= 2.0 - 1e-6 or cue.density in ("dense", "very_dense"))
-        approach = i % PHRASE_BARS == PHRASE_BARS - 2 and n_beats >= 2
+        approach = i % phrasing.PHRASE_BARS == phrasing.PHRASE_BARS - 2 and n_beats >= 2
         if (long_bar or approach) and not closing:
             bounds.add(bar.start + (2 * bar.beat if n_beats == 3 else (bar.end - bar.start) // 2))
     for c in catches:

@@ -141,7 +141,7 @@ def pattern_repetition(intervals: Sequence[int], size: int = 3) -> float:
 def phrase_quality(notes: Sequence[ThemeNote], bar_q: float, bars: int, ending: Sequence[int]) -> float:
     """How much a phrase sounds like a tune (higher is better): enough notes, a singable range (a sixth to a
     tenth), one high point, mostly steps and few wide leaps, runs rather than a zigzag, mostly diatonic, a motif
-    that recurs (repeated interval patterns and bar rhythms, without one bar's rhythm throughout), and its last
+    that recurs (repeated interval patterns and bar rhythms, without one bar's rhythm throughout), and its
     close (its last bar's longest note) on one of the scale steps in ``ending`` (modulo 7), long enough to be heard."""
     if len(notes) < max(3, bars):
         return -10.0
