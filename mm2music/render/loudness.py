@@ -203,13 +203,6 @@ def fit_gain_db(measured: Measured, levels: Sequence[Level], target: float, samp
     return target - measured.lufs if math.isfinite(measured.lufs) else 0.0
 
 
-def delivery_gain_db(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence[Level],
-                     measured: float | None = None) -> float:
-    """:func:`fit_gain_db` of audio in memory."""
-    m = measure(ArraySource(audio), sample_rate, levels)
-    return fit_gain_db(m if measured is None else Measured(measured, m.level_lufs, m.max_abs), levels, target, sample_rate)
-
-
 class GainCurve:
     """The delivery's gain per sample of an ``n``-sample soundtrack: one linear ``gain``, and the limiter's
     curve only over the stretches where it acts (``segments``: first sample, float32 gain per sample). Read a

@@ -70,23 +70,9 @@ def stem_tracks(music: Sequence, hits: Sequence[float]) -> list[tuple[str, int, 
     return [(name, program, is_drum, notes) for (name, program, is_drum), notes in ordered]
 
 
-def stem_gain(gain, n: int, rate: int, mix_rate: int) -> float | np.ndarray:
-    """The mix's gain for a stem of ``n`` samples at ``rate`` (short audio: the whole curve): a number as it is;
-    a :class:`~mm2music.render.loudness.GainCurve` (or a per-sample curve at ``mix_rate``) as an ``(n, 1)``
-    column, interpolated to ``rate``. Files are written with :func:`gain_block`, a block at a time."""
-    from mm2music.render.loudness import GainCurve
-
-    if np.isscalar(gain):
-        return float(gain)
-    if not isinstance(gain, GainCurve):
-        gain = GainCurve(1.0, len(gain), [(0, np.asarray(gain, np.float32))])
-    g = gain.resampled(0, n, rate, mix_rate)
-    return (np.full(n, g, np.float32) if np.isscalar(g) else g)[:, None]
-
-
 def gain_block(gain, a: int, b: int, rate: int, mix_rate: int) -> float | np.ndarray:
     """The mix's gain (a number or a :class:`~mm2music.render.loudness.GainCurve`) for samples ``a`` to ``b`` of
-    a stem at ``rate``: a number, or a ``(b - a, 1)`` column."""
+    a stem at ``rate`` (the curve is at ``mix_rate``, interpolated): a number, or a ``(b - a, 1)`` column."""
     if np.isscalar(gain):
         return float(gain)
     g = gain.resampled(a, b, rate, mix_rate)

@@ -9,8 +9,8 @@ import pytest
 
 from mm2music.errors import ConfigError
 from mm2music.render.loudness import (DYNAMIC_LEVEL_DB, LOUDNESS_TARGETS, MAX_LIMIT_DB, PEAK_MARGIN_DB, TRUE_PEAK_DBTP, Level,
-                                      cue_levels, deliver, delivery_gain_db, target_lufs, true_peak)
-from mm2music.render.stems import stem_gain
+                                      ArraySource, cue_levels, deliver, fit_gain_db, measure, target_lufs, true_peak)
+from mm2music.render.stems import gain_block
 from mm2music.render.synth import loudness
 
 SR = 22050
@@ -79,7 +79,8 @@ def test_p_alone_stays_8_db_under_ff_alone_even_when_the_peak_ceiling_holds_ff_b
 def test_a_few_peaks_are_limited_and_the_rest_keeps_its_gain():
     audio = noise(6.0, 0.05)
     audio[3 * SR] = 0.45  # one spike over the noise's peaks (~0.25)
-    planned = delivery_gain_db(audio, SR, -16.0, [Level(0, 6, "ff")])
+    levels = [Level(0, 6, "ff")]
+    planned = fit_gain_db(measure(ArraySource(audio), SR, levels), levels, -16.0, SR)
     out, report = deliver(audio, SR, -16.0, [Level(0, 6, "ff")])
     assert report.peak_limited and report.gain_db == pytest.approx(planned) and 0 < report.limiter_db <= MAX_LIMIT_DB
     assert true_peak(out) <= TRUE_PEAK_DBTP - PEAK_MARGIN_DB + 1e-3
@@ -105,10 +106,10 @@ def test_stems_scaled_by_the_mix_gain_add_up_to_the_limited_mix():
     b[2 * SR] = 0.7
     mix, report = deliver(a + b, SR, -14.0, [Level(0, 4, "ff")])
     assert report.curve is not None
-    parts = [x * stem_gain(report.gain, len(x), SR, SR) for x in (a, b)]
+    parts = [x * gain_block(report.gain, 0, len(x), SR, SR) for x in (a, b)]
     np.testing.assert_allclose(parts[0] + parts[1], mix, atol=1e-6)
-    assert stem_gain(0.5, 10, SR, SR) == 0.5
-    resampled = stem_gain(report.gain, int(4.0 * 48000), 48000, SR)  # --stems-format 48k24
+    assert gain_block(0.5, 0, 10, SR, SR) == 0.5
+    resampled = gain_block(report.gain, 0, int(4.0 * 48000), 48000, SR)  # --stems-format 48k24
     assert resampled.shape == (4 * 48000, 1)
     assert resampled.min() == pytest.approx(report.curve.min(), abs=1e-3)
 
