@@ -360,13 +360,11 @@ def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
     before normalisation) with the full run's writer (:class:`~mm2music.project.outputs.SoundtrackWriter`):
     plan, MIDI, WAV, stems, MusicXML, scored video, timeline, cue sheet. Returns the sync report."""
     from mm2music.project.outputs import SoundtrackWriter, config_of, write_cue_sheet, write_json
-    from mm2music.render.synth import loudness
-
     config = config_of(project.config)
     write_json(staging / "plan.json", project.plan.to_json())
     writer = SoundtrackWriter(staging, project.analysis, project.plan, project.music, config, project.hits)
     sync = writer.score()
-    writer.audio(mix, loudness(mix, config.render.sample_rate))
+    writer.audio(mix)  # measured there, the whole and each cue in one pass
     sheet = writer.rest(project.audio_envelope())
     write_cue_sheet(staging, sheet, project.analysis, project)
     return sync

@@ -105,15 +105,12 @@ class SoundtrackWriter:
         project's stored music, :class:`~mm2music.render.loudness.NpySource`) at the delivery loudness, each cue at
         its planned dynamic, true peak <= -1 dBTP (a look-ahead limiter if need be), computed and written a block
         at a time. ``measured``: what a :class:`~mm2music.render.loudness.MixMeter` found on it while it was
-        written (or its whole loudness, LUFS), else it is measured here."""
-        from mm2music.render.loudness import ArraySource, Measured, cue_levels, measure, plan_delivery, target_lufs, write_delivered
+        written (a :class:`~mm2music.render.loudness.Measured`), else it is measured here."""
+        from mm2music.render.loudness import ArraySource, cue_levels, plan_delivery, target_lufs, write_delivered
 
         r = self.config.render
         levels = cue_levels([m.cue for m in self.music])
         self._source = source = raw if hasattr(raw, "read") else ArraySource(raw)
-        if not isinstance(measured, Measured):
-            m = measure(source, r.sample_rate, levels)
-            measured = m if measured is None else Measured(float(measured), m.level_lufs, m.max_abs)
         report = plan_delivery(source, r.sample_rate, target_lufs(r.loudness), levels, measured=measured)
         self._delivery = write_delivered(source, report, replace_file(self.staging / "soundtrack.wav"), r.sample_rate)
         self._gain = self._delivery.gain

@@ -419,12 +419,10 @@ def write_delivered(source, report: Delivery, path: Path, sample_rate: int, bloc
 
 
 def deliver(audio: np.ndarray, sample_rate: int, target: float, levels: Sequence[Level] = (),
-            peak_dbtp: float = TRUE_PEAK_DBTP, measured: float | None = None) -> tuple[np.ndarray, Delivery]:
-    """``audio`` (in memory: a preview, a test) at the delivery loudness (:func:`plan_delivery`); ``measured``:
-    its whole loudness if known."""
+            peak_dbtp: float = TRUE_PEAK_DBTP) -> tuple[np.ndarray, Delivery]:
+    """``audio`` (in memory: a preview, a test) at the delivery loudness (:func:`plan_delivery`)."""
     source = ArraySource(audio)
-    m = measure(source, sample_rate, levels)
-    report = plan_delivery(source, sample_rate, target, levels, peak_dbtp, m if measured is None else Measured(measured, m.level_lufs, m.max_abs))
+    report = plan_delivery(source, sample_rate, target, levels, peak_dbtp)
     out = gained(source, report, 0, len(audio)).astype(np.float32, copy=False)
     if report.limiter is not None:
         report = dataclasses.replace(report, lufs=loudness(out, sample_rate))

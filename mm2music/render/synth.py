@@ -310,19 +310,16 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
-def write_wav(path: Path, audio, sample_rate: int, block: int = 1 << 20, gain: np.ndarray | None = None) -> None:
-    """16-bit PCM WAV of stereo float audio in [-1, 1]: an ``(N, 2)`` array (times the per-sample ``gain`` (N,) if
-    given), converted ``block`` samples at a time, or an iterable of ``(n, 2)`` blocks written as they come (a
-    film's whole-length gained, clipped and int16 copies would cost more memory than the audio itself)."""
-    def pieces(whole: np.ndarray):
-        for a in range(0, len(whole), block):
-            yield whole[a:a + block] if gain is None else whole[a:a + block] * gain[a:a + block, None]
-
+def write_wav(path: Path, audio, sample_rate: int, block: int = 1 << 20) -> None:
+    """16-bit PCM WAV of stereo float audio in [-1, 1]: an ``(N, 2)`` array converted ``block`` samples at a time,
+    or an iterable of ``(n, 2)`` blocks written as they come (a film's whole-length clipped and int16 copies would
+    cost more memory than the audio itself)."""
+    pieces = (audio[a:a + block] for a in range(0, len(audio), block)) if isinstance(audio, np.ndarray) else audio
     with wave.open(str(path), "wb") as w:
         w.setnchannels(2)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        for piece in pieces(audio) if isinstance(audio, np.ndarray) else audio:
+        for piece in pieces:
             w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
