@@ -364,28 +364,26 @@ def plan_delivery(source, sample_rate: int, target: float, levels: Sequence[Leve
     breaks = np.flatnonzero(np.diff(hot) > 3)
     runs = [(max(0, int(hot[i]) - 1), min(len(bmax), int(hot[j]) + 2)) for i, j in zip(np.r_[0, breaks + 1], np.r_[breaks, len(hot) - 1])]
     covered = np.zeros(len(bmax), bool)
-    segments = []
     for k0, k1 in runs:
         covered[k0:k1] = True
-        for w in range(k0, k1, _CURVE_BLOCKS):
-            lo, hi = w * _PEAK_BLOCK, min(n, min(k1, w + _CURVE_BLOCKS) * _PEAK_BLOCK)
-            a, b = max(0, lo - _PEAK_BLOCK), min(n, hi + _PEAK_BLOCK)
-            pa = max(0, a - _PEAK_MARGIN)
-            peaks = sample_peaks(source.read(pa, b + _PEAK_MARGIN), level)[a - pa:b - pa]
-            c = limiter_curve(peaks, sample_rate, gain_db, ceiling)[lo - a:hi - a]
-            acts = np.flatnonzero(c < np.float32(g) * np.float32(1 - 1e-6))
-            if len(acts):
-                segments.append((lo + int(acts[0]), c[acts[0]:acts[-1] + 1].copy()))
+    windows = [(w * _PEAK_BLOCK, min(n, min(k1, w + _CURVE_BLOCKS) * _PEAK_BLOCK)) for k0, k1 in runs for w in range(k0, k1, _CURVE_BLOCKS)]
+    segments = []
+    for lo, hi in windows:
+        a, b = max(0, lo - _PEAK_BLOCK), min(n, hi + _PEAK_BLOCK)
+        pa = max(0, a - _PEAK_MARGIN)
+        peaks = sample_peaks(source.read(pa, b + _PEAK_MARGIN), level)[a - pa:b - pa]
+        c = limiter_curve(peaks, sample_rate, gain_db, ceiling)[lo - a:hi - a]
+        acts = np.flatnonzero(c < np.float32(g) * np.float32(1 - 1e-6))
+        if len(acts):
+            segments.append((lo + int(acts[0]), c[acts[0]:acts[-1] + 1].copy()))
     curve = GainCurve(g, n, segments)
-    # the true peak after: measured again where the curve may move, scaled elsewhere
+    # the true peak after: measured again where the curve may move (once the whole curve is known: a window's
+    # margin reaches into the next one's), scaled elsewhere
     after = float((bmax[~covered] * g).max(initial=0.0))
-    for k0, k1 in runs:
-        for w in range(k0, k1, _CURVE_BLOCKS):
-            lo, hi = w * _PEAK_BLOCK, min(n, min(k1, w + _CURVE_BLOCKS) * _PEAK_BLOCK)
-            a, b = max(0, lo - _PEAK_MARGIN), min(n, hi + _PEAK_MARGIN)
-            gains = curve.block(a, b)
-            up = sample_peaks(source.read(a, b) * (np.float32(gains) if np.isscalar(gains) else gains[:, None]))
-            after = max(after, float(up[lo - a:hi - a].max(initial=0.0)))
+    for lo, hi in windows:
+        a, b = max(0, lo - _PEAK_MARGIN), min(n, hi + _PEAK_MARGIN)
+        up = sample_peaks(_scaled(source.read(a, b), curve.block(a, b)))
+        after = max(after, float(up[lo - a:hi - a].max(initial=0.0)))
     after_db = 20 * math.log10(after) if after > 0 else float("-inf")
     if after_db > ceiling:  # the gain's own movement can nudge an interpolated peak: trim by what is left
         curve, after_db = curve.scaled(10 ** ((ceiling - after_db) / 20)), ceiling
@@ -395,9 +393,12 @@ def plan_delivery(source, sample_rate: int, target: float, levels: Sequence[Leve
 def gained(source, report: Delivery, a: int, b: int) -> np.ndarray:
     """Samples ``a`` to ``b`` of ``source`` at the delivery's gain, float32 ``(b - a, 2)``."""
     a, b = max(0, a), min(source.n, b)
-    g = report.gain.block(a, b) if report.limiter is not None else report.gain
-    audio = source.read(a, b)
-    return audio * (np.float32(g) if np.isscalar(g) else g[:, None])
+    return _scaled(source.read(a, b), report.limiter.block(a, b) if report.limiter is not None else report.gain)
+
+
+def _scaled(audio: np.ndarray, gain: float | np.ndarray) -> np.ndarray:
+    """``(m, 2)`` audio times a gain: a number, or one per sample ``(m,)``."""
+    return audio * (np.float32(gain) if np.isscalar(gain) else gain[:, None])
 
 
 def write_delivered(source, report: Delivery, path: Path, sample_rate: int, block: int = 1 << 20) -> Delivery:
