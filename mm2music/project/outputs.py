@@ -183,7 +183,7 @@ class SoundtrackWriter:
         """The delivered music ducked under the speech of ``envelope``, 16-bit WAV written a block at a time;
         returns the share of the time ducked by at least half the depth."""
         from mm2music.render.loudness import gained
-        from mm2music.render.mix import Ducking
+        from mm2music.render.mix import Ducking, ducked_fraction
         from mm2music.render.synth import write_wav
 
         sr, depth, n = self.config.render.sample_rate, self.config.render.duck_db, self._source.n
@@ -193,7 +193,7 @@ class SoundtrackWriter:
             nonlocal ducked
             for a in range(0, n, block):
                 duck = ducking.block(a, min(n, a + block))
-                ducked += int(np.count_nonzero(duck < 10 ** (depth / 40)))
+                ducked += ducked_fraction(duck, depth) * len(duck)
                 yield gained(self._source, self._delivery, a, a + block) * duck[:, None]
 
         write_wav(path, blocks(), sr)

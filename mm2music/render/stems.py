@@ -166,10 +166,10 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
         path, program, is_drum, notes = job
         place = seat(program, is_drum)
         synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False)
-        for expression, cue_notes, controls in notes:
-            synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,
-                      controls=controls)
         try:
+            for expression, cue_notes, controls in notes:
+                synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,
+                          controls=controls)
             with _stem_writer(path, sr, subtype, name, start_s) as out:
                 done = 0
                 for end in range(0, n + block, block):
