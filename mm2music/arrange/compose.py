@@ -24,7 +24,7 @@ from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
 from mm2music.key import Key
 from mm2music.music.attributes import DENSITY_BINS, attributes_from_notes, density_bin, tempo_band
-from mm2music.types import Cue
+from mm2music.types import Cue, meter_quarters
 
 if TYPE_CHECKING:
     from mm2music.music.tokenizer import Conditions
@@ -185,8 +185,7 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> t
                            max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
 
     def line(ids: list[int], skip: int = 0) -> list[ThemeNote]:
-        notes = _notes_of(tokenizer.decode(ids), 10 ** 9) if ids else []
-        return cadence_bars(steps_of(notes, tonic, mode, skip * bar_ticks), cue.meter, (3, 7), lead_in=(3,))
+        return tune_line(tokenizer, ids, tonic, mode, cue.meter, skip * bar_ticks)
 
     def best(options: list[list[int]], prefix: list[int], bars: int, ending, skip: int = 0) -> list[int]:
         scored = [(phrase_quality(line(prefix + o, skip), bq, bars, ending), -k, o) for k, o in enumerate(options) if o]
@@ -201,15 +200,27 @@ def write_theme(cue: Cue, model, tokenizer, config: MusicConfig, seed: int) -> t
     contrasts = generate_tokens(model, tokenizer, conditions, 4, num_samples=n, primer=period,
                                 config=replace(gen, seed=seed + 2))
     contrast = best(contrasts, period, 4, (4, 0, 2), skip=8)
-    period_notes = [x for x in line(period) if x.start < 8 * bq]
-    contrast_notes = [x for x in line(period + contrast, 8)]
-    if period_notes:  # the consequent closes on the tonic, whatever was sampled
+    theme = period_theme(cue.theme, cue.meter, line(period), line(period + contrast, 8), cue.index, tonic, cue.mode)
+    return theme, period
+
+
+def tune_line(tokenizer, ids: Sequence[int], tonic: int, mode: str, meter: str, skip_ticks: int = 0) -> list[ThemeNote]:
+    """The theme notes of a tune's REMI ids (in the key ``tonic``/``mode``, from ``skip_ticks`` on), each phrase
+    (bars 4 and 8) ending on a held note, the first one running on into the next (:func:`cadence_bars`)."""
+    notes = _notes_of(tokenizer.decode(list(ids)), 10 ** 9) if len(ids) else []
+    return cadence_bars(steps_of(notes, tonic, mode, skip_ticks), meter, (3, 7), lead_in=(3,))
+
+
+def period_theme(label: str, meter: str, line: Sequence[ThemeNote], contrast: Sequence[ThemeNote], origin: int,
+                 tonic: int, mode: str) -> Theme:
+    """The :class:`Theme` of a period's line (its first 8 bars in ``meter``; the consequent closes on the tonic,
+    whatever was sampled) and a contrast; its centre is the period's mean pitch."""
+    period_notes = [x for x in line if x.start < 8 * meter_quarters(meter)]
+    if period_notes:
         last = period_notes[-1]
         period_notes[-1] = ThemeNote(last.start, last.dur, closing_step(period_notes, 0), 0)
     pitches = [to_pitch(x.step, x.alter, tonic, mode) for x in period_notes] or [60]
-    theme = Theme(cue.theme, cue.meter, tuple(period_notes), tuple(contrast_notes), cue.index, cue.mode,
-                  round(sum(pitches) / len(pitches)))
-    return theme, period
+    return Theme(label, meter, tuple(period_notes), tuple(contrast), origin, mode, round(sum(pitches) / len(pitches)))
 
 
 def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, theme: CueMusic | None = None,

@@ -264,11 +264,12 @@ def material(theme: Theme, transform: str) -> tuple[list[ThemeNote], int]:
     return period, 8
 
 
-def _layout(theme: Theme, transform: str, bars: int) -> list[ThemeNote]:
+def _layout(theme: Theme, transform: str, bars: int, body: tuple[Sequence[ThemeNote], int] | None = None) -> list[ThemeNote]:
     """Theme notes covering ``bars`` bars: the (transformed) period, the contrast, the period again, ...; a
-    section cut short keeps its own closing bar (its cadence) as the cue's last bar."""
+    section cut short keeps its own closing bar (its cadence) as the cue's last bar. ``body``: (notes, bars) to lay
+    out in place of :func:`material`'s (a restatement written by the decoder)."""
     bq = theme.bar_quarters
-    body, body_bars = material(theme, transform)
+    body, body_bars = (list(body[0]), body[1]) if body is not None else material(theme, transform)
     sections = [(body, body_bars)]
     if theme.contrast:
         sections.append((list(theme.contrast), 4))
@@ -319,13 +320,15 @@ def reprise_centre(cue: Cue, first: Cue | None) -> int:
     return centre
 
 
-def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue | None = None) -> list[NoteEvent]:
+def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue | None = None,
+               body: tuple[Sequence[ThemeNote], int] | None = None) -> list[NoteEvent]:
     """The melody of ``cue`` from ``theme`` (ticks from the cue start, pitches in the cue's key and mode around its
     register, :func:`reprise_centre` with ``first`` the cue that stated the theme): laid over the cue's bars,
-    breathing at phrase ends, ending as the plan asks."""
+    breathing at phrase ends, ending as the plan asks. ``body``: (notes, bars) laid out in place of the rules'
+    transformed period (:func:`material`)."""
     bq = theme.bar_quarters
     bars = list(cue.bar_quarters())
-    notes = _layout(theme, transform, len(bars))
+    notes = _layout(theme, transform, len(bars), body)
     if theme.meter != cue.meter:  # another meter: every bar's notes keep their place in the bar, in proportion
         ratio = cue.beats_per_bar / bq
         notes = [ThemeNote(round(n.start * ratio * 2) / 2, max(0.5, round(n.dur * ratio * 2) / 2), n.step, n.alter) for n in notes]

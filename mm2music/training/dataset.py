@@ -50,6 +50,10 @@ class DataConfig:
     max_shift: int = 6  # random transposition in [-max_shift, max_shift] semitones (12 keys reachable)
     eval_windows: int = 128  # valid windows (the first window of each valid piece, sorted by id)
     workers: int = 2  # processes for the one-time tokenization
+    # the structured set of restated themes (mm2music/training/structured.py) mixed in: this share of the windows
+    # (0 = none) from this folder ("" = beside the corpus, keyed by the tokenizer)
+    structured_share: float = 0.0
+    structured_dir: str = ""
 
 
 def resolve_corpus_dir(config: DataConfig) -> Path:

@@ -80,6 +80,7 @@ class TrainConfig:
     ckpt_every: int = 100  # a multiple of log_every
     keep_checkpoints: int = 2
     runs_dir: str = "runs"
+    init: str = ""  # a checkpoint folder to start from (fine-tuning); its model and tokenizer must be this config's
     model: ModelConfig = field(default_factory=ModelConfig)
     tokenizer: TokenizerSettings = field(default_factory=TokenizerSettings)
     data: DataConfig = field(default_factory=DataConfig)
@@ -337,8 +338,16 @@ def _train(cfg: TrainConfig, tokenizer: MusicTokenizer, run_dir: Path, ckpt_root
     T = cfg.model.block_size
     eval_batches = valid_ds.eval_batches(T, cfg.batch_size, cfg.data.eval_windows) if valid_ds else []
 
+    structured = None
+    if cfg.data.structured_share > 0:
+        from mm2music.training.structured import StructuredSet, structured_dir
+
+        structured = StructuredSet(structured_dir(cfg.data, tokenizer), tokenizer)
+
     torch.manual_seed(cfg.seed)
     model = MusicTransformer(cfg.model)
+    if cfg.init and not resume:
+        _init_from(model, tokenizer, cfg.init)
     opt = model.configure_optimizer(cfg.optim.lr, cfg.optim.weight_decay, (cfg.optim.beta1, cfg.optim.beta2))
     n_params = model.num_params()
     if n_params * 4 / 2**20 > MAX_CHECKPOINT_MB:
@@ -364,6 +373,8 @@ def _train(cfg: TrainConfig, tokenizer: MusicTokenizer, run_dir: Path, ckpt_root
             "tokenizer_hash": tokenizer.hash,
             "pieces": {"train": len(train_ds), "valid": len(valid_ds) if valid_ds else 0},
             "train_tokens": train_ds.n_tokens,
+            "init": cfg.init or None,
+            "structured": None if structured is None else {"share": cfg.data.structured_share, **structured.summary},
             "families": families_of(train_rows, tokenizer),
             "parameters": n_params,
             "world_size": world,
@@ -407,7 +418,12 @@ def _train(cfg: TrainConfig, tokenizer: MusicTokenizer, run_dir: Path, ckpt_root
         lr = lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        x, y = train_ds.batch(cfg.seed, step, items, T)
+        if structured is None:
+            x, y = train_ds.batch(cfg.seed, step, items, T)
+        else:
+            from mm2music.training.structured import mixed_batch
+
+            x, y = mixed_batch(train_ds, structured, cfg.data.structured_share, cfg.seed, step, items, T)
         n_local = float((y != IGNORE).sum())
         n_global = _all_sum([n_local])[0] if world > 1 else n_local
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -466,6 +482,24 @@ def _train(cfg: TrainConfig, tokenizer: MusicTokenizer, run_dir: Path, ckpt_root
         log.info("finished %s: %d steps, %d tokens, best valid NLL %s at step %s", run_dir, cfg.steps, state["tokens"],
                  state["best_valid_nll"], state["best_step"])
     return run_dir
+
+
+def _init_from(model: MusicTransformer, tokenizer: MusicTokenizer, path: str) -> None:
+    """Load a checkpoint's weights into ``model`` (fine-tuning); the checkpoint must have this run's model shape and
+    tokenizer."""
+    from mm2music.music.checkpoint import load_checkpoint
+
+    init, init_tokenizer, _ = load_checkpoint(path)
+    if init_tokenizer.hash != tokenizer.hash:
+        raise ConfigError(f"init checkpoint '{path}' has tokenizer {init_tokenizer.hash}, this config's is {tokenizer.hash}; "
+                          "copy its tokenizer settings into the config")
+    if dataclasses.asdict(init.config) != dataclasses.asdict(model.config):
+        ours, theirs = dataclasses.asdict(model.config), dataclasses.asdict(init.config)
+        name = next(k for k in ours if ours[k] != theirs.get(k))
+        raise ConfigError(f"init checkpoint '{path}' has model.{name}={theirs.get(name)}, this config has {ours[name]}; "
+                          "use the checkpoint's model settings")
+    model.load_state_dict(init.state_dict())
+    log.info("initialised from %s", path)
 
 
 def _summary(cfg: TrainConfig, state: dict, step: int, run_dir: Path) -> dict:
