@@ -80,6 +80,9 @@ class PlanConfig:
     spotting: str = "auto"  # auto: silence where the words ask, dense dialogue unscored or thin; full: music throughout
 
 
+RESTATE_CHOICES = ("rules", "model")  # how a later cue restates its theme (MusicConfig.restate)
+
+
 @dataclass
 class MusicConfig:
     """The music decoder and how it is sampled."""
@@ -91,6 +94,15 @@ class MusicConfig:
     key_guidance: float = 0.0  # > 0: push each sample away from the keys confused with the asked one (see music/generate.py)
     max_bar_tokens: int = 384  # a bar longer than this many tokens is closed at the next chance
     quantize: str = "int8"  # sample from int8 linear layers ("none": fp32 as trained); see music/model.py
+    # how a later cue restates its theme: "rules" (mm2music/arrange/theme.py) or "model": the decoder writes the
+    # restatement primed by the statement under the cue's conditions, the rules where no candidate keeps the tune
+    restate: str = "rules"
+    restate_checkpoint: str | None = None  # the decoder that restates ("model"); None = the music decoder
+
+    def __post_init__(self) -> None:
+        if self.restate not in RESTATE_CHOICES:
+            raise ConfigError(f"music.restate={self.restate!r} is not one of {list(RESTATE_CHOICES)}; "
+                              "pass --set music.restate=rules or model")
 
 
 @dataclass

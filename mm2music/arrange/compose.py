@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mm2music.arrange.orchestrate import NoteEvent
-from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, cadence_bars, closing_step, cue_melody, phrase_quality,
-                                    reprise_centre, steps_of, to_pitch, transform_for)
+from mm2music.arrange.theme import (OPEN_STEPS, Theme, ThemeNote, cadence_bars, closing_step, cue_melody, material,
+                                    phrase_quality, reprise_centre, scale_intervals, steps_of, to_pitch, transform_for)
 from mm2music.arrange.timing import TICKS_PER_QUARTER
 from mm2music.config import MusicConfig
 from mm2music.key import Key
@@ -239,11 +239,56 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, them
     else:
         first = theme.cue
     transform = transform_for(cue, first, variant=seed % 7)
-    notes = cue_melody(stated, cue, transform, final, first)
+    body, restated = None, {}
+    if theme is not None and config.restate == "model":
+        body, restated = restate_with_model(stated, theme.tokens, cue, transform, model, tokenizer, config, seed)
+    notes = cue_melody(stated, cue, transform, final, first, body=body)
     score, report = plan_fit(notes, cue, final)
     report = {**report, "theme": stated.label, "transform": transform, "stated_in": stated.origin + 1,
-              "reprise_octave": reprise_centre(cue, first) - reprise_centre(cue, None)}
+              "reprise_octave": reprise_centre(cue, first) - reprise_centre(cue, None), **restated}
     return CueMusic(cue, tokens, notes, length_ticks, max(1, config.theme_candidates) if tokens else 0, score, report, stated)
+
+
+RESTATE_MIN_SHARED = 6  # of the statement's first 8 intervals (scale steps), a restatement keeps at least this many
+
+
+def restate_with_model(theme: Theme, statement: Sequence[int], cue: Cue, transform: str, model, tokenizer,
+                       config: MusicConfig, seed: int) -> tuple[tuple[list[ThemeNote], int] | None, dict]:
+    """The decoder's restatement of ``theme`` in ``cue`` (``music.restate = "model"``): primed by the statement's
+    tokens (``statement``, the period as the theme writer sampled it), under the cue's conditions, as long as the
+    rules' ``transform`` of the period (:func:`~mm2music.arrange.theme.material`), the best of
+    ``theme_candidates`` samples among those that keep at least :data:`RESTATE_MIN_SHARED` of the statement's first
+    8 intervals in scale steps (the recognisable tune), by :func:`phrase_quality`. Returns ((notes in scale steps of
+    the cue's key, bars), a report) or (None, report) where no candidate keeps the tune: the rules restate it then.
+    ``music.restate_checkpoint`` names another decoder for this (one fine-tuned on restatements)."""
+    from mm2music.music.generate import GenerationConfig, generate_tokens
+
+    if not statement:
+        return None, {"restated_by": "rules", "restate_reason": "no statement tokens"}
+    if config.restate_checkpoint:
+        from mm2music.music.checkpoint import load_music_model
+
+        model, tokenizer = load_music_model(config.restate_checkpoint, config.quantize)
+    bars = material(theme, transform)[1]
+    tonic, mode = Key.of(cue.key, cue.mode)
+    gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=seed + 3,
+                           max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
+    options = generate_tokens(model, tokenizer, theme_conditions(cue, tokenizer.families_seen), bars,
+                              num_samples=max(1, config.theme_candidates), primer=list(statement), config=gen)
+    want = scale_intervals(theme.period)[:8]
+    half = max(1, bars // 2)
+    scored = []
+    for k, ids in enumerate(options):
+        notes = _notes_of(tokenizer.decode(ids), 10 ** 9) if ids else []
+        line = cadence_bars(steps_of(notes, tonic, mode), cue.meter, (half - 1, bars - 1), lead_in=(half - 1,))
+        shared = sum(a == b for a, b in zip(scale_intervals(line)[:8], want))
+        if shared >= RESTATE_MIN_SHARED:
+            scored.append((phrase_quality(line, cue.beats_per_bar, bars, (0, 2, 4)), -k, line, shared))
+    report = {"restate_candidates": len(options), "restate_kept": len(scored)}
+    if not scored:
+        return None, {**report, "restated_by": "rules"}
+    _, _, line, shared = max(scored, key=lambda x: x[:2])
+    return (line, bars), {**report, "restated_by": "model", "restate_shared": shared}
 
 
 THEME_WRITERS = 2  # themes written at once: one decoder thread per core of a 2-core machine

@@ -329,7 +329,7 @@ def cue_melody(theme: Theme, cue: Cue, transform: str, final: bool, first: Cue |
     bq = theme.bar_quarters
     bars = list(cue.bar_quarters())
     notes = _layout(theme, transform, len(bars), body)
-    if theme.meter != cue.meter:  # another meter: every bar's notes keep their place in the bar, in proportion
+    if theme.meter != cue.meter and body is None:  # another meter: every bar's notes keep their place in the bar, in proportion
         ratio = cue.beats_per_bar / bq
         notes = [ThemeNote(round(n.start * ratio * 2) / 2, max(0.5, round(n.dur * ratio * 2) / 2), n.step, n.alter) for n in notes]
     starts = [sum(bars[:i]) for i in range(len(bars))] + [sum(bars)]

@@ -29,6 +29,7 @@ and labels; ``summary.json``) that ``data.structured_dir`` / ``data.structured_s
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -114,12 +115,26 @@ def _score(notes, meter: str, tempo: float, program: int):
     return score
 
 
-def make_example(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, meter: str, tempo_bpm: float,
-                 rng: np.random.Generator) -> Example | None:
-    """One restatement of the tune ``ids`` (its REMI ids) under random new conditions (see the module docstring);
-    None when the tune cannot carry one (too short, no key, an odd meter)."""
-    from mm2music.arrange.compose import melody_family, period_theme, tune_line
-    from mm2music.arrange.theme import REGISTER_CENTRE, cue_melody, material, transform_for
+@dataclass(frozen=True)
+class Task:
+    """A theme to restate: the statement (a tune's first 8 bars), the cue that states it and the later cue that
+    restates it (with the rules' ``transform``)."""
+
+    piece: str
+    statement: np.ndarray  # REMI ids of the statement's bars, as written in the tune
+    span: tuple[int, int]  # the statement's bars [first, last) in the tune
+    theme: object  # mm2music.arrange.theme.Theme
+    first: object  # mm2music.types.Cue
+    later: object  # mm2music.types.Cue
+    transform: str
+
+
+def restatement_task(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, meter: str, tempo_bpm: float,
+                     rng: np.random.Generator) -> Task | None:
+    """The statement of the tune ``ids`` (its REMI ids) and a later cue under random new conditions (see the module
+    docstring); None when the tune cannot carry one (too short, no key, an odd meter)."""
+    from mm2music.arrange.compose import period_theme, tune_line
+    from mm2music.arrange.theme import REGISTER_CENTRE, material, transform_for
 
     num, _, den = meter.partition("/")
     if not (num.isdigit() and den in ("2", "4", "8")):
@@ -139,27 +154,36 @@ def make_example(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, meter: 
     if len(line) < STATEMENT_BARS:
         return None
     theme = period_theme("A", meter, line, (), 0, tonic, mode)
-    centre_register = register_bin(theme.centre)
     a1, v1 = float(rng.uniform(-0.8, 0.8)), float(rng.uniform(-0.8, 0.8))
     a2, v2 = float(rng.uniform(-0.9, 0.9)), float(rng.uniform(-0.9, 0.9))
-    first = _cue(0, tonic, mode, tempo_bpm, meter, STATEMENT_BARS, centre_register, v1, a1, "half")
-    mode2 = "minor" if v2 < -0.1 else "major"
+    first = _cue(0, tonic, mode, tempo_bpm, meter, STATEMENT_BARS, register_bin(theme.centre), v1, a1, "half")
     register = str(rng.choice([r for r in REGISTER_BINS if r in REGISTER_CENTRE]))
-    cadence = str(rng.choice(CADENCES))
-    later = _cue(1, int(rng.integers(12)), mode2, first.tempo_bpm * 2.0 ** (a2 - a1), meter, STATEMENT_BARS, register,
-                 v2, a2, cadence)
+    later = _cue(1, int(rng.integers(12)), "minor" if v2 < -0.1 else "major", first.tempo_bpm * 2.0 ** (a2 - a1), meter,
+                 STATEMENT_BARS, register, v2, a2, str(rng.choice(CADENCES)))
     transform = transform_for(later, first, variant=int(rng.integers(7)))
-    later = dataclasses.replace(later, bars=material(theme, transform)[1],
-                                end=material(theme, transform)[1] * later.beats_per_bar * 60.0 / later.tempo_bpm)
-    notes = cue_melody(theme, later, transform, final=False, first=first)
+    bars_out = material(theme, transform)[1]
+    later = dataclasses.replace(later, bars=bars_out, end=bars_out * later.beats_per_bar * 60.0 / later.tempo_bpm)
+    return Task(piece, statement, span, theme, first, later, transform)
+
+
+def make_example(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, meter: str, tempo_bpm: float,
+                 rng: np.random.Generator) -> Example | None:
+    """One labelled example: the rules' restatement of a :func:`restatement_task` (None when the tune has none)."""
+    from mm2music.arrange.compose import melody_family
+    from mm2music.arrange.theme import cue_melody
+
+    task = restatement_task(tokenizer, piece, ids, meter, tempo_bpm, rng)
+    if task is None:
+        return None
+    notes = cue_melody(task.theme, task.later, task.transform, final=False, first=task.first)
     if len(notes) < STATEMENT_BARS:
         return None
-    family = melody_family(later)
-    restatement = tokenizer.encode_music(_score(notes, meter, later.tempo_bpm, FAMILY_PROGRAM[family]))
-    conditions = restatement_conditions(notes, later, family)
+    family = melody_family(task.later)
+    restatement = tokenizer.encode_music(_score(notes, meter, task.later.tempo_bpm, FAMILY_PROGRAM[family]))
+    conditions = restatement_conditions(notes, task.later, family)
     prefix = tokenizer.prefix(conditions)
-    seq = np.asarray(prefix + [int(t) for t in statement] + restatement + [tokenizer.eos_id], dtype=np.int64)
-    return Example(seq, len(prefix) + len(statement), piece, transform, conditions, span)
+    seq = np.asarray(prefix + [int(t) for t in task.statement] + restatement + [tokenizer.eos_id], dtype=np.int64)
+    return Example(seq, len(prefix) + len(task.statement), piece, task.transform, conditions, task.span)
 
 
 def restatement_conditions(notes, cue, family: str) -> Conditions:
@@ -173,6 +197,11 @@ def restatement_conditions(notes, cue, family: str) -> Conditions:
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
                       density=density_bin(attrs.notes_per_beat), register=register_bin(attrs.pitch_mean),
                       polyphony="monophonic", families=(family,), opening=False)
+
+
+def piece_seed(piece: str) -> int:
+    """A piece's own random stream: 64 bits of its id's SHA-1 (ids that share their last characters still differ)."""
+    return int.from_bytes(hashlib.sha1(piece.encode()).digest()[:8], "little")
 
 
 def build(config: StructuredConfig, tokenizer: MusicTokenizer, out_dir: str | Path | None = None,
@@ -193,7 +222,7 @@ def build(config: StructuredConfig, tokenizer: MusicTokenizer, out_dir: str | Pa
             continue
         ids = np.load(paths[r["id"]]).astype(np.int64)
         a = r["attributes"]
-        rng = np.random.default_rng([config.seed, int.from_bytes(r["id"].encode()[-8:].rjust(8, b"\0"), "little")])
+        rng = np.random.default_rng([config.seed, piece_seed(r["id"])])
         for _ in range(config.pairs_per_tune):
             ex = make_example(tokenizer, r["id"], ids, a.get("time_signature") or "4/4", float(a.get("tempo_bpm") or 100.0), rng)
             if ex is not None:
