@@ -91,8 +91,14 @@ def _cue(index: int, tonic: int, mode: str, tempo: float, meter: str, bars: int,
 def statement_bars(tokenizer: MusicTokenizer, ids: np.ndarray, bars: np.ndarray) -> tuple[int, int] | None:
     """The bars [first, first + 8) of a tune's statement: from its first bar, or its second when the first is a
     pickup (its first note is not on the downbeat); None when the tune is shorter."""
-    first_pos = next((tokenizer.token(int(t)) for t in ids[bars[0]:] if tokenizer.token(int(t)).startswith("Position_")), None)
-    b0 = 0 if first_pos == "Position_0" else 1
+    position = None
+    for t in ids[bars[0]:]:
+        name = tokenizer.token(int(t))
+        if name.startswith("Position_"):
+            position = name
+        elif name.startswith("Pitch"):
+            break
+    b0 = 0 if position == "Position_0" else 1
     if b0 + STATEMENT_BARS >= len(bars):  # the statement's bars must all be complete (a bar follows them)
         return None
     return b0, b0 + STATEMENT_BARS
