@@ -186,20 +186,20 @@ def make_example(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, meter: 
         return None
     family = melody_family(task.later)
     restatement = tokenizer.encode_music(_score(notes, meter, task.later.tempo_bpm, FAMILY_PROGRAM[family]))
-    conditions = restatement_conditions(notes, task.later, family)
+    conditions = restatement_conditions(tokenizer.decode(restatement), task.later, family)
     prefix = tokenizer.prefix(conditions)
     seq = np.asarray(prefix + [int(t) for t in task.statement] + restatement + [tokenizer.eos_id], dtype=np.int64)
     return Example(seq, len(prefix) + len(task.statement), piece, task.transform, conditions, task.span)
 
 
-def restatement_conditions(notes, cue, family: str) -> Conditions:
-    """The labels of a written restatement: the cue's key and meter, the tempo band of its tempo, the density and
-    register measured from its notes as the corpus measures its pieces, one line of ``family``."""
-    from mm2music.arrange.timing import TICKS_PER_QUARTER as TPQ
-
+def restatement_conditions(score, cue, family: str) -> Conditions:
+    """The labels of a written restatement (``score``: its tokens decoded, what the decoder is trained on): the cue's
+    key and meter, the tempo band of its tempo, the density and register measured from its notes as the corpus
+    measures its pieces (:func:`~mm2music.music.attributes.attributes_from_notes`), one line of ``family``."""
     num, den = (int(x) for x in cue.meter.split("/"))
-    attrs = attributes_from_notes([(n.start / TPQ, (n.end - n.start) / TPQ, n.pitch) for n in notes],
-                                  tempo_bpm=cue.tempo_bpm, time_signature=(num, den))
+    q = score.ticks_per_quarter
+    notes = [(n.time / q, n.duration / q, n.pitch) for t in score.tracks for n in t.notes]
+    attrs = attributes_from_notes(notes, tempo_bpm=cue.tempo_bpm, time_signature=(num, den))
     return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
                       density=density_bin(attrs.notes_per_beat), register=register_bin(attrs.pitch_mean),
                       polyphony="monophonic", families=(family,), opening=False)
