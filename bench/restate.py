@@ -146,11 +146,13 @@ def restate_all(tasks, decoders: dict, candidates: int, seed: int) -> dict:
     out: dict[str, list] = {"statement": [], "rules": [], **{name: [] for name in decoders}}
     for k, t in enumerate(tasks):
         out["statement"].append({"notes": cue_melody(t.theme, t.first, "state", False, None), "report": {}})
-        out["rules"].append({"notes": cue_melody(t.theme, t.later, t.transform, False, t.first), "report": {"restated_by": "rules"}})
+        rules = cue_melody(t.theme, t.later, t.transform, False, t.first)
+        out["rules"].append({"notes": rules, "report": {"restated_by": "rules"}})
         for name, (model, tokenizer) in decoders.items():
-            body, report = restate_with_model(t.theme, [int(i) for i in t.statement], t.later, t.transform, model, tokenizer,
-                                              config, seed + k)
-            out[name].append({"notes": cue_melody(t.theme, t.later, t.transform, False, t.first, body=body), "report": report})
+            body, report = restate_with_model(t.theme, [int(i) for i in t.statement], t.later, t.first, t.transform, model,
+                                              tokenizer, config, seed + k, rules)
+            out[name].append({"notes": cue_melody(t.theme, t.later, t.transform, False, t.first, body=body) if body else rules,
+                              "report": report})
         log.info("task %d/%d (%s, %s) restated", k + 1, len(tasks), t.piece, t.transform)
     return out
 

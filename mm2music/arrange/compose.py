@@ -239,31 +239,74 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, them
     else:
         first = theme.cue
     transform = transform_for(cue, first, variant=seed % 7)
-    body, restated = None, {}
+    notes = cue_melody(stated, cue, transform, final, first)
+    restated: dict = {}
     if theme is not None and config.restate == "model":
-        body, restated = restate_with_model(stated, theme.tokens, cue, transform, model, tokenizer, config, seed)
-    notes = cue_melody(stated, cue, transform, final, first, body=body)
+        body, restated = restate_with_model(stated, theme.tokens, cue, first, transform, model, tokenizer, config, seed, notes)
+        if body is not None:
+            notes = cue_melody(stated, cue, transform, final, first, body=body)
     score, report = plan_fit(notes, cue, final)
     report = {**report, "theme": stated.label, "transform": transform, "stated_in": stated.origin + 1,
               "reprise_octave": reprise_centre(cue, first) - reprise_centre(cue, None), **restated}
     return CueMusic(cue, tokens, notes, length_ticks, max(1, config.theme_candidates) if tokens else 0, score, report, stated)
 
 
+def restatement_conditions(notes: Sequence[tuple[float, float, int]], cue: Cue, family: str) -> Conditions:
+    """The decoder's conditions for a restatement like ``notes`` ((start, duration, pitch), quarter notes) in ``cue``:
+    the cue's key and meter, the tempo band of its tempo, the density and register measured from the notes as the
+    corpus measures its pieces, one line of ``family``. The structured set labels its restatements so, and
+    :func:`restate_with_model` asks for the rules' restatement's."""
+    from mm2music.music.attributes import register_bin
+    from mm2music.music.tokenizer import Conditions
+
+    num, den = (int(x) for x in cue.meter.split("/"))
+    attrs = attributes_from_notes(notes, tempo_bpm=cue.tempo_bpm, time_signature=(num, den))
+    return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
+                      density=density_bin(attrs.notes_per_beat), register=register_bin(attrs.pitch_mean),
+                      polyphony="monophonic", families=(family,), opening=False)
+
+
+def primer_in_key(tokenizer, statement: Sequence[int], first: Cue, cue: Cue, target_mean: float) -> list[int] | None:
+    """The statement's tokens moved into the restatement's key and register: by the interval from ``first``'s tonic to
+    ``cue``'s (-5..+6 semitones) plus the octaves that bring its mean pitch nearest ``target_mean`` (the rules'
+    restatement's). The decoder then copies a tune in its own key and register and changes what the conditions ask
+    (mode, tempo, density, rhythm), rather than transposing it as it goes. None if a note would leave the range."""
+    d = (Key.of(cue.key, cue.mode).pc - Key.of(first.key, first.mode).pc) % 12
+    d -= 12 * (d > 6)
+    pitches = [int(tokenizer.token(i).split("_")[1]) for i in statement if tokenizer.token(i).startswith("Pitch_")]
+    if not pitches:
+        return None
+    shift = d + 12 * round((target_mean - sum(pitches) / len(pitches) - d) / 12)
+    out = []
+    for i in statement:
+        name = tokenizer.token(i)
+        if name.startswith("Pitch_"):
+            moved = f"Pitch_{int(name.split('_')[1]) + shift}"
+            if moved not in tokenizer.remi.vocab:
+                return None
+            out.append(tokenizer.id(moved))
+        else:
+            out.append(int(i))
+    return out
+
+
 RESTATE_MIN_SHARED = 6  # of the statement's first 8 intervals (scale steps), a restatement keeps at least this many
 
 
-def restate_with_model(theme: Theme, statement: Sequence[int], cue: Cue, transform: str, model, tokenizer,
-                       config: MusicConfig, seed: int) -> tuple[tuple[list[ThemeNote], int] | None, dict]:
+def restate_with_model(theme: Theme, statement: Sequence[int], cue: Cue, first: Cue, transform: str, model, tokenizer,
+                       config: MusicConfig, seed: int, rules: Sequence[NoteEvent]) -> tuple[tuple[list[ThemeNote], int] | None, dict]:
     """The decoder's restatement of ``theme`` in ``cue`` (``music.restate = "model"``): primed by the statement's
-    tokens (``statement``, the period as the theme writer sampled it), under the cue's conditions, as long as the
-    rules' ``transform`` of the period (:func:`~mm2music.arrange.theme.material`), the best of
+    tokens (``statement``, the period as the theme writer sampled it in ``first``) moved into the cue's key and the
+    register of the rules' restatement (``rules``: its notes in the cue; :func:`primer_in_key`), under the
+    conditions of that restatement (:func:`restatement_conditions`), as long as the rules' ``transform`` of the period
+    (:func:`~mm2music.arrange.theme.material`), the best of
     ``theme_candidates`` samples among those that keep at least :data:`RESTATE_MIN_SHARED` of the statement's first
     8 intervals in scale steps (the recognisable tune), by :func:`phrase_quality`. Returns ((notes in scale steps of
     the cue's key, bars), a report) or (None, report) where no candidate keeps the tune: the rules restate it then.
     ``music.restate_checkpoint`` names another decoder for this (one fine-tuned on restatements)."""
     from mm2music.music.generate import GenerationConfig, generate_tokens
 
-    if not statement:
+    if not statement or not rules:
         return None, {"restated_by": "rules", "restate_reason": "no statement tokens"}
     if config.restate_checkpoint:
         from mm2music.music.checkpoint import load_music_model
@@ -273,8 +316,14 @@ def restate_with_model(theme: Theme, statement: Sequence[int], cue: Cue, transfo
     tonic, mode = Key.of(cue.key, cue.mode)
     gen = GenerationConfig(temperature=config.temperature, top_p=config.top_p, seed=seed + 3,
                            max_bar_tokens=config.max_bar_tokens, key_guidance=config.key_guidance)
-    options = generate_tokens(model, tokenizer, theme_conditions(cue, tokenizer.families_seen), bars,
-                              num_samples=max(1, config.theme_candidates), primer=list(statement), config=gen)
+    tpq = TICKS_PER_QUARTER
+    conditions = restatement_conditions([(n.start / tpq, (n.end - n.start) / tpq, n.pitch) for n in rules], cue,
+                                        theme_conditions(cue, tokenizer.families_seen).families[0])
+    primer = primer_in_key(tokenizer, [int(i) for i in statement], first, cue, sum(n.pitch for n in rules) / len(rules))
+    if primer is None:
+        return None, {"restated_by": "rules", "restate_reason": "the statement leaves the pitch range in the cue's key"}
+    options = generate_tokens(model, tokenizer, conditions, bars, num_samples=max(1, config.theme_candidates),
+                              primer=primer, config=gen)
     want = scale_intervals(theme.period)[:8]
     half = max(1, bars // 2)
     scored = []

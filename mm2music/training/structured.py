@@ -14,11 +14,14 @@ from real tunes of the TRAIN split, with those same rules:
    :func:`~mm2music.arrange.theme.material`, :func:`~mm2music.arrange.theme.cue_melody`);
 3. the example, in the decoder's token format, laid out as the theme writer primes the decoder::
 
-       prefix(restatement's conditions), statement (REMI, as written), restatement (REMI), EOS
+       prefix(restatement's conditions), statement (REMI, moved into the restatement's key and register), restatement (REMI), EOS
 
    The prefix's labels are measured from the written restatement as the corpus labels its pieces (tempo band,
    density, register; the key is the cue's, the instrument family the one the theme writer asks for); the loss
-   is taken on the restatement only (the statement is the given).
+   is taken on the restatement only (the statement is the given). The statement is moved into the restatement's
+   key and register (:func:`~mm2music.arrange.compose.primer_in_key`), as ``music.restate=model`` primes the
+   decoder: the decoder copies and varies a tune, it does not transpose it as it goes (fine-tuned on statements as
+   written, it learned no copying at all: a 4-layer model with absolute pitch tokens).
 
 The set is written to a folder (``examples.npz``: the token ids of every example, back to back, with their
 offsets and where each target starts; ``manifest.jsonl``: one row per example with its source piece, transform
@@ -39,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from mm2music.errors import CorpusError
-from mm2music.music.attributes import REGISTER_BINS, attributes_from_notes, density_bin, register_bin, tempo_band, tonic_name
+from mm2music.music.attributes import REGISTER_BINS, register_bin, tonic_name
 from mm2music.music.tokenizer import Conditions, MusicTokenizer
 from mm2music.training.dataset import IGNORE, DataConfig, load_rows, manifest_hash, resolve_corpus_dir, tokenize_rows, window_key_indices
 
@@ -175,7 +178,7 @@ def restatement_task(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, met
 def make_example(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, meter: str, tempo_bpm: float,
                  rng: np.random.Generator) -> Example | None:
     """One labelled example: the rules' restatement of a :func:`restatement_task` (None when the tune has none)."""
-    from mm2music.arrange.compose import melody_family
+    from mm2music.arrange.compose import melody_family, primer_in_key
     from mm2music.arrange.theme import cue_melody
 
     task = restatement_task(tokenizer, piece, ids, meter, tempo_bpm, rng)
@@ -187,22 +190,22 @@ def make_example(tokenizer: MusicTokenizer, piece: str, ids: np.ndarray, meter: 
     family = melody_family(task.later)
     restatement = tokenizer.encode_music(_score(notes, meter, task.later.tempo_bpm, FAMILY_PROGRAM[family]))
     conditions = restatement_conditions(tokenizer.decode(restatement), task.later, family)
+    primer = primer_in_key(tokenizer, [int(t) for t in task.statement], task.first, task.later,
+                           sum(n.pitch for n in notes) / len(notes))
+    if primer is None:
+        return None
     prefix = tokenizer.prefix(conditions)
-    seq = np.asarray(prefix + [int(t) for t in task.statement] + restatement + [tokenizer.eos_id], dtype=np.int64)
-    return Example(seq, len(prefix) + len(task.statement), piece, task.transform, conditions, task.span)
+    seq = np.asarray(prefix + primer + restatement + [tokenizer.eos_id], dtype=np.int64)
+    return Example(seq, len(prefix) + len(primer), piece, task.transform, conditions, task.span)
 
 
 def restatement_conditions(score, cue, family: str) -> Conditions:
-    """The labels of a written restatement (``score``: its tokens decoded, what the decoder is trained on): the cue's
-    key and meter, the tempo band of its tempo, the density and register measured from its notes as the corpus
-    measures its pieces (:func:`~mm2music.music.attributes.attributes_from_notes`), one line of ``family``."""
-    num, den = (int(x) for x in cue.meter.split("/"))
+    """The labels of a written restatement (``score``: its tokens decoded, what the decoder is trained on), see
+    :func:`~mm2music.arrange.compose.restatement_conditions`."""
+    from mm2music.arrange.compose import restatement_conditions as measured
+
     q = score.ticks_per_quarter
-    notes = [(n.time / q, n.duration / q, n.pitch) for t in score.tracks for n in t.notes]
-    attrs = attributes_from_notes(notes, tempo_bpm=cue.tempo_bpm, time_signature=(num, den))
-    return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
-                      density=density_bin(attrs.notes_per_beat), register=register_bin(attrs.pitch_mean),
-                      polyphony="monophonic", families=(family,), opening=False)
+    return measured([(n.time / q, n.duration / q, n.pitch) for t in score.tracks for n in t.notes], cue, family)
 
 
 def piece_seed(piece: str) -> int:

@@ -64,7 +64,12 @@ def test_a_sample_that_keeps_the_tune_is_laid_out(tiny, monkeypatch):
     out = compose([first_cue, later], model, tokenizer, MusicConfig(theme_candidates=2, restate="model"), seed=5)
     restated = calls
     assert len(restated) == 1 and restated[0][0].key == "G major" and restated[0][0].tempo_band == "moderate"
-    assert restated[0][2] == out[0].tokens[: len(restated[0][2])]  # primed by the statement's tokens
+    primer, statement = restated[0][2], out[0].tokens
+    assert len(primer) == len(statement)  # primed by the statement's tokens, moved by octaves into the cue's register
+    moved = {int(tokenizer.token(a)[6:]) - int(tokenizer.token(b)[6:]) for a, b in zip(primer, statement)
+             if tokenizer.token(a).startswith("Pitch_")}
+    assert len(moved) == 1 and next(iter(moved)) % 12 == 0
+    assert all(a == b for a, b in zip(primer, statement) if not tokenizer.token(a).startswith("Pitch_"))
     report = out[1].report
     assert report["restated_by"] == "model" and report["restate_shared"] >= 6
     tonic, mode = Key.of("G", "major")

@@ -74,10 +74,17 @@ def test_only_train_tunes_are_restated_and_no_held_out_bar_leaks(made, corpus):
     def contains(seq: np.ndarray, part: np.ndarray) -> bool:
         return any(np.array_equal(seq[i:i + len(part)], part) for i in np.flatnonzero(seq == part[0]))
 
+    pitch = np.array([tokenizer.token(i).startswith("Pitch_") for i in range(tokenizer.vocab_size)])
     for (ids, start), m in zip(_examples(folder), manifest):
-        statement = ids[tokenizer.prefix_length:start]
-        assert statement[0] == tokenizer.bar_id and (statement == tokenizer.bar_id).sum() == 8  # 8 whole bars
-        assert contains(tokens[m["piece"]], statement)  # as written in its train tune
+        primer = ids[tokenizer.prefix_length:start]
+        tune = tokens[m["piece"]]
+        bars = np.flatnonzero(tune == tokenizer.bar_id)
+        first, last = m["statement_bars"]
+        statement = tune[bars[first]:bars[last]]  # 8 whole bars of its train tune, as written
+        assert len(primer) == len(statement) and (statement == tokenizer.bar_id).sum() == 8
+        assert np.array_equal(primer[~pitch[primer]], statement[~pitch[statement]])  # the same rhythm and bars
+        shifts = {int(tokenizer.token(a)[6:]) - int(tokenizer.token(b)[6:]) for a, b in zip(primer[pitch[primer]], statement[pitch[statement]])}
+        assert len(shifts) == 1  # moved as a whole into the restatement's key and register
         assert not any(contains(h, statement) for h in held)  # and in no held-out tune
 
 
