@@ -17,7 +17,7 @@ than the rules, and does it still model real tunes? Two checkpoints side by side
     regression and random forest, grouped CV, classes balanced) of each method's restatements against real TEST
     tunes of the corpus (lower is more like real tunes; the statements as laid out are measured beside them).
 
-    .venv/bin/python bench/restate.py --candidate runs/music21-structured-3/checkpoints/best
+    .venv/bin/python bench/restate.py --candidate runs/music21-structured-5/checkpoints/best --tasks 40
     .venv/bin/python bench/restate.py --candidate DIR --tasks 20 --candidates 4      # a quicker look
 
 The decoders sample as the pipeline does (int8, one thread). Results go to bench/results/restate.json.
