@@ -326,14 +326,15 @@ def restate_with_model(theme: Theme, statement: Sequence[int], cue: Cue, first: 
                               primer=primer, config=gen)
     want = scale_intervals(theme.period)[:8]
     half = max(1, bars // 2)
-    scored = []
+    scored, most = [], 0
     for k, ids in enumerate(options):
         notes = _notes_of(tokenizer.decode(ids), 10 ** 9) if ids else []
         line = cadence_bars(steps_of(notes, tonic, mode), cue.meter, (half - 1, bars - 1), lead_in=(half - 1,))
         shared = sum(a == b for a, b in zip(scale_intervals(line)[:8], want))
+        most = max(most, shared)
         if shared >= RESTATE_MIN_SHARED:
             scored.append((phrase_quality(line, cue.beats_per_bar, bars, (0, 2, 4)), -k, line, shared))
-    report = {"restate_candidates": len(options), "restate_kept": len(scored)}
+    report = {"restate_candidates": len(options), "restate_kept": len(scored), "restate_most_shared": most}
     if not scored:
         return None, {**report, "restated_by": "rules"}
     _, _, line, shared = max(scored, key=lambda x: x[:2])
