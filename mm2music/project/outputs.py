@@ -112,7 +112,12 @@ class SoundtrackWriter:
         levels = cue_levels([m.cue for m in self.music])
         self._source = source = raw if hasattr(raw, "read") else ArraySource(raw)
         report = plan_delivery(source, r.sample_rate, target_lufs(r.loudness), levels, measured=measured)
-        self._delivery = write_delivered(source, report, replace_file(self.staging / "soundtrack.wav"), r.sample_rate)
+        bext = None
+        if self.config.interchange.timeline and self.start is not None:  # a DAW spots it at the film's start
+            from mm2music.interchange.deliver import mix_bext
+
+            bext = mix_bext(self.start, output_stem(self.analysis, self.config), r.sample_rate)
+        self._delivery = write_delivered(source, report, replace_file(self.staging / "soundtrack.wav"), r.sample_rate, bext=bext)
         self._gain = self._delivery.gain
         self.files["audio"] = "soundtrack.wav"
 
@@ -128,31 +133,40 @@ class SoundtrackWriter:
         analysis, r = self.analysis, self.config.render
         extra: dict = self._delivery.summary()
         # the scored video (ffmpeg's AAC encoder, the longest single job), the stems (FluidSynth, off the GIL) and the
-        # MusicXML (music21) each on a thread of their own, started in that order; the timeline is drawn meanwhile
+        # MusicXML (music21) each on a thread of their own, started in that order; the timeline figure and then the
+        # editor's timeline (once the stems it lists are written; soundtrack.wav already has its timecode, so
+        # nothing rewrites the file the mux reads) are written meanwhile
         with ThreadPoolExecutor(3) as jobs:
             muxing = jobs.submit(self._mux, envelope) if analysis.kind == "video" and analysis.video is not None else None
-            exporting = [jobs.submit(self._stems), jobs.submit(self._musicxml)]
+            stems, musicxml = jobs.submit(self._stems), jobs.submit(self._musicxml)
             roll = piano_roll(self._score)
             extra["training_data"] = checkpoint_training_data(self.config.music.checkpoint or DEFAULT_CHECKPOINT)["summary"]
             write_timeline(replace_file(self.staging / "timeline.png"), analysis, self.plan, roll)
+            self.files.update(stems.result())
+            if self.config.interchange.timeline:
+                self._timeline(self._scored_name() if muxing is not None else None)
             if muxing is not None:
                 extra.update(muxing.result())
-            for job in exporting:
-                self.files.update(job.result())
+            self.files.update(musicxml.result())
         extra["mix"] = r.mix if analysis.kind == "video" else None
-        if self.config.interchange.timeline:  # Broadcast WAV timecode, cues/NN.wav and the editor's timeline
-            from mm2music.interchange.deliver import CUES_DIR, deliver as deliver_timeline
-            from mm2music.interchange.timeline import FORMATS
-
-            # those of the previous version are hard links shared with history/: new files, never written through
-            for old in [*(self.staging / CUES_DIR).glob("*.wav"), *(self.staging / name for _, name in FORMATS.values())]:
-                old.unlink(missing_ok=True)
-            with self._stage("timeline"):
-                self.files.update(deliver_timeline(self.staging, self.plan.cues, self.hits, analysis.duration, self.start,
-                                                   output_stem(analysis, self.config), self.files.get("video"), self.progress))
         extra["start_timecode"] = self.start.to_json()
         self.files["cue_sheet"] = CUE_SHEET
         return cue_sheet(self.plan, self.music, analysis.cuts, self.hits, self.sync, self.fps, extra, timecode=self.start.at)
+
+    def _timeline(self, picture: str | None) -> None:
+        """Broadcast WAV timecode, ``cues/NN.wav`` and the editor's timeline (``picture``: the scored video's name)."""
+        from mm2music.interchange.deliver import CUES_DIR, deliver as deliver_timeline
+        from mm2music.interchange.timeline import FORMATS
+
+        # those of the previous version are hard links shared with history/: new files, never written through
+        for old in [*(self.staging / CUES_DIR).glob("*.wav"), *(self.staging / name for _, name in FORMATS.values())]:
+            old.unlink(missing_ok=True)
+        with self._stage("timeline"):
+            self.files.update(deliver_timeline(self.staging, self.plan.cues, self.hits, self.analysis.duration, self.start,
+                                               output_stem(self.analysis, self.config), picture, self.progress))
+
+    def _scored_name(self) -> str:
+        return f"{Path(self.analysis.source).stem}_scored.mp4"
 
     def _mux(self, envelope: AudioEnvelope | None) -> dict:
         """``<stem>_scored.mp4``: the music, ducked under ``envelope`` (the source's speech) when the mix keeps the
@@ -170,7 +184,7 @@ class SoundtrackWriter:
                 if envelope.speech:
                     tmp = music = replace_file(self.staging / ".music_for_mux.wav")
                     extra["ducked_fraction"] = self._write_ducked(envelope, tmp)
-            scored = replace_file(self.staging / f"{Path(analysis.source).stem}_scored.mp4")
+            scored = replace_file(self.staging / self._scored_name())
             mux(Path(analysis.source), music, scored, analysis.video.codec, analysis.video.timestamps, keep, analysis.video.has_audio,
                 analysis.duration)
             if tmp is not None:
