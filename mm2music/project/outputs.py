@@ -178,27 +178,26 @@ class SoundtrackWriter:
         extra = {}
         with self._stage("mux"):
             keep = r.mix == "keep" and envelope is not None
-            music, tmp = self.staging / "soundtrack.wav", None
+            music, ducked = self.staging / "soundtrack.wav", None
             if keep:
                 extra["ducked_fraction"] = 0.0
                 if envelope.speech:
-                    tmp = music = replace_file(self.staging / ".music_for_mux.wav")
-                    extra["ducked_fraction"] = self._write_ducked(envelope, tmp)
+                    music, ducked = self._ducked(envelope)
             scored = replace_file(self.staging / self._scored_name())
             mux(Path(analysis.source), music, scored, analysis.video.codec, analysis.video.timestamps, keep, analysis.video.has_audio,
-                analysis.duration)
-            if tmp is not None:
-                tmp.unlink()
+                analysis.duration, r.sample_rate)
+            if ducked is not None:
+                extra["ducked_fraction"] = ducked()
             extra["muxed"] = verify_muxed(scored, analysis.duration)
         self.files["video"] = scored.name
         return extra
 
-    def _write_ducked(self, envelope: AudioEnvelope, path: Path, block: int = 1 << 20) -> float:
-        """The delivered music ducked under the speech of ``envelope``, 16-bit WAV written a block at a time;
-        returns the share of the time ducked by at least half the depth."""
+    def _ducked(self, envelope: AudioEnvelope, block: int = 1 << 17):
+        """The delivered music ducked under the speech of ``envelope``: 16-bit stereo blocks (~3 s each, so that
+        ffmpeg encodes while the next is made), and a function that gives, once they have all been taken, the share
+        of the time ducked by at least half the depth."""
         from mm2music.render.loudness import gained
         from mm2music.render.mix import Ducking, ducked_fraction
-        from mm2music.render.synth import write_wav
 
         sr, depth, n = self.config.render.sample_rate, self.config.render.duck_db, self._source.n
         ducking, ducked = Ducking(envelope, sr, n / sr, depth), 0
@@ -208,10 +207,10 @@ class SoundtrackWriter:
             for a in range(0, n, block):
                 duck = ducking.block(a, min(n, a + block))
                 ducked += ducked_fraction(duck, depth) * len(duck)
-                yield gained(self._source, self._delivery, a, a + block) * duck[:, None]
+                piece = gained(self._source, self._delivery, a, a + block) * duck[:, None]
+                yield (np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2")  # as soundtrack.wav is written
 
-        write_wav(path, blocks(), sr)
-        return round(ducked / n, 3) if n else 0.0
+        return blocks(), lambda: round(ducked / n, 3) if n else 0.0
 
     def _stems(self) -> dict:
         """The stems, scaled by the mix's normalisation gain, as configured; those of a previous version are
@@ -235,13 +234,13 @@ class SoundtrackWriter:
 
     def _musicxml(self) -> dict:
         """``soundtrack.musicxml``, as configured (that of a previous version removed first)."""
-        from mm2music.arrange.musicxml import write_musicxml
+        from mm2music.arrange.musicxml_process import write_musicxml_apart
 
         (self.staging / "soundtrack.musicxml").unlink(missing_ok=True)
         if not self.config.interchange.musicxml:
             return {}
         with self._stage("musicxml"):
-            write_musicxml(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
+            write_musicxml_apart(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
         return {"musicxml": "soundtrack.musicxml"}
 
 
