@@ -142,19 +142,19 @@ class SoundtrackWriter:
             roll = piano_roll(self._score)
             extra["training_data"] = checkpoint_training_data(self.config.music.checkpoint or DEFAULT_CHECKPOINT)["summary"]
             write_timeline(replace_file(self.staging / "timeline.png"), analysis, self.plan, roll)
-            self.files.update(stems.result())
-            if self.config.interchange.timeline:
-                self._timeline(self._scored_name() if muxing is not None else None)
+            stem_files = stems.result()
+            timeline = self._timeline(self._scored_name() if muxing is not None else None) if self.config.interchange.timeline else {}
             if muxing is not None:
                 extra.update(muxing.result())
-            self.files.update(musicxml.result())
+            self.files.update({**stem_files, **musicxml.result(), **timeline})  # in the order the summary lists them
         extra["mix"] = r.mix if analysis.kind == "video" else None
         extra["start_timecode"] = self.start.to_json()
         self.files["cue_sheet"] = CUE_SHEET
         return cue_sheet(self.plan, self.music, analysis.cuts, self.hits, self.sync, self.fps, extra, timecode=self.start.at)
 
-    def _timeline(self, picture: str | None) -> None:
-        """Broadcast WAV timecode, ``cues/NN.wav`` and the editor's timeline (``picture``: the scored video's name)."""
+    def _timeline(self, picture: str | None) -> dict:
+        """Broadcast WAV timecode, ``cues/NN.wav`` and the editor's timeline (``picture``: the scored video's name);
+        returns the files written."""
         from mm2music.interchange.deliver import CUES_DIR, deliver as deliver_timeline
         from mm2music.interchange.timeline import FORMATS
 
@@ -162,8 +162,8 @@ class SoundtrackWriter:
         for old in [*(self.staging / CUES_DIR).glob("*.wav"), *(self.staging / name for _, name in FORMATS.values())]:
             old.unlink(missing_ok=True)
         with self._stage("timeline"):
-            self.files.update(deliver_timeline(self.staging, self.plan.cues, self.hits, self.analysis.duration, self.start,
-                                               output_stem(self.analysis, self.config), picture, self.progress))
+            return deliver_timeline(self.staging, self.plan.cues, self.hits, self.analysis.duration, self.start,
+                                    output_stem(self.analysis, self.config), picture, self.progress)
 
     def _scored_name(self) -> str:
         return f"{Path(self.analysis.source).stem}_scored.mp4"
