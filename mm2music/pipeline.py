@@ -343,7 +343,8 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     timings = Timings(listener=on_progress)
     # the decoder loads (and the writers' libraries import) while the video decodes; a checkpoint that fails to
     # load stops the decoding at the next chunk (its config was read by check_settings, before any of this)
-    preload = None if analyze_only else Preload(config.music.checkpoint, config.music.quantize, musicxml=config.interchange.musicxml)
+    preload = None if analyze_only else Preload(config.music.checkpoint, config.music.quantize, musicxml=config.interchange.musicxml,
+                                                     soundfont=config.render.soundfont)
     check = preload.check if preload is not None else None
     files: dict[str, str] = {}
     sync = None
