@@ -33,7 +33,7 @@ from mm2music.graph.beats import fit_beats
 from mm2music.graph.plan import fit_tempi, ramp_tempi
 from mm2music.project import store
 from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, load_mix, load_project,
-                              music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
+                              music_from_json, music_to_json, next_version, replace_file, save_mix_blocks, with_pinned)
 from mm2music.types import Cue, Plan
 from mm2music.vocab import CUE_TEMPO, DENSITIES, DYNAMICS, FAMILIES, REGISTERS
 
@@ -337,27 +337,52 @@ def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: i
     """``mix`` with ``segment`` (rendered from sample ``start``) in place from ``join_at`` (the cue's start) to
     the segment's end, with a linear crossfade of ``crossfade_s`` ending at ``join_at`` and one ending at the
     segment's end (none at the soundtrack's own start or end). Outside them, ``mix`` is untouched."""
-    out = mix.copy()
+    out = np.array(mix, copy=True)
+    splice_into(out, 0, len(mix), start, segment, join_at, sr, crossfade_s)
+    return out
+
+
+def splice_into(window: np.ndarray, at: int, n_total: int, start: int, segment: np.ndarray, join_at: int, sr: int,
+                crossfade_s: float = CROSSFADE_S) -> None:
+    """:func:`splice`, in place, on the samples ``at`` to ``at + len(window)`` of a soundtrack of ``n_total``
+    samples (each sample of the result depends only on the same sample before): a long film's stored music is
+    spliced a block at a time, never held whole."""
     end = start + len(segment)
     x = max(1, round(crossfade_s * sr))
     a = max(start, join_at - x)
-    out[join_at:end] = segment[join_at - start:]
-    if a < join_at:
+    b = max(join_at, end - x) if end < n_total else end
+    lo, hi = max(at, a), min(at + len(window), end)
+    if lo >= hi:
+        return
+    before = window[lo - at:hi - at].copy()  # the soundtrack as it was there
+    window[lo - at:hi - at] = segment[lo - start:hi - start]
+    if a < join_at and lo < join_at:  # the crossfade into the segment
         r = np.linspace(0.0, 1.0, join_at - a, endpoint=False, dtype=np.float32)[:, None]
-        out[a:join_at] = mix[a:join_at] * (1 - r) + segment[a - start:join_at - start] * r
-    if end < len(mix):
-        b = max(join_at, end - x)
+        p, q = lo, min(hi, join_at)
+        window[p - at:q - at] = before[p - lo:q - lo] * (1 - r[p - a:q - a]) + segment[p - start:q - start] * r[p - a:q - a]
+    if b < end and hi > b:  # the crossfade out of it
         r = np.linspace(1.0, 0.0, end - b, endpoint=False, dtype=np.float32)[:, None]
-        out[b:end] = segment[b - start:] * r + mix[b:end] * (1 - r)
-    return out
+        p, q = max(lo, b), hi
+        window[p - at:q - at] = segment[p - start:q - start] * r[p - b:q - b] + before[p - lo:q - lo] * (1 - r[p - b:q - b])
+
+
+def spliced_blocks(mix: np.ndarray, splices: Sequence[tuple[int, np.ndarray, int]], sr: int, block: int = 1 << 20):
+    """``mix`` (the stored music, memory-mapped) with each ``(start, segment, join_at)`` of ``splices`` spliced in
+    turn (:func:`splice`), as float32 blocks of ``block`` samples."""
+    n = len(mix)
+    for at in range(0, n, block):
+        window = np.array(mix[at:at + block], dtype=np.float32)
+        for start, segment, join_at in splices:
+            splice_into(window, at, n, start, segment, join_at, sr)
+        yield window
 
 
 # --- rebuilding the outputs -----------------------------------------------------------------------------
 
 
-def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
+def write_outputs(project: Project, mix, staging: Path) -> dict:
     """Write every derived file of ``project`` into ``staging`` from its stored music and ``mix`` (the music
-    before normalisation) with the full run's writer (:class:`~mm2music.project.outputs.SoundtrackWriter`):
+    before normalisation: an array, or a block source such as :class:`~mm2music.render.loudness.NpySource`) with the full run's writer (:class:`~mm2music.project.outputs.SoundtrackWriter`):
     plan, MIDI, WAV, stems, MusicXML, scored video, timeline, cue sheet. Returns the sync report."""
     from mm2music.project.outputs import SoundtrackWriter, config_of, write_cue_sheet, write_json
     config = config_of(project.config)
@@ -410,19 +435,23 @@ def commit_cues(project: Project, changed: dict[int, CueEntry], synths: dict | N
     that cue's span (:func:`span_synth`)."""
     import time
 
+    from mm2music.render.loudness import NpySource
+
     t0 = time.perf_counter()
     config = _render_config(project)
-    mix = load_mix(project.folder, samples=project.samples(config.sample_rate))
+    # the stored music mapped, not loaded: the new version's is written a block at a time with the spans spliced in
+    mix = load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate))
     synths = dict(synths or {})
+    splices = []
     for i in sorted(changed):
         project.cues[i] = changed[i]
         start, segment = render_span(project.music, i, project.hits, len(mix), config, synths.pop(i, None))
-        mix = splice(mix, start, segment, round(project.music[i].cue.start * config.sample_rate), config.sample_rate)
+        splices.append((start, segment, round(project.music[i].cue.start * config.sample_rate)))
     project.version += 1
     with next_version(project.folder, keep=kept_versions(project)) as staging:
         project.write(staging, set(changed))
-        save_mix(staging, mix)
-        write_outputs(project, mix, staging)
+        stored = save_mix_blocks(staging, len(mix), spliced_blocks(mix, splices, config.sample_rate))
+        write_outputs(project, NpySource(stored), staging)
     return Revision(project.folder, [i + 1 for i in sorted(changed)], project.version, time.perf_counter() - t0)
 
 

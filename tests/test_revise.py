@@ -245,3 +245,19 @@ def test_a_cue_keeps_its_theme_unless_asked_and_a_new_one_can_be_propagated(capf
     assert spread[0] != alone[0] and spread[1] == spread[0] and spread[2] == before[2]
     code, _, err = run_revise(capfd, project, "--propagate")
     assert code == 1 and "need --cue N" in err
+
+
+def test_the_stored_music_is_spliced_a_block_at_a_time_as_it_would_be_whole():
+    rng = np.random.default_rng(0)
+    sr, n = 8000, 50_000
+    mix = rng.standard_normal((n, 2)).astype(np.float32)
+    # two spans (the second overlapping the first's tail) and one that runs to the end (no crossfade out there)
+    splices = [(1_000, rng.standard_normal((20_000, 2)).astype(np.float32), 3_000),
+               (18_000, rng.standard_normal((9_000, 2)).astype(np.float32), 19_500),
+               (44_000, rng.standard_normal((6_000, 2)).astype(np.float32), 45_000)]
+    whole = mix
+    for start, segment, join_at in splices:
+        whole = revise.splice(whole, start, segment, join_at, sr)
+    for block in (997, 4096, n):
+        np.testing.assert_array_equal(np.concatenate(list(revise.spliced_blocks(mix, splices, sr, block))), whole)
+    assert np.array_equal(whole[:2_920], mix[:2_920]) and not np.array_equal(whole[2_920:3_000], mix[2_920:3_000])  # the fade in
