@@ -56,3 +56,20 @@ def test_a_score_the_worker_cannot_write_raises_here_as_before(tmp_path, monkeyp
         assert worker.write(music(), tmp_path / "x.musicxml", "t", [])  # and it still serves the next one
     finally:
         worker.close()
+
+
+def test_the_score_written_part_by_part_is_the_whole_score_exported_at_once(tmp_path):
+    from music21.musicxml.m21ToXml import ScoreExporter
+
+    from mm2music.arrange.musicxml import build_musicxml_score
+
+    whole = build_musicxml_score(music(), "t", [1.0])
+    assert len(whole.parts) > 2  # melody, pad, bass...: the parts' elements and their MIDI channels are joined
+    whole.makeRests(refStreamOrTimeRange=[0.0, whole.highestTime], fillGaps=True, inPlace=True, hideRests=True,
+                    timeRangeFromBarDuration=True)
+    whole.makeNotation(inPlace=True)
+    exporter = ScoreExporter(whole, makeNotation=True)
+    exporter.parse()
+    (tmp_path / "whole.musicxml").write_bytes(exporter.asBytes())
+    write_musicxml(music(), tmp_path / "parts.musicxml", "t", [1.0])
+    assert same_score(tmp_path / "whole.musicxml", tmp_path / "parts.musicxml")
