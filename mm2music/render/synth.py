@@ -50,7 +50,7 @@ HALL_REVERB = {"roomsize": 0.78, "damping": 0.25, "width": 1.0, "level": 0.75}
 # FluidSynth's hall tail falls under it ~2.5 s after the last note) renders zeros without running FluidSynth
 SILENCE = 1e-7
 _TAIL_CHECK = 256  # samples at the end of a piece that must be under SILENCE
-_FLUID_BLOCK = 64  # FluidSynth's block (FLUID_BUFSIZE): events take effect at its boundaries
+FLUID_BLOCK = 64  # FluidSynth's block (FLUID_BUFSIZE): events take effect at its boundaries
 _PIECE = 1 << 14  # samples synthesised at a time while something sounds (~0.4 s)
 
 
@@ -306,7 +306,7 @@ class Synthesizer:
                 if self._quiet and not self._voices(self._fs.synth):
                     # silence, not synthesised: FluidSynth starts a note at the next of its 64-sample blocks, so
                     # skipping whole blocks only keeps every note where a synth that ran through would start it
-                    skip = n - n % _FLUID_BLOCK
+                    skip = n - n % FLUID_BLOCK
                     if skip:
                         if self._sink is None or self._meter is not None:  # kept (or measured) as zeros
                             pieces.append((self.rendered, np.zeros((skip, 2), np.float32)))
