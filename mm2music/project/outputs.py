@@ -17,8 +17,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from mm2music.config import Config
 from mm2music.project.store import replace_file
 from mm2music.types import Analysis, AudioEnvelope, Plan
@@ -198,6 +196,7 @@ class SoundtrackWriter:
         of the time ducked by at least half the depth."""
         from mm2music.render.loudness import gained
         from mm2music.render.mix import Ducking, ducked_fraction
+        from mm2music.render.synth import pcm16
 
         sr, depth, n = self.config.render.sample_rate, self.config.render.duck_db, self._source.n
         ducking, ducked = Ducking(envelope, sr, n / sr, depth), 0
@@ -207,8 +206,7 @@ class SoundtrackWriter:
             for a in range(0, n, block):
                 duck = ducking.block(a, min(n, a + block))
                 ducked += ducked_fraction(duck, depth) * len(duck)
-                piece = gained(self._source, self._delivery, a, a + block) * duck[:, None]
-                yield (np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2")  # as soundtrack.wav is written
+                yield pcm16(gained(self._source, self._delivery, a, a + block) * duck[:, None])  # as soundtrack.wav holds it
 
         return blocks(), lambda: round(ducked / n, 3) if n else 0.0
 

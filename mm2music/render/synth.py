@@ -380,6 +380,11 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as the 16-bit samples ``soundtrack.wav`` holds (clipped, scaled, truncated)."""
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
 def write_wav(path: Path, audio, sample_rate: int, block: int = 1 << 20, bext: dict | None = None) -> None:
     """16-bit PCM WAV of stereo float audio in [-1, 1]: an ``(N, 2)`` array converted ``block`` samples at a time,
     or an iterable of ``(n, 2)`` blocks written as they come (a film's whole-length clipped and int16 copies would
@@ -387,7 +392,7 @@ def write_wav(path: Path, audio, sample_rate: int, block: int = 1 << 20, bext: d
     (:class:`~mm2music.interchange.bwf.BroadcastWavWriter`: ``time_reference``, ``description``, ``reference``),
     written with the file rather than put in afterwards (which copies it)."""
     pieces = (audio[a:a + block] for a in range(0, len(audio), block)) if isinstance(audio, np.ndarray) else audio
-    pcm = ((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2") for piece in pieces)
+    pcm = (pcm16(piece) for piece in pieces)
     if bext is not None:
         from mm2music.interchange.bwf import BroadcastWavWriter
 
