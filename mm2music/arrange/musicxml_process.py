@@ -100,20 +100,21 @@ class MusicXmlProcess:
             self._proc.wait()
             self._proc = None
 
-    def close(self) -> None:
-        """End the worker (its input closes; it exits after the score it may be writing)."""
+    def close(self, wait: bool = True) -> None:
+        """End the worker: its input closes and it exits (``wait``: this returns once it has)."""
         with self._lock:
             if self._proc is not None:
                 try:
                     self._proc.stdin.close()
-                    self._proc.wait(timeout=30)
+                    if wait:
+                        self._proc.wait(timeout=30)
                 except (OSError, subprocess.TimeoutExpired):
                     self._stop()
                 self._proc = None
 
 
 _PROCESS = MusicXmlProcess()
-atexit.register(_PROCESS.close)
+atexit.register(_PROCESS.close, wait=False)  # the run's process does not wait for the worker's own exit
 
 
 def start() -> None:
