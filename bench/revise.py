@@ -5,7 +5,8 @@ Scores the clip (a fresh ``run_pipeline.py`` process, as a user runs it), then r
 in one warm process (``pipeline.run`` vs ``revise.revise``: no imports, model loaded); then checks
 what the revise kept: the other cues' MIDI notes (identical), the music before normalisation outside the
 re-rendered span (identical), and the written WAV there (equal up to the new loudness gain and 16-bit
-rounding).
+rounding); and how each cue's span, re-rendered with the music it has, sounds beside the full render (mel band
+energies, dB).
 
     python bench/revise.py [--video clip.mp4 | --seconds 60] [--cue 3] [--repeats 3] [--checkpoint DIR]
 """
@@ -71,6 +72,31 @@ def in_process(args, out: Path) -> tuple[list[float], list[float]]:
     return full, rev
 
 
+def span_fidelity(folder: Path) -> list[float]:
+    """How a revised span sounds beside the full render: each cue's span re-rendered with the music the film was
+    rendered with (:func:`mm2music.revise.render_span`), against the stored music there, as the mean absolute
+    difference of mel band energies (dB; 40 bands, 100 ms frames, bands within 60 dB of the loudest) inside the
+    cue. 0 is the full render itself; the reverb's modulation, which a fresh synth starts anew, keeps it above."""
+    import librosa
+
+    from mm2music.project import load_project
+    from mm2music.revise import _render_config, render_span
+
+    project = load_project(folder)
+    config = _render_config(project)
+    mix, sr = load_mix(folder, mmap=True), config.sample_rate
+    out = []
+    for i in range(len(project.music)):
+        a, seg = render_span(project.music, i, project.hits, len(mix), config)
+        ref = np.asarray(mix[a:a + len(seg)])
+        c0, c1 = round(project.music[i].cue.start * sr) - a, min(len(seg), round(project.music[i].cue.end * sr) - a)
+        bands = [librosa.power_to_db(librosa.feature.melspectrogram(y=x[c0:c1].mean(axis=1), sr=sr, n_fft=4096, hop_length=sr // 10,
+                                                                    n_mels=40) + 1e-10, top_db=None) for x in (seg, ref)]
+        audible = bands[1] > bands[1].max() - 60
+        out.append(float(np.abs(bands[0] - bands[1])[audible].mean()) if audible.any() else 0.0)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", help="clip to score (default: the embedded sample)")
@@ -90,9 +116,11 @@ def main() -> None:
         score += ["--checkpoint", args.checkpoint] if args.checkpoint else []
         folder = Path(tmp) / "bench"
         full, rev = [], []
+        fidelity = None
         for r in range(args.repeats):
             full.append(timed(score + ["--seed", str(r)]))
             before_notes, before_mix, before_wav = notes(folder), load_mix(folder), read_wav(folder / "soundtrack.wav")
+            fidelity = fidelity or span_fidelity(folder)
             rev.append(timed([py, "run_pipeline.py", "revise", str(folder), "--cue", str(args.cue), "-q"]))
         after_notes, mix, wav = notes(folder), load_mix(folder), read_wav(folder / "soundtrack.wav")
         warm_full, warm_rev = in_process(args, Path(tmp) / "warm")
@@ -115,6 +143,8 @@ def main() -> None:
     print(f"kept cues with identical MIDI notes: {kept} of {[i + 1 for i in range(len(cues)) if i != args.cue - 1]}")
     print(f"music before normalisation identical outside {max(a, 0) / sr:.2f}-{min(b, len(mix)) / sr:.2f} s: {same_mix}; "
           f"written WAV there = old x {gain:.4f} (loudness re-normalised) within {wav_err * 32768:.1f} LSB")
+    print(f"a span re-rendered with the same music against the full render: mel band energies within {np.mean(fidelity):.2f} dB "
+          f"on average (per cue: {', '.join(f'{d:.2f}' for d in fidelity)})")
 
 
 if __name__ == "__main__":

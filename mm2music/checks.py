@@ -168,7 +168,10 @@ def check_settings(config: Config, music: bool = True) -> Config:
     _finite(config.output.keep_versions, "output.keep_versions", "give how many earlier versions to keep, 0 or more, e.g. 20",
             0, 1_000_000)
     if music:
+        from mm2music.music.checkpoint import resolve_checkpoint
+
+        mu = dataclasses.replace(mu, checkpoint=resolve_checkpoint(mu.checkpoint))
         check_checkpoint(mu.checkpoint)
         check_soundfont(r.soundfont)
     plan = dataclasses.replace(p, hits=hits, instruments=instruments)
-    return dataclasses.replace(config, plan=plan)
+    return dataclasses.replace(config, plan=plan, music=mu)

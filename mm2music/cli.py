@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--spotting", choices=SPOTTING, default=defaults.plan.spotting,
                        help="auto: silence where the words ask for it, dialogue-dense scenes unscored or thin (reason in the "
                        "cue sheet); full: music throughout")
-    music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder (default: the shipped checkpoints/music21)")
+    music.add_argument("--checkpoint", metavar="DIR", help="music decoder checkpoint folder, or a shipped one by name: music21 (the default) or music21-open "
+                                                        "(trained only on collections whose files restrict nothing; see the README)")
     out = parser.add_argument_group("audio and video")
     out.add_argument("--soundfont", metavar="SF2", help="General MIDI soundfont, .sf2 or .sf3 (default: MuseScore General, "
                      "/usr/share/sounds/sf2/MuseScore_General_Full.sf2 or /usr/share/sounds/sf3/MuseScore_General.sf3, "

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +84,21 @@ class Timings:
 # --- analysis -----------------------------------------------------------------------------------------
 
 
+def _on_thread(fn, *args) -> Future:
+    """``fn(*args)`` running on a daemon thread; its result (or exception) in the future returned."""
+    future: Future = Future()
+
+    def work() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - raised by future.result() in the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=getattr(fn, "__name__", "worker"), daemon=True).start()
+    return future
+
+
 def analyze_video(path: str | Path, config: Config, timings: Timings | None = None, progress: bool | None = None,
                   captions: str | None = None, check: Callable[[], None] | None = None) -> Analysis:
     """Decode ``path`` once (cuts detected and frames encoded on the way), read its audio envelope, and
@@ -105,6 +122,10 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     consumers = [detector, sampler]
     info = source.info
     bar = tqdm(total=info.n_frames, desc=f"decode {source.path.name}", unit="frame", disable=None if progress is None else not progress, leave=False)
+    # the sound track (its own ffmpeg, and the speech detector in torch, off the interpreter's lock) is read on a
+    # thread while the picture decodes: the two decoders rarely keep both cores busy by themselves (a daemon: a
+    # picture that fails to decode, or a Ctrl-C, does not wait for the sound)
+    audio_job = _on_thread(read_audio_envelope, source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
     with timings.stage("decode+cuts+encode"):
         for chunk in source.chunks():
             for consumer in consumers:
@@ -115,8 +136,8 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
         transitions = detector.finish()
     bar.close()
     info = source.info  # refreshed if the file decoded short
-    with timings.stage("audio"):
-        audio = read_audio_envelope(source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
+    with timings.stage("audio"):  # what is left of it
+        audio = audio_job.result() if audio_job is not None else None
     duration = info.duration
     check_duration(duration, f"video '{source.path.name}' (as decoded)")
     transitions = [t for t in transitions if 0 < t.time < duration]
@@ -322,7 +343,8 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     timings = Timings(listener=on_progress)
     # the decoder loads (and the writers' libraries import) while the video decodes; a checkpoint that fails to
     # load stops the decoding at the next chunk (its config was read by check_settings, before any of this)
-    preload = None if analyze_only else Preload(config.music.checkpoint, config.music.quantize)
+    preload = None if analyze_only else Preload(config.music.checkpoint, config.music.quantize, musicxml=config.interchange.musicxml,
+                                                     soundfont=config.render.soundfont)
     check = preload.check if preload is not None else None
     files: dict[str, str] = {}
     sync = None

@@ -3,8 +3,10 @@
 A fresh process spends seconds before it writes a note: importing torch, loading and quantizing the decoder,
 then importing the writers' libraries (SciPy's filters, music21, matplotlib, OpenTimelineIO) one after the
 other on the critical path at the end of the run. Started before the analysis, :class:`Preload` loads the
-decoder and imports those libraries on one thread of its own, in the order the run needs them; the decoder
-(ffmpeg, a process of its own) and the analysis keep the main thread. In a warm process (the studio, a batch
+decoder and imports those libraries on one thread of its own, in the order the run needs them, and starts the
+process that will write the MusicXML (:mod:`mm2music.arrange.musicxml_process`, which imports music21 itself),
+then loads the soundfont (~0.45 s of a fresh run, which the synths otherwise waited for while the themes were
+written); the decoder (ffmpeg, a process of its own) and the analysis keep the main thread. In a warm process (the studio, a batch
 worker) everything is already loaded and the thread finishes at once.
 """
 
@@ -30,7 +32,6 @@ LATER = (
     "mm2music.render.loudness",
     "mm2music.render.tracks",
     "mm2music.project.outputs",
-    "music21.musicxml.m21ToXml",
     "matplotlib.figure",
     "matplotlib.backends.backend_agg",
     "mm2music.interchange.deliver",
@@ -59,17 +60,29 @@ def _import_all(modules: Sequence[str]) -> None:
             log.debug("preloading %s failed: %s", name, exc)
 
 
+def _load_soundfont(soundfont: str | None) -> None:
+    """The soundfont loaded for the process's synths (:func:`~mm2music.render.synth.keep_loaded`: once)."""
+    try:
+        from mm2music.render.synth import find_soundfont, keep_loaded
+
+        keep_loaded(find_soundfont(soundfont))
+    except Exception as exc:  # noqa: BLE001 - only a head start: the renderer loads it again and reports
+        log.debug("preloading the soundfont failed: %s", exc)
+
+
 class Preload:
     """The music decoder (:func:`mm2music.music.checkpoint.load_music_model`) loading, then ``modules`` importing,
     on a background thread; :meth:`model` waits for the decoder (a :class:`~mm2music.errors.CheckpointError`
     raised while loading surfaces there), :meth:`check` raises it as soon as it is known."""
 
-    def __init__(self, checkpoint: str | None, quantize: str, modules: Sequence[str] = LATER):
+    def __init__(self, checkpoint: str | None, quantize: str, modules: Sequence[str] = LATER, musicxml: bool = False,
+                 soundfont: str | None = None):
         self._model: Future = Future()
         # a daemon: a run that fails meanwhile (a broken video) exits at once instead of waiting for the imports
-        threading.Thread(target=self._load, args=(checkpoint, quantize, tuple(modules)), name="preload", daemon=True).start()
+        threading.Thread(target=self._load, args=(checkpoint, quantize, tuple(modules), musicxml, soundfont), name="preload",
+                         daemon=True).start()
 
-    def _load(self, checkpoint: str | None, quantize: str, modules: tuple[str, ...]) -> None:
+    def _load(self, checkpoint: str | None, quantize: str, modules: tuple[str, ...], musicxml: bool, soundfont: str | None) -> None:
         from mm2music.music.checkpoint import load_music_model
 
         self._model.set_running_or_notify_cancel()
@@ -77,7 +90,12 @@ class Preload:
             self._model.set_result(load_music_model(checkpoint, quantize))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller of model() / check()
             self._model.set_exception(exc)
+        if musicxml:  # the MusicXML writer's process imports music21 meanwhile, on the other core
+            from mm2music.arrange.musicxml_process import start
+
+            start()
         _import_all(modules)
+        _load_soundfont(soundfont)
         if _one_shot:
             gc.freeze()
 

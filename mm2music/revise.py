@@ -33,7 +33,7 @@ from mm2music.graph.beats import fit_beats
 from mm2music.graph.plan import fit_tempi, ramp_tempi
 from mm2music.project import store
 from mm2music.project import (CueEntry, Project, ProjectError, checkpoint_hash, load_mix, load_project,
-                              music_from_json, music_to_json, next_version, replace_file, save_mix, with_pinned)
+                              music_from_json, music_to_json, next_version, replace_file, save_mix_blocks, with_pinned)
 from mm2music.types import Cue, Plan
 from mm2music.vocab import CUE_TEMPO, DENSITIES, DYNAMICS, FAMILIES, REGISTERS
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PRE_ROLL_S = 2.0  # re-render from this long before the cue: the previous cue's notes ring on into it
 TAIL_S = 2.0  # ... to this long after it: the revised cue's release rings into the next one
+LOOKBACK_S = 30.0  # a note sounding at the pre-roll's start is rendered from its attack, up to this much earlier
 CROSSFADE_S = 0.01  # the splice at each join
 
 
@@ -277,48 +278,51 @@ def write_cue(project: Project, i: int, cue: Cue, seed: int, model, tokenizer, n
 
 
 def _span_parts(music: Sequence[CueMusic], hits: Sequence[float]):
-    """Every cue's orchestrated parts, as (cue index, part) with notes in seconds."""
-    from mm2music.arrange.score import cue_parts, hit_ticks
-    from mm2music.arrange.timing import TICKS_PER_QUARTER, layout
+    """Every cue's orchestrated parts as the full render plays them: ``(cue index, part, notes in seconds,
+    controller changes in seconds)``."""
+    from mm2music.arrange.timing import layout
+    from mm2music.render.stems import timed_controls, timed_parts
 
     cues = [m.cue for m in music]
     timings = layout(cues)
     for i, m in enumerate(music):
-        for part in cue_parts(m, hit_ticks(i, cues, timings, hits), last=i == len(music) - 1):
-            notes = [(m.cue.seconds_at(n.start / TICKS_PER_QUARTER), m.cue.seconds_at(n.end / TICKS_PER_QUARTER), n.pitch, n.velocity)
-                     for n in part.notes]
-            yield i, part, notes
+        for part, notes in timed_parts(i, m, cues, timings, hits):
+            yield i, part, notes, timed_controls(part, m.cue)
 
 
 def _window(cue: Cue, n_total: int, sr: int, pre_s: float = PRE_ROLL_S, tail_s: float = TAIL_S) -> tuple[int, int]:
-    """First and end sample of the span re-rendered for ``cue``."""
-    return max(0, round((cue.start - pre_s) * sr)), min(n_total, round((cue.end + tail_s) * sr))
+    """First and end sample of the span re-rendered for ``cue``. It starts on one of FluidSynth's blocks of the
+    whole render (notes take effect at block boundaries: a span on another grid would play every note up to a
+    block late or early, and sound apart from the full render by its phase alone)."""
+    from mm2music.render.synth import FLUID_BLOCK
+
+    return max(0, round((cue.start - pre_s) * sr)) // FLUID_BLOCK * FLUID_BLOCK, min(n_total, round((cue.end + tail_s) * sr))
 
 
-def span_synth(cue: Cue, n_total: int, config: RenderConfig):
-    """A fresh synth (soundfont loaded: the slow part) for the span of ``cue``; build it on a thread while
-    the cue is composed, then hand it to :func:`render_span`."""
-    from mm2music.render.synth import Synthesizer
-
-    a, b = _window(cue, n_total, config.sample_rate)
-    return Synthesizer(b - a, config.soundfont, config.sample_rate, fade_s=0.03 if b == n_total else 0.0)
-
-
-def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_total: int, config: RenderConfig,
-                synth=None) -> tuple[int, np.ndarray]:
+def render_span(music: Sequence[CueMusic], i: int, hits: Sequence[float], n_total: int, config: RenderConfig) -> tuple[int, np.ndarray]:
     """(first sample, audio) of the soundtrack from :data:`PRE_ROLL_S` before cue ``i`` to :data:`TAIL_S` after
-    it: the notes sounding in that window (earlier ones from the window's start), rendered by a fresh synth
-    (``synth``: one from :func:`span_synth`, used and closed here)."""
+    it, rendered by a fresh synth as the full render plays it: each track on a channel of its own with its
+    phrasing (swells, vibrato, pedal; controllers set earlier take effect at the start), on FluidSynth's block
+    grid of the whole render, and a note still sounding at the pre-roll's start played from its attack (up to
+    :data:`LOOKBACK_S` earlier, and cut off again: a pad held across the join is not struck again there). Where the music is the
+    one the film was rendered with, the span is the full render's (up to the reverb's memory of what ended
+    before it)."""
+    from mm2music.render.synth import FLUID_BLOCK, Synthesizer
+
     sr = config.sample_rate
-    a, b = _window(music[i].cue, n_total, sr)
+    first, b = _window(music[i].cue, n_total, sr)
+    parts = list(_span_parts(music, hits))
+    held = [s for _, _, notes, _ in parts for s, e, _, _ in notes if s < first / sr < e]
+    a = max(0, round(max(min(held), first / sr - LOOKBACK_S) * sr)) // FLUID_BLOCK * FLUID_BLOCK if held else first
     t0, t1 = a / sr, b / sr
-    synth = synth or span_synth(music[i].cue, n_total, config)
+    synth = Synthesizer(b - a, config.soundfont, sr, fade_s=0.03 if b == n_total else 0.0)
     try:
-        for _, part, notes in _span_parts(music, hits):
+        for _, part, notes, controls in parts:
             window = [(max(s, t0) - t0, e - t0, p, v) for s, e, p, v in notes if e > t0 and s < t1]
             if window:
-                synth.add(window, part.program, part.is_drum, **part_controls(part))
-        return a, synth.finish()
+                synth.add(window, part.program, part.is_drum, track=part.name,
+                          controls=[(max(0.0, t - t0), number, value) for t, number, value in controls if t < t1], **part_controls(part))
+        return first, synth.finish()[first - a:]  # what was rendered before the window only set the held notes going
     finally:
         synth.close()
 
@@ -337,27 +341,52 @@ def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: i
     """``mix`` with ``segment`` (rendered from sample ``start``) in place from ``join_at`` (the cue's start) to
     the segment's end, with a linear crossfade of ``crossfade_s`` ending at ``join_at`` and one ending at the
     segment's end (none at the soundtrack's own start or end). Outside them, ``mix`` is untouched."""
-    out = mix.copy()
+    out = np.array(mix, copy=True)
+    splice_into(out, 0, len(mix), start, segment, join_at, sr, crossfade_s)
+    return out
+
+
+def splice_into(window: np.ndarray, at: int, n_total: int, start: int, segment: np.ndarray, join_at: int, sr: int,
+                crossfade_s: float = CROSSFADE_S) -> None:
+    """:func:`splice`, in place, on the samples ``at`` to ``at + len(window)`` of a soundtrack of ``n_total``
+    samples (each sample of the result depends only on the same sample before): a long film's stored music is
+    spliced a block at a time, never held whole."""
     end = start + len(segment)
     x = max(1, round(crossfade_s * sr))
     a = max(start, join_at - x)
-    out[join_at:end] = segment[join_at - start:]
-    if a < join_at:
+    b = max(join_at, end - x) if end < n_total else end
+    lo, hi = max(at, a), min(at + len(window), end)
+    if lo >= hi:
+        return
+    before = window[lo - at:hi - at].copy()  # the soundtrack as it was there
+    window[lo - at:hi - at] = segment[lo - start:hi - start]
+    if a < join_at and lo < join_at:  # the crossfade into the segment
         r = np.linspace(0.0, 1.0, join_at - a, endpoint=False, dtype=np.float32)[:, None]
-        out[a:join_at] = mix[a:join_at] * (1 - r) + segment[a - start:join_at - start] * r
-    if end < len(mix):
-        b = max(join_at, end - x)
+        p, q = lo, min(hi, join_at)
+        window[p - at:q - at] = before[p - lo:q - lo] * (1 - r[p - a:q - a]) + segment[p - start:q - start] * r[p - a:q - a]
+    if b < end and hi > b:  # the crossfade out of it
         r = np.linspace(1.0, 0.0, end - b, endpoint=False, dtype=np.float32)[:, None]
-        out[b:end] = segment[b - start:] * r + mix[b:end] * (1 - r)
-    return out
+        p, q = max(lo, b), hi
+        window[p - at:q - at] = segment[p - start:q - start] * r[p - b:q - b] + before[p - lo:q - lo] * (1 - r[p - b:q - b])
+
+
+def spliced_blocks(mix: np.ndarray, splices: Sequence[tuple[int, np.ndarray, int]], sr: int, block: int = 1 << 20):
+    """``mix`` (the stored music, memory-mapped) with each ``(start, segment, join_at)`` of ``splices`` spliced in
+    turn (:func:`splice`), as float32 blocks of ``block`` samples."""
+    n = len(mix)
+    for at in range(0, n, block):
+        window = np.array(mix[at:at + block], dtype=np.float32)
+        for start, segment, join_at in splices:
+            splice_into(window, at, n, start, segment, join_at, sr)
+        yield window
 
 
 # --- rebuilding the outputs -----------------------------------------------------------------------------
 
 
-def write_outputs(project: Project, mix: np.ndarray, staging: Path) -> dict:
+def write_outputs(project: Project, mix, staging: Path) -> dict:
     """Write every derived file of ``project`` into ``staging`` from its stored music and ``mix`` (the music
-    before normalisation) with the full run's writer (:class:`~mm2music.project.outputs.SoundtrackWriter`):
+    before normalisation: an array, or a block source such as :class:`~mm2music.render.loudness.NpySource`) with the full run's writer (:class:`~mm2music.project.outputs.SoundtrackWriter`):
     plan, MIDI, WAV, stems, MusicXML, scored video, timeline, cue sheet. Returns the sync report."""
     from mm2music.project.outputs import SoundtrackWriter, config_of, write_cue_sheet, write_json
     config = config_of(project.config)
@@ -404,25 +433,27 @@ class Revision:
     variations: list[Path] | None = None
 
 
-def commit_cues(project: Project, changed: dict[int, CueEntry], synths: dict | None = None) -> Revision:
+def commit_cues(project: Project, changed: dict[int, CueEntry]) -> Revision:
     """Replace the entries ``changed`` (index -> entry), re-render their spans, rebuild everything, stage it
-    and rename it into place with the previous version in history. ``synths``: index -> a ready synth for
-    that cue's span (:func:`span_synth`)."""
+    and rename it into place with the previous version in history."""
     import time
+
+    from mm2music.render.loudness import NpySource
 
     t0 = time.perf_counter()
     config = _render_config(project)
-    mix = load_mix(project.folder, samples=project.samples(config.sample_rate))
-    synths = dict(synths or {})
+    # the stored music mapped, not loaded: the new version's is written a block at a time with the spans spliced in
+    mix = load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate))
+    splices = []
     for i in sorted(changed):
         project.cues[i] = changed[i]
-        start, segment = render_span(project.music, i, project.hits, len(mix), config, synths.pop(i, None))
-        mix = splice(mix, start, segment, round(project.music[i].cue.start * config.sample_rate), config.sample_rate)
+        start, segment = render_span(project.music, i, project.hits, len(mix), config)
+        splices.append((start, segment, round(project.music[i].cue.start * config.sample_rate)))
     project.version += 1
     with next_version(project.folder, keep=kept_versions(project)) as staging:
         project.write(staging, set(changed))
-        save_mix(staging, mix)
-        write_outputs(project, mix, staging)
+        stored = save_mix_blocks(staging, len(mix), spliced_blocks(mix, splices, config.sample_rate))
+        write_outputs(project, NpySource(stored), staging)
     return Revision(project.folder, [i + 1 for i in sorted(changed)], project.version, time.perf_counter() - t0)
 
 
@@ -463,25 +494,21 @@ def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int 
         raise ProjectError(f"nothing to revise in '{project.folder}'; pass --cue N (1-{len(project.cues)}) or edit plan.json first")
     config = _render_config(project)
     n_total = len(load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate)))
+    from mm2music.render.synth import find_soundfont, keep_loaded
+
     with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:  # soundfont and source audio load meanwhile
-        synths = {i: pool.submit(span_synth, project.cues[i].music.cue, n_total, config) for i in targets}
+        pool.submit(keep_loaded, find_soundfont(config.soundfont))
         project.prefetch_envelope(pool)
-        try:
-            model, tokenizer = load_model(project)
-            changed: dict[int, CueEntry] = {}
-            for i in sorted(targets):
-                entry = project.cues[i]
-                new_cue = apply_settings([e.music.cue for e in project.cues], i, targets[i], f"cue {i + 1}")
-                s = cue_seed(seed, new_cue) if seed is not None else new_seed(entry, f"v{project.version + 1}")
-                music = write_cue(project, i, new_cue, s, model, tokenizer, new_theme=i in fresh, changed=changed)
-                changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
-            ready = {i: f.result() for i, f in synths.items()}
-        except BaseException:
-            for f in synths.values():
-                if f.done() and f.exception() is None:
-                    f.result().close()
-            raise
-    return commit_cues(project, changed, ready)
+        model, tokenizer = load_model(project)
+        changed: dict[int, CueEntry] = {}
+        for i in sorted(targets):
+            entry = project.cues[i]
+            new_cue = apply_settings([e.music.cue for e in project.cues], i, targets[i], f"cue {i + 1}")
+            s = cue_seed(seed, new_cue) if seed is not None else new_seed(entry, f"v{project.version + 1}")
+            music = write_cue(project, i, new_cue, s, model, tokenizer, new_theme=i in fresh, changed=changed)
+            changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
+    return commit_cues(project, changed)
+
 
 
 def _variation_dir(cue: int) -> str:

@@ -110,3 +110,17 @@ def test_installed_cli_scores_from_an_empty_folder_with_the_shipped_checkpoint(i
     assert out.returncode == 0, out.stderr
     assert {"soundtrack.mid", "soundtrack.wav", "sample_scored.mp4", "soundtrack.musicxml"} <= {p.name for p in (empty / "scored" / "sample").iterdir()}
     assert len(list((empty / "scored" / "sample" / "stems").glob("sample_*.wav"))) >= 2
+
+
+def test_installed_package_ships_the_open_checkpoint_by_name(installed):
+    bindir, empty, env = installed
+    code = ("import json; from pathlib import Path; from mm2music.checks import check_settings; "
+            "from mm2music.config import load_config; "
+            "c = check_settings(load_config(None, ['music.checkpoint=music21-open'])); "
+            "print(json.dumps([c.music.checkpoint, sorted(p.name for p in Path(c.music.checkpoint).iterdir())]))")
+    out = _run([str(bindir / "python"), "-c", code], empty, env)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    path, files = json.loads(out.stdout)
+    assert path.startswith(str(bindir.parent)) and {"config.json", "model.safetensors", "training_data.json"} <= set(files)

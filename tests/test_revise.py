@@ -12,7 +12,7 @@ import pytest
 
 from mm2music import cli, revise
 from mm2music.project import load_mix, load_project
-from mm2music.render.synth import read_wav
+from mm2music.render.synth import FLUID_BLOCK, read_wav
 
 
 def score(tiny_checkpoint, video, out, *argv):
@@ -144,7 +144,7 @@ def test_variations_then_pick(capfd, project):
     v1, v2 = (json.loads((folder / f"v{j}.json").read_text()) for j in (1, 2))
     assert v1["seed"] != v2["seed"]
     preview = read_wav(folder / "v2.wav")
-    assert 0 < len(preview) <= round((3.0 + revise.PRE_ROLL_S + revise.TAIL_S) * 44100) + 1
+    assert 0 < len(preview) <= round((3.0 + revise.PRE_ROLL_S + revise.TAIL_S) * 44100) + FLUID_BLOCK  # from a block of the full render
     code, _, err = run_revise(capfd, project, "--cue", 2, "--pick", 3)
     assert code == 1 and "has no variation 3 (have v1, v2)" in err
     assert run_revise(capfd, project, "--cue", 2, "--pick", 2)[0] == 0
@@ -245,3 +245,19 @@ def test_a_cue_keeps_its_theme_unless_asked_and_a_new_one_can_be_propagated(capf
     assert spread[0] != alone[0] and spread[1] == spread[0] and spread[2] == before[2]
     code, _, err = run_revise(capfd, project, "--propagate")
     assert code == 1 and "need --cue N" in err
+
+
+def test_the_stored_music_is_spliced_a_block_at_a_time_as_it_would_be_whole():
+    rng = np.random.default_rng(0)
+    sr, n = 8000, 50_000
+    mix = rng.standard_normal((n, 2)).astype(np.float32)
+    # two spans (the second overlapping the first's tail) and one that runs to the end (no crossfade out there)
+    splices = [(1_000, rng.standard_normal((20_000, 2)).astype(np.float32), 3_000),
+               (18_000, rng.standard_normal((9_000, 2)).astype(np.float32), 19_500),
+               (44_000, rng.standard_normal((6_000, 2)).astype(np.float32), 45_000)]
+    whole = mix
+    for start, segment, join_at in splices:
+        whole = revise.splice(whole, start, segment, join_at, sr)
+    for block in (997, 4096, n):
+        np.testing.assert_array_equal(np.concatenate(list(revise.spliced_blocks(mix, splices, sr, block))), whole)
+    assert np.array_equal(whole[:2_920], mix[:2_920]) and not np.array_equal(whole[2_920:3_000], mix[2_920:3_000])  # the fade in

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,13 @@ def test_importing_the_cli_changes_no_environment():
                                                            "OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True).stdout
     assert out.splitlines() == ["[]", "1"]
+
+
+def test_a_shipped_checkpoint_is_found_by_name_from_any_folder(tmp_path, monkeypatch):
+    from mm2music.checks import check_settings
+    from mm2music.config import load_config
+
+    monkeypatch.chdir(tmp_path)  # no checkpoints/ folder here
+    config = check_settings(load_config(None, ["music.checkpoint=music21-open"]))
+    assert Path(config.music.checkpoint, "model.safetensors").is_file()
+    assert check_settings(load_config(None)).music.checkpoint is None  # the default stays the default

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,10 @@ from mm2music.arrange.score import cue_parts, hit_ticks
 from mm2music.arrange.timing import TICKS_PER_QUARTER, layout
 from mm2music.key import Key
 
+log = logging.getLogger(__name__)
+
 GRID = 12  # positions per quarter note: sixteenths (3) and eighth-note triplets (4)
+COLLECT_AFTER_NOTES = 2000  # a part with more notes is collected once exported (a long film's; ~20 ms a collection)
 
 
 def music21_key(key: Key):
@@ -55,46 +59,61 @@ def _quarters(tick: int) -> Fraction:
     return Fraction(round(tick * GRID / TICKS_PER_QUARTER), GRID)
 
 
-def build_musicxml_score(music: Sequence[CueMusic], title: str = "Soundtrack", hits: Sequence[float] = ()):
-    """A ``music21.stream.Score`` of the pitched tracks of the soundtrack (see the module docstring)."""
-    from music21 import chord, expressions, instrument, metadata, meter, note, pitch, stream, tempo
-
+def _tracks(music: Sequence[CueMusic], hits: Sequence[float]) -> dict[tuple[str, int], list[tuple[int, int, int, int]]]:
+    """(name, program) -> (start, end, pitch, velocity) ticks of every pitched track (percussion stays in the MIDI)."""
     cues = [m.cue for m in music]
     timings = layout(cues)
-    tracks: dict[tuple[str, int], list[tuple[int, int, int, int]]] = {}  # (name, program) -> (start, end, pitch, vel) ticks
+    tracks: dict[tuple[str, int], list[tuple[int, int, int, int]]] = {}
     for i, (m, t) in enumerate(zip(music, timings)):
         for part in cue_parts(m, hit_ticks(i, cues, timings, hits), last=i == len(music) - 1):
             if not part.is_drum:
                 tracks.setdefault((part.name, part.program), []).extend(
                     (t.start_tick + n.start, t.start_tick + n.end, n.pitch, n.velocity) for n in part.notes)
+    return tracks
+
+
+def _part(k: int, name: str, program: int, notes: list[tuple[int, int, int, int]], cues: Sequence, timings: Sequence):
+    """The ``music21.stream.Part`` of one track: its instrument, every cue's meter and key, its notes; the top part
+    (``k == 0``) also carries the score's directions (rehearsal marks, metronome marks)."""
+    from music21 import chord, expressions, instrument, meter, note, pitch, stream, tempo
+
+    part = stream.Part()
+    inst = instrument.instrumentFromMidiProgram(program)
+    inst.partName = name
+    part.partName = name
+    part.insert(0, inst)
+    previous_meter = previous_key = None
+    for i, (cue, t) in enumerate(zip(cues, timings)):
+        at = _quarters(t.start_tick)
+        if cue.meter != previous_meter:
+            part.insert(at, meter.TimeSignature(cue.meter))
+            previous_meter = cue.meter
+        odd = getattr(cue, "odd_bar", "")  # a last bar of another meter, where the planner makes one
+        if odd:
+            part.insert(at + Fraction(sum(cue.bar_quarters()[:-1])).limit_denominator(GRID), meter.TimeSignature(odd))
+            previous_meter = odd
+        key = Key.of(cue.key, cue.mode)
+        if key != previous_key:
+            part.insert(at, music21_key(key))
+            previous_key = key
+        if k == 0:  # directions for the whole score sit on the top part
+            part.insert(at, expressions.RehearsalMark(str(i + 1)))
+            for quarters, qpm in cue.tempo_map():
+                part.insert(at + Fraction(quarters).limit_denominator(GRID), tempo.MetronomeMark(number=round(qpm, 1)))
+    _insert_notes(part, notes, note, chord, pitch)
+    return part
+
+
+def build_musicxml_score(music: Sequence[CueMusic], title: str = "Soundtrack", hits: Sequence[float] = ()):
+    """A ``music21.stream.Score`` of the pitched tracks of the soundtrack (see the module docstring)."""
+    from music21 import metadata, stream
+
+    cues = [m.cue for m in music]
+    timings = layout(cues)
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title)
-    for k, ((name, program), notes) in enumerate(tracks.items()):
-        part = stream.Part()
-        inst = instrument.instrumentFromMidiProgram(program)
-        inst.partName = name
-        part.partName = name
-        part.insert(0, inst)
-        previous_meter = previous_key = None
-        for i, (cue, t) in enumerate(zip(cues, timings)):
-            at = _quarters(t.start_tick)
-            if cue.meter != previous_meter:
-                part.insert(at, meter.TimeSignature(cue.meter))
-                previous_meter = cue.meter
-            odd = getattr(cue, "odd_bar", "")  # a last bar of another meter, where the planner makes one
-            if odd:
-                part.insert(at + Fraction(sum(cue.bar_quarters()[:-1])).limit_denominator(GRID), meter.TimeSignature(odd))
-                previous_meter = odd
-            key = Key.of(cue.key, cue.mode)
-            if key != previous_key:
-                part.insert(at, music21_key(key))
-                previous_key = key
-            if k == 0:  # directions for the whole score sit on the top part
-                part.insert(at, expressions.RehearsalMark(str(i + 1)))
-                for quarters, qpm in cue.tempo_map():
-                    part.insert(at + Fraction(quarters).limit_denominator(GRID), tempo.MetronomeMark(number=round(qpm, 1)))
-        _insert_notes(part, notes, note, chord, pitch)
-        score.insert(0, part)
+    for k, ((name, program), notes) in enumerate(_tracks(music, hits).items()):
+        score.insert(0, _part(k, name, program, notes, cues, timings))
     return score
 
 
@@ -149,21 +168,82 @@ def _rare_full_collections(every: int = 100) -> Iterator[None]:
                 gc.set_threshold(*_saved_threshold)
 
 
+def _held_until(notes: list[tuple[int, int, int, int]]) -> Fraction:
+    """Where a track's last note ends as :func:`_insert_notes` writes it (in quarters)."""
+    onsets = sorted({_quarters(start) for start, _, _, _ in notes})
+    last = onsets[-1] if onsets else Fraction(0)
+    return max((max(_quarters(end), _quarters(start) + Fraction(1, GRID)) for start, end, _, _ in notes if _quarters(start) == last),
+               default=Fraction(0))
+
+
+def _midi_channel(inst, used: list[int]) -> None:
+    """Give ``inst`` the MIDI channel a whole-score export would (the first one free in ``used``, the parts before
+    it, percussion's skipped); ``used`` takes it."""
+    from music21.exceptions21 import InstrumentException
+
+    if inst is None:
+        return
+    if inst.midiChannel is None or inst.midiChannel in used:
+        try:
+            inst.autoAssignMidiChannel(usedChannels=used)
+        except InstrumentException as exc:  # more parts than channels: as music21 does, with a warning
+            log.warning("MusicXML: %s", exc)
+    used.append(inst.midiChannel)
+
+
+def _direction_offsets(cues: Sequence, timings: Sequence) -> list[Fraction]:
+    """The offsets (quarters) where :func:`_part` places meters, keys and directions."""
+    out = []
+    for cue, t in zip(cues, timings):
+        at = _quarters(t.start_tick)
+        out.append(at)
+        if getattr(cue, "odd_bar", ""):
+            out.append(at + Fraction(sum(cue.bar_quarters()[:-1])).limit_denominator(GRID))
+        out += [at + Fraction(quarters).limit_denominator(GRID) for quarters, _ in cue.tempo_map()]
+    return out
+
+
 def write_musicxml(music: Sequence[CueMusic], path: Path, title: str = "Soundtrack", hits: Sequence[float] = ()) -> Path:
-    """Write :func:`build_musicxml_score` to ``path`` (MusicXML 4, uncompressed): what ``score.write("musicxml")``
-    does, on the score itself rather than on a deep copy of it (the score is ours; the copy was a fifth of the
-    export's time)."""
+    """Write the score of :func:`build_musicxml_score` to ``path`` (MusicXML 4, uncompressed), one part at a time:
+    each part is made into notation and exported on its own, then freed, and the parts' elements are joined into
+    one document (the same file as the whole score exported at once, but for music21's random part ids: a long
+    film's score never holds more than one part's notation). What ``score.write("musicxml")`` does, on the score
+    itself rather than on a deep copy of it (the score is ours; the copy was a fifth of the export's time)."""
+    from music21 import metadata, stream
     from music21.musicxml.m21ToXml import ScoreExporter
 
+    cues = [m.cue for m in music]
+    timings = layout(cues)
     with _rare_full_collections():
-        score = build_musicxml_score(music, title, hits)
-        # GeneralObjectExporter's steps: gaps filled with hidden rests, then the notation made (measures, ties,
-        # beams, accidentals), then each part split at complex durations and exported
-        score.makeRests(refStreamOrTimeRange=[0.0, score.highestTime], fillGaps=True, inPlace=True, hideRests=True,
-                        timeRangeFromBarDuration=True)
-        score.makeNotation(inPlace=True)
-        exporter = ScoreExporter(score, makeNotation=True)
-        exporter.parse()
-        data = exporter.asBytes()
+        tracks = _tracks(music, hits)
+        # the whole score's end (its highest time): the last note of any part, or a direction placed after it
+        end = max([_held_until(notes) for notes in tracks.values()] + _direction_offsets(cues, timings), default=Fraction(0))
+        document, channels = None, []
+        for k, ((name, program), notes) in enumerate(tracks.items()):
+            score = stream.Score()
+            score.metadata = metadata.Metadata(title=title)
+            part = _part(k, name, program, notes, cues, timings)
+            _midi_channel(part.getInstrument(returnDefault=False), channels)
+            score.insert(0, part)
+            # GeneralObjectExporter's steps: gaps filled with hidden rests up to the end of the whole score, the
+            # notation made (measures, ties, beams, accidentals), the part split at complex durations and exported
+            score.makeRests(refStreamOrTimeRange=[0.0, float(end)], fillGaps=True, inPlace=True, hideRests=True,
+                            timeRangeFromBarDuration=True)
+            score.makeNotation(inPlace=True)
+            exporter = ScoreExporter(score, makeNotation=True)
+            root = exporter.parse()
+            if document is None:  # the first part's document (its header: title, encoding) takes the others'
+                document, part_list = exporter, root.find("part-list")
+            else:
+                part_list.extend(root.find("part-list"))
+                document.addDividerComment(f"Part {k + 1}")
+                document.xmlRoot.append(root.find("part"))
+            del score, part, exporter, root
+            if len(notes) > COLLECT_AFTER_NOTES:  # its notation is cycles of music21 objects: freed now, not at the next full collection
+                gc.collect()
+        if document is None:
+            document = ScoreExporter(stream.Score())
+            document.parse()
+        data = document.asBytes()
     Path(path).write_bytes(data)
     return path

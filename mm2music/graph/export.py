@@ -44,7 +44,10 @@ def write_timeline(path: Path, analysis: Analysis, plan: Plan, piano_roll: list[
     from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend switch, safe on any thread
 
     rows = 3 if piano_roll else 2
-    fig = Figure(figsize=(12, 2.2 * rows + 1))
+    height = 2.2 * rows + 1
+    fig = Figure(figsize=(12, height))
+    # fixed margins in inches (the labels' sizes are fixed): tight_layout drew the whole figure once more to find them
+    fig.subplots_adjust(left=0.75 / 12, right=1 - 0.2 / 12, top=1 - 0.4 / height, bottom=0.55 / height, hspace=0.08)
     axes = fig.subplots(rows, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 3][:rows]})
     ax = axes[0]
     xs, vs, ars = [], [], []
@@ -90,5 +93,4 @@ def write_timeline(path: Path, analysis: Analysis, plan: Plan, piano_roll: list[
         ax.set_ylabel("pitch")
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, plan.duration)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)  # a Figure without pyplot draws with Agg

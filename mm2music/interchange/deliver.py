@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from mm2music.interchange.bwf import BroadcastWavWriter, add_bext
+from mm2music.interchange.bwf import BroadcastWavWriter, add_bext, read_bext
 from mm2music.interchange.timecode import StartTimecode
 from mm2music.interchange.timeline import CueClip, build_timeline, write_timelines
 from mm2music.types import Cue
@@ -57,13 +57,24 @@ def write_cue_wavs(folder: Path, cues: Sequence[Cue], start: StartTimecode, titl
     return written
 
 
+def mix_bext(start: StartTimecode, title: str, sample_rate: int) -> dict:
+    """The ``bext`` chunk of ``soundtrack.wav`` (keyword arguments of :func:`~mm2music.interchange.bwf.bext_chunk`):
+    its TimeReference is the film's start."""
+    return {"time_reference": start.samples(sample_rate), "description": f"{title}: music mix from {start}",
+            "reference": f"{title}-mix"[:32]}
+
+
 def stamp_timecode(folder: Path, start: StartTimecode, title: str) -> None:
     """Give ``soundtrack.wav`` a ``bext`` chunk whose TimeReference is the film's start (the stems are written
-    with theirs)."""
+    with theirs), unless it was written with that chunk (:func:`mix_bext`)."""
     import soundfile
 
     mix = folder / "soundtrack.wav"
-    add_bext(mix, start.samples(soundfile.info(str(mix)).samplerate), f"{title}: music mix from {start}", reference=f"{title}-mix"[:32])
+    chunk = mix_bext(start, title, soundfile.info(str(mix)).samplerate)
+    have = read_bext(mix)
+    if have is not None and (have.time_reference, have.description) == (chunk["time_reference"], chunk["description"][:256]):
+        return
+    add_bext(mix, **chunk)
 
 
 def deliver(folder: Path, cues: Sequence[Cue], hits: Sequence[float], duration: float, start: StartTimecode, title: str,

@@ -33,6 +33,15 @@ PROBE = "probe.json"  # for weights saved without their config: a fingerprint of
 PROBE_TOLERANCE = 1e-3  # nats per token; float noise across machines is ~1e-6, a wrong n_head moves it by ~0.1
 _TIED = "lm_head.weight"  # tied to wte.weight: stored once
 DEFAULT_CHECKPOINT = resource_path("music21")  # the shipped one (package data; checkpoints/music21 in the repository)
+SHIPPED = ("music21", "music21-open")  # checkpoints shipped with the package, named by --checkpoint NAME anywhere
+
+
+def resolve_checkpoint(value: str | None) -> str | None:
+    """``--checkpoint``'s value as a path: a folder or file that exists as given, else a shipped checkpoint by its
+    name (``music21-open`` from any folder, installed or in the checkout); None (the default) stays None."""
+    if not value or Path(value).exists() or value not in SHIPPED:
+        return value
+    return str(resource_path(value))
 
 
 def save_checkpoint(directory: str | Path, model: MusicTransformer, tokenizer: MusicTokenizer, training: dict | None = None) -> Path:

@@ -17,8 +17,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from mm2music.config import Config
 from mm2music.project.store import replace_file
 from mm2music.types import Analysis, AudioEnvelope, Plan
@@ -112,7 +110,12 @@ class SoundtrackWriter:
         levels = cue_levels([m.cue for m in self.music])
         self._source = source = raw if hasattr(raw, "read") else ArraySource(raw)
         report = plan_delivery(source, r.sample_rate, target_lufs(r.loudness), levels, measured=measured)
-        self._delivery = write_delivered(source, report, replace_file(self.staging / "soundtrack.wav"), r.sample_rate)
+        bext = None
+        if self.config.interchange.timeline and self.start is not None:  # a DAW spots it at the film's start
+            from mm2music.interchange.deliver import mix_bext
+
+            bext = mix_bext(self.start, output_stem(self.analysis, self.config), r.sample_rate)
+        self._delivery = write_delivered(source, report, replace_file(self.staging / "soundtrack.wav"), r.sample_rate, bext=bext)
         self._gain = self._delivery.gain
         self.files["audio"] = "soundtrack.wav"
 
@@ -128,31 +131,40 @@ class SoundtrackWriter:
         analysis, r = self.analysis, self.config.render
         extra: dict = self._delivery.summary()
         # the scored video (ffmpeg's AAC encoder, the longest single job), the stems (FluidSynth, off the GIL) and the
-        # MusicXML (music21) each on a thread of their own, started in that order; the timeline is drawn meanwhile
+        # MusicXML (music21) each on a thread of their own, started in that order; the timeline figure and then the
+        # editor's timeline (once the stems it lists are written; soundtrack.wav already has its timecode, so
+        # nothing rewrites the file the mux reads) are written meanwhile
         with ThreadPoolExecutor(3) as jobs:
             muxing = jobs.submit(self._mux, envelope) if analysis.kind == "video" and analysis.video is not None else None
-            exporting = [jobs.submit(self._stems), jobs.submit(self._musicxml)]
+            stems, musicxml = jobs.submit(self._stems), jobs.submit(self._musicxml)
             roll = piano_roll(self._score)
             extra["training_data"] = checkpoint_training_data(self.config.music.checkpoint or DEFAULT_CHECKPOINT)["summary"]
             write_timeline(replace_file(self.staging / "timeline.png"), analysis, self.plan, roll)
+            stem_files = stems.result()
+            timeline = self._timeline(self._scored_name() if muxing is not None else None) if self.config.interchange.timeline else {}
             if muxing is not None:
                 extra.update(muxing.result())
-            for job in exporting:
-                self.files.update(job.result())
+            self.files.update({**stem_files, **musicxml.result(), **timeline})  # in the order the summary lists them
         extra["mix"] = r.mix if analysis.kind == "video" else None
-        if self.config.interchange.timeline:  # Broadcast WAV timecode, cues/NN.wav and the editor's timeline
-            from mm2music.interchange.deliver import CUES_DIR, deliver as deliver_timeline
-            from mm2music.interchange.timeline import FORMATS
-
-            # those of the previous version are hard links shared with history/: new files, never written through
-            for old in [*(self.staging / CUES_DIR).glob("*.wav"), *(self.staging / name for _, name in FORMATS.values())]:
-                old.unlink(missing_ok=True)
-            with self._stage("timeline"):
-                self.files.update(deliver_timeline(self.staging, self.plan.cues, self.hits, analysis.duration, self.start,
-                                                   output_stem(analysis, self.config), self.files.get("video"), self.progress))
         extra["start_timecode"] = self.start.to_json()
         self.files["cue_sheet"] = CUE_SHEET
         return cue_sheet(self.plan, self.music, analysis.cuts, self.hits, self.sync, self.fps, extra, timecode=self.start.at)
+
+    def _timeline(self, picture: str | None) -> dict:
+        """Broadcast WAV timecode, ``cues/NN.wav`` and the editor's timeline (``picture``: the scored video's name);
+        returns the files written."""
+        from mm2music.interchange.deliver import CUES_DIR, deliver as deliver_timeline
+        from mm2music.interchange.timeline import FORMATS
+
+        # those of the previous version are hard links shared with history/: new files, never written through
+        for old in [*(self.staging / CUES_DIR).glob("*.wav"), *(self.staging / name for _, name in FORMATS.values())]:
+            old.unlink(missing_ok=True)
+        with self._stage("timeline"):
+            return deliver_timeline(self.staging, self.plan.cues, self.hits, self.analysis.duration, self.start,
+                                    output_stem(self.analysis, self.config), picture, self.progress)
+
+    def _scored_name(self) -> str:
+        return f"{Path(self.analysis.source).stem}_scored.mp4"
 
     def _mux(self, envelope: AudioEnvelope | None) -> dict:
         """``<stem>_scored.mp4``: the music, ducked under ``envelope`` (the source's speech) when the mix keeps the
@@ -164,27 +176,27 @@ class SoundtrackWriter:
         extra = {}
         with self._stage("mux"):
             keep = r.mix == "keep" and envelope is not None
-            music, tmp = self.staging / "soundtrack.wav", None
+            music, ducked = self.staging / "soundtrack.wav", None
             if keep:
                 extra["ducked_fraction"] = 0.0
                 if envelope.speech:
-                    tmp = music = replace_file(self.staging / ".music_for_mux.wav")
-                    extra["ducked_fraction"] = self._write_ducked(envelope, tmp)
-            scored = replace_file(self.staging / f"{Path(analysis.source).stem}_scored.mp4")
+                    music, ducked = self._ducked(envelope)
+            scored = replace_file(self.staging / self._scored_name())
             mux(Path(analysis.source), music, scored, analysis.video.codec, analysis.video.timestamps, keep, analysis.video.has_audio,
-                analysis.duration)
-            if tmp is not None:
-                tmp.unlink()
+                analysis.duration, r.sample_rate)
+            if ducked is not None:
+                extra["ducked_fraction"] = ducked()
             extra["muxed"] = verify_muxed(scored, analysis.duration)
         self.files["video"] = scored.name
         return extra
 
-    def _write_ducked(self, envelope: AudioEnvelope, path: Path, block: int = 1 << 20) -> float:
-        """The delivered music ducked under the speech of ``envelope``, 16-bit WAV written a block at a time;
-        returns the share of the time ducked by at least half the depth."""
+    def _ducked(self, envelope: AudioEnvelope, block: int = 1 << 17):
+        """The delivered music ducked under the speech of ``envelope``: 16-bit stereo blocks (~3 s each, so that
+        ffmpeg encodes while the next is made), and a function that gives, once they have all been taken, the share
+        of the time ducked by at least half the depth."""
         from mm2music.render.loudness import gained
         from mm2music.render.mix import Ducking, ducked_fraction
-        from mm2music.render.synth import write_wav
+        from mm2music.render.synth import pcm16
 
         sr, depth, n = self.config.render.sample_rate, self.config.render.duck_db, self._source.n
         ducking, ducked = Ducking(envelope, sr, n / sr, depth), 0
@@ -194,10 +206,9 @@ class SoundtrackWriter:
             for a in range(0, n, block):
                 duck = ducking.block(a, min(n, a + block))
                 ducked += ducked_fraction(duck, depth) * len(duck)
-                yield gained(self._source, self._delivery, a, a + block) * duck[:, None]
+                yield pcm16(gained(self._source, self._delivery, a, a + block) * duck[:, None])  # as soundtrack.wav holds it
 
-        write_wav(path, blocks(), sr)
-        return round(ducked / n, 3) if n else 0.0
+        return blocks(), lambda: round(ducked / n, 3) if n else 0.0
 
     def _stems(self) -> dict:
         """The stems, scaled by the mix's normalisation gain, as configured; those of a previous version are
@@ -221,13 +232,13 @@ class SoundtrackWriter:
 
     def _musicxml(self) -> dict:
         """``soundtrack.musicxml``, as configured (that of a previous version removed first)."""
-        from mm2music.arrange.musicxml import write_musicxml
+        from mm2music.arrange.musicxml_process import write_musicxml_apart
 
         (self.staging / "soundtrack.musicxml").unlink(missing_ok=True)
         if not self.config.interchange.musicxml:
             return {}
         with self._stage("musicxml"):
-            write_musicxml(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
+            write_musicxml_apart(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
         return {"musicxml": "soundtrack.musicxml"}
 
 

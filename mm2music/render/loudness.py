@@ -401,9 +401,10 @@ def _scaled(audio: np.ndarray, gain: float | np.ndarray) -> np.ndarray:
     return audio * (np.float32(gain) if np.isscalar(gain) else gain[:, None])
 
 
-def write_delivered(source, report: Delivery, path: Path, sample_rate: int, block: int = 1 << 20) -> Delivery:
-    """``path``: 16-bit PCM WAV of ``source`` at the delivery's gain, written a block at a time; returns the
-    report with the loudness measured on the way where the limiter acted."""
+def write_delivered(source, report: Delivery, path: Path, sample_rate: int, block: int = 1 << 20, bext: dict | None = None) -> Delivery:
+    """``path``: 16-bit PCM WAV of ``source`` at the delivery's gain, written a block at a time (``bext``: its
+    Broadcast WAV chunk, see :func:`~mm2music.render.synth.write_wav`); returns the report with the loudness
+    measured on the way where the limiter acted."""
     from mm2music.render.synth import write_wav
 
     meter = LoudnessMeter(sample_rate) if report.limiter is not None else None
@@ -415,7 +416,7 @@ def write_delivered(source, report: Delivery, path: Path, sample_rate: int, bloc
                 meter.add(piece)
             yield piece
 
-    write_wav(path, blocks(), sample_rate)
+    write_wav(path, blocks(), sample_rate, bext=bext)
     return report if meter is None else dataclasses.replace(report, lufs=meter.integrated())
 
 

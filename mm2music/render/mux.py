@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+
+import numpy as np
 
 from mm2music.errors import RenderError
 
@@ -21,17 +25,21 @@ def _run(cmd: list[str], what: str) -> None:
         raise RenderError(f"{what} failed: {(proc.stderr.strip().splitlines() or ['ffmpeg gave no reason'])[-1]}")
 
 
-def mux(video: Path, music_wav: Path, out: Path, video_codec: str, timestamps: str, keep_original: bool, has_audio: bool,
-        duration: float) -> None:
+def mux(video: Path, music: Path | Iterable[np.ndarray], out: Path, video_codec: str, timestamps: str, keep_original: bool,
+        has_audio: bool, duration: float, sample_rate: int = 44100) -> None:
     """Write ``out`` (MP4: the video stream + AAC audio, +faststart).
 
-    With ``keep_original`` and a source audio track, the music (already ducked) is mixed under the original.
-    The video stream is copied when MP4 can hold it; AVI files without timestamps need ``-fflags +genpts``.
+    ``music``: a WAV file, or stereo 16-bit blocks at ``sample_rate`` piped to ffmpeg as they are made (it
+    encodes while they are computed, and no file is written for them). With ``keep_original`` and a source
+    audio track, the music (already ducked) is mixed under the original. The video stream is copied when MP4
+    can hold it; AVI files without timestamps need ``-fflags +genpts``.
     """
-    cmd = ["ffmpeg", "-nostdin", "-y", "-v", "error"]
+    piped = not isinstance(music, (str, Path))
+    cmd = ["ffmpeg", "-y", "-v", "error"] + ([] if piped else ["-nostdin"])
     if timestamps == "index":
         cmd += ["-fflags", "+genpts"]
-    cmd += ["-i", str(video), "-i", str(music_wav)]
+    cmd += ["-i", str(video)]
+    cmd += ["-f", "s16le", "-ar", str(sample_rate), "-ac", "2", "-i", "pipe:0"] if piped else ["-i", str(music)]
     if keep_original and has_audio:
         cmd += ["-filter_complex", "[0:a:0]aresample=44100,aformat=channel_layouts=stereo[o];[o][1:a]amix=inputs=2:duration=longest:normalize=0[a]",
                 "-map", "0:v:0", "-map", "[a]"]
@@ -45,7 +53,26 @@ def mux(video: Path, music_wav: Path, out: Path, video_codec: str, timestamps: s
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
     # the native encoder's "fast" coder: 0.6 s instead of 0.9 s for a minute of music, at 192 kb/s no audible loss
     cmd += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-t", f"{duration:.6f}", "-movflags", "+faststart", str(out)]
-    _run(cmd, f"muxing {out.name}")
+    if not piped:
+        _run(cmd, f"muxing {out.name}")
+        return
+    # ffmpeg at -v error says little: its stderr cannot fill the pipe while the music is written to its input
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for block in music:
+            proc.stdin.write(np.ascontiguousarray(block, "<i2").tobytes())
+        proc.stdin.close()
+    except BrokenPipeError:  # ffmpeg stopped reading: it failed, and says why below
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+    except BaseException:  # the music failed on our side: that error is the one that counts
+        proc.kill()
+        proc.wait()
+        raise
+    err = proc.stderr.read().decode(errors="replace")
+    proc.wait()
+    if proc.returncode != 0:
+        raise RenderError(f"muxing {out.name} failed: {(err.strip().splitlines() or ['ffmpeg gave no reason'])[-1]}")
 
 
 def probe_streams(path: Path) -> dict:

@@ -165,7 +165,7 @@ def write_stems(music: Sequence, hits: Sequence[float], duration: float, config:
     def render(job) -> str:
         path, program, is_drum, notes = job
         place = seat(program, is_drum)
-        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False)
+        synth = Synthesizer(n, config.soundfont, sr, fade_s=0.03, measure=False, presets=[(128, 0) if is_drum else (0, program)])
         try:
             for expression, cue_notes, controls in notes:
                 synth.add(cue_notes, program, is_drum, expression=expression, pan=place.pan_cc, reverb=place.reverb_cc,

@@ -24,6 +24,7 @@ import ctypes
 import functools
 import heapq
 import logging
+import struct
 import threading
 import wave
 from collections.abc import Callable, Iterable
@@ -49,7 +50,7 @@ HALL_REVERB = {"roomsize": 0.78, "damping": 0.25, "width": 1.0, "level": 0.75}
 # FluidSynth's hall tail falls under it ~2.5 s after the last note) renders zeros without running FluidSynth
 SILENCE = 1e-7
 _TAIL_CHECK = 256  # samples at the end of a piece that must be under SILENCE
-_FLUID_BLOCK = 64  # FluidSynth's block (FLUID_BUFSIZE): events take effect at its boundaries
+FLUID_BLOCK = 64  # FluidSynth's block (FLUID_BUFSIZE): events take effect at its boundaries
 _PIECE = 1 << 14  # samples synthesised at a time while something sounds (~0.4 s)
 
 
@@ -128,6 +129,61 @@ def keep_loaded(sf: Path):
         return _RESIDENT[sf][1]
 
 
+CHORUS_SEND = 15  # SoundFont 2.04 generator (and modulator destination) chorusEffectsSend
+
+
+@functools.cache
+def chorus_presets(sf: Path) -> frozenset[tuple[int, int]] | None:
+    """The ``(bank, program)`` presets of the soundfont ``sf`` that send to FluidSynth's chorus: a preset zone,
+    or a zone of an instrument it plays, sets a chorus send above zero or has a modulator that drives one (MIDI
+    CC 93 is never sent here). A synth runs its chorus only once such a preset plays (most orchestral ones do
+    not, and the chorus costs ~15% of the synthesis while it runs on silence). None where the file cannot be read
+    as a SoundFont: then the chorus always runs."""
+    try:
+        pdta = _sf2_pdta(sf)
+        rec = lambda k, fmt: list(struct.iter_unpack(fmt, pdta[k]))  # noqa: E731
+        phdr, pbag, pgen, pmod = rec(b"phdr", "<20sHHHIII"), rec(b"pbag", "<HH"), rec(b"pgen", "<Hh"), rec(b"pmod", "<HHhHH")
+        inst, ibag, igen, imod = rec(b"inst", "<20sH"), rec(b"ibag", "<HH"), rec(b"igen", "<Hh"), rec(b"imod", "<HHhHH")
+
+        def sends(bags, gens, mods, first: int, stop: int) -> bool:
+            return any(any(o == CHORUS_SEND and a > 0 for o, a in gens[bags[z][0]:bags[z + 1][0]])
+                       or any(m[1] == CHORUS_SEND for m in mods[bags[z][1]:bags[z + 1][1]]) for z in range(first, stop))
+
+        voiced = [sends(ibag, igen, imod, inst[j][1], inst[j + 1][1]) for j in range(len(inst) - 1)]
+        users = set()
+        for h in range(len(phdr) - 1):
+            _, program, bank, bag = phdr[h][:4]
+            played = [a & 0xFFFF for z in range(bag, phdr[h + 1][3]) for o, a in pgen[pbag[z][0]:pbag[z + 1][0]] if o == 41]
+            if sends(pbag, pgen, pmod, bag, phdr[h + 1][3]) or any(voiced[j] for j in played if j < len(voiced)):
+                users.add((bank, program))
+        return frozenset(users)
+    except (OSError, KeyError, IndexError, struct.error, ValueError) as exc:
+        log.debug("cannot read the presets of %s (%s): its chorus always runs", sf, exc)
+        return None
+
+
+def _sf2_pdta(sf: Path) -> dict[bytes, bytes]:
+    """The sub-chunks of a SoundFont's ``pdta`` list (its presets and instruments; SF3 keeps SF2's layout), found
+    by walking the RIFF chunks without reading the samples."""
+    with open(sf, "rb") as fh:
+        riff, size, form = struct.unpack("<4sI4s", fh.read(12))
+        if riff != b"RIFF" or form != b"sfbk":
+            raise ValueError("not a RIFF sfbk file")
+        pos = 12
+        while pos + 8 <= size + 8:
+            fh.seek(pos)
+            cid, n = struct.unpack("<4sI", fh.read(8))
+            if cid == b"LIST" and fh.read(4) == b"pdta":
+                body, out, p = fh.read(n - 4), {}, 0
+                while p + 8 <= len(body):
+                    sid, m = struct.unpack_from("<4sI", body, p)
+                    out[sid] = body[p + 8:p + 8 + m]
+                    p += 8 + m + (m & 1)
+                return out
+            pos += 8 + n + (n & 1)
+    raise ValueError("no pdta list")
+
+
 class Synthesizer:
     """FluidSynth with one soundfont rendering a soundtrack of ``length`` samples: ``add`` notes (seconds),
     ``render_until`` a time, ``finish`` -> the audio, ``loudness`` -> its LUFS.
@@ -139,12 +195,14 @@ class Synthesizer:
     every rendered piece is measured as it comes (:class:`LoudnessMeter`). Where no voice sounds and the hall's
     tail has died away, silence is not synthesised (zeros, skipped in whole FluidSynth blocks so that the next note
     starts on the sample it would have). With ``sink``, each rendered piece that is not silent goes to
-    ``sink(first sample, audio)`` instead of being kept (a track streamed to disk). Use it from one thread at a time.
+    ``sink(first sample, audio)`` instead of being kept (a track streamed to disk). ``presets``: the ``(bank,
+    program)`` presets it will play (the drum kit is bank 128), when they are known: its chorus then runs only if
+    one of them uses it (:func:`chorus_presets`). Use it from one thread at a time.
     """
 
     def __init__(self, length: int, soundfont: str | Path | None = None, sample_rate: int = 44100, gain: float = 0.6,
                  fade_s: float = 0.0, reverb: dict | None = HALL_REVERB, measure: bool = True,
-                 sink: Callable[[int, np.ndarray], None] | None = None):
+                 sink: Callable[[int, np.ndarray], None] | None = None, presets: Iterable[tuple[int, int]] | None = None):
         sf = find_soundfont(soundfont)
         try:
             import fluidsynth
@@ -156,7 +214,12 @@ class Synthesizer:
         self._fade_from = length - min(length, int(fade_s * sample_rate))
         # layered cues with long release tails can sound hundreds of voices at once: 1,024 keeps FluidSynth from
         # stealing voices (the default is 256), so the mix is the sum of its stems
-        self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate), channels=16, **{"synth.polyphony": 1024})
+        # the chorus runs from the start unless the presets to be played are known and the soundfont says none of
+        # them uses it; one that does and plays all the same switches it on (its modulation then starts later)
+        self._chorus_users = chorus_presets(sf)
+        self._chorus_on = presets is None or self._chorus_users is None or any(p in self._chorus_users for p in presets)
+        self._fs = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate), channels=16,
+                                    **{"synth.polyphony": 1024, "synth.chorus.active": int(self._chorus_on)})
         self._shared = shared
         if shared is None:
             self._fs.delete()
@@ -164,7 +227,7 @@ class Synthesizer:
         self._sfid = _fluid("fluid_synth_add_sfont", ctypes.c_int, ("synth", ctypes.c_void_p), ("sfont", ctypes.c_void_p))(self._fs.synth, shared)
         if reverb:
             self._fs.set_reverb(**reverb)
-        self._fs.program_select(DRUM_CHANNEL, self._sfid, 128, 0)
+        self._select(DRUM_CHANNEL, 128, 0)
         self._write = _write_float()
         self._channel_of: dict[int | str, int] = {}  # program (or track) -> channel
         self._selected: dict[int, int] = {}  # channel -> program selected on it
@@ -217,6 +280,13 @@ class Synthesizer:
             heapq.heappush(self._events, (max(off, on + 1), 0, self._seq, channel, -1, pitch, 0))
             self._seq += 1
 
+    def _select(self, channel: int, bank: int, program: int) -> None:
+        if not self._chorus_on and (bank, program) in self._chorus_users:
+            _fluid("fluid_synth_chorus_on", ctypes.c_int, ("synth", ctypes.c_void_p), ("fx_group", ctypes.c_int),
+                   ("on", ctypes.c_int))(self._fs.synth, -1, 1)
+            self._chorus_on = True
+        self._fs.program_select(channel, self._sfid, bank, program)
+
     def _pull(self, n: int) -> np.ndarray:
         """The next ``n`` samples from FluidSynth, float32 (n, 2); notes whether the synth has gone quiet."""
         piece = np.empty((n, 2), np.float32)
@@ -236,7 +306,7 @@ class Synthesizer:
                 if self._quiet and not self._voices(self._fs.synth):
                     # silence, not synthesised: FluidSynth starts a note at the next of its 64-sample blocks, so
                     # skipping whole blocks only keeps every note where a synth that ran through would start it
-                    skip = n - n % _FLUID_BLOCK
+                    skip = n - n % FLUID_BLOCK
                     if skip:
                         if self._sink is None or self._meter is not None:  # kept (or measured) as zeros
                             pieces.append((self.rendered, np.zeros((skip, 2), np.float32)))
@@ -256,7 +326,7 @@ class Synthesizer:
                 self._fs.noteoff(channel, pitch)
                 continue
             if program >= 0 and self._selected.get(channel) != program:
-                self._fs.program_select(channel, self._sfid, 0, program)
+                self._select(channel, 0, program)
                 self._selected[channel] = program
             self._fs.noteon(channel, pitch, velocity)
         for at, audio in pieces:  # fade what falls in the fade-out, measure, keep (or hand on)
@@ -310,17 +380,32 @@ def read_wav(path: Path) -> np.ndarray:
     return audio if ch == 2 else np.repeat(audio, 2, axis=1)
 
 
-def write_wav(path: Path, audio, sample_rate: int, block: int = 1 << 20) -> None:
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as the 16-bit samples ``soundtrack.wav`` holds (clipped, scaled, truncated)."""
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+def write_wav(path: Path, audio, sample_rate: int, block: int = 1 << 20, bext: dict | None = None) -> None:
     """16-bit PCM WAV of stereo float audio in [-1, 1]: an ``(N, 2)`` array converted ``block`` samples at a time,
     or an iterable of ``(n, 2)`` blocks written as they come (a film's whole-length clipped and int16 copies would
-    cost more memory than the audio itself)."""
+    cost more memory than the audio itself). ``bext``: the keyword arguments of a Broadcast WAV ``bext`` chunk
+    (:class:`~mm2music.interchange.bwf.BroadcastWavWriter`: ``time_reference``, ``description``, ``reference``),
+    written with the file rather than put in afterwards (which copies it)."""
     pieces = (audio[a:a + block] for a in range(0, len(audio), block)) if isinstance(audio, np.ndarray) else audio
+    pcm = (pcm16(piece) for piece in pieces)
+    if bext is not None:
+        from mm2music.interchange.bwf import BroadcastWavWriter
+
+        with BroadcastWavWriter(path, sample_rate, 2, "PCM_16", **bext) as out:
+            for piece in pcm:
+                out.write(piece)
+        return
     with wave.open(str(path), "wb") as w:
         w.setnchannels(2)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        for piece in pieces:
-            w.writeframes((np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+        for piece in pcm:
+            w.writeframes(piece.tobytes())
 
 
 class LoudnessMeter:

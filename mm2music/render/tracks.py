@@ -142,8 +142,9 @@ class TrackRenderer:
         from mm2music.render.synth import Synthesizer
 
         if track.synth is None:
+            presets = [(128, 0) if track.is_drum else (0, track.program)] if self.per_track else None
             track.synth = Synthesizer(self.n, self.config.soundfont, self.config.sample_rate, fade_s=0.03, measure=False,
-                                      sink=track.audio.write)
+                                      sink=track.audio.write, presets=presets)
         return track.synth
 
     def _render(self, i: int, music) -> None:

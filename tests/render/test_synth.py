@@ -81,3 +81,27 @@ def test_missing_or_invalid_soundfont_is_one_line(tmp_path):
     with pytest.raises(RenderError) as err:
         Synthesizer(SR, bad)
     assert "cannot load the soundfont" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_chorus_runs_only_where_a_preset_that_uses_it_plays():
+    from mm2music.render import synth as synth_module
+
+    users = synth_module.chorus_presets(synth_module.find_soundfont(None))
+    assert users is not None and (0, 40) not in users  # a violin sends nothing to the chorus
+    chorused = sorted(p for b, p in users if b == 0)
+    assert chorused  # General MIDI soundfonts put the electric pianos and the synth pads in it
+
+    def render(program: int, presets) -> np.ndarray:
+        synth = Synthesizer(int(2.0 * SR), sample_rate=SR, presets=presets)
+        try:
+            synth.add([(0.1, 0.8, 60, 90)], 40)
+            synth.add([(0.9, 1.5, 64, 90)], program)
+            return synth.finish()
+        finally:
+            synth.close()
+
+    # a synth told what it plays sounds exactly like one whose chorus runs throughout (presets unknown)
+    for program in (42, chorused[0]):
+        np.testing.assert_array_equal(render(program, [(0, 40), (0, program)]), render(program, None))
+    # one that plays a chorused preset it was not told of switches the chorus on: the sound is there
+    assert np.abs(render(chorused[0], [(0, 40)])[int(0.9 * SR):]).max() > 1e-3
