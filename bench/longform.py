@@ -23,6 +23,8 @@ import argparse
 import json
 import os
 import shlex
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -287,6 +289,17 @@ def show(r: dict) -> None:
         print(f"  {name:<22} {'':>8} {'':>7} {mb:8.0f}")
 
 
+DISK_GB_PER_MINUTE = 0.45  # what a scored minute holds at the run's peak: outputs (9.7 GB at 30 min) + track files (~3.5 GB)
+
+
+def check_disk(minutes: float) -> None:
+    """Refuse a run the temporary folder's disk cannot hold (it would fail near the end and fill the disk)."""
+    need, free = DISK_GB_PER_MINUTE * minutes, shutil.disk_usage(tempfile.gettempdir()).free / 2**30
+    if free < need * 1.1:
+        sys.exit(f"error: the {minutes:g}-minute run needs ~{need:.0f} GB of disk in {tempfile.gettempdir()}, {free:.0f} GB are free; "
+                 "free some, or point TMPDIR at a larger disk")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, nargs="+", default=[15, 30], help="film lengths to score")
@@ -308,8 +321,13 @@ def main() -> None:
         return child(args)
     print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]))
     print(f"{os.cpu_count()} CPUs; films 320x180 25 fps, a shot every ~{args.shot_s:g} s, captions, a hit every ~75 s")
+    # a kill (SIGTERM, SIGHUP) unwinds like Ctrl-C: the run is stopped and its temporary folder (tens of GB) removed
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit("error: stopped; the run's temporary folder was removed"))
     reports = []
     for minutes in args.minutes:
+        if not (args.analyze_only or args.compose_only):
+            check_disk(minutes)
         reports.append(score(minutes, args))
         show(reports[-1])
     base = reports[0]
