@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,7 @@ from mm2music.media.sampling import FrameSampler
 from mm2music.media.text import read_captions, read_text_file, text_segment
 from mm2music.media.video import VideoSource
 from mm2music.output import claimed_output, safe_name, slug
-from mm2music.preload import Preload
+from mm2music.preload import Preload, in_background
 from mm2music.resume import Resume, resumable, run_key
 from mm2music.types import Analysis, Plan, Scene, TextSegment, scenes_from_transitions
 
@@ -84,21 +82,6 @@ class Timings:
 # --- analysis -----------------------------------------------------------------------------------------
 
 
-def _on_thread(fn, *args) -> Future:
-    """``fn(*args)`` running on a daemon thread; its result (or exception) in the future returned."""
-    future: Future = Future()
-
-    def work() -> None:
-        future.set_running_or_notify_cancel()
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - raised by future.result() in the caller
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name=getattr(fn, "__name__", "worker"), daemon=True).start()
-    return future
-
-
 def analyze_video(path: str | Path, config: Config, timings: Timings | None = None, progress: bool | None = None,
                   captions: str | None = None, check: Callable[[], None] | None = None) -> Analysis:
     """Decode ``path`` once (cuts detected and frames encoded on the way), read its audio envelope, and
@@ -125,7 +108,7 @@ def analyze_video(path: str | Path, config: Config, timings: Timings | None = No
     # the sound track (its own ffmpeg, and the speech detector in torch, off the interpreter's lock) is read on a
     # thread while the picture decodes: the two decoders rarely keep both cores busy by themselves (a daemon: a
     # picture that fails to decode, or a Ctrl-C, does not wait for the sound)
-    audio_job = _on_thread(read_audio_envelope, source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
+    audio_job = in_background(read_audio_envelope, source.path, config.media.audio_sample_rate, config.media.audio_hop_s) if info.has_audio else None
     with timings.stage("decode+cuts+encode"):
         for chunk in source.chunks():
             for consumer in consumers:

@@ -17,7 +17,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,22 @@ def _import_all(modules: Sequence[str]) -> None:
             log.debug("preloading %s failed: %s", name, exc)
 
 
+def in_background(fn, *args, name: str | None = None) -> Future:
+    """``fn(*args)`` on a daemon thread (a run that fails meanwhile, or a Ctrl-C, does not wait for it); its result,
+    or what it raised, in the future returned."""
+    future: Future = Future()
+
+    def work() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - raised by future.result() in the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=name or getattr(fn, "__name__", "background"), daemon=True).start()
+    return future
+
+
 def _load_soundfont(soundfont: str | None) -> None:
     """The soundfont loaded for the process's synths (:func:`~mm2music.render.synth.keep_loaded`: once)."""
     try:
@@ -77,19 +93,18 @@ class Preload:
 
     def __init__(self, checkpoint: str | None, quantize: str, modules: Sequence[str] = LATER, musicxml: bool = False,
                  soundfont: str | None = None):
-        self._model: Future = Future()
-        # a daemon: a run that fails meanwhile (a broken video) exits at once instead of waiting for the imports
-        threading.Thread(target=self._load, args=(checkpoint, quantize, tuple(modules), musicxml, soundfont), name="preload",
-                         daemon=True).start()
+        self._model = in_background(self._load, checkpoint, quantize, name="preload")
+        in_background(self._then, tuple(modules), musicxml, soundfont, name="preload-later")
 
-    def _load(self, checkpoint: str | None, quantize: str, modules: tuple[str, ...], musicxml: bool, soundfont: str | None) -> None:
+    @staticmethod
+    def _load(checkpoint: str | None, quantize: str):
         from mm2music.music.checkpoint import load_music_model
 
-        self._model.set_running_or_notify_cancel()
-        try:
-            self._model.set_result(load_music_model(checkpoint, quantize))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller of model() / check()
-            self._model.set_exception(exc)
+        return load_music_model(checkpoint, quantize)
+
+    def _then(self, modules: tuple[str, ...], musicxml: bool, soundfont: str | None) -> None:
+        """Once the decoder is loaded (or failed to): the rest, one after the other."""
+        wait([self._model])
         if musicxml:  # the MusicXML writer's process imports music21 meanwhile, on the other core
             from mm2music.arrange.musicxml_process import start
 
