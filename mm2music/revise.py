@@ -337,20 +337,13 @@ def deliver_preview(music: Sequence[CueMusic], start: int, preview: np.ndarray, 
     return deliver(preview, sr, target_lufs(config.loudness), levels)[0]
 
 
-def splice(mix: np.ndarray, start: int, segment: np.ndarray, join_at: int, sr: int, crossfade_s: float = CROSSFADE_S) -> np.ndarray:
-    """``mix`` with ``segment`` (rendered from sample ``start``) in place from ``join_at`` (the cue's start) to
-    the segment's end, with a linear crossfade of ``crossfade_s`` ending at ``join_at`` and one ending at the
-    segment's end (none at the soundtrack's own start or end). Outside them, ``mix`` is untouched."""
-    out = np.array(mix, copy=True)
-    splice_into(out, 0, len(mix), start, segment, join_at, sr, crossfade_s)
-    return out
-
-
 def splice_into(window: np.ndarray, at: int, n_total: int, start: int, segment: np.ndarray, join_at: int, sr: int,
                 crossfade_s: float = CROSSFADE_S) -> None:
-    """:func:`splice`, in place, on the samples ``at`` to ``at + len(window)`` of a soundtrack of ``n_total``
-    samples (each sample of the result depends only on the same sample before): a long film's stored music is
-    spliced a block at a time, never held whole."""
+    """``segment`` (rendered from sample ``start``) in place from ``join_at`` (the cue's start) to its end, with a
+    linear crossfade of ``crossfade_s`` ending at ``join_at`` and one ending at the segment's end (none at the
+    soundtrack's own start or end), on the samples ``at`` to ``at + len(window)`` of a soundtrack of ``n_total``
+    samples; outside the crossfades and the segment, ``window`` is untouched. Each sample of the result depends
+    only on the same sample before, so a long film's stored music is spliced a block at a time, never held whole."""
     end = start + len(segment)
     x = max(1, round(crossfade_s * sr))
     a = max(start, join_at - x)
@@ -372,7 +365,7 @@ def splice_into(window: np.ndarray, at: int, n_total: int, start: int, segment: 
 
 def spliced_blocks(mix: np.ndarray, splices: Sequence[tuple[int, np.ndarray, int]], sr: int, block: int = 1 << 20):
     """``mix`` (the stored music, memory-mapped) with each ``(start, segment, join_at)`` of ``splices`` spliced in
-    turn (:func:`splice`), as float32 blocks of ``block`` samples."""
+    turn (:func:`splice_into`), as float32 blocks of ``block`` samples."""
     n = len(mix)
     for at in range(0, n, block):
         window = np.array(mix[at:at + block], dtype=np.float32)
@@ -477,6 +470,8 @@ def revise(folder: str | Path, cue: int | None = None, settings: CueSettings = C
 
 def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int | None, new_theme: bool = False,
             propagate: bool = False) -> Revision:
+    from mm2music.render.synth import find_soundfont, keep_loaded
+
     edits = plan_edits(project)
     targets = dict(edits)
     fresh: set[int] = set()
@@ -493,9 +488,7 @@ def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int 
     if not targets:
         raise ProjectError(f"nothing to revise in '{project.folder}'; pass --cue N (1-{len(project.cues)}) or edit plan.json first")
     config = _render_config(project)
-    n_total = len(load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate)))
-    from mm2music.render.synth import find_soundfont, keep_loaded
-
+    load_mix(project.folder, mmap=True, samples=project.samples(config.sample_rate))  # a damaged one: refused before composing
     with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:  # soundfont and source audio load meanwhile
         pool.submit(keep_loaded, find_soundfont(config.soundfont))
         project.prefetch_envelope(pool)
@@ -508,7 +501,6 @@ def _revise(project: Project, cue: int | None, settings: CueSettings, seed: int 
             music = write_cue(project, i, new_cue, s, model, tokenizer, new_theme=i in fresh, changed=changed)
             changed[i] = CueEntry(music, s, entry.locked, {**entry.pinned, **targets[i].pinned()})
     return commit_cues(project, changed)
-
 
 
 def _variation_dir(cue: int) -> str:
@@ -611,4 +603,4 @@ def parse_cue_list(text: str, flag: str = "--lock") -> list[int]:
 
 
 __all__ = ["CueSettings", "Revision", "apply_locks", "apply_settings", "fit_tempo", "pick", "plan_edits", "render_span",
-           "revise", "set_locked", "splice", "variations", "write_outputs"]
+           "revise", "set_locked", "splice_into", "spliced_blocks", "variations", "write_outputs"]
