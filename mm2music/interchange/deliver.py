@@ -1,5 +1,6 @@
-"""What a finished score hands to the editor and the mixer, once the audio is written: Broadcast WAV timecode on
-``soundtrack.wav`` (the stems are written with theirs), one WAV per cue (``cues/NN.wav``) and the timeline files.
+"""What a finished score hands to the editor and the mixer, once the audio is written: the Broadcast WAV timecode
+``soundtrack.wav`` is written with (:func:`mix_bext`; the stems are written with theirs), one WAV per cue
+(``cues/NN.wav``) and the timeline files.
 
 Each cue's WAV is the mix between the frames where its clip starts and ends on the timeline (the cue's start and
 end rounded to the picture's frames), read back from ``soundtrack.wav`` one cue at a time: laid end to end, the
@@ -12,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from mm2music.interchange.bwf import BroadcastWavWriter, add_bext, read_bext
+from mm2music.interchange.bwf import BroadcastWavWriter
 from mm2music.interchange.timecode import StartTimecode
 from mm2music.interchange.timeline import CueClip, build_timeline, write_timelines
 from mm2music.types import Cue
@@ -64,24 +65,10 @@ def mix_bext(start: StartTimecode, title: str, sample_rate: int) -> dict:
             "reference": f"{title}-mix"[:32]}
 
 
-def stamp_timecode(folder: Path, start: StartTimecode, title: str) -> None:
-    """Give ``soundtrack.wav`` a ``bext`` chunk whose TimeReference is the film's start (the stems are written
-    with theirs), unless it was written with that chunk (:func:`mix_bext`)."""
-    import soundfile
-
-    mix = folder / "soundtrack.wav"
-    chunk = mix_bext(start, title, soundfile.info(str(mix)).samplerate)
-    have = read_bext(mix)
-    if have is not None and (have.time_reference, have.description) == (chunk["time_reference"], chunk["description"][:256]):
-        return
-    add_bext(mix, **chunk)
-
-
 def deliver(folder: Path, cues: Sequence[Cue], hits: Sequence[float], duration: float, start: StartTimecode, title: str,
             picture: str | None = None, progress: bool | None = None) -> dict[str, str]:
-    """Stamp the written WAVs with the start timecode, write ``cues/NN.wav`` and the timelines; returns the files
-    written for the run's summary (``{what: name}``)."""
-    stamp_timecode(folder, start, title)
+    """``cues/NN.wav`` and the timelines (``soundtrack.wav`` was written with its timecode, :func:`mix_bext`, and
+    the stems with theirs); returns the files written for the run's summary (``{what: name}``)."""
     files = write_cue_wavs(folder, cues, start, title, progress)
     stems = [(p.stem.removeprefix(f"{title}_"), f"stems/{p.name}") for p in sorted((folder / "stems").glob("*.wav"))]
     clips = [CueClip(f"{title} cue {i + 1}", c.start, c.end, f, _markers(c, hits),
