@@ -59,10 +59,11 @@ def _quarters(tick: int) -> Fraction:
     return Fraction(round(tick * GRID / TICKS_PER_QUARTER), GRID)
 
 
-def _tracks(music: Sequence[CueMusic], hits: Sequence[float]) -> dict[tuple[str, int], list[tuple[int, int, int, int]]]:
-    """(name, program) -> (start, end, pitch, velocity) ticks of every pitched track (percussion stays in the MIDI)."""
+def _tracks(music: Sequence[CueMusic], timings: Sequence,
+            hits: Sequence[float]) -> dict[tuple[str, int], list[tuple[int, int, int, int]]]:
+    """(name, program) -> (start, end, pitch, velocity) ticks of every pitched track (percussion stays in the MIDI);
+    ``timings``: the cues' :func:`~mm2music.arrange.timing.layout`."""
     cues = [m.cue for m in music]
-    timings = layout(cues)
     tracks: dict[tuple[str, int], list[tuple[int, int, int, int]]] = {}
     for i, (m, t) in enumerate(zip(music, timings)):
         for part in cue_parts(m, hit_ticks(i, cues, timings, hits), last=i == len(music) - 1):
@@ -70,6 +71,15 @@ def _tracks(music: Sequence[CueMusic], hits: Sequence[float]) -> dict[tuple[str,
                 tracks.setdefault((part.name, part.program), []).extend(
                     (t.start_tick + n.start, t.start_tick + n.end, n.pitch, n.velocity) for n in part.notes)
     return tracks
+
+
+def _marks(cue, timing) -> tuple[Fraction, Fraction | None, list[tuple[Fraction, float]]]:
+    """Where a cue's marks go (quarters from the score's start): its first bar, its last bar where that is of
+    another meter (``odd_bar``, where the planner makes one; else None), and each tempo of its tempo map with
+    its quarter-note rate."""
+    at = _quarters(timing.start_tick)
+    odd_at = at + Fraction(sum(cue.bar_quarters()[:-1])).limit_denominator(GRID) if getattr(cue, "odd_bar", "") else None
+    return at, odd_at, [(at + Fraction(quarters).limit_denominator(GRID), qpm) for quarters, qpm in cue.tempo_map()]
 
 
 def _part(k: int, name: str, program: int, notes: list[tuple[int, int, int, int]], cues: Sequence, timings: Sequence):
@@ -84,22 +94,21 @@ def _part(k: int, name: str, program: int, notes: list[tuple[int, int, int, int]
     part.insert(0, inst)
     previous_meter = previous_key = None
     for i, (cue, t) in enumerate(zip(cues, timings)):
-        at = _quarters(t.start_tick)
+        at, odd_at, tempi = _marks(cue, t)
         if cue.meter != previous_meter:
             part.insert(at, meter.TimeSignature(cue.meter))
             previous_meter = cue.meter
-        odd = getattr(cue, "odd_bar", "")  # a last bar of another meter, where the planner makes one
-        if odd:
-            part.insert(at + Fraction(sum(cue.bar_quarters()[:-1])).limit_denominator(GRID), meter.TimeSignature(odd))
-            previous_meter = odd
+        if odd_at is not None:
+            part.insert(odd_at, meter.TimeSignature(cue.odd_bar))
+            previous_meter = cue.odd_bar
         key = Key.of(cue.key, cue.mode)
         if key != previous_key:
             part.insert(at, music21_key(key))
             previous_key = key
         if k == 0:  # directions for the whole score sit on the top part
             part.insert(at, expressions.RehearsalMark(str(i + 1)))
-            for quarters, qpm in cue.tempo_map():
-                part.insert(at + Fraction(quarters).limit_denominator(GRID), tempo.MetronomeMark(number=round(qpm, 1)))
+            for offset, qpm in tempi:
+                part.insert(offset, tempo.MetronomeMark(number=round(qpm, 1)))
     _insert_notes(part, notes, note, chord, pitch)
     return part
 
@@ -112,7 +121,7 @@ def build_musicxml_score(music: Sequence[CueMusic], title: str = "Soundtrack", h
     timings = layout(cues)
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title)
-    for k, ((name, program), notes) in enumerate(_tracks(music, hits).items()):
+    for k, ((name, program), notes) in enumerate(_tracks(music, timings, hits).items()):
         score.insert(0, _part(k, name, program, notes, cues, timings))
     return score
 
@@ -192,14 +201,11 @@ def _midi_channel(inst, used: list[int]) -> None:
 
 
 def _direction_offsets(cues: Sequence, timings: Sequence) -> list[Fraction]:
-    """The offsets (quarters) where :func:`_part` places meters, keys and directions."""
+    """The offsets (quarters) where :func:`_part` places meters, keys and directions (:func:`_marks`)."""
     out = []
     for cue, t in zip(cues, timings):
-        at = _quarters(t.start_tick)
-        out.append(at)
-        if getattr(cue, "odd_bar", ""):
-            out.append(at + Fraction(sum(cue.bar_quarters()[:-1])).limit_denominator(GRID))
-        out += [at + Fraction(quarters).limit_denominator(GRID) for quarters, _ in cue.tempo_map()]
+        at, odd_at, tempi = _marks(cue, t)
+        out += [at, *([odd_at] if odd_at is not None else []), *(offset for offset, _ in tempi)]
     return out
 
 
@@ -215,7 +221,7 @@ def write_musicxml(music: Sequence[CueMusic], path: Path, title: str = "Soundtra
     cues = [m.cue for m in music]
     timings = layout(cues)
     with _rare_full_collections():
-        tracks = _tracks(music, hits)
+        tracks = _tracks(music, timings, hits)
         # the whole score's end (its highest time): the last note of any part, or a direction placed after it
         end = max([_held_until(notes) for notes in tracks.values()] + _direction_offsets(cues, timings), default=Fraction(0))
         document, channels = None, []
