@@ -253,17 +253,15 @@ def compose_cue(cue: Cue, model, tokenizer, config: MusicConfig, seed: int, them
 
 def restatement_conditions(notes: Sequence[tuple[float, float, int]], cue: Cue, family: str) -> Conditions:
     """The decoder's conditions for a restatement like ``notes`` ((start, duration, pitch), quarter notes) in ``cue``:
-    the cue's key and meter, the tempo band of its tempo, the density and register measured from the notes as the
-    corpus measures its pieces, one line of ``family``. The structured set labels its restatements so, and
+    a tune's in that cue (:func:`theme_conditions`: its key, meter and tempo band, one line), with the density and
+    register measured from the notes as the corpus measures its pieces and ``family``. The structured set labels its restatements so, and
     :func:`restate_with_model` asks for the rules' restatement's."""
     from mm2music.music.attributes import register_bin
-    from mm2music.music.tokenizer import Conditions
 
     num, den = (int(x) for x in cue.meter.split("/"))
     attrs = attributes_from_notes(notes, tempo_bpm=cue.tempo_bpm, time_signature=(num, den))
-    return Conditions(key=f"{cue.key} {cue.mode}", tempo_band=tempo_band(cue.tempo_bpm), time_signature=cue.meter,
-                      density=density_bin(attrs.notes_per_beat), register=register_bin(attrs.pitch_mean),
-                      polyphony="monophonic", families=(family,), opening=False)
+    return replace(theme_conditions(cue), density=density_bin(attrs.notes_per_beat), register=register_bin(attrs.pitch_mean),
+                   families=(family,))
 
 
 def primer_in_key(tokenizer, statement: Sequence[int], first: Cue, cue: Cue, target_mean: float) -> list[int] | None:
