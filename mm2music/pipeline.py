@@ -290,15 +290,15 @@ def write_music(analysis: Analysis, plan: Plan, config: Config, staging: Path, t
             with timings.stage("generate"):
                 music = compose(plan.cues, model, tokenizer, config.music, config.seed, progress=composed, fixed=fixed)
             bar.close()
-            writer = SoundtrackWriter(staging, analysis, plan, music, config, hits, timings, progress=progress)
-            sync = writer.score()  # while the synth threads finish the last cues
-            with timings.stage("render"):
-                # the sum is the project's stored music (for piecewise re-rendering), measured as it is written
-                rendered = renderer.finish(lambda length, blocks: save_mix_blocks(staging, length, blocks),
-                                           cue_levels([m.cue for m in music]))
-                writer.tracks = rendered.tracks
-                writer.audio(NpySource(staging / MIX_FILE), rendered.measured)
-            sheet = writer.rest(analysis.audio)
+            with SoundtrackWriter(staging, analysis, plan, music, config, hits, timings, progress=progress) as writer:
+                sync = writer.score()  # while the synth threads finish the last cues
+                with timings.stage("render"):
+                    # the sum is the project's stored music (for piecewise re-rendering), measured as it is written
+                    rendered = renderer.finish(lambda length, blocks: save_mix_blocks(staging, length, blocks),
+                                               cue_levels([m.cue for m in music]))
+                    writer.tracks = rendered.tracks
+                    writer.audio(NpySource(staging / MIX_FILE), rendered.measured)
+                sheet = writer.rest(analysis.audio)
         finally:
             renderer.cleanup()
     # --- the project: what revise / refine / --lock need to rebuild and edit the score ---
@@ -326,7 +326,7 @@ def run(inputs: Inputs, config: Config, analyze_only: bool = False, progress: bo
     timings = Timings(listener=on_progress)
     # the decoder loads (and the writers' libraries import) while the video decodes; a checkpoint that fails to
     # load stops the decoding at the next chunk (its config was read by check_settings, before any of this)
-    preload = None if analyze_only else Preload(config.music.checkpoint, config.music.quantize, musicxml=config.interchange.musicxml,
+    preload = None if analyze_only else Preload(config.music.checkpoint, config.music.quantize, writers=True,
                                                      soundfont=config.render.soundfont)
     check = preload.check if preload is not None else None
     files: dict[str, str] = {}

@@ -1,11 +1,11 @@
 """Loading what a scoring run needs later on a background thread, while the video decodes.
 
 A fresh process spends seconds before it writes a note: importing torch, loading and quantizing the decoder,
-then importing the writers' libraries (SciPy's filters, music21, matplotlib, OpenTimelineIO) one after the
-other on the critical path at the end of the run. Started before the analysis, :class:`Preload` loads the
-decoder and imports those libraries on one thread of its own, in the order the run needs them, and starts the
-process that will write the MusicXML (:mod:`mm2music.arrange.musicxml_process`, which imports music21 itself),
-then loads the soundfont (~0.45 s of a fresh run, which the synths otherwise waited for while the themes were
+then importing the writers' libraries (SciPy's filters, OpenTimelineIO) one after the other on the critical
+path at the end of the run. Started before the analysis, :class:`Preload` loads the decoder and imports those
+libraries on one thread of its own, in the order the run needs them, and starts the process that will write
+the MusicXML and the timeline figure (:mod:`mm2music.project.writer_process`, which imports music21 and
+matplotlib itself), then loads the soundfont (~0.45 s of a fresh run, which the synths otherwise waited for while the themes were
 written); the decoder (ffmpeg, a process of its own) and the analysis keep the main thread. In a warm process (the studio, a batch
 worker) everything is already loaded and the thread finishes at once.
 """
@@ -22,7 +22,8 @@ from concurrent.futures import Future, wait
 log = logging.getLogger(__name__)
 
 # what the run imports after the decoder is loaded, first needed first: the synth thread's loudness meter,
-# the composer and the MIDI writer, then the outputs' writers (MusicXML, the timeline figure, the editor's files)
+# the composer and the MIDI writer, then the outputs' writers (the editor's files; the MusicXML and the timeline
+# figure are the writer process's)
 LATER = (
     "scipy.signal",
     "pyloudnorm",
@@ -32,8 +33,6 @@ LATER = (
     "mm2music.render.loudness",
     "mm2music.render.tracks",
     "mm2music.project.outputs",
-    "matplotlib.figure",
-    "matplotlib.backends.backend_agg",
     "mm2music.interchange.deliver",
     "opentimelineio",
 )
@@ -87,14 +86,14 @@ def _load_soundfont(soundfont: str | None) -> None:
 
 
 class Preload:
-    """The music decoder (:func:`mm2music.music.checkpoint.load_music_model`) loading, then ``modules`` importing,
-    on a background thread; :meth:`model` waits for the decoder (a :class:`~mm2music.errors.CheckpointError`
+    """The music decoder (:func:`mm2music.music.checkpoint.load_music_model`) loading, then ``modules`` importing
+    (and, with ``writers``, the writer process starting), on a background thread; :meth:`model` waits for the decoder (a :class:`~mm2music.errors.CheckpointError`
     raised while loading surfaces there), :meth:`check` raises it as soon as it is known."""
 
-    def __init__(self, checkpoint: str | None, quantize: str, modules: Sequence[str] = LATER, musicxml: bool = False,
+    def __init__(self, checkpoint: str | None, quantize: str, modules: Sequence[str] = LATER, writers: bool = False,
                  soundfont: str | None = None):
         self._model = in_background(self._load, checkpoint, quantize, name="preload")
-        in_background(self._then, tuple(modules), musicxml, soundfont, name="preload-later")
+        in_background(self._then, tuple(modules), writers, soundfont, name="preload-later")
 
     @staticmethod
     def _load(checkpoint: str | None, quantize: str):
@@ -102,11 +101,11 @@ class Preload:
 
         return load_music_model(checkpoint, quantize)
 
-    def _then(self, modules: tuple[str, ...], musicxml: bool, soundfont: str | None) -> None:
+    def _then(self, modules: tuple[str, ...], writers: bool, soundfont: str | None) -> None:
         """Once the decoder is loaded (or failed to): the rest, one after the other."""
         wait([self._model])
-        if musicxml:  # the MusicXML writer's process imports music21 meanwhile, on the other core
-            from mm2music.arrange.musicxml_process import start
+        if writers:  # the writer process imports music21 and matplotlib meanwhile, on the other core
+            from mm2music.project.writer_process import start
 
             start()
         _import_all(modules)

@@ -384,10 +384,10 @@ def write_outputs(project: Project, mix, staging: Path) -> dict:
     from mm2music.project.outputs import SoundtrackWriter, config_of, write_cue_sheet, write_json
     config = config_of(project.config)
     write_json(staging / "plan.json", project.plan.to_json())
-    writer = SoundtrackWriter(staging, project.analysis, project.plan, project.music, config, project.hits)
-    sync = writer.score()
-    writer.audio(mix)  # measured there, the whole and each cue in one pass
-    sheet = writer.rest(project.audio_envelope())
+    with SoundtrackWriter(staging, project.analysis, project.plan, project.music, config, project.hits) as writer:
+        sync = writer.score()
+        writer.audio(mix)  # measured there, the whole and each cue in one pass
+        sheet = writer.rest(project.audio_envelope())
     write_cue_sheet(staging, sheet, project.analysis, project)
     return sync
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import lru_cache
 
 import numpy as np
 
@@ -39,7 +40,14 @@ def load_model():
 
 class _Network:
     """Silero VAD's 16 kHz network over many windows at once: ``(windows (N, CONTEXT + WINDOW), LSTM state)``
-    -> ``(speech probability per window (N,), state)``."""
+    -> ``(speech probability per window (N,), state)``. Stateless between calls (the caller carries the LSTM
+    state): one per process, :meth:`shared`."""
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def shared(cls) -> _Network:
+        """The process's network, built on first use (loading it costs ~0.1 s a run otherwise)."""
+        return cls()
 
     def __init__(self):
         import torch
@@ -69,7 +77,7 @@ class SpeechDetector:
         self.sample_rate = sample_rate
         self.settings = {"threshold": threshold, "min_speech_duration_ms": round(min_speech_s * 1000),
                          "min_silence_duration_ms": round(min_silence_s * 1000), "speech_pad_ms": round(pad_s * 1000)}
-        self._network = _Network()
+        self._network = _Network.shared()
         self._state = None  # the LSTM's (h, c) after the last window scored
         self._pending = np.empty(0, np.float32)  # 16 kHz samples not yet scored
         self._context = np.zeros(CONTEXT, np.float32)  # the end of the last window scored (silence before the start)

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +55,11 @@ def output_stem(analysis: Analysis, config: Config) -> str:
 @dataclass
 class SoundtrackWriter:
     """Writes the outputs of ``music`` into ``staging`` in three steps, so that the full run can overlap them with
-    its rendering: :meth:`score` (MIDI; the sync report), :meth:`audio` (the normalised WAV) and :meth:`rest`
-    (stems and MusicXML on a thread, the scored video and the timeline, the cue sheet's content)."""
+    its rendering: :meth:`score` (MIDI; the sync report; the MusicXML and the timeline figure then start in the
+    writer process, :mod:`~mm2music.project.writer_process`), :meth:`audio` (the normalised WAV) and :meth:`rest`
+    (the stems, the scored video and the editor's timeline; the cue sheet's content). A context manager: leaving
+    it waits for what the writer process still writes into ``staging``, so nothing is written there after a
+    failure has removed it."""
 
     staging: Path
     analysis: Analysis
@@ -74,6 +77,14 @@ class SoundtrackWriter:
     start: object = None  # the film's start timecode (mm2music.interchange.timecode), set by score()
     _delivery: object = None  # mm2music.render.loudness.Delivery
     _gain: object = 1.0  # the delivery's gain: a number or a GainCurve (the stems take the same)
+    _apart: Future | None = None  # the files the writer process writes (started by score())
+
+    def __enter__(self) -> SoundtrackWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._apart is not None:
+            wait([self._apart])  # its error, if any, was raised by rest(), or the run is failing already
 
     def _stage(self, name: str):
         return self.timings.stage(name) if self.timings is not None else nullcontext()
@@ -84,8 +95,9 @@ class SoundtrackWriter:
 
     def score(self) -> dict:
         """``soundtrack.mid`` and its sync report (cuts and hits on bar lines, measured on the file)."""
-        from mm2music.arrange.score import build_score
+        from mm2music.arrange.score import build_score, piano_roll
         from mm2music.arrange.timing import score_sync
+        from mm2music.preload import in_background
         from mm2music.interchange.timecode import film_start, write_midi_offset
 
         with self._stage("arrange"):
@@ -96,6 +108,7 @@ class SoundtrackWriter:
             self.start = film_start(self.analysis.extra, self.config.interchange.start_tc, self.fps)
             write_midi_offset(midi, self.start)
         self.files["midi"] = midi.name
+        self._apart = in_background(self._write_apart, piano_roll(self._score), name="writer-process")
         return self.sync
 
     def audio(self, raw, measured=None) -> None:
@@ -120,31 +133,27 @@ class SoundtrackWriter:
         self.files["audio"] = "soundtrack.wav"
 
     def rest(self, envelope: AudioEnvelope | None) -> dict:
-        """Stems, MusicXML and the scored video (the music ducked under ``envelope``, the source's speech, when the mix
-        keeps it) on threads, the timeline meanwhile; returns the cue sheet's content."""
+        """Stems and the scored video (the music ducked under ``envelope``, the source's speech, when the mix keeps
+        it) on threads, the editor's timeline meanwhile, and what the writer process wrote; returns the cue sheet's
+        content."""
         from mm2music.arrange.cuesheet import cue_sheet
-        from mm2music.arrange.score import piano_roll
-        from mm2music.graph.export import write_timeline
         from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
         from mm2music.music.terms import checkpoint_training_data
 
         analysis, r = self.analysis, self.config.render
         extra: dict = self._delivery.summary()
-        # the scored video (ffmpeg's AAC encoder, the longest single job), the stems (FluidSynth, off the GIL) and the
-        # MusicXML (music21) each on a thread of their own, started in that order; the timeline figure and then the
-        # editor's timeline (once the stems it lists are written; soundtrack.wav already has its timecode, so
-        # nothing rewrites the file the mux reads) are written meanwhile
-        with ThreadPoolExecutor(3) as jobs:
+        # the scored video (ffmpeg's AAC encoder, the longest single job) and the stems each on a thread of their
+        # own, started in that order; the editor's timeline is written meanwhile, once the stems it lists are
+        # (soundtrack.wav already has its timecode, so nothing rewrites the file the mux reads)
+        with ThreadPoolExecutor(2) as jobs:
             muxing = jobs.submit(self._mux, envelope) if analysis.kind == "video" and analysis.video is not None else None
-            stems, musicxml = jobs.submit(self._stems), jobs.submit(self._musicxml)
-            roll = piano_roll(self._score)
+            stems = jobs.submit(self._stems)
             extra["training_data"] = checkpoint_training_data(self.config.music.checkpoint or DEFAULT_CHECKPOINT)["summary"]
-            write_timeline(replace_file(self.staging / "timeline.png"), analysis, self.plan, roll)
             stem_files = stems.result()
             timeline = self._timeline(self._scored_name() if muxing is not None else None) if self.config.interchange.timeline else {}
             if muxing is not None:
                 extra.update(muxing.result())
-            self.files.update({**stem_files, **musicxml.result(), **timeline})  # in the order the summary lists them
+            self.files.update({**stem_files, **self._apart.result(), **timeline})  # in the order the summary lists them
         extra["mix"] = r.mix if analysis.kind == "video" else None
         extra["start_timecode"] = self.start.to_json()
         self.files["cue_sheet"] = CUE_SHEET
@@ -230,15 +239,18 @@ class SoundtrackWriter:
                                     self.staging, name, start_s=self.start.seconds)
         return {"stems": f"stems/ ({len(stems)} stems)"}
 
-    def _musicxml(self) -> dict:
-        """``soundtrack.musicxml``, as configured (that of a previous version removed first)."""
-        from mm2music.arrange.musicxml_process import write_musicxml_apart
+    def _write_apart(self, roll: list) -> dict:
+        """The timeline figure (with the piano roll ``roll``) and ``soundtrack.musicxml`` as configured (those of a
+        previous version removed first), written by the writer process; returns the files listed."""
+        from mm2music.project.writer_process import run_apart
 
+        analysis = dataclasses.replace(self.analysis, audio=None, extra={})  # what the figure reads, not the envelope
+        run_apart("timeline", replace_file(self.staging / "timeline.png"), analysis, self.plan, roll)
         (self.staging / "soundtrack.musicxml").unlink(missing_ok=True)
         if not self.config.interchange.musicxml:
             return {}
         with self._stage("musicxml"):
-            write_musicxml_apart(self.music, self.staging / "soundtrack.musicxml", title=Path(self.analysis.source).stem, hits=self.hits)
+            run_apart("musicxml", list(self.music), self.staging / "soundtrack.musicxml", Path(self.analysis.source).stem, list(self.hits))
         return {"musicxml": "soundtrack.musicxml"}
 
 

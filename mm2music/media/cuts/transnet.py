@@ -21,6 +21,7 @@ import numpy as np
 
 from mm2music.config import CutConfig
 from mm2music.errors import ConfigError, MediaError
+from mm2music.media.cuts.base import area_resize
 from mm2music.types import FrameChunk, Transition
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,7 @@ PROBE = 48  # frames in a verifier window (the candidate sits in its middle)
 
 def resize(frames: np.ndarray) -> np.ndarray:
     """(N, H, W, 3) uint8 -> (N, 27, 48, 3) uint8, area-averaged."""
-    import cv2
-
-    if frames.shape[1:3] == (SIZE[1], SIZE[0]):
-        return frames
-    return np.stack([cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA) for f in frames])
+    return area_resize(frames, SIZE)
 
 
 class TransNetV2Model:
