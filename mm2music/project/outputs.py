@@ -112,42 +112,52 @@ class SoundtrackWriter:
         return self.sync
 
     def audio(self, raw, measured=None) -> None:
-        """``soundtrack.wav``: ``raw`` (the music before normalisation: an array, or a block source such as the
-        project's stored music, :class:`~mm2music.render.loudness.NpySource`) at the delivery loudness, each cue at
-        its planned dynamic, true peak <= -1 dBTP (a look-ahead limiter if need be), computed and written a block
-        at a time. ``measured``: what a :class:`~mm2music.render.loudness.MixMeter` found on it while it was
-        written (a :class:`~mm2music.render.loudness.Measured`), else it is measured here."""
-        from mm2music.render.loudness import ArraySource, cue_levels, plan_delivery, target_lufs, write_delivered
+        """The delivery of ``raw`` (the music before normalisation: an array, or a block source such as the
+        project's stored music, :class:`~mm2music.render.loudness.NpySource`): the gain that puts it at the
+        delivery loudness, each cue at its planned dynamic, true peak <= -1 dBTP (a look-ahead limiter if need be),
+        computed a block at a time. ``measured``: what a :class:`~mm2music.render.loudness.MixMeter` found on it
+        while it was written (a :class:`~mm2music.render.loudness.Measured`), else it is measured here.
+        ``soundtrack.wav``, the scored video and the stems all take that gain: :meth:`rest` writes them side by side."""
+        from mm2music.render.loudness import ArraySource, cue_levels, plan_delivery, target_lufs
 
         r = self.config.render
         levels = cue_levels([m.cue for m in self.music])
         self._source = source = raw if hasattr(raw, "read") else ArraySource(raw)
-        report = plan_delivery(source, r.sample_rate, target_lufs(r.loudness), levels, measured=measured)
+        self._delivery = plan_delivery(source, r.sample_rate, target_lufs(r.loudness), levels, measured=measured)
+        self._gain = self._delivery.gain
+
+    def _wav(self) -> None:
+        """``soundtrack.wav``: the music at the delivery's gain, 16-bit, with its Broadcast WAV timecode when the
+        editor's timeline is written (a DAW spots it at the film's start)."""
+        from mm2music.render.loudness import write_delivered
+
+        r = self.config.render
         bext = None
-        if self.config.interchange.timeline and self.start is not None:  # a DAW spots it at the film's start
+        if self.config.interchange.timeline and self.start is not None:
             from mm2music.interchange.deliver import mix_bext
 
             bext = mix_bext(self.start, output_stem(self.analysis, self.config), r.sample_rate)
-        self._delivery = write_delivered(source, report, replace_file(self.staging / "soundtrack.wav"), r.sample_rate, bext=bext)
-        self._gain = self._delivery.gain
-        self.files["audio"] = "soundtrack.wav"
+        self._delivery = write_delivered(self._source, self._delivery, replace_file(self.staging / "soundtrack.wav"), r.sample_rate,
+                                         bext=bext)
 
     def rest(self, envelope: AudioEnvelope | None) -> dict:
-        """Stems and the scored video (the music ducked under ``envelope``, the source's speech, when the mix keeps
-        it) on threads, the editor's timeline meanwhile, and what the writer process wrote; returns the cue sheet's
-        content."""
+        """The scored video (the music ducked under ``envelope``, the source's speech, when the mix keeps it) and
+        the stems on threads, ``soundtrack.wav`` and then the editor's timeline meanwhile, and what the writer
+        process wrote; returns the cue sheet's content."""
         from mm2music.arrange.cuesheet import cue_sheet
         from mm2music.music.checkpoint import DEFAULT_CHECKPOINT
         from mm2music.music.terms import checkpoint_training_data
 
         analysis, r = self.analysis, self.config.render
-        extra: dict = self._delivery.summary()
-        # the scored video (ffmpeg's AAC encoder, the longest single job) and the stems each on a thread of their
-        # own, started in that order; the editor's timeline is written meanwhile, once the stems it lists are
-        # (soundtrack.wav already has its timecode, so nothing rewrites the file the mux reads)
+        # the scored video (ffmpeg's AAC encoder, the longest single job, fed the delivered music as it is computed)
+        # and the stems each on a thread of their own, started in that order; soundtrack.wav and then the editor's
+        # timeline (once the stems it lists are written) meanwhile
+        self.files["audio"] = "soundtrack.wav"  # listed before the scored video
         with ThreadPoolExecutor(2) as jobs:
             muxing = jobs.submit(self._mux, envelope) if analysis.kind == "video" and analysis.video is not None else None
             stems = jobs.submit(self._stems)
+            self._wav()
+            extra: dict = self._delivery.summary()  # the loudness after the limiter, where it acted, is measured on the WAV
             extra["training_data"] = checkpoint_training_data(self.config.music.checkpoint or DEFAULT_CHECKPOINT)["summary"]
             stem_files = stems.result()
             timeline = self._timeline(self._scored_name() if muxing is not None else None) if self.config.interchange.timeline else {}
@@ -177,45 +187,46 @@ class SoundtrackWriter:
 
     def _mux(self, envelope: AudioEnvelope | None) -> dict:
         """``<stem>_scored.mp4``: the music, ducked under ``envelope`` (the source's speech) when the mix keeps the
-        source's sound, muxed with the video; returns what the cue sheet says of it. Without speech to duck under,
-        ``soundtrack.wav`` goes in as it is; otherwise the ducked music is written a block at a time."""
+        source's sound, muxed with the video; returns what the cue sheet says of it. The music goes to ffmpeg a
+        block at a time as the delivery makes it (the samples ``soundtrack.wav`` holds, ducked where there is speech),
+        so the encoder does not wait for that file."""
         from mm2music.render.mux import mux, verify_muxed
 
         analysis, r = self.analysis, self.config.render
         extra = {}
         with self._stage("mux"):
             keep = r.mix == "keep" and envelope is not None
-            music, ducked = self.staging / "soundtrack.wav", None
-            if keep:
-                extra["ducked_fraction"] = 0.0
-                if envelope.speech:
-                    music, ducked = self._ducked(envelope)
+            music, ducked = self._delivered(envelope if keep and envelope.speech else None)
             scored = replace_file(self.staging / self._scored_name())
             mux(Path(analysis.source), music, scored, analysis.video.codec, analysis.video.timestamps, keep, analysis.video.has_audio,
                 analysis.duration, r.sample_rate)
-            if ducked is not None:
+            if keep:
                 extra["ducked_fraction"] = ducked()
             extra["muxed"] = verify_muxed(scored, analysis.duration)
         self.files["video"] = scored.name
         return extra
 
-    def _ducked(self, envelope: AudioEnvelope, block: int = 1 << 17):
-        """The delivered music ducked under the speech of ``envelope``: 16-bit stereo blocks (~3 s each, so that
-        ffmpeg encodes while the next is made), and a function that gives, once they have all been taken, the share
-        of the time ducked by at least half the depth."""
+    def _delivered(self, envelope: AudioEnvelope | None, block: int = 1 << 17):
+        """The delivered music as 16-bit stereo blocks (~3 s each, so that ffmpeg encodes while the next is made),
+        ducked under the speech of ``envelope`` when one is given, and a function that gives, once they have all
+        been taken, the share of the time ducked by at least half the depth."""
         from mm2music.render.loudness import gained
         from mm2music.render.mix import Ducking, ducked_fraction
         from mm2music.render.synth import pcm16
 
         sr, depth, n = self.config.render.sample_rate, self.config.render.duck_db, self._source.n
-        ducking, ducked = Ducking(envelope, sr, n / sr, depth), 0
+        ducking, ducked = (Ducking(envelope, sr, n / sr, depth) if envelope is not None else None), 0
+        delivery = self._delivery  # as planned (the WAV's writer measures the loudness after the limiter meanwhile)
 
         def blocks():
             nonlocal ducked
             for a in range(0, n, block):
-                duck = ducking.block(a, min(n, a + block))
-                ducked += ducked_fraction(duck, depth) * len(duck)
-                yield pcm16(gained(self._source, self._delivery, a, a + block) * duck[:, None])  # as soundtrack.wav holds it
+                music = gained(self._source, delivery, a, a + block)  # as soundtrack.wav holds it
+                if ducking is not None:
+                    duck = ducking.block(a, min(n, a + block))
+                    ducked += ducked_fraction(duck, depth) * len(duck)
+                    music = music * duck[:, None]
+                yield pcm16(music)
 
         return blocks(), lambda: round(ducked / n, 3) if n else 0.0
 
