@@ -63,7 +63,9 @@ def test_the_pipe_gives_decords_pictures_and_times(media_dir):
         np.testing.assert_array_equal(np.concatenate([c.times for c in chunks]), source.times)
         for i in (0, 13, len(frames) - 1):
             theirs = source.reader[i].asnumpy().astype(np.int16)
-            assert np.abs(theirs - frames[i]).mean() < 4.0  # the scalers differ by ~1; another picture by 50+
+            # the scalers differ by ~1, the pipe's colour at half the resolution (4:2:0) by ~5 on testsrc's saturated
+            # bars (less on footage); another picture by 50+
+            assert np.abs(theirs - frames[i]).mean() < 8.0
 
 
 def test_valid_timestamps_rejects_garbage():
