@@ -127,3 +127,23 @@ def test_int8_inference_model_keeps_the_distribution_and_the_cache_contract():
     torch.testing.assert_close(steps[-1], q(x)[0][:, -1], atol=0.02, rtol=0.02)
     with pytest.raises(ConfigError, match="music.quantize"):
         for_inference(m, "int4")
+
+
+def test_the_compiled_blocks_give_the_eager_logits_bit_for_bit():
+    """for_inference compiles the blocks (TorchScript, run outside the interpreter's lock): the same numbers as the
+    quantized model's own blocks, a whole pass and step by step through the cache with left padding."""
+    q = for_inference(tiny(50), "int8")
+    x = torch.randint(0, 50, (3, 24))
+    pad = torch.tensor([0, 2, 5])
+
+    def outputs():
+        cache = KVCache(q.config, 3)
+        with torch.no_grad():
+            steps = [q.next_logits(x[:, :8], cache, pad)] + [q.next_logits(x[:, i : i + 1], cache, pad) for i in range(8, 24)]
+            return [q(x)[0], *steps]
+
+    assert q.compiled is not None
+    compiled = outputs()
+    q.compiled = None
+    eager = outputs()
+    assert all(torch.equal(a, b) for a, b in zip(compiled, eager))
