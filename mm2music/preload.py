@@ -2,12 +2,13 @@
 
 A fresh process spends seconds before it writes a note: importing torch, loading and quantizing the decoder,
 then importing the writers' libraries (SciPy's filters, OpenTimelineIO) one after the other on the critical
-path at the end of the run. Started before the analysis, :class:`Preload` loads the decoder and imports those
-libraries on one thread of its own, in the order the run needs them, and starts the process that will write
-the MusicXML and the timeline figure (:mod:`mm2music.project.writer_process`, which imports music21 and
-matplotlib itself), then loads the soundfont (~0.45 s of a fresh run, which the synths otherwise waited for while the themes were
-written); the decoder (ffmpeg, a process of its own) and the analysis keep the main thread. In a warm process (the studio, a batch
-worker) everything is already loaded and the thread finishes at once.
+path at the end of the run. Started before the analysis, :class:`Preload` first starts the process that will
+write the MusicXML and the timeline figure (:mod:`mm2music.project.writer_process`, which imports music21 and
+matplotlib itself, on the other core), then loads the decoder and imports those libraries on one thread of its
+own, in the order the run needs them, then loads the soundfont (~0.45 s of a fresh run, which the synths
+otherwise waited for while the themes were written); the decoder (ffmpeg, a process of its own) and the
+analysis keep the main thread. In a warm process (the studio, a batch worker) everything is already loaded and
+the thread finishes at once.
 """
 
 from __future__ import annotations
@@ -86,14 +87,20 @@ def _load_soundfont(soundfont: str | None) -> None:
 
 
 class Preload:
-    """The music decoder (:func:`mm2music.music.checkpoint.load_music_model`) loading, then ``modules`` importing
-    (and, with ``writers``, the writer process starting), on a background thread; :meth:`model` waits for the decoder (a :class:`~mm2music.errors.CheckpointError`
-    raised while loading surfaces there), :meth:`check` raises it as soon as it is known."""
+    """The music decoder (:func:`mm2music.music.checkpoint.load_music_model`) loading, then ``modules`` importing,
+    on a background thread; with ``writers``, the writer process starts at once (a process of its own: it imports
+    on the core that the run's first second, spent importing on one thread, leaves idle). :meth:`model` waits for
+    the decoder (a :class:`~mm2music.errors.CheckpointError` raised while loading surfaces there), :meth:`check`
+    raises it as soon as it is known."""
 
     def __init__(self, checkpoint: str | None, quantize: str, modules: Sequence[str] = LATER, writers: bool = False,
                  soundfont: str | None = None):
+        if writers:
+            from mm2music.project.writer_process import start
+
+            start()
         self._model = in_background(self._load, checkpoint, quantize, name="preload")
-        in_background(self._then, tuple(modules), writers, soundfont, name="preload-later")
+        in_background(self._then, tuple(modules), soundfont, name="preload-later")
 
     @staticmethod
     def _load(checkpoint: str | None, quantize: str):
@@ -101,13 +108,9 @@ class Preload:
 
         return load_music_model(checkpoint, quantize)
 
-    def _then(self, modules: tuple[str, ...], writers: bool, soundfont: str | None) -> None:
+    def _then(self, modules: tuple[str, ...], soundfont: str | None) -> None:
         """Once the decoder is loaded (or failed to): the rest, one after the other."""
         wait([self._model])
-        if writers:  # the writer process imports music21 and matplotlib meanwhile, on the other core
-            from mm2music.project.writer_process import start
-
-            start()
         _import_all(modules)
         _load_soundfont(soundfont)
         if _one_shot:
