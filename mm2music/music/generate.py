@@ -362,11 +362,11 @@ def _sample_loop(model: MusicTransformer, tokenizer: MusicTokenizer, conds: list
         tok = _sample(guided(logits), _allowed(grammar, state, cond_masks, gen.max_bar_tokens), gen, rng)
         finished = (grammar.type_of[tok] == _T["Bar"]) & (state.bars >= n_bars)
         _advance(grammar, state, tok)
-        for j, r in enumerate(rows.tolist()):
-            if not finished[j]:
-                new_tokens[r].append(int(tok[j]))
+        for r, t, done in zip(rows.tolist(), tok.tolist(), finished.tolist()):  # plain ints: no tensor op per row
+            if not done:
+                new_tokens[r].append(t)
                 for k in range(K + 1):
-                    seqs[r if k == 0 else B + r * K + k - 1].append(int(tok[j]))
+                    seqs[r if k == 0 else B + r * K + k - 1].append(t)
         if finished.any():
             if accept is not None and any(accept(int(rows[j]), new_tokens[int(rows[j])]) for j in torch.nonzero(finished).flatten().tolist()):
                 for j in torch.nonzero(~finished).flatten().tolist():
