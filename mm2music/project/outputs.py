@@ -97,8 +97,8 @@ class SoundtrackWriter:
         """``soundtrack.mid`` and its sync report (cuts and hits on bar lines, measured on the file)."""
         from mm2music.arrange.score import build_score, piano_roll
         from mm2music.arrange.timing import score_sync
-        from mm2music.preload import in_background
         from mm2music.interchange.timecode import film_start, write_midi_offset
+        from mm2music.preload import in_background
 
         with self._stage("arrange"):
             midi = replace_file(self.staging / "soundtrack.mid")
