@@ -19,27 +19,20 @@ log = logging.getLogger(__name__)
 MP4_VIDEO_CODECS = {"h264", "hevc", "av1", "mpeg4", "vp9"}
 
 
-def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RenderError(f"{what} failed: {(proc.stderr.strip().splitlines() or ['ffmpeg gave no reason'])[-1]}")
-
-
-def mux(video: Path, music: Path | Iterable[np.ndarray], out: Path, video_codec: str, timestamps: str, keep_original: bool,
+def mux(video: Path, music: Iterable[np.ndarray], out: Path, video_codec: str, timestamps: str, keep_original: bool,
         has_audio: bool, duration: float, sample_rate: int = 44100) -> None:
     """Write ``out`` (MP4: the video stream + AAC audio, +faststart).
 
-    ``music``: a WAV file, or stereo 16-bit blocks at ``sample_rate`` piped to ffmpeg as they are made (it
-    encodes while they are computed, and no file is written for them). With ``keep_original`` and a source
+    ``music``: stereo 16-bit blocks at ``sample_rate``, piped to ffmpeg as they are made (it encodes while they
+    are computed, and no file is written for them). With ``keep_original`` and a source
     audio track, the music (already ducked) is mixed under the original. The video stream is copied when MP4
     can hold it; AVI files without timestamps need ``-fflags +genpts``.
     """
-    piped = not isinstance(music, (str, Path))
-    cmd = ["ffmpeg", "-y", "-v", "error"] + ([] if piped else ["-nostdin"])
+    cmd = ["ffmpeg", "-y", "-v", "error"]
     if timestamps == "index":
         cmd += ["-fflags", "+genpts"]
     cmd += ["-i", str(video)]
-    cmd += ["-f", "s16le", "-ar", str(sample_rate), "-ac", "2", "-i", "pipe:0"] if piped else ["-i", str(music)]
+    cmd += ["-f", "s16le", "-ar", str(sample_rate), "-ac", "2", "-i", "pipe:0"]
     if keep_original and has_audio:
         cmd += ["-filter_complex", "[0:a:0]aresample=44100,aformat=channel_layouts=stereo[o];[o][1:a]amix=inputs=2:duration=longest:normalize=0[a]",
                 "-map", "0:v:0", "-map", "[a]"]
@@ -53,9 +46,6 @@ def mux(video: Path, music: Path | Iterable[np.ndarray], out: Path, video_codec:
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
     # the native encoder's "fast" coder: 0.6 s instead of 0.9 s for a minute of music, at 192 kb/s no audible loss
     cmd += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-t", f"{duration:.6f}", "-movflags", "+faststart", str(out)]
-    if not piped:
-        _run(cmd, f"muxing {out.name}")
-        return
     # ffmpeg at -v error says little: its stderr cannot fill the pipe while the music is written to its input
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
