@@ -142,8 +142,19 @@ def test_the_compiled_blocks_give_the_eager_logits_bit_for_bit():
             steps = [q.next_logits(x[:, :8], cache, pad)] + [q.next_logits(x[:, i : i + 1], cache, pad) for i in range(8, 24)]
             return [q(x)[0], *steps]
 
-    assert q.compiled is not None
+    class Counted(torch.nn.Module):  # the compiled blocks, counting the calls the model makes to them
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.calls = inner, 0
+
+        def forward(self, *args):
+            self.calls += 1
+            return self.inner(*args)
+
+    assert isinstance(q.compiled, torch.jit.ScriptModule)
+    q.compiled = counted = Counted(q.compiled)
     compiled = outputs()
+    assert counted.calls == 1 + 1 + 16  # the whole pass, the primed cache, each step: all through the compiled blocks
     q.compiled = None
     eager = outputs()
     assert all(torch.equal(a, b) for a, b in zip(compiled, eager))
